@@ -1,0 +1,75 @@
+"""mixedfit: hierarchical (mixed-effects) regression with lme4 formulas, fitted by NUTS.
+
+>>> import mixedfit as mf
+>>> res = mf.fit("Reaction ~ Days + (Days | Subject)", data=mf.load_dataset("sleepstudy"),
+...              draws=200, tune=200, chains=2, random_seed=1, progressbar=False)
+>>> res.fixed_effects.index.tolist()
+['Intercept', 'Days']
+
+Heavy modules (pandas, formulae, PyMC) load on first use, so ``import mixedfit``
+is quick.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from mixedfit.errors import (
+    DataError,
+    FamilyError,
+    FormulaError,
+    InputTypeError,
+    MixedFitError,
+    MixedFitWarning,
+    OptionError,
+    PriorError,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "fit": ("mixedfit.api", "fit"),
+    "parse": ("mixedfit.formula", "parse"),
+    "Formula": ("mixedfit.formula", "Formula"),
+    "RandomTerm": ("mixedfit.formula", "RandomTerm"),
+    "Prior": ("mixedfit.priors", "Prior"),
+    "load_dataset": ("mixedfit.datasets", "load_dataset"),
+    "list_datasets": ("mixedfit.datasets", "list_datasets"),
+    "MixedResult": ("mixedfit.results", "MixedResult"),
+    "families": ("mixedfit.families", None),
+}
+
+__all__ = [
+    "fit",
+    "parse",
+    "Formula",
+    "RandomTerm",
+    "Prior",
+    "load_dataset",
+    "list_datasets",
+    "MixedResult",
+    "families",
+    "MixedFitError",
+    "FormulaError",
+    "DataError",
+    "PriorError",
+    "FamilyError",
+    "InputTypeError",
+    "OptionError",
+    "MixedFitWarning",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = import_module(module) if attr is None else getattr(import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mixedfit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

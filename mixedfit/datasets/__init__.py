@@ -1,0 +1,115 @@
+"""Standard mixed-model data sets bundled with mixedfit.
+
+The CSV files are exported unchanged from the R packages lme4 (sleepstudy,
+Dyestuff, Penicillin, Pastes, cbpp); :func:`load_dataset` restores the column
+types those packages use, so that a factor in R is a categorical column here.
+Nothing is downloaded.
+
+Examples
+--------
+>>> import mixedfit as mf
+>>> df = mf.load_dataset("sleepstudy")
+>>> df.shape
+(180, 3)
+>>> df["Subject"].dtype.name
+'category'
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pandas as pd
+
+from mixedfit.errors import DataError
+
+__all__ = ["load_dataset", "list_datasets", "DATASETS"]
+
+#: Bundled data sets: name -> (description, typical model, categorical columns).
+DATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "sleepstudy": (
+        "Reaction times (ms) of 18 subjects over 10 days of sleep deprivation (lme4)",
+        "Reaction ~ Days + (Days | Subject)",
+        ("Subject",),
+    ),
+    "dyestuff": (
+        "Yield of dyestuff from 6 batches, 5 preparations each (lme4 Dyestuff)",
+        "Yield ~ 1 + (1 | Batch)",
+        ("Batch",),
+    ),
+    "penicillin": (
+        "Diameter of growth inhibition: 24 plates crossed with 6 samples (lme4 Penicillin)",
+        "diameter ~ 1 + (1 | plate) + (1 | sample)",
+        ("plate", "sample"),
+    ),
+    "pastes": (
+        "Paste strength: 10 batches, 3 casks nested in each, 2 assays (lme4 Pastes)",
+        "strength ~ 1 + (1 | batch/cask)",
+        ("batch", "cask", "sample"),
+    ),
+    "cbpp": (
+        "Contagious bovine pleuropneumonia: incidence in 15 herds over 4 periods (lme4)",
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ("herd", "period"),
+    ),
+}
+
+
+def list_datasets() -> pd.DataFrame:
+    """List the bundled data sets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data set with its description and typical model.
+
+    Examples
+    --------
+    >>> import mixedfit as mf
+    >>> "sleepstudy" in mf.list_datasets().index
+    True
+    """
+    rows = {name: {"description": d, "model": m} for name, (d, m, _) in DATASETS.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("name")
+
+
+def load_dataset(name: str) -> pd.DataFrame:
+    """Load a bundled data set as a pandas DataFrame.
+
+    Parameters
+    ----------
+    name : str
+        One of ``"sleepstudy"``, ``"dyestuff"``, ``"penicillin"``, ``"pastes"``, ``"cbpp"``
+        (case-insensitive).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A fresh copy; grouping factors are ``category`` columns with levels in
+        the order R uses.
+
+    Raises
+    ------
+    DataError
+        If no data set has that name.
+
+    Examples
+    --------
+    >>> import mixedfit as mf
+    >>> mf.load_dataset("dyestuff").head(2)
+      Batch  Yield
+    0     A   1545
+    1     A   1440
+    """
+    key = str(name).lower()
+    if key not in DATASETS:
+        raise DataError(
+            f"No bundled data set named {name!r}. Available: {', '.join(sorted(DATASETS))}."
+        )
+    with resources.files(__package__).joinpath(f"{key}.csv").open("r") as fh:
+        df = pd.read_csv(fh)
+    for col in DATASETS[key][2]:
+        values = df[col]
+        levels = sorted(values.unique().tolist())
+        df[col] = pd.Categorical(values.astype(str), categories=[str(v) for v in levels])
+    return df

@@ -1,0 +1,96 @@
+"""Exceptions and warnings raised by mixedfit.
+
+Every error mixedfit raises on purpose derives from :class:`MixedFitError`,
+and also from the built-in class a Python user would expect (``ValueError``
+for bad values, ``TypeError`` for a wrong kind of object), so both
+``except mf.MixedFitError`` and ``except ValueError`` work.
+
+Examples
+--------
+>>> import mixedfit as mf
+>>> issubclass(mf.FormulaError, mf.MixedFitError), issubclass(mf.FormulaError, ValueError)
+(True, True)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MixedFitError",
+    "FormulaError",
+    "DataError",
+    "PriorError",
+    "FamilyError",
+    "InputTypeError",
+    "OptionError",
+    "MixedFitWarning",
+]
+
+
+class MixedFitError(Exception):
+    """Base class of every error raised by mixedfit."""
+
+
+class FormulaError(MixedFitError, ValueError):
+    """A formula that cannot be parsed or is not allowed.
+
+    The message shows the formula with a caret under the fault.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    formula : str, optional
+        The formula text.
+    position : int, optional
+        0-based character offset of the fault in ``formula``.
+    hint : str, optional
+        How to fix it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        formula: str | None = None,
+        position: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.formula = formula
+        self.position = position
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        lines = [self.message]
+        if self.formula is not None:
+            lines.append("    " + self.formula)
+            if self.position is not None:
+                pos = max(0, min(self.position, len(self.formula)))
+                lines.append("    " + " " * pos + "^")
+        if self.hint:
+            lines.append(self.hint)
+        return "\n".join(lines)
+
+
+class DataError(MixedFitError, ValueError):
+    """The data do not fit the formula or the family (missing column, bad values...)."""
+
+
+class PriorError(MixedFitError, ValueError):
+    """A prior that names no parameter of the model or cannot be built."""
+
+
+class FamilyError(MixedFitError, ValueError):
+    """An unknown family or a link the family does not support."""
+
+
+class OptionError(MixedFitError, ValueError):
+    """An option of a function that has no such value (an unknown sampler, a bad interval)."""
+
+
+class InputTypeError(MixedFitError, TypeError):
+    """An argument of the wrong type (for example data that is not a table)."""
+
+
+class MixedFitWarning(UserWarning):
+    """Base class of the warnings mixedfit emits."""

@@ -1,0 +1,124 @@
+"""Posterior predictions of the expected response."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mixedfit.design import _as_frame
+from mixedfit.errors import DataError, OptionError
+
+if TYPE_CHECKING:
+    from mixedfit.results.result import MixedResult
+
+__all__ = ["predict", "linear_predictor_draws"]
+
+
+def _population_draws(res: MixedResult, label: str, n_new: int, rng: np.random.Generator,
+                      correlated: bool) -> np.ndarray:
+    """Effects of ``n_new`` unseen levels, one draw per posterior draw: ``(S, n_new, p)``."""
+    sd = res.draws(f"sd({label})")
+    S, p = sd.shape
+    z = rng.standard_normal((S, n_new, p))
+    if not correlated:
+        return z * sd[:, None, :]
+    cor = res.draws(f"cor({label})")
+    cov = cor * sd[:, :, None] * sd[:, None, :]
+    chol = np.linalg.cholesky(cov + 1e-12 * np.eye(p))
+    return np.einsum("snp,sqp->snq", z, chol)
+
+
+def linear_predictor_draws(res: MixedResult, data: pd.DataFrame | None, *,
+                           include_random: bool = True, new_levels: str = "population",
+                           random_seed: int | None = None) -> np.ndarray:
+    """Draws of the linear predictor, ``(S, n)``."""
+    d = res.design
+    if new_levels not in ("population", "error"):
+        raise OptionError("new_levels must be 'population' or 'error'.")
+    if data is None:
+        X, offset = d.X, d.offset
+        blocks = [(b, b.Z, b.index) for b in d.blocks]
+    else:
+        X, offset = d.x_for(data), d.offset_for(data)
+        blocks = []
+        if include_random:
+            for b in d.blocks:
+                missing = [g for g in b.term.group if g not in data.columns]
+                if missing:
+                    raise DataError(
+                        f"newdata lacks the grouping column {missing[0]!r} needed for {b.term}; "
+                        f"add it or use include_random=False.")
+                blocks.append((b, b.z_for(data), b.index_for(data)))
+    n = X.shape[0]
+    S = res.n_draws
+    eta = np.zeros((S, n))
+    if d.fixed_columns:
+        eta += res.draws("fixed") @ X.T
+    if offset is not None:
+        eta += offset[None, :]
+    if not include_random:
+        return eta
+    rng = np.random.default_rng(random_seed)
+    for b, Z, idx in blocks:
+        u = res.draws(f"u({b.label})")
+        known = idx >= 0
+        if known.any():
+            eta[:, known] += np.einsum("snp,np->sn", u[:, idx[known], :], Z[known])
+        if (~known).any():
+            unseen = sorted(set(_labels(data, b)[~known]))
+            if new_levels == "error":
+                raise DataError(
+                    f"newdata has level(s) of {b.group!r} not seen in fitting: "
+                    f"{', '.join(map(repr, unseen[:5]))}{' ...' if len(unseen) > 5 else ''}. "
+                    f"Use new_levels='population' to draw them from the population "
+                    f"distribution, or include_random=False.")
+            labels = _labels(data, b)
+            pos = {lab: k for k, lab in enumerate(unseen)}
+            new_u = _population_draws(res, b.label, len(unseen), rng, b.correlated)
+            cols = np.where(~known)[0]
+            which = np.array([pos[labels[i]] for i in cols])
+            eta[:, cols] += np.einsum("snp,np->sn", new_u[:, which, :], Z[cols])
+    return eta
+
+
+def _labels(data: pd.DataFrame, block: Any) -> np.ndarray:
+    parts = [data[g].astype(str).to_numpy() for g in block.term.group]
+    out = parts[0].astype(object)
+    for p in parts[1:]:
+        out = out + ":" + p
+    return out
+
+
+def predict(res: MixedResult, newdata: Any = None, *, include_random: bool = True,
+            new_levels: str = "population", scale: str = "response",
+            random_seed: int | None = None) -> pd.DataFrame:
+    """See :meth:`mixedfit.MixedResult.predict`."""
+    from mixedfit.results.result import describe
+
+    if scale not in ("response", "link"):
+        raise OptionError("scale must be 'response' or 'link'.")
+    data = None if newdata is None else _as_frame(newdata)
+    if data is not None:
+        missing = [c for c in res.design.formula.variables
+                   if c not in data.columns and c != res.design.response_name
+                   and not any(c in b.term.group for b in res.design.blocks)]
+        needed_fixed = [c for c in missing if c not in _response_vars(res)]
+        if needed_fixed:
+            raise DataError(f"newdata lacks the column {needed_fixed[0]!r} used by the model.")
+    eta = linear_predictor_draws(res, data, include_random=include_random,
+                                 new_levels=new_levels, random_seed=random_seed)
+    values = eta if scale == "link" else res.family.inverse_link(eta)
+    stats = describe(values, res.interval)
+    index = res.design.data.index if data is None else data.index
+    df = pd.DataFrame(stats, index=index)
+    df.attrs["interval"] = res.interval
+    return df
+
+
+def _response_vars(res: MixedResult) -> set[str]:
+    from mixedfit.formula import parse
+
+    resp = res.design.formula.response or ""
+    return parse(f"{resp} ~ 1").variables if resp else set()

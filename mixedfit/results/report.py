@@ -1,0 +1,81 @@
+"""The lme4-like summary report of a fit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mixedfit.results.display import Report, Table, fmt_num
+
+if TYPE_CHECKING:
+    from mixedfit.results.result import MixedResult
+
+__all__ = ["build_summary"]
+
+_KIND = {"gaussian": "linear"}
+
+
+def _random_table(res: MixedResult, lo: str, hi: str) -> Table:
+    vc = res.variance_components
+    rows = []
+    max_corr = max((b.n_terms - 1 for b in res.design.blocks if b.correlated), default=0)
+    for group, blocks in res.design.groups.items():
+        first = True
+        for b in blocks:
+            for i, col in enumerate(b.columns):
+                r = vc.loc[(group, f"sd({col})")]
+                corr = [""] * max_corr
+                if b.correlated:
+                    for j in range(i):
+                        key = (group, f"cor({b.columns[j]},{col})")
+                        corr[j] = f"{vc.loc[key, 'mean']:.2f}"
+                rows.append([group if first else "", col, fmt_num(r["mean"]), fmt_num(r["sd"]),
+                             fmt_num(r["lower"]), fmt_num(r["upper"]), *corr])
+                first = False
+    if "sigma" in res.family.parameters:
+        r = vc.loc[("Residual", "sd")]
+        rows.append(["Residual", "", fmt_num(r["mean"]), fmt_num(r["sd"]), fmt_num(r["lower"]),
+                     fmt_num(r["upper"]), *([""] * max_corr)])
+    header = ["Groups", "Name", "Std.Dev.", "Est.Error", lo, hi]
+    header += ["Corr"] + [""] * (max_corr - 1) if max_corr else []
+    align = ["l", "l"] + ["r"] * (len(header) - 2)
+    return Table(header, rows, title="Random effects (standard deviations)", align=align)
+
+
+def _fixed_table(res: MixedResult, lo: str, hi: str) -> Table:
+    fe = res.fixed_effects
+    rows = [[name, fmt_num(r["mean"]), fmt_num(r["sd"]), fmt_num(r["lower"]),
+             fmt_num(r["upper"]), f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}"]
+            for name, r in fe.iterrows()]
+    header = ["", "Estimate", "Est.Error", lo, hi, "R-hat", "ESS"]
+    return Table(header, rows, title="Fixed effects")
+
+
+def build_summary(res: MixedResult) -> Report:
+    """Assemble the summary report (text and HTML from the same tables)."""
+    d, info = res.design, res.info
+    lo, hi = res._quantile_labels()
+    kind = _KIND.get(res.family.name, "generalized linear")
+    rep = Report()
+    rep.add(f"Bayesian {kind} mixed model (NUTS, {info['sampler']}: {info['chains']} chains x "
+            f"{info['draws']} draws after {info['tune']} warm-up)")
+    rep.add(f"Formula: {d.formula_text}")
+    rep.add(f"Family: {res.family.name} (link: {res.family.link})")
+    dropped = f", {d.n_dropped} dropped for missing values" if d.n_dropped else ""
+    groups = "; ".join(f"{g}, {blocks[0].n_levels}" for g, blocks in d.groups.items())
+    rep.add(f"Data: {d.n_obs} observations{dropped}; groups: {groups}")
+    rep.add(f"Intervals: {res.interval:.0%} equal-tailed ({lo} to {hi} quantiles)")
+    rep.add("")
+    if d.blocks or "sigma" in res.family.parameters:
+        rep.add(_random_table(res, lo, hi))
+        rep.add("")
+    rep.add(_fixed_table(res, lo, hi))
+    rep.add("")
+    conv = res._convergence()
+    ok = conv["max_r_hat"] <= 1.01 and conv["min_ess_bulk"] >= 400 and conv["divergences"] == 0
+    rep.add(f"Sampling: max R-hat {conv['max_r_hat']:.3f}; min bulk ESS "
+            f"{conv['min_ess_bulk']:.0f}; {conv['divergences']} divergent transitions; "
+            f"{info.get('time', np.nan):.1f} s. "
+            + ("No convergence problems." if ok else "Check convergence: res.idata holds the draws."))
+    return rep

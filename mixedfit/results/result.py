@@ -1,0 +1,457 @@
+"""The result of a fit: labelled pandas tables computed on access and cached.
+
+Every table reports the posterior mean, the posterior sd and an equal-tailed
+credible interval (``lower``, ``upper``) whose mass is :attr:`MixedResult.interval`
+(0.94 unless set otherwise; setting it clears the cached tables).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from mixedfit.design import Design
+from mixedfit.errors import DataError, MixedFitError, OptionError
+from mixedfit.families import Family
+from mixedfit.model import level_dim
+from mixedfit.priors import Prior, default_priors
+from mixedfit.results import display
+from mixedfit.results.shrinkage import shrinkage_table
+
+__all__ = ["MixedResult", "STAT_COLUMNS"]
+
+#: Columns of every posterior summary table.
+STAT_COLUMNS = ["mean", "sd", "lower", "upper"]
+
+T = TypeVar("T")
+
+
+def _cached(func: Callable[[MixedResult], T]) -> property:
+    name = func.__name__
+
+    def getter(self: MixedResult) -> T:
+        if name not in self._cache:
+            self._cache[name] = func(self)
+        return self._cache[name]
+
+    getter.__doc__ = func.__doc__
+    return property(getter)
+
+
+def describe(draws: np.ndarray, interval: float) -> dict[str, np.ndarray]:
+    """Posterior mean, sd and equal-tailed interval over the first axis.
+
+    Examples
+    --------
+    >>> d = describe(np.arange(101.0), 0.9)
+    >>> float(d["mean"]), float(d["lower"]), float(d["upper"])
+    (50.0, 5.0, 95.0)
+    """
+    q = (1.0 - interval) / 2.0
+    lower, upper = np.quantile(draws, [q, 1.0 - q], axis=0)
+    return {"mean": draws.mean(axis=0), "sd": draws.std(axis=0, ddof=1),
+            "lower": lower, "upper": upper}
+
+
+class MixedResult:
+    """A fitted mixed model.
+
+    Created by :func:`mixedfit.fit`; not meant to be built by hand.
+
+    Attributes
+    ----------
+    design : Design
+        Matrices, group indices and the data rows used.
+    family : Family
+        Response family and link.
+    idata : arviz.InferenceData
+        The posterior draws, with group levels as coordinates.
+    formula : str
+        The formula as written.
+    """
+
+    def __init__(self, *, design: Design, family: Family, priors: dict[str, Prior],
+                 idata: Any, info: dict[str, Any], interval: float = 0.94) -> None:
+        self.design = design
+        self.family = family
+        self._priors = priors
+        self.idata = idata
+        self.info = dict(info)
+        self._cache: dict[str, Any] = {}
+        self._draw_cache: dict[str, np.ndarray] = {}
+        self.interval = interval
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def formula(self) -> str:
+        """The formula as written."""
+        return self.design.formula_text
+
+    @property
+    def interval(self) -> float:
+        """Mass of the credible intervals in every table (default 0.94)."""
+        return self._interval
+
+    @interval.setter
+    def interval(self, value: float) -> None:
+        if not (isinstance(value, float | int) and 0 < float(value) < 1):
+            raise OptionError(f"interval must be a number between 0 and 1, got {value!r}.")
+        self._interval = float(value)
+        self._cache.clear()
+
+    @property
+    def n_obs(self) -> int:
+        """Number of observations used in the fit."""
+        return self.design.n_obs
+
+    @property
+    def n_draws(self) -> int:
+        """Total number of posterior draws (chains x draws)."""
+        post = self.idata.posterior
+        return int(post.sizes["chain"] * post.sizes["draw"])
+
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a model variable, shape ``(chains * draws, ...)``.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.draws("fixed").shape[1]
+        2
+        """
+        if name not in self._draw_cache:
+            if name not in self.idata.posterior:
+                raise MixedFitError(f"The posterior has no variable {name!r}.")
+            da = self.idata.posterior[name]
+            arr = np.asarray(da.values)
+            self._draw_cache[name] = arr.reshape((-1,) + arr.shape[2:])
+        return self._draw_cache[name]
+
+    def _quantile_labels(self) -> tuple[str, str]:
+        q = (1.0 - self.interval) / 2.0 * 100
+        return f"{q:g}%", f"{100 - q:g}%"
+
+    def _frame(self, draws: np.ndarray, index: Any) -> pd.DataFrame:
+        stats = describe(draws, self.interval)
+        df = pd.DataFrame({k: np.asarray(v).reshape(-1) for k, v in stats.items()}, index=index)
+        df.attrs["interval"] = self.interval
+        return df
+
+    # ------------------------------------------------------------------ priors
+    @_cached
+    def priors(self) -> pd.DataFrame:
+        """The prior of every parameter, and whether it is the default or the user's."""
+        defaults = default_priors(self.design, self.family)
+        rows = [{"parameter": k, "prior": repr(p),
+                 "source": "default" if defaults.get(k) == p else "user"}
+                for k, p in self._priors.items()]
+        return pd.DataFrame(rows).set_index("parameter")
+
+    # ------------------------------------------------------------ fixed effects
+    @_cached
+    def fixed_effects(self) -> pd.DataFrame:
+        """Fixed effects: posterior mean, sd, interval, R-hat and bulk/tail ESS.
+
+        On the link scale for non-identity links.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> list(res.fixed_effects.columns)
+        ['mean', 'sd', 'lower', 'upper', 'r_hat', 'ess_bulk', 'ess_tail']
+        """
+        cols = self.design.fixed_columns
+        if not cols:
+            return pd.DataFrame(columns=[*STAT_COLUMNS, "r_hat", "ess_bulk", "ess_tail"])
+        df = self._frame(self.draws("fixed"), pd.Index(cols, name="term"))
+        diag = self._diagnostics_of("fixed")
+        for key in ("r_hat", "ess_bulk", "ess_tail"):
+            df[key] = np.asarray(diag[key]).reshape(-1)
+        return df
+
+    def _diagnostics_of(self, name: str) -> dict[str, np.ndarray]:
+        import arviz as az
+
+        da = self.idata.posterior[[name]]
+        return {
+            "r_hat": np.asarray(az.rhat(da)[name].values, dtype=float),
+            "ess_bulk": np.asarray(az.ess(da, method="bulk")[name].values, dtype=float),
+            "ess_tail": np.asarray(az.ess(da, method="tail")[name].values, dtype=float),
+        }
+
+    # ------------------------------------------------------------- group effects
+    def _group_draws(self, group: str) -> tuple[list[str], np.ndarray]:
+        """Columns and draws ``(S, levels, terms)`` of all blocks of a grouping factor."""
+        blocks = self.design.groups[group]
+        cols = [c for b in blocks for c in b.columns]
+        arr = np.concatenate([self.draws(f"u({b.label})") for b in blocks], axis=2)
+        return cols, arr
+
+    def _group_table(self, group: str, arr: np.ndarray, cols: list[str]) -> pd.DataFrame:
+        levels = self.design.groups[group][0].levels
+        stats = describe(arr, self.interval)
+        data = {(c, s): stats[s][:, j] for j, c in enumerate(cols) for s in STAT_COLUMNS}
+        df = pd.DataFrame(data, index=pd.Index(levels, name=group))
+        df.columns = pd.MultiIndex.from_tuples(df.columns, names=["term", "stat"])
+        df.attrs["interval"] = self.interval
+        return df
+
+    @_cached
+    def random_effects(self) -> dict[str, pd.DataFrame]:
+        """Group deviations from the fixed effects, one table per grouping factor.
+
+        Rows are the factor's levels; columns are ``(term, stat)`` pairs, so
+        ``res.random_effects["Subject"]["Days"]["mean"]`` is each subject's
+        slope deviation. lme4's ``ranef()``.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.random_effects["Subject"].shape
+        (18, 8)
+        """
+        out = {}
+        for group in self.design.groups:
+            cols, arr = self._group_draws(group)
+            out[group] = self._group_table(group, arr, cols)
+        return out
+
+    def _coefficient_draws(self, group: str) -> tuple[list[str], np.ndarray]:
+        cols, arr = self._group_draws(group)
+        arr = arr.copy()
+        if self.design.fixed_columns:
+            fixed = self.draws("fixed")
+            for j, c in enumerate(cols):
+                if c in self.design.fixed_columns:
+                    arr[:, :, j] += fixed[:, self.design.fixed_columns.index(c)][:, None]
+        return cols, arr
+
+    @_cached
+    def coefficients(self) -> dict[str, pd.DataFrame]:
+        """Each group's own coefficients (fixed effect plus the group's deviation).
+
+        Same layout as :attr:`random_effects`; lme4's ``coef()`` restricted to the
+        terms that vary by the factor.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> bool((res.coefficients["Subject"]["Days"]["mean"] > 0).all())
+        True
+        """
+        out = {}
+        for group in self.design.groups:
+            cols, arr = self._coefficient_draws(group)
+            out[group] = self._group_table(group, arr, cols)
+        return out
+
+    # --------------------------------------------------------- variance components
+    @_cached
+    def variance_components(self) -> pd.DataFrame:
+        """Standard deviations, variances and correlations of the group effects.
+
+        Rows are indexed by ``(group, parameter)`` with parameters such as
+        ``sd(Intercept)``, ``var(Days)`` and ``cor(Intercept,Days)``; the residual
+        sd and variance of Gaussian models come last under group ``Residual``.
+        lme4's ``VarCorr()``.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.variance_components.index.tolist()[:3]
+        [('Subject', 'sd(Intercept)'), ('Subject', 'sd(Days)'), ('Subject', 'var(Intercept)')]
+        """
+        pieces: list[tuple[tuple[str, str], np.ndarray]] = []
+        for group, blocks in self.design.groups.items():
+            sds, names = [], []
+            for b in blocks:
+                sds.append(self.draws(f"sd({b.label})"))
+                names.extend(b.columns)
+            sd = np.concatenate(sds, axis=1)
+            for j, c in enumerate(names):
+                pieces.append(((group, f"sd({c})"), sd[:, j]))
+            for j, c in enumerate(names):
+                pieces.append(((group, f"var({c})"), sd[:, j] ** 2))
+            for b in blocks:
+                if not b.correlated:
+                    continue
+                cor = self.draws(f"cor({b.label})")
+                for i in range(b.n_terms):
+                    for j in range(i + 1, b.n_terms):
+                        pieces.append(((group, f"cor({b.columns[i]},{b.columns[j]})"),
+                                       cor[:, i, j]))
+        if "sigma" in self.family.parameters:
+            sigma = self.draws("sigma")
+            pieces.append((("Residual", "sd"), sigma))
+            pieces.append((("Residual", "var"), sigma ** 2))
+        if not pieces:
+            return pd.DataFrame(columns=STAT_COLUMNS)
+        draws = np.column_stack([p[1] for p in pieces])
+        index = pd.MultiIndex.from_tuples([p[0] for p in pieces], names=["group", "parameter"])
+        return self._frame(draws, index)
+
+    @_cached
+    def sigma(self) -> pd.Series:
+        """Residual standard deviation (Gaussian family): mean, sd and interval.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> 20 < res.sigma["mean"] < 32
+        True
+        """
+        if "sigma" not in self.family.parameters:
+            raise MixedFitError(f"The {self.family.name} family has no residual sd (sigma).")
+        stats = describe(self.draws("sigma"), self.interval)
+        s = pd.Series({k: float(v) for k, v in stats.items()}, name="sigma")
+        s.attrs["interval"] = self.interval
+        return s
+
+    # ------------------------------------------------------------------ shrinkage
+    @_cached
+    def shrinkage(self) -> pd.DataFrame:
+        """How far each group's estimate was pulled from its own data toward the population.
+
+        One row per ``(group, level, term)`` with columns:
+
+        - ``n_obs``: observations in the level;
+        - ``no_pooling``: the level's own least-squares fit of the terms that vary by
+          the factor, after removing the other effects at their posterior means (NaN
+          when the level has too few observations for its own fit);
+        - ``partial_pooling``: the posterior mean of the level's coefficient;
+        - ``population``: the fixed effect of the term (0 when there is none);
+        - ``shrinkage``: the fraction of the distance from ``no_pooling`` to
+          ``population`` that the estimate moved, ``(no - partial) / (no - population)``;
+        - ``weight``: for random intercepts of Gaussian models, the analytic pooling
+          weight ``w_j = (n_j / sigma^2) / (n_j / sigma^2 + 1 / sd^2)`` (posterior mean),
+          the share of the level's own mean in its estimate; NaN for other terms.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> list(res.shrinkage.columns)
+        ['n_obs', 'no_pooling', 'partial_pooling', 'population', 'shrinkage', 'weight']
+        """
+        return shrinkage_table(self)
+
+    # ----------------------------------------------------------------- prediction
+    def predict(self, newdata: Any = None, *, include_random: bool = True,
+                new_levels: str = "population", scale: str = "response",
+                random_seed: int | None = None) -> pd.DataFrame:
+        """Posterior mean and interval of the expected response.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict; the fitted rows when omitted.
+        include_random : bool, default True
+            Add the group effects (False: the population-level prediction).
+        new_levels : {"population", "error"}, default "population"
+            For a level not seen in fitting: draw its effects from the fitted
+            population distribution (one draw per posterior draw), or raise.
+        scale : {"response", "link"}, default "response"
+            Expected response, or the linear predictor.
+        random_seed : int, optional
+            Seed for the new-level draws.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``mean``, ``sd``, ``lower``, ``upper`` per row, indexed like ``newdata``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> res = _example_result()
+        >>> new = pd.DataFrame({"Days": [0, 9], "Subject": ["308", "new"]})
+        >>> res.predict(new).shape
+        (2, 4)
+        """
+        from mixedfit.results.predict import predict
+
+        return predict(self, newdata, include_random=include_random, new_levels=new_levels,
+                       scale=scale, random_seed=random_seed)
+
+    # -------------------------------------------------------------------- display
+    def _convergence(self) -> dict[str, float]:
+        import arviz as az
+
+        names = [v for v in self.idata.posterior.data_vars
+                 if not v.startswith(("z(", "chol(")) and "[" not in v]
+        post = self.idata.posterior[names]
+        rhat = az.rhat(post)
+        ess = az.ess(post, method="bulk")
+        max_rhat = float(np.nanmax([np.nanmax(np.asarray(rhat[v].values, dtype=float))
+                                    for v in names if not np.all(np.isnan(rhat[v].values))]))
+        min_ess = float(np.nanmin([np.nanmin(np.asarray(ess[v].values, dtype=float))
+                                   for v in names]))
+        div = int(np.asarray(self.idata.sample_stats["diverging"].values).sum())
+        return {"max_r_hat": max_rhat, "min_ess_bulk": min_ess, "divergences": div}
+
+    def summary(self, *, interval: float | None = None) -> display.Report:
+        """An lme4-like report of the fit.
+
+        Parameters
+        ----------
+        interval : float, optional
+            Interval mass for this report (default :attr:`interval`).
+
+        Returns
+        -------
+        Report
+            Prints as text; renders as HTML in notebooks.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> print(res.summary())  # doctest: +ELLIPSIS
+        Bayesian linear mixed model (NUTS...)
+        Formula: Reaction ~ Days + (Days | Subject)
+        ...
+        """
+        if interval is not None and interval != self.interval:
+            old = self.interval
+            self.interval = interval
+            try:
+                return self.summary()
+            finally:
+                self.interval = old
+        from mixedfit.results.report import build_summary
+
+        return build_summary(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def __repr__(self) -> str:
+        post = self.idata.posterior
+        return (f"<MixedResult {self.formula!r}: {self.family.name}, {self.n_obs} obs, "
+                f"{post.sizes['chain']} chains x {post.sizes['draw']} draws>")
+
+    def _levels_of(self, group: str) -> list[str]:
+        coord = self.idata.posterior.coords.get(level_dim(group))
+        if coord is None:
+            raise DataError(f"No grouping factor {group!r} in this model.")
+        return [str(v) for v in coord.values]
+
+
+def _example_result() -> MixedResult:
+    """A small cached sleepstudy fit used by the doctests."""
+    global _EXAMPLE
+    try:
+        return _EXAMPLE
+    except NameError:
+        pass
+    import mixedfit as mf
+
+    _EXAMPLE = mf.fit("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"),
+                      draws=300, tune=300, chains=2, random_seed=2, progressbar=False)
+    return _EXAMPLE
+
+
+def _isfinite(x: float) -> bool:
+    return isinstance(x, float) and math.isfinite(x)
