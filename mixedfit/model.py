@@ -27,6 +27,7 @@ directly. Uncorrelated (``||``) blocks have independent sds.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,10 @@ from mixedfit.families import Family
 from mixedfit.priors import Prior, cor_key, sd_key
 
 __all__ = ["build_model", "sample", "SAMPLERS", "term_dim", "level_dim"]
+
+# nutpie compiles the model through numba, which brings its own BLAS; PyTensor's warning
+# that its C backend found none does not apply to the default sampler.
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
 
 #: Samplers ``fit`` accepts: ``"nutpie"`` (default, Rust NUTS with numba-compiled
 #: gradients) and ``"pymc"`` (PyMC's own NUTS).

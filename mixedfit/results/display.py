@@ -31,7 +31,7 @@ def fmt_num(value: float, digits: int = 4) -> str:
     Examples
     --------
     >>> fmt_num(251.40513), fmt_num(0.0655), fmt_num(float("nan"))
-    ('251.4', '0.0655', '')
+    ('251.4', '0.06550', '')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""

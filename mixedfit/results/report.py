@@ -77,5 +77,5 @@ def build_summary(res: MixedResult) -> Report:
     rep.add(f"Sampling: max R-hat {conv['max_r_hat']:.3f}; min bulk ESS "
             f"{conv['min_ess_bulk']:.0f}; {conv['divergences']} divergent transitions; "
             f"{info.get('time', np.nan):.1f} s. "
-            + ("No convergence problems." if ok else "Check convergence: res.idata holds the draws."))
+            + ("No convergence problems." if ok else "Check convergence (R-hat, ESS)."))
     return rep
