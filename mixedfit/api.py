@@ -34,6 +34,8 @@ def fit(
     centered: bool = False,
     target_accept: float | None = None,
     interval: float = 0.94,
+    trials: Any = None,
+    weights: Any = None,
 ) -> Any:
     """Fit a mixed-effects model written as an lme4 formula.
 
@@ -64,6 +66,12 @@ def fit(
         NUTS target acceptance rate (raise toward 0.95 when there are divergences).
     interval : float, default 0.94
         Mass of the credible intervals in the result's tables.
+    trials : str or array-like, optional
+        Binomial family only: the number of trials of each row (a column name or
+        values), when the response is a proportion or a count of successes rather
+        than ``cbind(successes, failures)``.
+    weights : str or array-like, optional
+        lme4's name for ``trials`` (``glmer(y/n ~ ..., weights = n)``); binomial only.
 
     Returns
     -------
@@ -93,7 +101,15 @@ def fit(
     if target_accept is not None and not (0 < target_accept < 1):
         raise OptionError(f"target_accept must be between 0 and 1, got {target_accept!r}.")
     fam = get_family(family)
-    design = build_design(formula, data)
+    if weights is not None:
+        if trials is not None:
+            raise OptionError("Give trials= or weights=, not both.")
+        if fam.name != "binomial":
+            raise OptionError(
+                "weights= gives binomial trials; mixedfit has no observation weights for the "
+                f"{fam.name} family.")
+        trials = weights
+    design = build_design(formula, data, family=fam, trials=trials)
     resolved = resolve_priors(design, fam, priors)
     model = build_model(design, fam, resolved, centered=centered)
     start = time.perf_counter()

@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from mixedfit.errors import DataError, FormulaError, InputTypeError, MixedFitWarning
+from mixedfit.families import Family, get_family
 from mixedfit.formula import Formula, RandomTerm, parse
+from mixedfit.response import build_response, response_columns
 
 __all__ = ["Design", "BlockDesign", "build_design", "MissingDataWarning", "formula_namespace"]
 
@@ -170,6 +172,10 @@ class Design:
         The rows used (complete cases of the model's columns), a private copy.
     n_dropped : int
         Number of rows dropped for missing values.
+    trials : numpy.ndarray or None
+        Binomial trials per row.
+    success : str or None
+        The level counted as success for a factor Bernoulli response.
     """
 
     formula: Formula
@@ -183,6 +189,8 @@ class Design:
     blocks: list[BlockDesign]
     data: pd.DataFrame
     n_dropped: int = 0
+    trials: np.ndarray | None = None
+    success: str | None = None
     _fixed_common: Any = field(default=None, repr=False)
 
     @property
@@ -289,21 +297,8 @@ def _offset(offsets: tuple[str, ...], data: pd.DataFrame) -> np.ndarray:
     return total
 
 
-def _response(formula: Formula, data: pd.DataFrame) -> np.ndarray:
-    assert formula.response is not None
-    dm = _design_matrices(f"{formula.response} ~ 1", data)
-    if dm.response.kind == "categoric":
-        raise DataError(
-            f"The response {formula.response!r} is not numeric. A Gaussian model needs a numeric "
-            f"response; for a two-level outcome use family='bernoulli'."
-        )
-    y = np.asarray(dm.response).astype(float)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    return y
-
-
-def build_design(formula: str | Formula, data: Any) -> Design:
+def build_design(formula: str | Formula, data: Any, *, family: Family | str = "gaussian",
+                 trials: Any = None) -> Design:
     """Turn a formula and a data frame into design matrices and group indices.
 
     Parameters
@@ -312,6 +307,10 @@ def build_design(formula: str | Formula, data: Any) -> Design:
         An lme4-style formula.
     data : pandas.DataFrame, polars.DataFrame or dict of columns
         The data. It is never modified.
+    family : Family or str, default "gaussian"
+        The response family; the response is checked against it.
+    trials : str or array-like, optional
+        Binomial trials (column name or values), see :mod:`mixedfit.response`.
 
     Returns
     -------
@@ -344,7 +343,13 @@ def build_design(formula: str | Formula, data: Any) -> Design:
     frame = _as_frame(data)
     if len(frame) == 0:
         raise DataError("The data are empty (0 rows).")
+    fam = get_family(family)
     needed = _check_columns(parsed, text, frame)
+    for col in response_columns(trials):
+        if col not in frame.columns:
+            raise DataError(f"The trials column {col!r} is not in the data.")
+        if col not in needed:
+            needed.append(col)
     work = frame.loc[:, needed].copy()
     incomplete = work.isna().any(axis=1).to_numpy()
     n_dropped = int(incomplete.sum())
@@ -362,9 +367,10 @@ def build_design(formula: str | Formula, data: Any) -> Design:
     else:
         work = work.reset_index(drop=True)
 
-    y = _response(parsed, work)
-    if not np.all(np.isfinite(y)):
-        raise DataError(f"The response {parsed.response!r} has infinite values.")
+    if trials is not None and not isinstance(trials, str):
+        trials = np.asarray(trials)[~incomplete] if n_dropped else trials
+    response = build_response(parsed, work, fam, trials)
+    y = response.y
 
     fixed_dm = _design_matrices(parsed.fixed_formula, work)
     fixed_common = fixed_dm.common
@@ -412,6 +418,8 @@ def build_design(formula: str | Formula, data: Any) -> Design:
         formula_text=text,
         y=y,
         response_name=parsed.response,
+        trials=response.trials,
+        success=response.success,
         X=X,
         fixed_columns=fixed_columns,
         fixed_terms=fixed_terms,

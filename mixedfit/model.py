@@ -158,18 +158,52 @@ def build_model(design: Design, family: Family, priors: dict[str, Prior], *,
                 eta = eta + u[idx, 0]
             else:
                 eta = eta + (pt.as_tensor_variable(block.Z) * u[idx]).sum(axis=1)
-        mu = family.inverse_link(eta, pt)
-        _likelihood(pm, family, priors, mu, design.y)
+        _likelihood(pm, family, priors, eta, design)
     return model
 
 
-def _likelihood(pm: Any, family: Family, priors: dict[str, Prior], mu: Any,
-                y: np.ndarray) -> None:
-    if family.name == "gaussian":
-        sigma = priors["sigma"].distribution()("sigma", **priors["sigma"].params)
-        pm.Normal("y", mu=mu, sigma=sigma, observed=y, dims="obs")
-        return
-    raise NotImplementedError(family.name)  # pragma: no cover - families are validated earlier
+def _family_parameter(priors: dict[str, Prior], name: str) -> Any:
+    prior = priors[name]
+    return prior.distribution()(name, **prior.params)
+
+
+def _likelihood(pm: Any, family: Family, priors: dict[str, Prior], eta: Any,
+                design: Design) -> None:
+    import pytensor.tensor as pt
+
+    y, name = design.y, family.name
+    mu = family.inverse_link(eta, pt)
+    if name == "gaussian":
+        pm.Normal("y", mu=mu, sigma=_family_parameter(priors, "sigma"), observed=y, dims="obs")
+    elif name == "t":
+        sigma = _family_parameter(priors, "sigma")
+        nu = _family_parameter(priors, "nu")
+        pm.StudentT("y", nu=nu, mu=mu, sigma=sigma, observed=y, dims="obs")
+    elif name == "bernoulli":
+        if family.link == "logit":
+            pm.Bernoulli("y", logit_p=eta, observed=y, dims="obs")
+        else:
+            pm.Bernoulli("y", p=pt.clip(mu, 1e-12, 1 - 1e-12), observed=y, dims="obs")
+    elif name == "binomial":
+        n = design.trials
+        if family.link == "logit":
+            pm.Binomial("y", n=n, logit_p=eta, observed=y, dims="obs")
+        else:
+            pm.Binomial("y", n=n, p=pt.clip(mu, 1e-12, 1 - 1e-12), observed=y, dims="obs")
+    elif name == "poisson":
+        pm.Poisson("y", mu=mu, observed=y, dims="obs")
+    elif name == "negativebinomial":
+        pm.NegativeBinomial("y", mu=mu, alpha=_family_parameter(priors, "alpha"), observed=y,
+                            dims="obs")
+    elif name == "gamma":
+        alpha = _family_parameter(priors, "alpha")
+        pm.Gamma("y", alpha=alpha, beta=alpha / mu, observed=y, dims="obs")
+    elif name == "beta":
+        kappa = _family_parameter(priors, "kappa")
+        mu = pt.clip(mu, 1e-12, 1 - 1e-12)
+        pm.Beta("y", alpha=mu * kappa, beta=(1 - mu) * kappa, observed=y, dims="obs")
+    else:  # pragma: no cover - families are validated when the Family is made
+        raise ValueError(name)
 
 
 def sample(model: Any, *, draws: int, tune: int, chains: int, random_seed: int | None,

@@ -1,8 +1,11 @@
 """Priors: the :class:`Prior` type, the data-scaled defaults and user overrides.
 
-Default priors (Gaussian family), with ``s_y`` the standard deviation and
-``m_y`` the mean of the response, ``s_x`` the standard deviation of a design
-column (1 for a constant column):
+Default priors, with ``m_y`` and ``s_y`` a location and scale of the response on
+the link scale and ``s_x`` the standard deviation of a design column (1 for a
+constant column). For the identity link ``m_y`` and ``s_y`` are the response's
+mean and standard deviation; for the log, logit, probit and cloglog links
+``m_y`` is the link of the response's mean and ``s_y = 1`` (so slopes get
+rstanarm's ``Normal(0, 2.5 / s_x)``); for the inverse link ``m_y = s_y = 1 / mean``.
 
 =========================  ====================================================
 parameter                  default
@@ -161,7 +164,7 @@ def default_priors(design: Design, family: Family) -> dict[str, Prior]:
         Parameter name -> Prior, in display order: fixed effects, group-level
         standard deviations and correlations, then family parameters.
     """
-    loc, scale = family.prior_location_scale(design.y)
+    loc, scale = family.prior_location_scale(design.y, design.trials)
     priors: dict[str, Prior] = {}
     for j, col in enumerate(design.fixed_columns):
         if col == "Intercept":

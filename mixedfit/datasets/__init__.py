@@ -1,7 +1,7 @@
 """Standard mixed-model data sets bundled with mixedfit.
 
-The CSV files are exported unchanged from the R packages lme4 (sleepstudy,
-Dyestuff, Penicillin, Pastes, cbpp); :func:`load_dataset` restores the column
+The CSV files are exported unchanged from the R package lme4 (sleepstudy,
+Dyestuff, Penicillin, Pastes, cbpp, VerbAgg); :func:`load_dataset` restores the column
 types those packages use, so that a factor in R is a categorical column here.
 Nothing is downloaded.
 
@@ -26,6 +26,8 @@ from mixedfit.errors import DataError
 __all__ = ["load_dataset", "list_datasets", "DATASETS"]
 
 #: Bundled data sets: name -> (description, typical model, categorical columns).
+#: Categorical levels are sorted (numerically for numbers), as R's factor() does,
+#: except the columns in ``_APPEARANCE`` whose R levels follow the design order.
 DATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "sleepstudy": (
         "Reaction times (ms) of 18 subjects over 10 days of sleep deprivation (lme4)",
@@ -52,7 +54,14 @@ DATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "cbind(incidence, size - incidence) ~ period + (1 | herd)",
         ("herd", "period"),
     ),
+    "verbagg": (
+        "Verbal aggression: 316 people x 24 items, yes/no responses (lme4 VerbAgg)",
+        "r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)",
+        ("Gender", "item", "resp", "id", "btype", "situ", "mode", "r2"),
+    ),
 }
+
+_APPEARANCE = {"verbagg": ("item", "mode")}
 
 
 def list_datasets() -> pd.DataFrame:
@@ -79,8 +88,8 @@ def load_dataset(name: str) -> pd.DataFrame:
     Parameters
     ----------
     name : str
-        One of ``"sleepstudy"``, ``"dyestuff"``, ``"penicillin"``, ``"pastes"``, ``"cbpp"``
-        (case-insensitive).
+        One of ``"sleepstudy"``, ``"dyestuff"``, ``"penicillin"``, ``"pastes"``, ``"cbpp"``,
+        ``"verbagg"`` (case-insensitive).
 
     Returns
     -------
@@ -110,6 +119,9 @@ def load_dataset(name: str) -> pd.DataFrame:
         df = pd.read_csv(fh)
     for col in DATASETS[key][2]:
         values = df[col]
-        levels = sorted(values.unique().tolist())
+        if col in _APPEARANCE.get(key, ()):
+            levels = values.unique().tolist()
+        else:
+            levels = sorted(values.unique().tolist())
         df[col] = pd.Categorical(values.astype(str), categories=[str(v) for v in levels])
     return df

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_summary"]
 
-_KIND = {"gaussian": "linear"}
+_KIND = {"gaussian": "linear", "t": "linear (Student-t)"}
 
 
 def _random_table(res: MixedResult, lo: str, hi: str) -> Table:
@@ -61,7 +61,9 @@ def build_summary(res: MixedResult) -> Report:
     rep.add(f"Bayesian {kind} mixed model (NUTS, {info['sampler']}: {info['chains']} chains x "
             f"{info['draws']} draws after {info['tune']} warm-up)")
     rep.add(f"Formula: {d.formula_text}")
-    rep.add(f"Family: {res.family.name} (link: {res.family.link})")
+    success = f"; success = {d.response_name} == {d.success!r}" if d.success else ""
+    scale = "" if res.family.link == "identity" else "; coefficients on the link scale"
+    rep.add(f"Family: {res.family.name} (link: {res.family.link}{scale}{success})")
     dropped = f", {d.n_dropped} dropped for missing values" if d.n_dropped else ""
     groups = "; ".join(f"{g}, {blocks[0].n_levels}" for g, blocks in d.groups.items())
     rep.add(f"Data: {d.n_obs} observations{dropped}; groups: {groups}")
@@ -72,6 +74,14 @@ def build_summary(res: MixedResult) -> Report:
         rep.add("")
     rep.add(_fixed_table(res, lo, hi))
     rep.add("")
+    extra = [p for p in res.family.parameters if p != "sigma"]
+    if extra:
+        fp = res.family_parameters
+        rows = [[p, fmt_num(fp.loc[p, "mean"]), fmt_num(fp.loc[p, "sd"]),
+                 fmt_num(fp.loc[p, "lower"]), fmt_num(fp.loc[p, "upper"])] for p in extra]
+        rep.add(Table(["", "Estimate", "Est.Error", lo, hi], rows,
+                      title=f"Family parameters ({res.family.name})"))
+        rep.add("")
     conv = res._convergence()
     ok = conv["max_r_hat"] <= 1.01 and conv["min_ess_bulk"] >= 400 and conv["divergences"] == 0
     rep.add(f"Sampling: max R-hat {conv['max_r_hat']:.3f}; min bulk ESS "

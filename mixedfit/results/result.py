@@ -310,6 +310,22 @@ class MixedResult:
         s.attrs["interval"] = self.interval
         return s
 
+    @_cached
+    def family_parameters(self) -> pd.DataFrame:
+        """The family's own parameters (``sigma``, ``nu``, ``alpha``, ``kappa``), if any.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.family_parameters.index.tolist()
+        ['sigma']
+        """
+        names = list(self.family.parameters)
+        if not names:
+            return pd.DataFrame(columns=STAT_COLUMNS)
+        draws = np.column_stack([self.draws(n) for n in names])
+        return self._frame(draws, pd.Index(names, name="parameter"))
+
     # ------------------------------------------------------------------ shrinkage
     @_cached
     def shrinkage(self) -> pd.DataFrame:
@@ -327,13 +343,17 @@ class MixedResult:
           ``population`` that the estimate moved, ``(no - partial) / (no - population)``;
         - ``weight``: for random intercepts of Gaussian models, the analytic pooling
           weight ``w_j = (n_j / sigma^2) / (n_j / sigma^2 + 1 / sd^2)`` (posterior mean),
-          the share of the level's own mean in its estimate; NaN for other terms.
+          the share of the level's own mean in its estimate; NaN for other terms;
+        - ``note``: why ``no_pooling`` is NaN (too few observations, all successes...).
+
+        For families with a non-identity link every column is on the link scale and
+        the own fit is a maximum-likelihood GLM fit of the level's rows.
 
         Examples
         --------
         >>> res = _example_result()
         >>> list(res.shrinkage.columns)
-        ['n_obs', 'no_pooling', 'partial_pooling', 'population', 'shrinkage', 'weight']
+        ['n_obs', 'no_pooling', 'partial_pooling', 'population', 'shrinkage', 'weight', 'note']
         """
         return shrinkage_table(self)
 

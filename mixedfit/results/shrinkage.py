@@ -16,46 +16,151 @@ if TYPE_CHECKING:
 __all__ = ["shrinkage_table", "no_pooling_estimates"]
 
 
-def _partial_residual(res: MixedResult, group: str, cols: list[str]) -> np.ndarray:
-    """Response minus every effect except the terms of ``group``, at posterior means."""
+def _other_effects(res: MixedResult, group: str, cols: list[str]) -> np.ndarray:
+    """Linear predictor of every effect except the terms of ``group``, at posterior means."""
     d = res.design
-    r = d.y.astype(float).copy()
-    if d.offset is not None:
-        r = r - d.offset
+    eta = np.zeros(d.n_obs) if d.offset is None else d.offset.astype(float).copy()
     if d.fixed_columns:
         beta = res.draws("fixed").mean(axis=0)
         keep = np.array([c not in cols for c in d.fixed_columns])
-        r = r - d.X[:, keep] @ beta[keep]
+        eta = eta + d.X[:, keep] @ beta[keep]
     for b in d.blocks:
         if b.group == group:
             continue
         u = res.draws(f"u({b.label})").mean(axis=0)
-        r = r - (b.Z * u[b.index]).sum(axis=1)
-    return r
+        eta = eta + (b.Z * u[b.index]).sum(axis=1)
+    return eta
 
 
-def no_pooling_estimates(res: MixedResult, group: str) -> tuple[list[str], np.ndarray]:
-    """Each level's own least-squares coefficients for the terms that vary by ``group``.
+def _variance(family: str, mu: np.ndarray) -> np.ndarray:
+    if family in ("poisson", "negativebinomial"):
+        return mu
+    if family in ("bernoulli", "binomial", "beta"):
+        return mu * (1.0 - mu)
+    if family == "gamma":
+        return mu**2
+    return np.ones_like(mu)
 
-    Returns the column names and a ``(levels, terms)`` array, NaN where a level's
-    design is rank-deficient (too few or constant observations).
+
+def _dmu_deta(link: str, eta: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    if link == "identity":
+        return np.ones_like(eta)
+    if link == "log":
+        return mu
+    if link == "inverse":
+        return -(mu**2)
+    if link == "logit":
+        return mu * (1.0 - mu)
+    if link == "probit":
+        return np.exp(-0.5 * eta**2) / np.sqrt(2 * np.pi)
+    return np.exp(eta - np.exp(eta))  # cloglog
+
+
+def _own_fit_problem(family: str, y: np.ndarray, n: np.ndarray | None) -> str:
+    """Why a level's own fit has no finite estimate, or '' if it may have one."""
+    if family in ("bernoulli", "binomial"):
+        trials = np.ones_like(y) if n is None else n
+        if np.all(y == trials):
+            return "all successes: the level's own fit has no finite estimate"
+        if np.all(y == 0):
+            return "all failures: the level's own fit has no finite estimate"
+    if family in ("poisson", "negativebinomial") and np.all(y == 0):
+        return "all counts zero: the level's own fit has no finite estimate"
+    return ""
+
+
+def glm_fit(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, family: str, link: str,
+            trials: np.ndarray | None = None, max_iter: int = 100) -> np.ndarray | None:
+    """Maximum-likelihood coefficients of a GLM by iteratively reweighted least squares.
+
+    Returns None when the fit does not converge to finite values (separation).
+
+    Examples
+    --------
+    >>> Z = np.column_stack([np.ones(6), np.arange(6.0)])
+    >>> y = np.array([1.0, 2, 2, 4, 6, 9])
+    >>> b = glm_fit(Z, y, np.zeros(6), "poisson", "log")
+    >>> [round(v, 3) for v in b]
+    [0.191, 0.37]
     """
-    blocks = res.design.groups[group]
+    from mixedfit.families import inverse_link, link_function
+
+    n = np.ones_like(y) if trials is None else trials
+    if family in ("bernoulli", "binomial"):
+        target = y / n
+        mu = (y + 0.5) / (n + 1.0)
+    elif family == "beta":
+        target, mu = y, np.clip(y, 0.01, 0.99)
+    elif family in ("poisson", "negativebinomial"):
+        target, mu = y, y + 0.5
+    else:
+        target = y
+        mu = np.maximum(y, 1e-8) if link in ("log", "inverse") else y.astype(float)
+    eta = link_function(link, mu)
+    beta = np.zeros(Z.shape[1])
+    for _ in range(max_iter):
+        d = _dmu_deta(link, eta, mu)
+        var = np.maximum(_variance(family, mu), 1e-12)
+        w = n * d**2 / var
+        z = eta - offset + (target - mu) / np.where(np.abs(d) > 1e-300, d, 1e-300)
+        sw = np.sqrt(w)
+        new = np.linalg.lstsq(Z * sw[:, None], z * sw, rcond=None)[0]
+        if not np.all(np.isfinite(new)) or np.max(np.abs(new)) > 1e6:
+            return None
+        converged = np.max(np.abs(new - beta)) < 1e-9 * (1 + np.max(np.abs(new)))
+        beta = new
+        eta = offset + Z @ beta
+        mu = inverse_link(link, eta)
+        if family in ("bernoulli", "binomial", "beta"):
+            mu = np.clip(mu, 1e-12, 1 - 1e-12)
+        if converged:
+            return beta
+    return None
+
+
+def no_pooling_estimates(res: MixedResult, group: str
+                         ) -> tuple[list[str], np.ndarray, list[str]]:
+    """Each level's own fit of the terms that vary by ``group``.
+
+    Least squares for Gaussian models, a maximum-likelihood GLM fit (IRLS) for the
+    other families, with every other effect held at its posterior mean. Returns the
+    column names, a ``(levels, terms)`` array (NaN where a level has no own
+    estimate) and, per level, the reason there is none ('' otherwise).
+    """
+    d = res.design
+    fam = res.family
+    blocks = d.groups[group]
     cols = [c for b in blocks for c in b.columns]
     Z = np.concatenate([b.Z for b in blocks], axis=1)
     index = blocks[0].index
-    r = _partial_residual(res, group, cols)
+    other = _other_effects(res, group, cols)
     n_levels = blocks[0].n_levels
     out = np.full((n_levels, len(cols)), np.nan)
+    notes = [""] * n_levels
     order = np.argsort(index, kind="stable")
     bounds = np.searchsorted(index[order], np.arange(n_levels + 1))
+    gaussian = fam.name in ("gaussian", "t") and fam.link == "identity"
     for j in range(n_levels):
         rows = order[bounds[j]:bounds[j + 1]]
         Zj = Z[rows]
         if len(rows) < len(cols) or np.linalg.matrix_rank(Zj) < len(cols):
+            notes[j] = f"{len(rows)} observations: too few for the level's own fit"
             continue
-        out[j] = np.linalg.lstsq(Zj, r[rows], rcond=None)[0]
-    return cols, out
+        yj = d.y[rows]
+        nj = None if d.trials is None else d.trials[rows]
+        if gaussian:
+            out[j] = np.linalg.lstsq(Zj, yj - other[rows], rcond=None)[0]
+            continue
+        problem = _own_fit_problem(fam.name, yj, nj)
+        if problem:
+            notes[j] = problem
+            continue
+        coef = glm_fit(Zj, yj, other[rows], fam.name, fam.link, nj)
+        if coef is None:
+            notes[j] = "the level's own fit does not converge (separation)"
+            continue
+        out[j] = coef
+    return cols, out, notes
 
 
 def shrinkage_table(res: MixedResult) -> pd.DataFrame:
@@ -64,7 +169,7 @@ def shrinkage_table(res: MixedResult) -> pd.DataFrame:
     frames = []
     gaussian = res.family.name == "gaussian" and res.family.link == "identity"
     for group, blocks in d.groups.items():
-        cols, nopool = no_pooling_estimates(res, group)
+        cols, nopool, notes = no_pooling_estimates(res, group)
         _, coef = res._coefficient_draws(group)
         partial = coef.mean(axis=0)
         levels = blocks[0].levels
@@ -87,7 +192,7 @@ def shrinkage_table(res: MixedResult) -> pd.DataFrame:
             frames.append(pd.DataFrame({
                 "group": group, "level": levels, "term": c, "n_obs": counts,
                 "no_pooling": no, "partial_pooling": partial[:, j], "population": pop,
-                "shrinkage": frac, "weight": weight_col[:, j],
+                "shrinkage": frac, "weight": weight_col[:, j], "note": notes,
             }))
     if not frames:
         return pd.DataFrame()
