@@ -16,6 +16,7 @@ from importlib import import_module
 from typing import Any
 
 from mixedfit.errors import (
+    ConvergenceWarning,
     DataError,
     FamilyError,
     FormulaError,
@@ -24,13 +25,17 @@ from mixedfit.errors import (
     MixedFitWarning,
     OptionError,
     PriorError,
+    SingularFitWarning,
 )
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "fit": ("mixedfit.api", "fit"),
+    "prior_predictive": ("mixedfit.api", "prior_predictive"),
     "parse": ("mixedfit.formula", "parse"),
+    "compare": ("mixedfit.compare", "compare"),
+    "compare_pooling": ("mixedfit.compare", "compare_pooling"),
     "Formula": ("mixedfit.formula", "Formula"),
     "RandomTerm": ("mixedfit.formula", "RandomTerm"),
     "Prior": ("mixedfit.priors", "Prior"),
@@ -42,6 +47,9 @@ _LAZY = {
 
 __all__ = [
     "fit",
+    "prior_predictive",
+    "compare",
+    "compare_pooling",
     "parse",
     "Formula",
     "RandomTerm",
@@ -58,6 +66,8 @@ __all__ = [
     "InputTypeError",
     "OptionError",
     "MixedFitWarning",
+    "ConvergenceWarning",
+    "SingularFitWarning",
     "__version__",
 ]
 

@@ -10,13 +10,73 @@ from typing import Any
 from mixedfit.errors import OptionError
 from mixedfit.families import Family, get_family
 
-__all__ = ["fit"]
+__all__ = ["fit", "prior_predictive"]
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
         raise OptionError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
+
+
+def _prepare(formula: str, data: Any, family: str | Family, priors: Mapping[str, Any] | None,
+             trials: Any, weights: Any) -> tuple[Any, Family, dict[str, Any]]:
+    """Design, family and resolved priors: everything checked before any sampling."""
+    from mixedfit.design import build_design
+    from mixedfit.priors import resolve_priors
+
+    fam = get_family(family)
+    if weights is not None:
+        if trials is not None:
+            raise OptionError("Give trials= or weights=, not both.")
+        if fam.name != "binomial":
+            raise OptionError(
+                "weights= gives binomial trials; mixedfit has no observation weights for the "
+                f"{fam.name} family.")
+        trials = weights
+    design = build_design(formula, data, family=fam, trials=trials)
+    return design, fam, resolve_priors(design, fam, priors)
+
+
+def prior_predictive(
+    formula: str,
+    data: Any,
+    *,
+    family: str | Family = "gaussian",
+    priors: Mapping[str, Any] | None = None,
+    draws: int = 500,
+    random_seed: int | None = None,
+    trials: Any = None,
+    weights: Any = None,
+) -> Any:
+    """Simulate responses from the priors alone, to see what they imply before fitting.
+
+    Parameters are as in :func:`fit`; ``draws`` is the number of simulated data sets.
+
+    Returns
+    -------
+    PriorPredictive
+        ``.y`` (draws x observations), ``.observed``, ``.summary()`` and ``.plot()``.
+
+    Examples
+    --------
+    >>> import mixedfit as mf
+    >>> pp = mf.prior_predictive("Reaction ~ Days + (Days | Subject)",
+    ...                          mf.load_dataset("sleepstudy"), draws=50, random_seed=1)
+    >>> pp.y.shape
+    (50, 180)
+    """
+    import numpy as np
+
+    from mixedfit.model import build_model, sample_prior
+    from mixedfit.results.predictive import PriorPredictive
+
+    draws = _check_int("draws", draws, 1)
+    design, fam, resolved = _prepare(formula, data, family, priors, trials, weights)
+    model = build_model(design, fam, resolved)
+    idata = sample_prior(model, draws=draws, random_seed=random_seed)
+    y = np.asarray(idata.prior_predictive["y"].values).reshape(draws, -1)
+    return PriorPredictive(y=y, observed=design.y, idata=idata, design=design, family=fam)
 
 
 def fit(
@@ -33,9 +93,12 @@ def fit(
     progressbar: bool = True,
     centered: bool = False,
     target_accept: float | None = None,
+    max_treedepth: int = 10,
     interval: float = 0.94,
     trials: Any = None,
     weights: Any = None,
+    log_likelihood: bool | None = None,
+    warn: bool = True,
 ) -> Any:
     """Fit a mixed-effects model written as an lme4 formula.
 
@@ -64,6 +127,8 @@ def fit(
         Centred parameterisation of the group effects (non-centred by default).
     target_accept : float, optional
         NUTS target acceptance rate (raise toward 0.95 when there are divergences).
+    max_treedepth : int, default 10
+        Maximum NUTS tree depth.
     interval : float, default 0.94
         Mass of the credible intervals in the result's tables.
     trials : str or array-like, optional
@@ -72,6 +137,12 @@ def fit(
         than ``cbind(successes, failures)``.
     weights : str or array-like, optional
         lme4's name for ``trials`` (``glmer(y/n ~ ..., weights = n)``); binomial only.
+    log_likelihood : bool, optional
+        Store the pointwise log-likelihood in ``res.idata`` for LOO and WAIC. Default:
+        when it takes at most 25 million values (else it is computed when needed).
+    warn : bool, default True
+        Warn (:class:`ConvergenceWarning`, :class:`SingularFitWarning`) when a
+        convergence check fails or a variance component piles up at zero.
 
     Returns
     -------
@@ -85,14 +156,15 @@ def fit(
     >>> res.random_effects["Batch"].shape[0]
     6
     """
-    from mixedfit.design import build_design
     from mixedfit.model import SAMPLERS, build_model, sample
-    from mixedfit.priors import resolve_priors
     from mixedfit.results import MixedResult
+    from mixedfit.results.diagnostics import warn_if_problems
+    from mixedfit.results.loglik import MAX_STORED
 
     draws = _check_int("draws", draws, 1)
     tune = _check_int("tune", tune, 0)
     chains = _check_int("chains", chains, 1)
+    max_treedepth = _check_int("max_treedepth", max_treedepth, 1)
     sampler = sampler or "nutpie"
     if sampler not in SAMPLERS:
         raise OptionError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
@@ -100,23 +172,20 @@ def fit(
         raise OptionError(f"interval must be between 0 and 1, got {interval!r}.")
     if target_accept is not None and not (0 < target_accept < 1):
         raise OptionError(f"target_accept must be between 0 and 1, got {target_accept!r}.")
-    fam = get_family(family)
-    if weights is not None:
-        if trials is not None:
-            raise OptionError("Give trials= or weights=, not both.")
-        if fam.name != "binomial":
-            raise OptionError(
-                "weights= gives binomial trials; mixedfit has no observation weights for the "
-                f"{fam.name} family.")
-        trials = weights
-    design = build_design(formula, data, family=fam, trials=trials)
-    resolved = resolve_priors(design, fam, priors)
+    design, fam, resolved = _prepare(formula, data, family, priors, trials, weights)
     model = build_model(design, fam, resolved, centered=centered)
     start = time.perf_counter()
     idata = sample(model, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                   sampler=sampler, progressbar=progressbar, target_accept=target_accept)
+                   sampler=sampler, progressbar=progressbar, target_accept=target_accept,
+                   max_treedepth=max_treedepth)
     info = {"sampler": sampler, "draws": draws, "tune": tune, "chains": chains,
-            "random_seed": random_seed, "centered": centered,
-            "time": time.perf_counter() - start}
-    return MixedResult(design=design, family=fam, priors=resolved, idata=idata, info=info,
-                       interval=interval)
+            "random_seed": random_seed, "centered": centered, "target_accept": target_accept,
+            "max_treedepth": max_treedepth, "time": time.perf_counter() - start}
+    res = MixedResult(design=design, family=fam, priors=resolved, idata=idata, info=info,
+                      interval=interval)
+    if log_likelihood or (log_likelihood is None
+                          and design.n_obs * draws * chains <= MAX_STORED):
+        res._ensure_log_likelihood()
+    if warn:
+        warn_if_problems(res.diagnostics())
+    return res

@@ -23,6 +23,8 @@ __all__ = [
     "InputTypeError",
     "OptionError",
     "MixedFitWarning",
+    "ConvergenceWarning",
+    "SingularFitWarning",
 ]
 
 
@@ -94,3 +96,11 @@ class InputTypeError(MixedFitError, TypeError):
 
 class MixedFitWarning(UserWarning):
     """Base class of the warnings mixedfit emits."""
+
+
+class ConvergenceWarning(MixedFitWarning):
+    """The sampler did not converge: R-hat, ESS, divergences, tree depth or E-BFMI."""
+
+
+class SingularFitWarning(MixedFitWarning):
+    """A variance component piles up at zero (or a correlation at +-1): lme4's singular fit."""

@@ -37,7 +37,8 @@ from mixedfit.errors import PriorError
 from mixedfit.families import Family
 from mixedfit.priors import Prior, cor_key, sd_key
 
-__all__ = ["build_model", "sample", "SAMPLERS", "term_dim", "level_dim"]
+__all__ = ["build_model", "sample", "sample_prior", "log_prior_draws", "SAMPLERS", "term_dim",
+           "level_dim"]
 
 # nutpie compiles the model through numba, which brings its own BLAS; PyTensor's warning
 # that its C backend found none does not apply to the default sampler.
@@ -207,7 +208,8 @@ def _likelihood(pm: Any, family: Family, priors: dict[str, Prior], eta: Any,
 
 
 def sample(model: Any, *, draws: int, tune: int, chains: int, random_seed: int | None,
-           sampler: str, progressbar: bool, target_accept: float | None = None) -> Any:
+           sampler: str, progressbar: bool, target_accept: float | None = None,
+           max_treedepth: int = 10) -> Any:
     """Draw from the posterior with NUTS.
 
     Returns
@@ -227,10 +229,45 @@ def sample(model: Any, *, draws: int, tune: int, chains: int, random_seed: int |
         compiled = nutpie.compile_pymc_model(model)
         seed = int(np.random.SeedSequence(random_seed).generate_state(1)[0])
         idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
-                              progress_bar=progressbar, **kwargs)
+                              progress_bar=progressbar, save_warmup=False,
+                              maxdepth=max_treedepth, **kwargs)
+        transformed = [v for v in idata.posterior.data_vars if str(v).endswith("__")]
+        idata.posterior = idata.posterior.drop_vars(transformed)
         y = np.asarray(model.rvs_to_values[model["y"]].data)
         idata.add_groups(observed_data=xr.Dataset({"y": (("obs",), y)}))
         return idata
     with model:
+        step = pm.NUTS(max_treedepth=max_treedepth, **kwargs)
         return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                         progressbar=progressbar, cores=min(chains, 2), **kwargs)
+                         progressbar=progressbar, cores=min(chains, 2), step=step)
+
+
+def sample_prior(model: Any, *, draws: int, random_seed: int | None) -> Any:
+    """Draw parameters and responses from the prior; an InferenceData with ``prior``
+    and ``prior_predictive`` groups."""
+    import pymc as pm
+
+    with model:
+        return pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
+
+
+def log_prior_draws(priors: dict[str, Prior], values: dict[str, np.ndarray]) -> np.ndarray:
+    """Sum over parameters of the log prior density at each posterior draw.
+
+    ``values`` maps each prior's name to its draws (``(S,)``, or ``(S, p, p)``
+    correlation matrices for ``cor(...)``). LKJ densities are computed up to their
+    normalising constant, ``(eta - 1) log det C``, which is all that power-scaling needs.
+    """
+    import pymc as pm
+
+    total: np.ndarray | None = None
+    for key, prior in priors.items():
+        v = np.asarray(values[key], dtype=float)
+        if key.startswith("cor("):
+            eta = float(prior.params.get("eta", 1.0))
+            lp = (eta - 1.0) * np.linalg.slogdet(v)[1]
+        else:
+            dist = prior.distribution().dist(**prior.params)
+            lp = np.asarray(pm.logp(dist, v).eval(), dtype=float)
+        total = lp if total is None else total + lp
+    return np.zeros(0) if total is None else total

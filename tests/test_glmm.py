@@ -267,3 +267,25 @@ def test_shrinkage_reports_groups_without_own_fit():
     assert np.isfinite(row["partial_pooling"])
     others = res.shrinkage.drop(index=("g", "g0", "Intercept"))
     assert others["no_pooling"].notna().all()
+
+
+def test_poisson_offset_recovers_rate():
+    """Counts over varying exposure: offset(log(exposure)) recovers the log rate."""
+    rng = np.random.default_rng(21)
+    J, n = 20, 15
+    g = np.repeat(np.arange(J), n)
+    exposure = rng.uniform(0.5, 20.0, size=g.size)
+    x = rng.normal(size=g.size)
+    eta = -1.0 + 0.4 * x + rng.normal(0, 0.3, J)[g]
+    df = pd.DataFrame({"y": rng.poisson(exposure * np.exp(eta)), "x": x, "exposure": exposure,
+                       "g": [f"g{k}" for k in g]})
+    res = cached_fit("y ~ x + offset(log(exposure)) + (1 | g)", df, key="offset",
+                     family="poisson", **MEDIUM)
+    res.interval = 0.99
+    fe = res.fixed_effects
+    assert fe.loc["Intercept", "lower"] <= -1.0 <= fe.loc["Intercept", "upper"]
+    assert fe.loc["x", "lower"] <= 0.4 <= fe.loc["x", "upper"]
+    # predictions scale with the exposure of new rows
+    new = pd.DataFrame({"x": [0.0, 0.0], "exposure": [1.0, 10.0], "g": ["g0", "g0"]})
+    pred = res.predict(new)
+    assert pred["mean"].iloc[1] / pred["mean"].iloc[0] == pytest.approx(10.0, rel=1e-6)

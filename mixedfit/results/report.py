@@ -82,10 +82,13 @@ def build_summary(res: MixedResult) -> Report:
         rep.add(Table(["", "Estimate", "Est.Error", lo, hi], rows,
                       title=f"Family parameters ({res.family.name})"))
         rep.add("")
+    diag = res.diagnostics()
     conv = res._convergence()
-    ok = conv["max_r_hat"] <= 1.01 and conv["min_ess_bulk"] >= 400 and conv["divergences"] == 0
     rep.add(f"Sampling: max R-hat {conv['max_r_hat']:.3f}; min bulk ESS "
             f"{conv['min_ess_bulk']:.0f}; {conv['divergences']} divergent transitions; "
             f"{info.get('time', np.nan):.1f} s. "
-            + ("No convergence problems." if ok else "Check convergence (R-hat, ESS)."))
+            + ("No convergence problems." if diag.ok else
+               f"{len(diag.problems)} convergence problem(s): see res.diagnostics()."))
+    for s in diag.singular:
+        rep.add(f"boundary (singular) fit: {s}")
     return rep

@@ -7,7 +7,6 @@ credible interval (``lower``, ``upper``) whose mass is :attr:`MixedResult.interv
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -81,7 +80,7 @@ class MixedResult:
         self.idata = idata
         self.info = dict(info)
         self._cache: dict[str, Any] = {}
-        self._draw_cache: dict[str, np.ndarray] = {}
+        self._draw_cache: dict[str, Any] = {}
         self.interval = interval
 
     # ------------------------------------------------------------------ basics
@@ -395,24 +394,274 @@ class MixedResult:
         return predict(self, newdata, include_random=include_random, new_levels=new_levels,
                        scale=scale, random_seed=random_seed)
 
-    # -------------------------------------------------------------------- display
-    def _convergence(self) -> dict[str, float]:
+    # ------------------------------------------------------------------- checking
+    def posterior_predictive(self, draws: int = 100, *,
+                             random_seed: int | None = None) -> np.ndarray:
+        """Replicated data sets drawn from the posterior predictive distribution.
+
+        Parameters
+        ----------
+        draws : int, default 100
+            Number of replicated data sets (posterior draws picked at random).
+        random_seed : int, optional
+            Seed.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(draws, n_obs)``, comparable with the observed ``res.design.y``.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.posterior_predictive(draws=20, random_seed=1).shape
+        (20, 180)
+        """
+        from mixedfit.results.predictive import posterior_predictive
+
+        return posterior_predictive(self, draws, random_seed=random_seed)
+
+    def ppc_grouped(self, group: str, *, stat: str = "mean", draws: int = 200,
+                    random_seed: int | None = None) -> pd.DataFrame:
+        """Grouped posterior predictive check: a statistic per level, observed vs replicated.
+
+        Parameters
+        ----------
+        group : str
+            A grouping factor of the model.
+        stat : {"mean", "sd", "median", "max", "min"}
+            Statistic computed on each level's observations.
+        draws : int
+            Replicated data sets.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Per level: ``n_obs``, ``observed``, ``replicated_mean``, ``lower``, ``upper``
+            and ``p_value`` (share of replicated statistics >= observed).
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.ppc_grouped("Subject", stat="sd", random_seed=1).shape
+        (18, 6)
+        """
+        from mixedfit.results.predictive import grouped_check
+
+        return grouped_check(self, group, stat=stat, draws=draws, random_seed=random_seed)
+
+    def diagnostics(self) -> Any:
+        """Convergence diagnostics: R-hat, bulk and tail ESS, divergences, tree depth, E-BFMI.
+
+        Also reports variance components whose posterior piles up at zero, like
+        lme4's singular fit.
+
+        Returns
+        -------
+        Diagnostics
+            ``.parameters`` (table per parameter), ``.problems`` (each failed check with
+            its remedy), ``.singular``, ``.ok``; prints as a report.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> d = res.diagnostics()
+        >>> list(d.parameters.columns)
+        ['r_hat', 'ess_bulk', 'ess_tail']
+        """
+        if "_diagnostics" not in self._draw_cache:
+            from mixedfit.results.diagnostics import diagnose
+
+            self._draw_cache["_diagnostics"] = diagnose(self)
+        return self._draw_cache["_diagnostics"]
+
+    def _ensure_log_likelihood(self) -> Any:
+        if "log_likelihood" not in self.idata.groups():
+            import xarray as xr
+
+            from mixedfit.results.loglik import log_likelihood_draws
+
+            ll = log_likelihood_draws(self)
+            self.idata.add_groups(log_likelihood=xr.Dataset(
+                {"y": (("chain", "draw", "obs"), ll)},
+                coords={"chain": self.idata.posterior.coords["chain"].values,
+                        "draw": self.idata.posterior.coords["draw"].values}))
+        return self.idata
+
+    def loo(self) -> Any:
+        """PSIS-LOO: expected log predictive density, with Pareto k diagnostics.
+
+        Returns
+        -------
+        arviz.ELPDData
+            ``elpd_loo``, ``se``, ``p_loo`` and pointwise ``pareto_k``; a warning is
+            shown by ArviZ when some k exceed 0.7.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> loo = res.loo()
+        >>> bool(loo["elpd_loo"] < 0)
+        True
+        """
         import arviz as az
 
-        names = [v for v in self.idata.posterior.data_vars
-                 if not v.startswith(("z(", "chol(")) and "[" not in v]
-        post = self.idata.posterior[names]
-        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-            # the unit diagonal of a correlation matrix is constant: its R-hat is NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            rhat = az.rhat(post)
-            ess = az.ess(post, method="bulk")
-        max_rhat = float(np.nanmax([np.nanmax(np.asarray(rhat[v].values, dtype=float))
-                                    for v in names if not np.all(np.isnan(rhat[v].values))]))
-        min_ess = float(np.nanmin([np.nanmin(np.asarray(ess[v].values, dtype=float))
-                                   for v in names]))
-        div = int(np.asarray(self.idata.sample_stats["diverging"].values).sum())
-        return {"max_r_hat": max_rhat, "min_ess_bulk": min_ess, "divergences": div}
+        return az.loo(self._ensure_log_likelihood(), pointwise=True)
+
+    def waic(self) -> Any:
+        """WAIC (widely applicable information criterion), ArviZ's ``ELPDData``."""
+        import arviz as az
+
+        return az.waic(self._ensure_log_likelihood(), pointwise=True)
+
+    def log_prior(self) -> np.ndarray:
+        """Log prior density of every posterior draw (the priors listed in :attr:`priors`)."""
+        from mixedfit.model import log_prior_draws
+
+        values: dict[str, np.ndarray] = {}
+        d = self.design
+        for key in self._priors:
+            if key in d.fixed_columns:
+                values[key] = self.draws("fixed")[:, d.fixed_columns.index(key)]
+            elif key.startswith("sd("):
+                col, group = key[3:-1].split("|", 1)
+                for b in d.groups[group]:
+                    if col in b.columns:
+                        values[key] = self.draws(f"sd({b.label})")[:, b.columns.index(col)]
+            elif key.startswith("cor("):
+                values[key] = self.draws(f"cor({key[4:-1]})")
+            else:
+                values[key] = self.draws(key)
+        return log_prior_draws(self._priors, values)
+
+    def prior_sensitivity(self, *, threshold: float = 0.05) -> pd.DataFrame:
+        """Power-scaling sensitivity of each parameter to the prior and to the likelihood.
+
+        The posterior is reweighted as if the prior (then the likelihood) were raised
+        to a power near 1, with Pareto-smoothed importance sampling and no refit
+        (Kallioinen et al., 2023, the method of the priorsense package). A parameter
+        whose posterior moves with the prior *and* with the likelihood is flagged as a
+        prior-data conflict; one that moves with the prior only, as a strong prior with
+        a weak likelihood. Power-scaled are the priors listed in :attr:`priors` (fixed
+        effects, group sds and correlations, family parameters), not the group effects'
+        own normal distribution. A fixed slope that also varies by group is informed by
+        the data only through the group slopes, so its likelihood sensitivity stays low
+        even under a conflicting prior: read its flag as "strong prior".
+
+        Returns
+        -------
+        pandas.DataFrame
+            Per parameter: ``prior`` and ``likelihood`` sensitivity, ``diagnosis``, and
+            how the posterior mean moves when the prior is weakened or strengthened.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> ps = res.prior_sensitivity()
+        >>> "prior" in ps.columns and "diagnosis" in ps.columns
+        True
+        """
+        from mixedfit.results.sensitivity import power_scale_sensitivity
+
+        log_lik = self._ensure_log_likelihood().log_likelihood["y"].values
+        log_lik = np.asarray(log_lik).reshape(self.n_draws, -1).sum(axis=1)
+        d = self.design
+        draws: dict[str, np.ndarray] = {}
+        labels: dict[str, list[str]] = {}
+        if d.fixed_columns:
+            draws["fixed"] = self.draws("fixed")
+            labels["fixed"] = list(d.fixed_columns)
+        for b in d.blocks:
+            draws[f"sd({b.label})"] = self.draws(f"sd({b.label})")
+            labels[f"sd({b.label})"] = list(b.columns)
+            if b.correlated:
+                cor = self.draws(f"cor({b.label})")
+                iu = np.triu_indices(b.n_terms, 1)
+                draws[f"cor({b.label})"] = cor[:, iu[0], iu[1]]
+                labels[f"cor({b.label})"] = [f"{b.columns[i]},{b.columns[j]}"
+                                             for i, j in zip(*iu, strict=True)]
+        for name in self.family.parameters:
+            draws[name] = self.draws(name)
+        return power_scale_sensitivity(
+            draws, self.log_prior(), log_lik,
+            n_chains=int(self.idata.posterior.sizes["chain"]), threshold=threshold,
+            labels=labels)
+
+    def refit(self, *, priors: Any = None, **options: Any) -> MixedResult:
+        """Fit the same model again, with other priors or sampler options.
+
+        Parameters
+        ----------
+        priors : dict, optional
+            Priors by name, as in :func:`mixedfit.fit` (replacing the user priors of
+            this fit; defaults fill the rest).
+        **options
+            Any other keyword of :func:`mixedfit.fit` (``draws=``, ``random_seed=``...).
+
+        Returns
+        -------
+        MixedResult
+        """
+        import mixedfit as mf
+
+        kwargs = {k: self.info[k] for k in ("draws", "tune", "chains", "random_seed",
+                                             "sampler", "centered", "target_accept",
+                                             "max_treedepth") if k in self.info}
+        kwargs.update(progressbar=False, interval=self.interval)
+        kwargs.update(options)
+        if priors is None:
+            defaults = default_priors(self.design, self.family)
+            priors = {k: p for k, p in self._priors.items() if defaults.get(k) != p}
+        trials = self.design.trials if self.family.name == "binomial" else None
+        if trials is not None and self.design.formula.response.startswith("cbind("):
+            trials = None
+        return mf.fit(self.formula, self.design.data, family=self.family, priors=priors,
+                      trials=trials, **kwargs)
+
+    # ---------------------------------------------------------------------- plots
+    def plot_trace(self, **kwargs: Any) -> Any:
+        """Trace (or ``kind="rank"``) plots of the main parameters; see :mod:`mixedfit.plots`."""
+        from mixedfit.plots import plot_trace
+
+        return plot_trace(self, **kwargs)
+
+    def plot_caterpillar(self, **kwargs: Any) -> Any:
+        """Caterpillar plot of the group effects with intervals."""
+        from mixedfit.plots import plot_caterpillar
+
+        return plot_caterpillar(self, **kwargs)
+
+    def plot_shrinkage(self, **kwargs: Any) -> Any:
+        """No-pooling estimates with arrows to the partially pooled ones."""
+        from mixedfit.plots import plot_shrinkage
+
+        return plot_shrinkage(self, **kwargs)
+
+    def plot_variance_components(self, **kwargs: Any) -> Any:
+        """Forest plot of the group sds, correlations and residual sd."""
+        from mixedfit.plots import plot_variance_components
+
+        return plot_variance_components(self, **kwargs)
+
+    def plot_ppc(self, **kwargs: Any) -> Any:
+        """Replicated data distributions overlaid on the observed one."""
+        from mixedfit.plots import plot_ppc
+
+        return plot_ppc(self, **kwargs)
+
+    def plot_ppc_grouped(self, group: str, **kwargs: Any) -> Any:
+        """A statistic per level: observed against its replicated interval."""
+        from mixedfit.plots import plot_ppc_grouped
+
+        return plot_ppc_grouped(self, group, **kwargs)
+
+    # -------------------------------------------------------------------- display
+    def _convergence(self) -> dict[str, float]:
+        diag = self.diagnostics()
+        p = diag.parameters
+        return {"max_r_hat": float(p["r_hat"].max()),
+                "min_ess_bulk": float(p["ess_bulk"].min()),
+                "divergences": diag.divergences}
 
     def summary(self, *, interval: float | None = None) -> display.Report:
         """An lme4-like report of the fit.

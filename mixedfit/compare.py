@@ -1,0 +1,165 @@
+"""Comparing models: PSIS-LOO / WAIC tables, and the three kinds of pooling side by side."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedfit.errors import FormulaError, InputTypeError, OptionError
+
+__all__ = ["compare", "compare_pooling", "PoolingComparison"]
+
+
+def compare(results: Mapping[str, Any], *, ic: str = "loo") -> pd.DataFrame:
+    """Rank fitted models by expected log predictive density.
+
+    Parameters
+    ----------
+    results : dict
+        Name -> :class:`MixedResult`, fitted to the same observations.
+    ic : {"loo", "waic"}, default "loo"
+        PSIS-LOO (recommended) or WAIC.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ArviZ's comparison table, best model first: ``elpd_loo`` (or ``elpd_waic``),
+        ``p_loo``, ``elpd_diff`` (difference to the best), ``dse`` (standard error of
+        that difference), ``weight`` (stacking) and ``warning`` (Pareto k > 0.7).
+
+    Examples
+    --------
+    >>> import mixedfit as mf
+    >>> from mixedfit.results.result import _example_result
+    >>> res = _example_result()
+    >>> table = mf.compare({"slopes": res, "same": res})
+    >>> list(table.columns[:3])
+    ['rank', 'elpd_loo', 'p_loo']
+    """
+    import arviz as az
+
+    if ic not in ("loo", "waic"):
+        raise OptionError(f"ic must be 'loo' or 'waic', got {ic!r}.")
+    if not isinstance(results, Mapping) or len(results) < 2:
+        raise InputTypeError("compare() takes a dict of at least two named fits.")
+    sizes = {name: res.n_obs for name, res in results.items()}
+    if len(set(sizes.values())) > 1:
+        raise OptionError(f"The fits use different numbers of observations {sizes}; LOO "
+                          f"compares models of the same data only.")
+    idatas = {name: res._ensure_log_likelihood() for name, res in results.items()}
+    return az.compare(idatas, ic=ic)
+
+
+@dataclass
+class PoolingComparison:
+    """Complete, no and partial pooling of the same data, side by side.
+
+    Attributes
+    ----------
+    estimates : pandas.DataFrame
+        Per ``(level, term)``: ``n_obs`` and the estimate under ``complete_pooling``
+        (one value for every level), ``no_pooling`` (each level on its own) and
+        ``partial_pooling`` (the hierarchical model): posterior means.
+    loo : pandas.DataFrame
+        The PSIS-LOO comparison of the three models.
+    fits : dict
+        The three fits, keyed ``"complete_pooling"``, ``"no_pooling"``,
+        ``"partial_pooling"``.
+    """
+
+    estimates: pd.DataFrame
+    loo: pd.DataFrame
+    fits: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return (f"Pooling comparison ({self.estimates.index.get_level_values(0).nunique()} "
+                f"levels)\n\nLOO:\n{self.loo.iloc[:, :6].round(2)}\n\nEstimates (first rows):\n"
+                f"{self.estimates.head(10).round(3)}")
+
+
+def _safe(name: str) -> str:
+    return "grp_" + re.sub(r"\W", "_", name)
+
+
+def compare_pooling(formula: str, data: Any, **options: Any) -> PoolingComparison:
+    """Fit complete-pooling, no-pooling and partial-pooling versions of a model.
+
+    The formula must have random-effect terms on one grouping factor, e.g.
+    ``y ~ x + (1 + x | g)``. Complete pooling drops the random terms (one line for
+    everybody); no pooling gives each level its own fixed coefficients for those
+    terms (``0 + C(g) + C(g):x``), fitted without any sharing between levels;
+    partial pooling is the hierarchical model itself.
+
+    Parameters
+    ----------
+    formula : str
+        The hierarchical model.
+    data : DataFrame
+        The data (never modified).
+    **options
+        Passed to every :func:`mixedfit.fit` call (``family=``, ``draws=``...).
+
+    Returns
+    -------
+    PoolingComparison
+    """
+    import mixedfit as mf
+    from mixedfit.design import _as_frame
+    from mixedfit.formula import parse
+
+    parsed = parse(formula)
+    groups = {t.group for t in parsed.random}
+    if len(groups) != 1:
+        raise FormulaError(
+            "compare_pooling() needs random-effect terms on exactly one grouping factor; "
+            f"this formula has {len(groups)}.", formula, None,
+            "For example 'y ~ x + (1 + x | g)'.")
+    group = next(iter(groups))
+    terms = [t for rt in parsed.random for t in rt.terms]
+    intercept = any(rt.intercept for rt in parsed.random)
+    frame = _as_frame(data).copy()
+    gcol = _safe(":".join(group))
+    frame[gcol] = frame[list(group)].astype(str).agg(":".join, axis=1)
+    other = [f for f in parsed.fixed if f not in terms]
+    response = parsed.response
+    offsets = [f"offset({o})" for o in parsed.offsets]
+
+    fixed_rhs = " + ".join(["1" if parsed.intercept else "0", *parsed.fixed, *offsets])
+    complete = f"{response} ~ {fixed_rhs}"
+    pieces = (["0", f"C({gcol})"] if intercept else ["1" if parsed.intercept else "0"])
+    pieces += [f"C({gcol}):{t}" for t in terms] + other + offsets
+    nopool = f"{response} ~ {' + '.join(pieces)}"
+
+    options = {"progressbar": False, **options}
+    fits = {
+        "complete_pooling": mf.fit(complete, frame, **options),
+        "no_pooling": mf.fit(nopool, frame, **options),
+        "partial_pooling": mf.fit(formula, frame, **options),
+    }
+    partial = fits["partial_pooling"]
+    gname = ":".join(group)
+    coef = partial.coefficients[gname]
+    levels = list(coef.index)
+    counts = partial.design.groups[gname][0].counts
+    fixed_cp = fits["complete_pooling"].fixed_effects["mean"]
+    np_fit = fits["no_pooling"]
+    np_means = pd.Series(np_fit.draws("fixed").mean(axis=0), index=np_fit.design.fixed_columns)
+    rows = []
+    for term in ["Intercept", *terms] if intercept else terms:
+        for j, level in enumerate(levels):
+            if term == "Intercept":
+                key = f"C({gcol})[{level}]"
+            else:
+                key = f"C({gcol})[{level}]:{term}"
+            rows.append({"level": level, "term": term, "n_obs": int(counts[j]),
+                         "complete_pooling": float(fixed_cp.get(term, 0.0)),
+                         "no_pooling": float(np_means.get(key, np.nan)),
+                         "partial_pooling": float(coef.loc[level, (term, "mean")])})
+    estimates = pd.DataFrame(rows).set_index(["level", "term"])
+    loo = compare(fits)
+    return PoolingComparison(estimates=estimates, loo=loo, fits=fits)

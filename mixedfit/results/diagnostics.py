@@ -1,0 +1,215 @@
+"""Convergence diagnostics: R-hat, ESS, divergences, tree depth, E-BFMI, singular fits.
+
+Thresholds follow Vehtari et al. (2021) and Stan's defaults: rank-normalised
+split R-hat <= 1.01, bulk and tail ESS >= 400, no divergent transitions, tree
+depth not saturated, E-BFMI >= 0.3 in every chain.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mixedfit.errors import ConvergenceWarning, SingularFitWarning
+from mixedfit.results.display import Report, Table, fmt_num
+
+if TYPE_CHECKING:
+    from mixedfit.results.result import MixedResult
+
+__all__ = ["Diagnostics", "diagnose", "RHAT_MAX", "ESS_MIN", "EBFMI_MIN"]
+
+RHAT_MAX = 1.01
+ESS_MIN = 400
+EBFMI_MIN = 0.3
+
+
+@dataclass
+class Diagnostics:
+    """Convergence diagnostics of a fit (from ``res.diagnostics()``).
+
+    Attributes
+    ----------
+    parameters : pandas.DataFrame
+        Per scalar parameter: ``r_hat``, ``ess_bulk``, ``ess_tail``.
+    divergences : int
+        Divergent transitions after warm-up.
+    treedepth_saturated : int
+        Draws whose trajectory hit the maximum tree depth.
+    ebfmi : numpy.ndarray
+        E-BFMI of each chain.
+    singular : list of str
+        Variance components that pile up at zero, correlations near +-1.
+    problems : list of str
+        One sentence per failed check, with the usual remedy.
+    """
+
+    parameters: pd.DataFrame
+    divergences: int
+    n_draws: int
+    treedepth_saturated: int
+    max_treedepth: int
+    ebfmi: np.ndarray
+    singular: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed (singular fits are reported, not failures)."""
+        return not self.problems
+
+    def report(self) -> Report:
+        """Text and HTML report."""
+        rep = Report()
+        p = self.parameters
+        rep.add(f"R-hat max {p['r_hat'].max():.3f} (<= {RHAT_MAX}); bulk ESS min "
+                f"{p['ess_bulk'].min():.0f}, tail ESS min {p['ess_tail'].min():.0f} "
+                f"(>= {ESS_MIN}); {self.divergences} divergent transitions of {self.n_draws}; "
+                f"tree depth {self.max_treedepth} reached {self.treedepth_saturated} times; "
+                f"E-BFMI {', '.join(f'{v:.2f}' for v in self.ebfmi)} (>= {EBFMI_MIN})")
+        worst = p.sort_values("r_hat", ascending=False).head(8)
+        rep.add(Table(["parameter", "R-hat", "ESS bulk", "ESS tail"],
+                      [[i, f"{r['r_hat']:.3f}", fmt_num(r["ess_bulk"]), fmt_num(r["ess_tail"])]
+                       for i, r in worst.iterrows()], title="Worst parameters"))
+        for s in self.singular:
+            rep.add(f"boundary (singular) fit: {s}")
+        rep.add("Problems:" if self.problems else "No convergence problems.")
+        for prob in self.problems:
+            rep.add(f" - {prob}")
+        return rep
+
+    def __repr__(self) -> str:
+        return self.report().to_text()
+
+    def _repr_html_(self) -> str:
+        return self.report()._repr_html_()
+
+
+def _flat_names(name: str, da: Any) -> list[str]:
+    dims = [d for d in da.dims if d not in ("chain", "draw")]
+    if not dims:
+        return [name]
+    coords = [[str(v) for v in da.coords[d].values] for d in dims]
+    grids = np.meshgrid(*[np.arange(len(c)) for c in coords], indexing="ij")
+    return [f"{name}[{','.join(coords[k][g.ravel()[i]] for k, g in enumerate(grids))}]"
+            for i in range(grids[0].size)]
+
+
+def _parameter_table(res: MixedResult) -> pd.DataFrame:
+    import arviz as az
+
+    post = res.idata.posterior
+    names = [v for v in post.data_vars if not v.startswith(("z(", "chol(")) and "[" not in v]
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sub = post[names]
+        rhat, bulk, tail = az.rhat(sub), az.ess(sub, method="bulk"), az.ess(sub, method="tail")
+    frames = []
+    for v in names:
+        if v.startswith("cor("):
+            # only the strict upper triangle of a correlation matrix is free
+            p = post.sizes[post[v].dims[2]]
+            iu = np.triu_indices(p, 1)
+            labels = np.array(_flat_names(v, post[v])).reshape(p, p)[iu]
+            vals = [np.asarray(x[v].values)[iu] for x in (rhat, bulk, tail)]
+        else:
+            labels = _flat_names(v, post[v])
+            vals = [np.asarray(x[v].values).ravel() for x in (rhat, bulk, tail)]
+        frames.append(pd.DataFrame({"r_hat": vals[0], "ess_bulk": vals[1], "ess_tail": vals[2]},
+                                   index=list(labels)))
+    df = pd.concat(frames)
+    df.index.name = "parameter"
+    return df
+
+
+def _piles_at_zero(draws: np.ndarray) -> bool:
+    """The posterior mode of an sd sits in the lowest of 20 bins below its 99% quantile."""
+    top = np.quantile(draws, 0.99)
+    if top <= 0:
+        return True
+    counts, _ = np.histogram(draws, bins=20, range=(0.0, top))
+    return bool(counts[0] == counts.max())
+
+
+def _singular(res: MixedResult) -> list[str]:
+    out = []
+    for block in res.design.blocks:
+        sd = res.draws(f"sd({block.label})")
+        for j, col in enumerate(block.columns):
+            if _piles_at_zero(sd[:, j]):
+                out.append(f"sd({col}|{block.group}) piles up at zero (posterior mean "
+                           f"{sd[:, j].mean():.3g}): the data show little variation of {col} "
+                           f"between levels of {block.group}; consider dropping the term")
+        if block.correlated:
+            cor = res.draws(f"cor({block.label})")
+            for i in range(block.n_terms):
+                for j in range(i + 1, block.n_terms):
+                    m = float(cor[:, i, j].mean())
+                    if abs(m) > 0.9:
+                        out.append(f"cor({block.columns[i]},{block.columns[j]}|{block.group}) "
+                                   f"is near {np.sign(m):+.0f} (posterior mean {m:.2f})")
+    return out
+
+
+def diagnose(res: MixedResult) -> Diagnostics:
+    """Run every convergence check on a fit."""
+    import arviz as az
+
+    table = _parameter_table(res)
+    stats = res.idata.sample_stats
+    div = int(np.asarray(stats["diverging"].values).sum())
+    n_draws = int(np.asarray(stats["diverging"].values).size)
+    max_depth = int(res.info.get("max_treedepth", 10))
+    if "maxdepth_reached" in stats:
+        sat = int(np.asarray(stats["maxdepth_reached"].values).sum())
+    elif "reached_max_treedepth" in stats:
+        sat = int(np.asarray(stats["reached_max_treedepth"].values).sum())
+    else:
+        sat = int((np.asarray(stats["tree_depth"].values) >= max_depth).sum())
+    ebfmi = np.asarray(az.bfmi(res.idata), dtype=float)
+    problems = []
+    bad_rhat = table[table["r_hat"] > RHAT_MAX].sort_values("r_hat", ascending=False)
+    if len(bad_rhat):
+        problems.append(
+            f"R-hat above {RHAT_MAX} for {len(bad_rhat)} parameters (worst "
+            f"{bad_rhat.index[0]}: {bad_rhat['r_hat'].iloc[0]:.3f}): the chains disagree. Run "
+            f"longer (more tune= and draws=); if it persists, try centered=True (groups with "
+            f"many observations) or the default non-centred form (few observations).")
+    low = table[(table["ess_bulk"] < ESS_MIN) | (table["ess_tail"] < ESS_MIN)]
+    if len(low):
+        worst = low[["ess_bulk", "ess_tail"]].min(axis=1).sort_values()
+        problems.append(
+            f"ESS below {ESS_MIN} for {len(low)} parameters (worst {worst.index[0]}: "
+            f"{worst.iloc[0]:.0f}): too few effective draws for stable estimates. Increase "
+            f"draws= (and tune=).")
+    if div:
+        problems.append(
+            f"{div} divergent transitions after warm-up: the posterior has regions the sampler "
+            f"cannot explore and estimates may be biased. Raise target_accept (e.g. 0.95 or "
+            f"0.99); if they persist, switch the parameterisation (centered=True when groups "
+            f"have many observations, the default non-centred form otherwise) or use tighter "
+            f"priors on the group sds.")
+    if sat:
+        problems.append(
+            f"{sat} draws hit the maximum tree depth {max_depth}: sampling is inefficient. "
+            f"Rescale predictors (scale()), or raise max_treedepth=.")
+    low_bfmi = [i for i, v in enumerate(ebfmi) if v < EBFMI_MIN]
+    if low_bfmi:
+        problems.append(
+            f"E-BFMI below {EBFMI_MIN} in chain(s) {', '.join(map(str, low_bfmi))}: the "
+            f"sampler explores the energy distribution poorly (heavy tails or a funnel). Try the "
+            f"other parameterisation (centered=) and more tune=.")
+    return Diagnostics(parameters=table, divergences=div, n_draws=n_draws,
+                       treedepth_saturated=sat, max_treedepth=max_depth, ebfmi=ebfmi,
+                       singular=_singular(res), problems=problems)
+
+
+def warn_if_problems(diag: Diagnostics) -> None:
+    """Emit a ConvergenceWarning per failed check and a SingularFitWarning per boundary fit."""
+    for prob in diag.problems:
+        warnings.warn(prob, ConvergenceWarning, stacklevel=3)
+    for s in diag.singular:
+        warnings.warn(f"boundary (singular) fit: {s}", SingularFitWarning, stacklevel=3)
