@@ -1,0 +1,929 @@
+"""Plots of a fitted model: convergence, group effects, shrinkage and predictive checks.
+
+Every function returns the matplotlib :class:`~matplotlib.figure.Figure` it drew
+on, so it can be saved with ``fig.savefig(...)``. Functions that draw a single
+panel accept ``ax=`` to draw into an existing axes instead (the returned figure is
+then that axes' figure). matplotlib and ArviZ are imported on first use, not when
+this module is imported.
+
+The same plots are methods of the result: ``res.plot_caterpillar()`` is
+``plot_caterpillar(res)``, and ``mf.prior_predictive(...).plot()`` is
+:func:`plot_prior_predictive`.
+
+- :func:`plot_trace`: chains of the main parameters (trace or rank plots);
+- :func:`plot_caterpillar`: each level's effect with its interval, sorted;
+- :func:`plot_shrinkage`: each level's own estimate pulled toward the population;
+- :func:`plot_variance_components`: group sds, correlations and residual sd;
+- :func:`plot_ppc`: replicated data distributions against the observed one;
+- :func:`plot_ppc_grouped`: a statistic per level, observed against replicated;
+- :func:`plot_prior_predictive`: data simulated from the priors against the observed.
+
+See ``docs/plots.md`` for how to read each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mixedfit.errors import DataError, OptionError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from mixedfit.results.predictive import PriorPredictive
+    from mixedfit.results.result import MixedResult
+
+__all__ = [
+    "plot_trace",
+    "plot_caterpillar",
+    "plot_shrinkage",
+    "plot_variance_components",
+    "plot_ppc",
+    "plot_ppc_grouped",
+    "plot_prior_predictive",
+]
+
+# Colours shared by the plots.
+_NO_POOL = "#d95f02"  # a level's own data (no pooling)
+_PARTIAL = "#1f5fa8"  # the model's estimate (partial pooling)
+_POPULATION = "#222222"  # the population (fixed effects)
+_REPLICATED = "#4c8bd6"  # replicated / simulated data sets
+_OBSERVED = "#111111"  # observed data
+_FLAG = "#c62828"  # observed value outside its replicated interval
+
+#: Above this many levels the level labels are left off the y axis.
+_MAX_LABELS = 60
+
+
+# ----------------------------------------------------------------------------- helpers
+def _new_axes(ax: Axes | None, figsize: tuple[float, float] | None,
+              default: tuple[float, float]) -> tuple[Figure, Axes]:
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize or default, layout="constrained")
+    return fig, ax
+
+
+def _group_of(res: MixedResult, group: str | None) -> str:
+    groups = list(res.design.groups)
+    if not groups:
+        raise DataError("The model has no group effects (no '(... | group)' term) to plot.")
+    if group is None:
+        return groups[0]
+    if group not in groups:
+        raise DataError(f"No grouping factor {group!r}; the model has {', '.join(groups)}.")
+    return group
+
+
+def _group_columns(res: MixedResult, group: str) -> list[str]:
+    return [c for b in res.design.groups[group] for c in b.columns]
+
+
+def _scale_note(res: Any) -> str:
+    link = res.family.link
+    return "" if link == "identity" else f" ({link} scale)"
+
+
+def _percent(interval: float) -> str:
+    return f"{interval * 100:g}%"
+
+
+def _response_label(design: Any, family: Any, proportion: bool = False) -> str:
+    """Axis label of the response: ``incidence`` rather than ``cbind(incidence,size-...)``."""
+    name = str(design.response_name)
+    if family.name == "binomial" and name.startswith("cbind(") and "," in name:
+        successes = name[len("cbind("):].split(",")[0].strip()
+        return f"{successes} / trials" if proportion else f"{successes} (successes)"
+    return f"{name} (proportion)" if proportion else name
+
+
+def _level_ticks(ax: Axes, labels: Sequence[str], ylabel: str) -> None:
+    n = len(labels)
+    if n <= _MAX_LABELS:
+        ax.set_yticks(np.arange(n))
+        ax.set_yticklabels(labels, fontsize=8 if n > 25 else 9)
+    else:
+        ax.set_yticks([])
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_ylabel(ylabel)
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise OptionError(f"{name} must be one of {', '.join(map(repr, choices))}, "
+                          f"got {value!r}.")
+    return value
+
+
+def _check_draws(draws: Any) -> int:
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
+        raise OptionError(f"draws must be a positive integer, got {draws!r}.")
+    return int(draws)
+
+
+# ------------------------------------------------------------------------------- trace
+def _trace_dataset(res: MixedResult, var_names: Sequence[str] | None) -> Any:
+    """The posterior variables worth watching, correlations as their upper triangle."""
+    import xarray as xr
+
+    post = res.idata.posterior
+    derived: dict[str, Any] = {}
+    if res.design.fixed_columns and "fixed" in post:
+        derived["fixed"] = post["fixed"]
+    for b in res.design.blocks:
+        name = f"sd({b.label})"
+        if name in post:
+            derived[name] = post[name]
+    for b in res.design.blocks:
+        name = f"cor({b.label})"
+        if not (b.correlated and b.n_terms >= 2 and name in post):
+            continue
+        cor = np.asarray(post[name].values)
+        pairs = [(i, j) for i in range(b.n_terms) for j in range(i + 1, b.n_terms)]
+        values = np.stack([cor[:, :, i, j] for i, j in pairs], axis=-1)
+        dim = f"pair({b.label})"
+        derived[name] = xr.DataArray(
+            values, dims=("chain", "draw", dim),
+            coords={"chain": post["chain"].values, "draw": post["draw"].values,
+                    dim: [f"{b.columns[i]},{b.columns[j]}" for i, j in pairs]})
+    for name in res.family.parameters:
+        if name in post:
+            derived[name] = post[name]
+    if var_names is None:
+        if not derived:
+            raise DataError("The posterior has no parameters to plot.")
+        return xr.Dataset(derived)
+    if isinstance(var_names, str):
+        var_names = [var_names]
+    chosen: dict[str, Any] = {}
+    for name in var_names:
+        if name in derived:
+            chosen[name] = derived[name]
+        elif name in post:
+            chosen[name] = post[name]
+        else:
+            raise OptionError(f"The posterior has no variable {name!r}; the main ones are "
+                              f"{', '.join(derived)}.")
+    return xr.Dataset(chosen)
+
+
+def plot_trace(res: MixedResult, *, var_names: Sequence[str] | None = None,
+               kind: str = "trace", figsize: tuple[float, float] | None = None) -> Figure:
+    """Trace or rank plots of the main parameters, one row per scalar.
+
+    The default parameters are the fixed effects (``fixed``), the group sds
+    (``sd(<block>)``), the correlations (``cor(<block>)``, each pair once) and the
+    family's own parameters (``sigma``...), not the per-level ``z``/``u`` effects.
+    With ``kind="trace"`` each row shows the per-chain density (left) and the draws
+    in order (right): well-mixed chains overlap and look like stationary noise.
+    With ``kind="rank"`` each panel shows, per chain, a histogram of the ranks of
+    its draws among all chains: they should all be close to uniform.
+
+    Parameters
+    ----------
+    res : MixedResult
+        A fitted model.
+    var_names : sequence of str, optional
+        Posterior variables to show instead of the default ones (e.g.
+        ``["fixed", "sigma"]``, or ``["u(Subject)"]`` for the group effects).
+    kind : {"trace", "rank"}, default "trace"
+        Trace plots (``arviz.plot_trace``) or rank plots (``arviz.plot_rank``).
+    figsize : tuple of float, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from mixedfit.results.result import _example_result
+    >>> res = _example_result()
+    >>> fig = plot_trace(res)
+    >>> len(fig.axes)  # 2 fixed effects, 2 sds, 1 correlation, sigma; density + trace
+    12
+    >>> plt.close(fig)
+    """
+    import arviz as az
+
+    class _FlatLabeller(az.labels.BaseLabeller):
+        """One-line titles: ``fixed[Intercept]`` rather than ``fixed`` over ``Intercept``."""
+
+        def make_label_vert(self, var_name: Any, sel: dict, isel: dict) -> str:
+            return self.make_label_flat(var_name, sel, isel)
+
+    _check_choice("kind", kind, ("trace", "rank"))
+    data = _trace_dataset(res, var_names)
+    n_scalars = sum(int(np.prod(data[v].shape[2:])) for v in data.data_vars)
+    if kind == "trace":
+        size = figsize or (10.0, max(2.0, 1.45 * n_scalars))
+        axes = az.plot_trace(data, compact=False, figsize=size, labeller=_FlatLabeller(),
+                             backend_kwargs={"layout": "constrained"})
+    else:
+        size = figsize or (10.0, 2.6 * max(1, -(-n_scalars // 3)))
+        axes = az.plot_rank(data, figsize=size, labeller=_FlatLabeller(),
+                            backend_kwargs={"layout": "constrained"})
+    return np.ravel(axes)[0].figure
+
+
+# -------------------------------------------------------------------------- caterpillar
+def plot_caterpillar(res: MixedResult, *, group: str | None = None,
+                     term: str | Sequence[str] | None = None, coefficients: bool = False,
+                     ax: Axes | None = None,
+                     figsize: tuple[float, float] | None = None) -> Figure:
+    """Caterpillar plot: each level's effect with its credible interval, sorted.
+
+    One panel per term. Levels are sorted by posterior mean within each panel; the
+    dot is the posterior mean and the line the interval (``res.interval``). By
+    default the plot shows the deviations from the fixed effect (lme4's
+    ``ranef``) with a dashed line at 0; with ``coefficients=True`` it shows each
+    level's own coefficient (fixed effect plus deviation, lme4's ``coef``) with the
+    dashed line at the fixed effect. Levels whose interval excludes the line
+    differ credibly from the population.
+
+    Parameters
+    ----------
+    res : MixedResult
+        A fitted model.
+    group : str, optional
+        Grouping factor (default: the first of the formula).
+    term : str or sequence of str, optional
+        Term(s) to show (default: every term that varies by ``group``).
+    coefficients : bool, default False
+        Plot the levels' coefficients rather than their deviations.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; only when a single term is plotted.
+    figsize : tuple of float, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from mixedfit.results.result import _example_result
+    >>> fig = plot_caterpillar(_example_result())
+    >>> [a.get_title() for a in fig.axes]
+    ['Intercept', 'Days']
+    >>> plt.close(fig)
+    """
+    import matplotlib.pyplot as plt
+
+    group = _group_of(res, group)
+    table = (res.coefficients if coefficients else res.random_effects)[group]
+    available = list(dict.fromkeys(table.columns.get_level_values("term")))
+    terms = available if term is None else [term] if isinstance(term, str) else list(term)
+    for t in terms:
+        if t not in available:
+            raise OptionError(f"{t!r} does not vary by {group}; its terms are "
+                              f"{', '.join(available)}.")
+    if not terms:
+        raise OptionError("term must name at least one term.")
+    if ax is not None and len(terms) > 1:
+        raise OptionError(f"ax= takes a single panel, but {len(terms)} terms are plotted; "
+                          "pass term= as well.")
+    n_levels = len(table)
+    height = min(max(3.0, 0.2 * n_levels + 1.4), 14.0)
+    if ax is None:
+        fig, axes = plt.subplots(1, len(terms), figsize=figsize or (3.6 * len(terms) + 1.0,
+                                                                   height),
+                                 layout="constrained", squeeze=False)
+        axes = list(axes[0])
+    else:
+        fig, axes = ax.figure, [ax]
+    fixed = res.fixed_effects["mean"] if len(res.fixed_effects) else pd.Series(dtype=float)
+    pct = _percent(res.interval)
+    for a, t in zip(axes, terms, strict=True):
+        df = table[t].sort_values("mean")
+        y = np.arange(len(df))
+        ref = float(fixed.get(t, 0.0)) if coefficients else 0.0
+        a.axvline(ref, color=_POPULATION, lw=1, ls="--", zorder=1)
+        a.hlines(y, df["lower"], df["upper"], color=_PARTIAL, lw=1.4, alpha=0.8, zorder=2)
+        a.plot(df["mean"], y, "o", color=_PARTIAL, ms=4, zorder=3)
+        _level_ticks(a, [str(v) for v in df.index], f"{group} (sorted)" if a is axes[0] else "")
+        a.set_title(t)
+        a.set_xlabel(("coefficient" if coefficients else "deviation") + _scale_note(res))
+        a.grid(axis="x", alpha=0.3)
+    what = ("coefficients (dashed: fixed effect)" if coefficients
+            else "deviations from the fixed effects (dashed: 0)")
+    title = f"{group}: {what}, mean and {pct} interval"
+    if ax is None:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------------------- shrinkage
+def _resolve_shrinkage_terms(cols: list[str], terms: Any, group: str) -> list[str]:
+    if terms is None:
+        chosen = cols[:2]
+    elif isinstance(terms, str):
+        chosen = [terms]
+    else:
+        chosen = list(terms)
+    if not 1 <= len(chosen) <= 2:
+        raise OptionError(f"terms must name one term (1-D plot) or two (2-D plot), "
+                          f"got {terms!r}.")
+    for t in chosen:
+        if t not in cols:
+            raise OptionError(f"{t!r} does not vary by {group}; its terms are "
+                              f"{', '.join(cols)}.")
+    if len(chosen) == 2 and chosen[0] == chosen[1]:
+        raise OptionError("The two terms of a 2-D shrinkage plot must differ.")
+    return chosen
+
+
+def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float]) -> None:
+    ann = ax.annotate("", xy=end, xytext=start, zorder=2,
+                      arrowprops={"arrowstyle": "-|>", "color": "#777777", "lw": 0.9,
+                                  "shrinkA": 3.5, "shrinkB": 3.5, "mutation_scale": 9})
+    ann.set_gid("shrinkage-arrow")
+
+
+def _skipped_note(n_skipped: int) -> str:
+    if not n_skipped:
+        return ""
+    s = "" if n_skipped == 1 else "s"
+    return f"\n{n_skipped} level{s} without an own estimate not shown"
+
+
+def _legend_handles(two_d: bool, ellipses: Sequence[float]) -> list[Any]:
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], ls="", marker="o", mfc="white", mec=_NO_POOL, mew=1.5, ms=7,
+               label="own data (no pooling)"),
+        Line2D([], [], ls="", marker=r"$\rightarrow$", color="#777777", ms=12,
+               label="moved by partial pooling"),
+        Line2D([], [], ls="", marker="o", color=_PARTIAL, ms=6,
+               label="partial pooling (model)"),
+    ]
+    if two_d:
+        handles.append(Line2D([], [], ls="", marker="X", color=_POPULATION, ms=10,
+                              mec="white", label="population (fixed effects)"))
+        if ellipses:
+            levels = ", ".join(_percent(p) for p in ellipses)
+            handles.append(Line2D([], [], color="#888888", ls="--", lw=1,
+                                  label=f"population distribution ({levels})"))
+    else:
+        handles.append(Line2D([], [], color=_POPULATION, ls="--", lw=1.2,
+                              label="population (fixed effect)"))
+    return handles
+
+
+def _population_cov(res: MixedResult, group: str, a: str, b: str) -> np.ndarray:
+    vc = res.variance_components["mean"]
+    sd_a = float(vc[(group, f"sd({a})")])
+    sd_b = float(vc[(group, f"sd({b})")])
+    cor = 0.0
+    for key in ((group, f"cor({a},{b})"), (group, f"cor({b},{a})")):
+        if key in vc.index:
+            cor = float(vc[key])
+    return np.array([[sd_a**2, cor * sd_a * sd_b], [cor * sd_a * sd_b, sd_b**2]])
+
+
+def _ellipse(center: np.ndarray, cov: np.ndarray, mass: float, **kwargs: Any) -> Any:
+    from matplotlib.patches import Ellipse
+
+    radius = np.sqrt(-2.0 * np.log1p(-mass))  # chi-square(2) quantile, square-rooted
+    vals, vecs = np.linalg.eigh(cov)
+    vals = np.maximum(vals, 0.0)
+    angle = float(np.degrees(np.arctan2(vecs[1, 1], vecs[0, 1])))
+    return Ellipse(tuple(center), 2 * radius * np.sqrt(vals[1]), 2 * radius * np.sqrt(vals[0]),
+                   angle=angle, **kwargs)
+
+
+def plot_shrinkage(res: MixedResult, *, group: str | None = None,
+                   terms: str | Sequence[str] | None = None, sort: str = "no_pooling",
+                   ellipses: Sequence[float] = (0.5, 0.94), ax: Axes | None = None,
+                   figsize: tuple[float, float] | None = None) -> Figure:
+    """Shrinkage: each level's own estimate, with an arrow to its partially pooled one.
+
+    Hollow markers are the levels' *no-pooling* estimates (each level fitted on its
+    own data alone); arrows lead to the *partial-pooling* estimates of the model
+    (filled markers), pulled toward the population value. Levels with few or noisy
+    observations travel further. Values come from :attr:`MixedResult.shrinkage`
+    (link scale for non-identity links).
+
+    - 1-D (one term): one row per level (labelled with its number of observations),
+      the population value (fixed effect) as a dashed vertical line.
+    - 2-D (two terms, the default when the factor has two or more terms, e.g. a
+      correlated intercept and slope): the first term against the second, the
+      population point marked with a cross and, optionally, contour ellipses of
+      the fitted population distribution of the levels' coefficients (normal with
+      the posterior means of the group sds and correlation).
+
+    Levels without a no-pooling estimate (too few observations, all successes...)
+    are left out; the title says how many.
+
+    Parameters
+    ----------
+    res : MixedResult
+        A fitted model.
+    group : str, optional
+        Grouping factor (default: the first of the formula).
+    terms : str or sequence of one or two str, optional
+        One term for the 1-D plot, two for the 2-D plot. Default: the first two
+        terms varying by ``group`` (2-D), or its only term (1-D).
+    sort : {"no_pooling", "partial_pooling", "n_obs", "level"}, default "no_pooling"
+        Order of the levels on the y axis of the 1-D plot.
+    ellipses : sequence of float, default (0.5, 0.94)
+        Probability masses of the population contours in the 2-D plot (empty: none).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into.
+    figsize : tuple of float, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from mixedfit.results.result import _example_result
+    >>> fig = plot_shrinkage(_example_result())  # intercept against slope
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+    ('Intercept', 'Days')
+    >>> plt.close(fig)
+    >>> fig = plot_shrinkage(_example_result(), terms="Days", sort="n_obs")  # 1-D
+    >>> plt.close(fig)
+    """
+    group = _group_of(res, group)
+    cols = _group_columns(res, group)
+    chosen = _resolve_shrinkage_terms(cols, terms, group)
+    _check_choice("sort", sort, ("no_pooling", "partial_pooling", "n_obs", "level"))
+    ellipses = tuple(float(p) for p in (ellipses or ()))
+    if any(not 0 < p < 1 for p in ellipses):
+        raise OptionError(f"ellipses must be probabilities between 0 and 1, got {ellipses!r}.")
+    sh = res.shrinkage.loc[group]
+    if len(chosen) == 1:
+        return _shrinkage_1d(res, group, sh, chosen[0], sort, ax, figsize)
+    return _shrinkage_2d(res, group, sh, chosen[0], chosen[1], ellipses, ax, figsize)
+
+
+def _shrinkage_1d(res: MixedResult, group: str, sh: pd.DataFrame, term: str, sort: str,
+                  ax: Axes | None, figsize: tuple[float, float] | None) -> Figure:
+    d = sh.xs(term, level="term")
+    finite = d[np.isfinite(d["no_pooling"].to_numpy(dtype=float))]
+    n_skipped = len(d) - len(finite)
+    if sort != "level":
+        keys = [sort] if sort == "no_pooling" else [sort, "no_pooling"]
+        finite = finite.sort_values(keys, kind="stable")
+    n = len(finite)
+    fig, ax = _new_axes(ax, figsize, (7.0, min(max(3.5, 0.24 * n + 1.8), 14.0)))
+    y = np.arange(n)
+    population = float(d["population"].iloc[0])
+    ax.axvline(population, color=_POPULATION, ls="--", lw=1.2, zorder=1)
+    no = finite["no_pooling"].to_numpy(dtype=float)
+    partial = finite["partial_pooling"].to_numpy(dtype=float)
+    for yi, a, b in zip(y, no, partial, strict=True):
+        _arrow(ax, (a, yi), (b, yi))
+    ax.plot(no, y, "o", mfc="white", mec=_NO_POOL, mew=1.5, ms=7, ls="", zorder=3)
+    ax.plot(partial, y, "o", color=_PARTIAL, ms=6, ls="", zorder=4)
+    labels = [f"{lev} (n={k})" for lev, k in zip(finite.index, finite["n_obs"], strict=True)]
+    _level_ticks(ax, labels, f"{group} (observations)")
+    ax.set_xlabel(term + _scale_note(res))
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(handles=_legend_handles(False, ()), fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+    ax.set_title(f"Shrinkage of {term} by {group}" + _skipped_note(n_skipped), fontsize=11)
+    return fig
+
+
+def _shrinkage_2d(res: MixedResult, group: str, sh: pd.DataFrame, a: str, b: str,
+                  ellipses: tuple[float, ...], ax: Axes | None,
+                  figsize: tuple[float, float] | None) -> Figure:
+    da = sh.xs(a, level="term")
+    db = sh.xs(b, level="term").reindex(da.index)
+    no = np.column_stack([da["no_pooling"], db["no_pooling"]]).astype(float)
+    partial = np.column_stack([da["partial_pooling"], db["partial_pooling"]]).astype(float)
+    finite = np.all(np.isfinite(no), axis=1)
+    n_skipped = int((~finite).sum())
+    fig, ax = _new_axes(ax, figsize, (7.0, 6.0))
+    center = np.array([float(da["population"].iloc[0]), float(db["population"].iloc[0])])
+    if ellipses:
+        cov = _population_cov(res, group, a, b)
+        styles = ["--", ":", "-.", (0, (5, 5))]
+        for i, mass in enumerate(sorted(ellipses)):
+            e = _ellipse(center, cov, mass, fill=False, ec="#888888", lw=1,
+                         ls=styles[i % len(styles)], zorder=1)
+            e.set_gid("population-ellipse")
+            ax.add_patch(e)
+    for (x0, y0), (x1, y1) in zip(no[finite], partial[finite], strict=True):
+        _arrow(ax, (x0, y0), (x1, y1))
+    ax.plot(no[finite, 0], no[finite, 1], "o", mfc="white", mec=_NO_POOL, mew=1.5, ms=7,
+            ls="", zorder=3)
+    ax.plot(partial[finite, 0], partial[finite, 1], "o", color=_PARTIAL, ms=6, ls="",
+            zorder=4)
+    ax.plot(*center, "X", color=_POPULATION, mec="white", ms=12, ls="", zorder=5)
+    ax.set_xlabel(a + _scale_note(res))
+    ax.set_ylabel(b + _scale_note(res))
+    ax.grid(alpha=0.3)
+    ax.legend(handles=_legend_handles(True, ellipses), fontsize=8, loc="best",
+              framealpha=0.9)
+    ax.set_title(f"Shrinkage of ({a}, {b}) by {group}: {int(finite.sum())} levels"
+                 + _skipped_note(n_skipped), fontsize=11)
+    return fig
+
+
+# ------------------------------------------------------------------ variance components
+def plot_variance_components(res: MixedResult, *,
+                             figsize: tuple[float, float] | None = None) -> Figure:
+    """Forest plot of the group sds, the correlations and the residual sd.
+
+    One row per parameter of :attr:`MixedResult.variance_components` (the
+    variances are left out: they repeat the sds): the dot is the posterior mean
+    and the line the interval. Standard deviations are in the top panel, on the
+    scale of the response (of the link for non-identity links), and correlations,
+    if any, in a second panel from -1 to 1. An sd whose interval reaches near 0
+    says the data hardly support variation between levels in that term; a wide
+    correlation interval says the data say little about it.
+
+    Parameters
+    ----------
+    res : MixedResult
+        A fitted model.
+    figsize : tuple of float, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from mixedfit.results.result import _example_result
+    >>> fig = plot_variance_components(_example_result())
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['Subject: sd(Intercept)', 'Subject: sd(Days)', 'Residual: sd']
+    >>> plt.close(fig)
+    """
+    import matplotlib.pyplot as plt
+
+    vc = res.variance_components
+    if vc.empty:
+        raise DataError("The model has no variance components to plot.")
+    params = vc.index.get_level_values("parameter")
+    sds = vc[params.str.startswith("sd(") | (params == "sd")]
+    cors = vc[params.str.startswith("cor(")]
+    panels = [(sds, "standard deviation" + _scale_note(res))]
+    if len(cors):
+        panels.append((cors, "correlation"))
+    ratios = [len(p[0]) + 1.2 for p in panels]
+    size = figsize or (6.5, 0.45 * sum(ratios) + 1.2)
+    fig, axes = plt.subplots(len(panels), 1, figsize=size, layout="constrained",
+                             squeeze=False, height_ratios=ratios)
+    for ax, (df, xlabel) in zip(axes[:, 0], panels, strict=True):
+        y = np.arange(len(df))[::-1]
+        ax.hlines(y, df["lower"], df["upper"], color=_PARTIAL, lw=2)
+        ax.plot(df["mean"], y, "o", color=_PARTIAL, ms=7)
+        ax.set_yticks(y)
+        ax.set_yticklabels([f"{g}: {p}" for g, p in df.index])
+        ax.set_ylim(-0.6, len(df) - 0.4)
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="x", alpha=0.3)
+        if xlabel == "correlation":
+            ax.set_xlim(-1.05, 1.05)
+            ax.axvline(0, color=_POPULATION, ls="--", lw=1)
+        else:
+            ax.set_xlim(left=0)
+    axes[0, 0].set_title(f"Variance components: posterior mean and {_percent(res.interval)} "
+                         "interval", fontsize=11)
+    return fig
+
+
+# --------------------------------------------------------------------- predictive checks
+def _kde_curves(values: np.ndarray, grid: np.ndarray) -> np.ndarray | None:
+    from scipy.stats import gaussian_kde
+
+    values = values[np.isfinite(values)]
+    if values.size < 2 or np.ptp(values) == 0:
+        return None
+    try:
+        return gaussian_kde(values)(grid)
+    except (np.linalg.LinAlgError, ValueError):  # pragma: no cover - degenerate data
+        return None
+
+
+def _draw_distributions(ax: Axes, observed: np.ndarray, sims: np.ndarray, kind: str, *,
+                        sim_label: str, lo: float | None = None, hi: float | None = None,
+                        bins: int = 40) -> None:
+    """Thin lines for each simulated data set, a thick line (or bars) for the observed."""
+    observed = np.asarray(observed, dtype=float)
+    sims = np.asarray(sims, dtype=float)
+    finite_sims = sims[np.isfinite(sims)]
+    if lo is None:
+        lo = float(min(observed.min(), np.quantile(finite_sims, 0.001)))
+    if hi is None:
+        hi = float(max(observed.max(), np.quantile(finite_sims, 0.999)))
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    rep_style = {"color": _REPLICATED, "lw": 0.7, "alpha": 0.35, "zorder": 2}
+    obs_style = {"color": _OBSERVED, "lw": 2.4, "zorder": 4, "label": "observed"}
+
+    def rep_line(x: np.ndarray, yv: np.ndarray, i: int, **kw: Any) -> None:
+        (line,) = ax.plot(x, yv, label=sim_label if i == 0 else "_nolegend_",
+                          **rep_style, **kw)
+        line.set_gid("replicated")
+
+    if kind == "kde":
+        pad = 0.05 * (hi - lo)
+        grid = np.linspace(lo - pad, hi + pad, 300)
+        for i, s in enumerate(sims):
+            curve = _kde_curves(s, grid)
+            if curve is not None:
+                rep_line(grid, curve, i)
+        curve = _kde_curves(observed, grid)
+        if curve is not None:
+            ax.plot(grid, curve, **obs_style)
+        ax.set_ylabel("density")
+        ax.set_ylim(bottom=0)
+    elif kind == "ecdf":
+        grid = np.linspace(lo, hi, 400)
+        for i, s in enumerate(sims):
+            s = np.sort(s[np.isfinite(s)])
+            rep_line(grid, np.searchsorted(s, grid, side="right") / max(s.size, 1), i,
+                     drawstyle="steps-post")
+        o = np.sort(observed)
+        ax.plot(grid, np.searchsorted(o, grid, side="right") / o.size,
+                drawstyle="steps-post", **obs_style)
+        ax.set_ylabel("cumulative share of observations")
+        ax.set_ylim(-0.02, 1.02)
+    else:  # "counts" (integer values) or "hist" (common bins)
+        if kind == "counts":
+            start, stop = int(np.floor(lo)), int(np.ceil(hi))
+            width = max(1, int(np.ceil((stop - start + 1) / 40)))
+            edges = np.arange(start, stop + width + 1, width) - 0.5
+        else:
+            edges = np.linspace(lo, hi, bins + 1)
+        share = kind == "hist"
+
+        def freq(v: np.ndarray) -> np.ndarray:
+            counts = np.histogram(v[np.isfinite(v)], bins=edges)[0].astype(float)
+            return counts / max(v.size, 1) if share else counts
+
+        # each simulated data set as a thin line through its bin heights
+        centers = (edges[:-1] + edges[1:]) / 2
+        for i, s in enumerate(sims):
+            rep_line(centers, freq(s), i)
+        if kind == "counts":
+            # observed counts as bars
+            ax.bar(centers, freq(observed), width=np.diff(edges) * 0.9, color="#d9d9d9",
+                   edgecolor=_OBSERVED, lw=1.2, zorder=1, label="observed")
+            ax.set_ylabel("number of observations")
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        else:
+            # the observed histogram drawn the same way, thick
+            ax.plot(centers, freq(observed), **obs_style)
+            ax.set_ylabel("share of observations")
+        ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.25)
+
+
+def _distribution_legend(ax: Axes) -> None:
+    """Legend whose thin, faint replicated-data line is drawn visibly."""
+    legend = ax.legend(fontsize=8, loc="best", framealpha=0.9)
+    for handle in legend.legend_handles:
+        if handle is not None and handle.get_alpha() is not None:
+            handle.set_alpha(0.9)
+            handle.set_linewidth(1.5)
+
+
+def plot_ppc(res: MixedResult, *, draws: int = 50, kind: str | None = None,
+             random_seed: int | None = None, ax: Axes | None = None,
+             figsize: tuple[float, float] | None = None) -> Figure:
+    """Posterior predictive check: replicated data distributions over the observed one.
+
+    Each thin line is the distribution of one data set replicated from the
+    posterior (:meth:`MixedResult.posterior_predictive`); the thick line (bars for
+    counts) is the observed response. If the model captures the data, the
+    observed distribution looks like one more replicated draw; systematic
+    departures (the wrong skew, too many zeros, a second mode) show what the model
+    misses.
+
+    Parameters
+    ----------
+    res : MixedResult
+        A fitted model.
+    draws : int, default 50
+        Number of replicated data sets (thin lines).
+    kind : {"kde", "ecdf", "counts", "proportion"}, optional
+        How each distribution is drawn: a kernel density (default for continuous
+        families), an empirical cumulative distribution, the number of
+        observations at each count (default for discrete families; binned when the
+        counts span many values), or, for binomial models, a histogram of the
+        proportion of successes ``y / trials``.
+    random_seed : int, optional
+        Seed for picking and simulating the replicated data sets.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into.
+    figsize : tuple of float, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from mixedfit.results.result import _example_result
+    >>> fig = plot_ppc(_example_result(), draws=20, random_seed=1)
+    >>> sum(line.get_gid() == "replicated" for line in fig.axes[0].lines)
+    20
+    >>> plt.close(fig)
+    """
+    draws = _check_draws(draws)
+    fam = res.family
+    kind = ("counts" if fam.discrete else "kde") if kind is None else kind
+    _check_choice("kind", kind, ("kde", "ecdf", "counts", "proportion"))
+    if kind == "counts" and not fam.discrete:
+        raise OptionError(f"kind='counts' needs a count response; the {fam.name} family is "
+                          "continuous (use 'kde' or 'ecdf').")
+    if kind == "proportion" and fam.name not in ("binomial", "bernoulli"):
+        raise OptionError("kind='proportion' is for binomial and bernoulli models.")
+    yrep = res.posterior_predictive(draws, random_seed=random_seed)
+    y = np.asarray(res.design.y, dtype=float)
+    xlabel = _response_label(res.design, fam, proportion=kind == "proportion")
+    lo = hi = None
+    draw_kind = kind
+    if kind == "proportion":
+        trials = res.design.trials
+        n = np.ones_like(y) if trials is None else np.asarray(trials, dtype=float)
+        y, yrep = y / n, yrep / n[None, :]
+        draw_kind, lo, hi = "hist", 0.0, 1.0
+    fig, ax = _new_axes(ax, figsize, (7.0, 4.2))
+    _draw_distributions(ax, y, yrep, draw_kind, lo=lo, hi=hi, bins=20,
+                        sim_label=f"replicated (posterior predictive, {len(yrep)} draws)")
+    ax.set_xlabel(xlabel)
+    ax.set_title(f"Posterior predictive check: {res.design.response_name}", fontsize=11)
+    _distribution_legend(ax)
+    return fig
+
+
+def plot_ppc_grouped(res: MixedResult, group: str, *, stat: str = "mean", draws: int = 200,
+                     random_seed: int | None = None, sort: str = "observed",
+                     ax: Axes | None = None,
+                     figsize: tuple[float, float] | None = None) -> Figure:
+    """Grouped posterior predictive check: a statistic per level, observed vs replicated.
+
+    For each level of ``group`` the statistic (mean, sd, ...) of its observations
+    is computed on the observed data (black dot) and on each replicated data set;
+    the line is the replicated statistics' interval (``res.interval``) and the
+    open circle their mean (:meth:`MixedResult.ppc_grouped`). Observed values
+    outside their interval are drawn in red: levels the model does not reproduce
+    (a few are expected by chance: about ``1 - interval`` of them).
+
+    Parameters
+    ----------
+    res : MixedResult
+        A fitted model.
+    group : str
+        Grouping factor.
+    stat : {"mean", "sd", "median", "max", "min"}, default "mean"
+        Statistic of each level's observations.
+    draws : int, default 200
+        Number of replicated data sets.
+    random_seed : int, optional
+        Seed.
+    sort : {"observed", "p_value", "n_obs", "level"}, default "observed"
+        Order of the levels on the y axis.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into.
+    figsize : tuple of float, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from mixedfit.results.result import _example_result
+    >>> fig = plot_ppc_grouped(_example_result(), "Subject", stat="sd", random_seed=1)
+    >>> len(fig.axes[0].get_yticklabels())
+    18
+    >>> plt.close(fig)
+    """
+    from matplotlib.lines import Line2D
+
+    _check_choice("sort", sort, ("observed", "p_value", "n_obs", "level"))
+    df = res.ppc_grouped(group, stat=stat, draws=_check_draws(draws), random_seed=random_seed)
+    if sort != "level":
+        df = df.sort_values(sort, kind="stable")
+    n = len(df)
+    fig, ax = _new_axes(ax, figsize, (7.0, min(max(3.5, 0.24 * n + 1.8), 14.0)))
+    y = np.arange(n)
+    obs = df["observed"].to_numpy(dtype=float)
+    outside = (obs < df["lower"].to_numpy()) | (obs > df["upper"].to_numpy())
+    pct = _percent(res.interval)
+    ax.hlines(y, df["lower"], df["upper"], color=_REPLICATED, lw=2.2, alpha=0.8, zorder=1)
+    ax.plot(df["replicated_mean"], y, "o", mfc="white", mec=_PARTIAL, ms=6, ls="", zorder=2)
+    ax.plot(obs[~outside], y[~outside], "o", color=_OBSERVED, ms=4.5, ls="", zorder=3)
+    ax.plot(obs[outside], y[outside], "D", color=_FLAG, ms=5.5, ls="", zorder=3)
+    labels = [f"{lev} (n={k})" for lev, k in zip(df.index, df["n_obs"], strict=True)]
+    _level_ticks(ax, labels, f"{group} (observations)")
+    ax.set_xlabel(f"{stat} of {_response_label(res.design, res.family)}")
+    ax.grid(axis="x", alpha=0.3)
+    handles = [Line2D([], [], color=_REPLICATED, lw=2.2, label=f"replicated {pct} interval"),
+               Line2D([], [], ls="", marker="o", mfc="white", mec=_PARTIAL, ms=6,
+                      label="replicated mean"),
+               Line2D([], [], ls="", marker="o", color=_OBSERVED, ms=4.5, label="observed")]
+    if outside.any():
+        handles.append(Line2D([], [], ls="", marker="D", color=_FLAG, ms=5.5,
+                              label="observed, outside interval"))
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1),
+              ncol=len(handles) if len(handles) < 4 else 2, frameon=False)
+    ax.set_title(f"Grouped check: {stat} by {group}, {int(outside.sum())} of {n} levels "
+                 f"outside the {pct} interval", fontsize=11)
+    return fig
+
+
+def plot_prior_predictive(pp: PriorPredictive, *, draws: int = 50,
+                          quantiles: tuple[float, float] = (0.01, 0.99),
+                          ax: Axes | None = None,
+                          figsize: tuple[float, float] | None = None) -> Figure:
+    """Prior predictive check: data simulated from the priors against the observed data.
+
+    Each thin line is a histogram of one data set simulated from the priors alone
+    (:func:`mixedfit.prior_predictive`), the thick line the observed response,
+    all on common bins. Priors are sensible when the simulated data sets cover
+    the plausible range of the response, somewhat wider than the observed data but
+    not by orders of magnitude. The x range runs over the ``quantiles`` of all
+    simulated values (and the whole observed range), so that a few absurd draws
+    do not squash the plot; the title gives the share of simulated values beyond
+    it. Binomial responses are shown as proportions ``y / trials``.
+
+    Parameters
+    ----------
+    pp : PriorPredictive
+        The result of :func:`mixedfit.prior_predictive`.
+    draws : int, default 50
+        Number of simulated data sets to draw (at most those in ``pp``).
+    quantiles : tuple of float, default (0.01, 0.99)
+        Quantiles of the simulated values that bound the x axis.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into.
+    figsize : tuple of float, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import mixedfit as mf
+    >>> pp = mf.prior_predictive("Reaction ~ Days + (Days | Subject)",
+    ...                          mf.load_dataset("sleepstudy"), draws=30, random_seed=1)
+    >>> fig = plot_prior_predictive(pp, draws=30)
+    >>> sum(line.get_gid() == "replicated" for line in fig.axes[0].lines)
+    30
+    >>> plt.close(fig)
+    """
+    draws = _check_draws(draws)
+    q0, q1 = (float(q) for q in quantiles)
+    if not 0 <= q0 < q1 <= 1:
+        raise OptionError(f"quantiles must be two increasing probabilities, got {quantiles!r}.")
+    sims = np.asarray(pp.y, dtype=float)[:draws]
+    observed = np.asarray(pp.observed, dtype=float)
+    binomial = pp.family.name == "binomial" and pp.design.trials is not None
+    xlabel = _response_label(pp.design, pp.family, proportion=binomial)
+    if binomial:
+        n = np.asarray(pp.design.trials, dtype=float)
+        sims, observed = sims / n[None, :], observed / n
+    finite = sims[np.isfinite(sims)]
+    if finite.size == 0:
+        raise DataError("Every simulated value is infinite or NaN; the priors are too wide "
+                        "for the link.")
+    lo = float(min(observed.min(), np.quantile(finite, q0)))
+    hi = float(max(observed.max(), np.quantile(finite, q1)))
+    bins = 60
+    if binomial or pp.family.name in ("bernoulli", "beta"):
+        lo, hi, bins = 0.0, 1.0, 20
+    beyond = float(np.mean(~np.isfinite(sims) | (sims < lo) | (sims > hi)))
+    fig, ax = _new_axes(ax, figsize, (7.0, 4.2))
+    _draw_distributions(ax, observed, sims, "hist", lo=lo, hi=hi, bins=bins,
+                        sim_label=f"simulated from the priors ({len(sims)} data sets)")
+    ax.set_xlabel(xlabel)
+    title = f"Prior predictive check: {pp.design.response_name}"
+    if beyond > 0:
+        title += f"\n{beyond:.1%} of simulated values beyond the shown range"
+    ax.set_title(title, fontsize=11)
+    _distribution_legend(ax)
+    return fig
