@@ -4,12 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-all lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -18,9 +18,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check mixedfit tests examples
 	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m mkdocs build --strict --site-dir build/site
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q
+
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict --site-dir build/site
+	@echo "Documentation built in build/site (open build/site/index.html)"
 
 lint: $(STAMP)
 	$(PY) -m ruff check mixedfit tests examples

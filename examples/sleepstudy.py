@@ -2,14 +2,24 @@
 
 Fits ``Reaction ~ Days + (Days | Subject)`` to lme4's sleepstudy data (bundled)
 and prints the summary, the variance components and the shrinkage of each
-subject's slope. ``MIXEDFIT_QUICK=1`` uses short chains (for the test suite).
+subject's slope; saves the shrinkage and caterpillar plots to
+``$MIXEDFIT_FIGURES`` (default ``examples/figures/``). ``MIXEDFIT_QUICK=1`` uses
+short chains (for the test suite).
 """
 
 import os
+from pathlib import Path
 
-import mixedfit as mf
+import matplotlib
+
+matplotlib.use("Agg")  # figures are only saved
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+import mixedfit as mf  # noqa: E402
 
 quick = os.environ.get("MIXEDFIT_QUICK") == "1"
+figures = Path(os.environ.get("MIXEDFIT_FIGURES", Path(__file__).resolve().parent / "figures"))
 df = mf.load_dataset("sleepstudy")
 res = mf.fit(
     "Reaction ~ Days + (Days | Subject)",
@@ -25,3 +35,11 @@ print()
 print("Shrinkage of each subject's Days slope toward the population slope:")
 shrink = res.shrinkage.xs("Days", level="term").loc["Subject"]
 print(shrink[["n_obs", "no_pooling", "partial_pooling", "population", "shrinkage"]].round(2))
+
+figures.mkdir(parents=True, exist_ok=True)
+for name, fig in (("sleepstudy_shrinkage", res.plot_shrinkage()),
+                  ("sleepstudy_caterpillar", res.plot_caterpillar(coefficients=True))):
+    fig.savefig(figures / f"{name}.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+print()
+print(f"Figures saved to {figures}")

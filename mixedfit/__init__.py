@@ -43,6 +43,8 @@ _LAZY = {
     "list_datasets": ("mixedfit.datasets", "list_datasets"),
     "MixedResult": ("mixedfit.results", "MixedResult"),
     "families": ("mixedfit.families", None),
+    "load": ("mixedfit.io", "load"),
+    "save": ("mixedfit.io", "save"),
 }
 
 __all__ = [
@@ -58,6 +60,8 @@ __all__ = [
     "list_datasets",
     "MixedResult",
     "families",
+    "load",
+    "save",
     "MixedFitError",
     "FormulaError",
     "DataError",

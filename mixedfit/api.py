@@ -90,8 +90,8 @@ def fit(
     chains: int = 4,
     random_seed: int | None = None,
     sampler: str | None = None,
-    progressbar: bool = True,
-    centered: bool = False,
+    progressbar: bool | None = None,
+    centered: bool | None = None,
     target_accept: float | None = None,
     max_treedepth: int = 10,
     interval: float = 0.94,
@@ -115,18 +115,30 @@ def fit(
     priors : dict, optional
         Priors by parameter name, overriding the data-scaled defaults
         (see :mod:`mixedfit.priors`); ``res.priors`` lists every name.
-    draws, tune, chains : int
-        Posterior draws per chain, warm-up steps per chain, number of chains.
+    draws : int, default 1000
+        Posterior draws per chain.
+    tune : int, default 1000
+        Warm-up (adaptation) steps per chain.
+    chains : int, default 4
+        Number of chains.
     random_seed : int, optional
         Seed for reproducible draws.
     sampler : {"nutpie", "pymc"}, optional
         NUTS implementation; default ``"nutpie"``.
-    progressbar : bool, default True
-        Show sampling progress.
-    centered : bool, default False
-        Centred parameterisation of the group effects (non-centred by default).
+    progressbar : bool, optional
+        Show sampling progress. Default: on in a terminal or notebook, off when
+        stderr is redirected.
+    centered : bool, optional
+        Parameterisation of the group effects: False for non-centred
+        (``u = sd * z``), True for centred (``u ~ Normal(0, sd)``). By default each
+        block is non-centred unless its levels have enough data to pin their effects
+        down, in which case it is centred (see :mod:`mixedfit.parameterisation`);
+        ``res.info["centered"]`` records the choice.
     target_accept : float, optional
-        NUTS target acceptance rate (raise toward 0.95 when there are divergences).
+        NUTS target acceptance rate. Default 0.95 for models with group effects (as
+        rstanarm's mixed models: hierarchical posteriors have narrow regions that a
+        larger step size skips, causing divergences), 0.8 otherwise. Raise toward
+        0.99 when there are divergences.
     max_treedepth : int, default 10
         Maximum NUTS tree depth.
     interval : float, default 0.94
@@ -161,6 +173,11 @@ def fit(
     from mixedfit.results.diagnostics import warn_if_problems
     from mixedfit.results.loglik import MAX_STORED
 
+    if progressbar is None:
+        import sys
+
+        progressbar = "ipykernel" in sys.modules or bool(
+            getattr(sys.stderr, "isatty", lambda: False)())
     draws = _check_int("draws", draws, 1)
     tune = _check_int("tune", tune, 0)
     chains = _check_int("chains", chains, 1)
@@ -173,13 +190,22 @@ def fit(
     if target_accept is not None and not (0 < target_accept < 1):
         raise OptionError(f"target_accept must be between 0 and 1, got {target_accept!r}.")
     design, fam, resolved = _prepare(formula, data, family, priors, trials, weights)
-    model = build_model(design, fam, resolved, centered=centered)
+    if centered is None:
+        from mixedfit.parameterisation import choose_centering
+
+        centering = choose_centering(design, fam)
+    else:
+        centering = [bool(centered)] * len(design.blocks)
+    model = build_model(design, fam, resolved, centered=centering)
+    if target_accept is None:
+        target_accept = 0.95 if design.blocks else 0.8
     start = time.perf_counter()
     idata = sample(model, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
                    sampler=sampler, progressbar=progressbar, target_accept=target_accept,
-                   max_treedepth=max_treedepth)
+                   max_treedepth=max_treedepth,
+                   low_rank=bool(centering) and all(centering))
     info = {"sampler": sampler, "draws": draws, "tune": tune, "chains": chains,
-            "random_seed": random_seed, "centered": centered, "target_accept": target_accept,
+            "random_seed": random_seed, "centered": centering, "target_accept": target_accept,
             "max_treedepth": max_treedepth, "time": time.perf_counter() - start}
     res = MixedResult(design=design, family=fam, priors=resolved, idata=idata, info=info,
                       interval=interval)

@@ -123,7 +123,7 @@ def coords_for(design: Design) -> dict[str, list[str]]:
 
 
 def build_model(design: Design, family: Family, priors: dict[str, Prior], *,
-                centered: bool = False) -> Any:
+                centered: bool | list[bool] = False) -> Any:
     """Build the PyMC model.
 
     Parameters
@@ -134,8 +134,9 @@ def build_model(design: Design, family: Family, priors: dict[str, Prior], *,
         Response family and link.
     priors : dict
         Parameter name -> Prior, as returned by :func:`mixedfit.priors.resolve_priors`.
-    centered : bool, default False
-        Centred instead of non-centred group effects.
+    centered : bool or list of bool, default False
+        Centred instead of non-centred group effects: one value for every block, or
+        one per block (see :mod:`mixedfit.parameterisation`).
 
     Returns
     -------
@@ -144,6 +145,8 @@ def build_model(design: Design, family: Family, priors: dict[str, Prior], *,
     import pymc as pm
     import pytensor.tensor as pt
 
+    per_block = ([bool(centered)] * len(design.blocks) if isinstance(centered, bool)
+                 else list(centered))
     with pm.Model(coords=coords_for(design)) as model:
         eta = pt.zeros(design.n_obs)
         if design.fixed_columns:
@@ -152,8 +155,8 @@ def build_model(design: Design, family: Family, priors: dict[str, Prior], *,
             eta = pt.dot(pt.as_tensor_variable(design.X), beta)
         if design.offset is not None:
             eta = eta + design.offset
-        for block in design.blocks:
-            u = _block_effects(pm, pt, block, priors, centered)
+        for block, centre in zip(design.blocks, per_block, strict=True):
+            u = _block_effects(pm, pt, block, priors, centre)
             idx = pt.as_tensor_variable(block.index)
             if block.columns == ["Intercept"]:
                 eta = eta + u[idx, 0]
@@ -209,8 +212,10 @@ def _likelihood(pm: Any, family: Family, priors: dict[str, Prior], eta: Any,
 
 def sample(model: Any, *, draws: int, tune: int, chains: int, random_seed: int | None,
            sampler: str, progressbar: bool, target_accept: float | None = None,
-           max_treedepth: int = 10) -> Any:
+           max_treedepth: int = 10, low_rank: bool = False) -> Any:
     """Draw from the posterior with NUTS.
+
+    ``low_rank`` adapts a low-rank modified mass matrix (nutpie only).
 
     Returns
     -------
@@ -230,6 +235,7 @@ def sample(model: Any, *, draws: int, tune: int, chains: int, random_seed: int |
         seed = int(np.random.SeedSequence(random_seed).generate_state(1)[0])
         idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
                               progress_bar=progressbar, save_warmup=False,
+                              low_rank_modified_mass_matrix=low_rank,
                               maxdepth=max_treedepth, **kwargs)
         transformed = [v for v in idata.posterior.data_vars if str(v).endswith("__")]
         idata.posterior = idata.posterior.drop_vars(transformed)

@@ -68,6 +68,11 @@ def build_summary(res: MixedResult) -> Report:
     groups = "; ".join(f"{g}, {blocks[0].n_levels}" for g, blocks in d.groups.items())
     rep.add(f"Data: {d.n_obs} observations{dropped}; groups: {groups}")
     rep.add(f"Intervals: {res.interval:.0%} equal-tailed ({lo} to {hi} quantiles)")
+    centred = info.get("centered")
+    if isinstance(centred, list) and d.blocks:
+        forms = ", ".join(f"{b.label} {'centred' if c else 'non-centred'}"
+                          for b, c in zip(d.blocks, centred, strict=True))
+        rep.add(f"Group effects: {forms}")
     rep.add("")
     if d.blocks or "sigma" in res.family.parameters:
         rep.add(_random_table(res, lo, hi))

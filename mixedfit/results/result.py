@@ -605,8 +605,8 @@ class MixedResult:
         import mixedfit as mf
 
         kwargs = {k: self.info[k] for k in ("draws", "tune", "chains", "random_seed",
-                                             "sampler", "centered", "target_accept",
-                                             "max_treedepth") if k in self.info}
+                                             "sampler", "target_accept", "max_treedepth")
+                  if k in self.info}
         kwargs.update(progressbar=False, interval=self.interval)
         kwargs.update(options)
         if priors is None:
@@ -702,6 +702,69 @@ class MixedResult:
         post = self.idata.posterior
         return (f"<MixedResult {self.formula!r}: {self.family.name}, {self.n_obs} obs, "
                 f"{post.sizes['chain']} chains x {post.sizes['draw']} draws>")
+
+    # ============================================================ saving and tidy output
+    # (mixedfit.io and mixedfit.results.tidy; added for issue #6)
+    def save(self, path: Any) -> None:
+        """Save the fit to one NetCDF file; :func:`mixedfit.load` reads it back.
+
+        The file holds the posterior (ArviZ's NetCDF layout), the formula, family,
+        priors, fit options and the data rows used, so the loaded result prints the
+        same summary, has the same tables and predicts. See :mod:`mixedfit.io`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (overwritten); ``.nc`` is the usual suffix.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import mixedfit as mf
+        >>> res = _example_result()
+        >>> path = os.path.join(tempfile.mkdtemp(), "fit.nc")
+        >>> res.save(path)
+        >>> mf.load(path).summary().to_text() == res.summary().to_text()
+        True
+        """
+        from mixedfit.io import save
+
+        save(self, path)
+
+    def to_frame(self, effects: Any = None) -> pd.DataFrame:
+        """Every parameter as one row of a long table, like R's ``broom.mixed::tidy``.
+
+        Parameters
+        ----------
+        effects : str or sequence of str, optional
+            Kinds of rows: ``"fixed"``, ``"ran_pars"`` (group sds, correlations and the
+            residual sd), ``"ran_vals"`` (level deviations), ``"family"`` (the family's
+            other parameters) and, on request, ``"ran_coefs"`` (level coefficients).
+            Default: the first four.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``effect``, ``group``, ``term``, ``level``, ``estimate`` (posterior
+            mean), ``std_error`` (posterior sd), ``lower``, ``upper``, ``r_hat``,
+            ``ess_bulk``. See :mod:`mixedfit.results.tidy`.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> t = res.to_frame()
+        >>> t.iloc[0][["effect", "term"]].tolist()
+        ['fixed', 'Intercept']
+        >>> res.to_frame("ran_vals").shape
+        (36, 10)
+        """
+        from mixedfit.results.tidy import tidy
+
+        return tidy(self, effects)
+
+    def tidy(self, effects: Any = None) -> pd.DataFrame:
+        """Alias of :meth:`to_frame` (the name broom users know)."""
+        return self.to_frame(effects)
 
 
 

@@ -1,0 +1,260 @@
+"""The ``mixedfit`` command line: fit a model, list the bundled data, show a saved fit.
+
+::
+
+    mixedfit fit "Reaction ~ Days + (Days | Subject)" --data sleepstudy
+    mixedfit fit "y ~ x + (1 | g)" --data mydata.csv --format json --output fit.nc
+    mixedfit datasets
+    mixedfit show fit.nc --format csv
+
+``python -m mixedfit`` is the same program. Every error mixedfit reports on purpose
+(a formula it cannot read, a missing file or column, a bad option) is printed as one
+paragraph on stderr, with exit status 2; results go to stdout, progress and warnings
+to stderr.
+
+Examples
+--------
+>>> from mixedfit.cli import main
+>>> main(["datasets", "--format", "csv"])  # doctest: +ELLIPSIS
+name,description,model
+sleepstudy,Reaction times (ms) of 18 subjects over 10 days of sleep deprivation (lme4),...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from mixedfit.errors import MixedFitError
+
+__all__ = ["main", "build_parser", "read_data", "CLIError"]
+
+#: Output formats of ``fit`` and ``show``.
+FORMATS = ("text", "json", "csv")
+#: File suffixes read as CSV and as Parquet.
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class CLIError(MixedFitError):
+    """A problem with the command line's input (a file that cannot be read...)."""
+
+
+def read_data(source: str) -> Any:
+    """Read ``--data``: a CSV or Parquet file, or the name of a bundled data set.
+
+    Parameters
+    ----------
+    source : str
+        A path ending in ``.csv``, ``.tsv``, ``.txt`` (tab-separated for ``.tsv``),
+        ``.parquet`` or ``.pq``; or a bundled data set name (``mixedfit datasets``).
+        An existing file wins over a bundled name.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    CLIError
+        If the file does not exist or cannot be read.
+
+    Examples
+    --------
+    >>> read_data("dyestuff").shape
+    (30, 2)
+    """
+    import pandas as pd
+
+    from mixedfit.datasets import DATASETS, load_dataset
+
+    path = Path(source)
+    if path.is_file():
+        suffix = path.suffix.lower()
+        try:
+            if suffix in PARQUET_SUFFIXES:
+                return pd.read_parquet(path)
+            if suffix in CSV_SUFFIXES or suffix == "":
+                return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        except ImportError as err:
+            raise CLIError(f"Reading {source!r} needs an optional package: {err}.") from err
+        except (OSError, ValueError, UnicodeDecodeError) as err:
+            raise CLIError(f"Could not read the data file {source!r}: {err}") from err
+        raise CLIError(f"Unknown data file type {path.suffix!r} of {source!r}: give a .csv, "
+                       f".tsv or .parquet file.")
+    if source.lower() in DATASETS:
+        return load_dataset(source)
+    if path.suffix or "/" in source or "\\" in source:
+        raise CLIError(f"The data file {source!r} does not exist.")
+    raise CLIError(f"{source!r} is neither a data file nor a bundled data set; bundled: "
+                   f"{', '.join(sorted(DATASETS))} (see 'mixedfit datasets').")
+
+
+def _add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text: the summary report; json: every table as one JSON document; "
+                        "csv: the tidy table (one row per parameter). Default: text")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``mixedfit`` command."""
+    parser = argparse.ArgumentParser(
+        prog="mixedfit",
+        description="Bayesian mixed-effects models with lme4 formulas (PyMC + nutpie NUTS).",
+        epilog="Example: mixedfit fit 'Reaction ~ Days + (Days | Subject)' --data sleepstudy")
+    from mixedfit import __version__
+
+    parser.add_argument("--version", action="version", version=f"mixedfit {__version__}")
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the Python traceback of an error (for bug reports)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("fit", help="fit a model and print its summary",
+                       description="Fit a mixed model and print the result to stdout.")
+    p.add_argument("formula", metavar="FORMULA",
+                   help="lme4 formula, e.g. 'Reaction ~ Days + (Days | Subject)' (quote it)")
+    p.add_argument("--data", required=True, metavar="FILE_OR_NAME",
+                   help="a .csv or .parquet file, or a bundled data set name")
+    p.add_argument("--family", default="gaussian",
+                   help="response family (gaussian, binomial, poisson, ...); a link as "
+                        "'binomial:probit'. Default: gaussian")
+    p.add_argument("--trials", metavar="COLUMN",
+                   help="binomial only: the column with each row's number of trials")
+    p.add_argument("--draws", type=int, default=1000, help="draws per chain (default 1000)")
+    p.add_argument("--tune", type=int, default=1000, help="warm-up steps per chain (default 1000)")
+    p.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--interval", type=float, default=0.94,
+                   help="mass of the credible intervals (default 0.94)")
+    p.add_argument("--output", "-o", metavar="RESULT",
+                   help="also save the result to this NetCDF file (read it with 'show')")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (it is shown only when stderr is a terminal)")
+    _add_format(p)
+
+    p = sub.add_parser("datasets", help="list the bundled data sets",
+                       description="List the data sets bundled with mixedfit.")
+    p.add_argument("--format", choices=FORMATS, default="text", help="default: text")
+
+    p = sub.add_parser("show", help="print a saved result",
+                       description="Print a result saved with 'fit --output' or res.save().")
+    p.add_argument("result", metavar="RESULT", help="a file written by 'fit --output'")
+    _add_format(p)
+    return parser
+
+
+def _family(spec: str) -> Any:
+    from mixedfit.families import Family, get_family
+
+    name, _, link = spec.partition(":")
+    fam = get_family(name)
+    if link:
+        fam = Family(fam.name, link.strip().lower())
+        if fam.link not in fam.links:
+            from mixedfit.errors import FamilyError
+
+            raise FamilyError(f"The {fam.name} family does not take the {fam.link!r} link; use "
+                              f"one of {', '.join(fam.links)}.")
+    return fam
+
+
+def _print_result(res: Any, fmt: str, out: TextIO) -> None:
+    if fmt == "text":
+        print(res.summary().to_text(), file=out)
+    elif fmt == "json":
+        from mixedfit.results.tidy import result_tables
+
+        json.dump(result_tables(res), out, indent=2, allow_nan=False)
+        print(file=out)
+    else:
+        res.to_frame().to_csv(out, index=False, float_format="%.8g")
+
+
+def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
+    import mixedfit as mf
+
+    data = read_data(args.data)
+    family = _family(args.family)
+    progress = not args.no_progress and sys.stderr.isatty()
+    res = mf.fit(args.formula, data, family=family, draws=args.draws, tune=args.tune,
+                 chains=args.chains, random_seed=args.seed, progressbar=progress,
+                 interval=args.interval, trials=args.trials)
+    if args.output:
+        res.save(args.output)
+        print(f"mixedfit: saved the result to {args.output}", file=sys.stderr)
+    _print_result(res, args.format, out)
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    from mixedfit.io import load
+
+    _print_result(load(args.result), args.format, out)
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
+    from mixedfit.datasets import list_datasets
+
+    table = list_datasets()
+    if args.format == "csv":
+        table.to_csv(out)
+    elif args.format == "json":
+        json.dump(json.loads(table.reset_index().to_json(orient="records")), out, indent=2)
+        print(file=out)
+    else:
+        for name, row in table.iterrows():
+            print(f"{name:<11} {row['description']}", file=out)
+            print(f"{'':<11} model: {row['model']}", file=out)
+    return 0
+
+
+def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    print(f"mixedfit: warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 for a usage or input error).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+    stdout : file, optional
+        Where results go (default: ``sys.stdout``).
+    """
+    out = stdout if stdout is not None else sys.stdout
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or argparse's own usage error
+        return int(exit_.code or 0)
+    commands = {"fit": _cmd_fit, "show": _cmd_show, "datasets": _cmd_datasets}
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return commands[args.command](args, out)
+        except MixedFitError as err:
+            if args.traceback:
+                raise
+            print(f"mixedfit: error: {str(err).rstrip()}", file=sys.stderr)
+            return 2
+        except (TypeError, ValueError, KeyError, ArithmeticError) as err:
+            # e.g. a formula function applied to a column it cannot take: log(factor)
+            if args.traceback:
+                raise
+            print(f"mixedfit: error: the model could not be built or fitted: "
+                  f"{type(err).__name__}: {err}. (Run with --traceback for details.)",
+                  file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("mixedfit: interrupted", file=sys.stderr)
+            return 130

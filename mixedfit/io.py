@@ -1,0 +1,296 @@
+"""Saving and loading fitted models: one NetCDF file per result.
+
+:func:`save` writes the result's ArviZ ``InferenceData`` (posterior, sample
+statistics, observed data and, when computed, the pointwise log-likelihood) with
+``idata.to_netcdf`` and adds what is needed to rebuild the result:
+
+- the model specification as JSON in the posterior's attributes (key
+  ``"mixedfit_spec"``): formula, family and link, every prior (name and
+  parameters), the fit options and timing (``res.info``), the interval mass and
+  the number of rows dropped for missing values;
+- the data rows used in the fit (``res.design.data``) and the binomial trials, as
+  a group ``mixedfit_data`` of the same file. Categorical columns keep their
+  categories and their order, so group levels and factor codings come back
+  unchanged.
+
+:func:`load` reads the file, rebuilds the design with
+:func:`mixedfit.design.build_design` and returns a
+:class:`~mixedfit.results.MixedResult` whose tables, summary and predictions equal
+those of the saved result. The file holds data and numbers only: loading it runs no
+code from it.
+
+Examples
+--------
+>>> import tempfile, os
+>>> import mixedfit as mf
+>>> from mixedfit.results.result import _example_result
+>>> res = _example_result()
+>>> path = os.path.join(tempfile.mkdtemp(), "sleep.nc")
+>>> res.save(path)
+>>> back = mf.load(path)
+>>> back.formula
+'Reaction ~ Days + (Days | Subject)'
+>>> back.fixed_effects.equals(res.fixed_effects)
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mixedfit.errors import MixedFitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mixedfit.results.result import MixedResult
+
+__all__ = ["save", "load", "FORMAT", "FORMAT_VERSION", "SPEC_KEY", "DATA_GROUP"]
+
+#: Marker stored in every file written by :func:`save`.
+FORMAT = "mixedfit-result"
+#: Version of the file layout; :func:`load` refuses newer versions.
+FORMAT_VERSION = 1
+#: Posterior attribute holding the JSON model specification.
+SPEC_KEY = "mixedfit_spec"
+#: InferenceData group holding the data rows used in the fit.
+DATA_GROUP = "mixedfit_data"
+
+_ROW_DIM = "row"
+_TRIALS = "trials"
+
+
+# --------------------------------------------------------------------------- JSON
+def _encode(value: Any) -> Any:
+    """JSON-ready copy of a prior parameter, fit option or category label."""
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": [_encode(v) for v in value.tolist()], "dtype": str(value.dtype),
+                "shape": list(value.shape)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and "__ndarray__" in value:
+        arr = np.asarray(value["__ndarray__"], dtype=value.get("dtype", None))
+        return arr.reshape(value.get("shape", arr.shape))
+    if isinstance(value, dict) and "__tuple__" in value:
+        return tuple(_decode(v) for v in value["__tuple__"])
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- data
+def _encode_data(data: pd.DataFrame, trials: np.ndarray | None
+                 ) -> tuple[Any, list[dict[str, Any]]]:
+    """The data rows as an xarray Dataset (one variable per column) and their descriptions."""
+    import pandas as pd
+    import xarray as xr
+
+    variables: dict[str, Any] = {}
+    columns: list[dict[str, Any]] = []
+    for j, name in enumerate(data.columns):
+        col = data[name]
+        var = f"column_{j}"
+        entry: dict[str, Any] = {"name": str(name), "variable": var, "dtype": str(col.dtype)}
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            entry["kind"] = "categorical"
+            entry["categories"] = _encode(list(col.cat.categories))
+            entry["categories_dtype"] = str(col.cat.categories.dtype)
+            entry["ordered"] = bool(col.cat.ordered)
+            values = col.cat.codes.to_numpy(dtype=np.int64)
+        elif (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)
+              or pd.api.types.is_datetime64_any_dtype(col.dtype)):
+            entry["kind"] = "values"
+            numpy_dtype = getattr(col.dtype, "numpy_dtype", None)  # nullable Int64, Float64...
+            values = col.to_numpy(dtype=numpy_dtype) if numpy_dtype is not None else col.to_numpy()
+        else:  # strings (object or pandas' string dtype) and anything else: text
+            entry["kind"] = "text"
+            values = np.asarray(col.astype(str).tolist(), dtype=object)
+        variables[var] = xr.DataArray(values, dims=(_ROW_DIM,))
+        columns.append(entry)
+    if trials is not None:
+        variables[_TRIALS] = xr.DataArray(np.asarray(trials, dtype=float), dims=(_ROW_DIM,))
+    return xr.Dataset(variables), columns
+
+
+def _decode_data(ds: Any, columns: list[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    out: dict[str, Any] = {}
+    for entry in columns:
+        values = np.asarray(ds[entry["variable"]].values)
+        if entry["kind"] == "categorical":
+            cats = pd.Index(_decode(entry["categories"]))
+            try:
+                cats = cats.astype(entry.get("categories_dtype", cats.dtype))
+            except (TypeError, ValueError):
+                pass
+            dtype = pd.CategoricalDtype(cats, ordered=entry.get("ordered", False))
+            series = pd.Series(pd.Categorical.from_codes(values.astype(np.int64), dtype=dtype))
+        else:
+            series = pd.Series(values)
+            if entry["kind"] == "text":
+                series = series.astype(object)
+            try:
+                series = series.astype(entry["dtype"])
+            except (TypeError, ValueError):
+                pass
+        out[entry["name"]] = series
+    return pd.DataFrame(out)
+
+
+# ----------------------------------------------------------------------- save/load
+def _spec(res: MixedResult, columns: list[dict[str, Any]]) -> dict[str, Any]:
+    import mixedfit
+
+    d = res.design
+    pass_trials = (res.family.name == "binomial" and d.trials is not None
+                   and not (d.formula.response or "").startswith("cbind("))
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "mixedfit_version": mixedfit.__version__,
+        "formula": res.formula,
+        "family": {"name": res.family.name, "link": res.family.link},
+        "priors": {key: {"name": p.name, "params": _encode(p.params)}
+                   for key, p in res._priors.items()},
+        "info": _encode(res.info),
+        "interval": res.interval,
+        "n_dropped": int(d.n_dropped),
+        "trials": bool(pass_trials),
+        "columns": columns,
+    }
+
+
+def save(res: MixedResult, path: str | os.PathLike[str]) -> None:
+    """Save a fitted model to one NetCDF file (overwriting it).
+
+    Parameters
+    ----------
+    res : MixedResult
+        The fit.
+    path : str or path-like
+        Where to write; ``.nc`` is the usual suffix.
+
+    Notes
+    -----
+    The file is ArviZ's NetCDF layout, so ``arviz.from_netcdf(path)`` reads the
+    posterior without mixedfit; :func:`load` rebuilds the full result. The
+    result's own ``idata`` is not changed.
+    """
+    import arviz as az
+
+    from mixedfit.results.result import MixedResult
+
+    if not isinstance(res, MixedResult):
+        raise MixedFitError(f"save() takes a fitted MixedResult, not {type(res).__name__}.")
+    data, columns = _encode_data(res.design.data, res.design.trials)
+    spec = _spec(res, columns)
+    groups = {g: getattr(res.idata, g) for g in res.idata.groups() if g != DATA_GROUP}
+    posterior = groups["posterior"].copy()
+    posterior.attrs = {**posterior.attrs, SPEC_KEY: json.dumps(spec)}
+    groups["posterior"] = posterior
+    groups[DATA_GROUP] = data
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*InferenceData scheme.*")
+        idata = az.InferenceData(**groups)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    idata.to_netcdf(str(path))
+
+
+def _not_ours(path: str | os.PathLike[str], why: str) -> MixedFitError:
+    return MixedFitError(
+        f"{os.fspath(path)!r} is not a result saved by mixedfit ({why}). Save a fit with "
+        f"res.save(path) and load it with mixedfit.load(path).")
+
+
+def load(path: str | os.PathLike[str]) -> MixedResult:
+    """Load a result saved with :meth:`MixedResult.save <mixedfit.results.MixedResult.save>`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`.
+
+    Returns
+    -------
+    MixedResult
+        With the saved posterior, the design rebuilt from the saved data rows and
+        formula, the same priors, fit information and interval.
+
+    Raises
+    ------
+    MixedFitError
+        If the file does not exist, is not a NetCDF file, or was not written by
+        mixedfit.
+    """
+    import arviz as az
+
+    from mixedfit.design import build_design
+    from mixedfit.families import Family, get_family
+    from mixedfit.priors import Prior
+    from mixedfit.results.result import MixedResult
+
+    if not Path(path).is_file():
+        raise MixedFitError(f"No saved result at {os.fspath(path)!r}: the file does not exist.")
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*InferenceData scheme.*")
+            with az.rc_context(rc={"data.load": "eager"}):
+                idata = az.from_netcdf(str(path))
+    except Exception as err:  # h5py/xarray raise many kinds for a foreign file
+        raise _not_ours(path, f"it cannot be read as NetCDF: {type(err).__name__}") from err
+    if "posterior" not in idata.groups():
+        raise _not_ours(path, "it has no posterior")
+    raw = idata.posterior.attrs.get(SPEC_KEY)
+    if raw is None or DATA_GROUP not in idata.groups():
+        raise _not_ours(path, "it has no mixedfit model specification")
+    try:
+        spec = json.loads(raw)
+    except (TypeError, ValueError) as err:
+        raise _not_ours(path, "its model specification is not valid JSON") from err
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+        raise _not_ours(path, "unknown format marker")
+    if int(spec.get("version", 0)) > FORMAT_VERSION:
+        raise MixedFitError(
+            f"{os.fspath(path)!r} was written by a newer mixedfit (file format "
+            f"{spec['version']}, this version reads up to {FORMAT_VERSION}); upgrade mixedfit.")
+
+    ds = getattr(idata, DATA_GROUP)
+    data = _decode_data(ds, spec["columns"])
+    trials = np.asarray(ds[_TRIALS].values) if spec["trials"] and _TRIALS in ds else None
+    fam = get_family(spec["family"]["name"])
+    if fam.link != spec["family"]["link"]:
+        fam = Family(fam.name, str(spec["family"]["link"]))
+        if fam.link not in fam.links:
+            raise _not_ours(path, f"unknown link {fam.link!r} of the {fam.name} family")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        design = build_design(spec["formula"], data, family=fam, trials=trials)
+    design.n_dropped = int(spec.get("n_dropped", 0))
+    priors = {key: Prior(p["name"], **_decode(p["params"])) for key, p in spec["priors"].items()}
+
+    idata.posterior.attrs = {k: v for k, v in idata.posterior.attrs.items() if k != SPEC_KEY}
+    groups = {g: getattr(idata, g) for g in idata.groups() if g != DATA_GROUP}
+    idata = az.InferenceData(**groups)
+    return MixedResult(design=design, family=fam, priors=priors, idata=idata,
+                       info=_decode(spec["info"]), interval=float(spec["interval"]))
