@@ -20,7 +20,8 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
 
 
 def _prepare(formula: str, data: Any, family: str | Family, priors: Mapping[str, Any] | None,
-             trials: Any, weights: Any) -> tuple[Any, Family, dict[str, Any]]:
+             trials: Any, weights: Any, na_action: str = "drop"
+             ) -> tuple[Any, Family, dict[str, Any]]:
     """Design, family and resolved priors: everything checked before any sampling."""
     from mixedfit.design import build_design
     from mixedfit.priors import resolve_priors
@@ -34,7 +35,7 @@ def _prepare(formula: str, data: Any, family: str | Family, priors: Mapping[str,
                 "weights= gives binomial trials; mixedfit has no observation weights for the "
                 f"{fam.name} family.")
         trials = weights
-    design = build_design(formula, data, family=fam, trials=trials)
+    design = build_design(formula, data, family=fam, trials=trials, na_action=na_action)
     return design, fam, resolve_priors(design, fam, priors)
 
 
@@ -48,6 +49,7 @@ def prior_predictive(
     random_seed: int | None = None,
     trials: Any = None,
     weights: Any = None,
+    na_action: str = "drop",
 ) -> Any:
     """Simulate responses from the priors alone, to see what they imply before fitting.
 
@@ -72,7 +74,7 @@ def prior_predictive(
     from mixedfit.results.predictive import PriorPredictive
 
     draws = _check_int("draws", draws, 1)
-    design, fam, resolved = _prepare(formula, data, family, priors, trials, weights)
+    design, fam, resolved = _prepare(formula, data, family, priors, trials, weights, na_action)
     model = build_model(design, fam, resolved)
     idata = sample_prior(model, draws=draws, random_seed=random_seed)
     y = np.asarray(idata.prior_predictive["y"].values).reshape(draws, -1)
@@ -99,6 +101,7 @@ def fit(
     weights: Any = None,
     log_likelihood: bool | None = None,
     warn: bool = True,
+    na_action: str = "drop",
 ) -> Any:
     """Fit a mixed-effects model written as an lme4 formula.
 
@@ -109,7 +112,7 @@ def fit(
         ``(1 + x | g)``, ``(1 + x || g)``, ``(0 + x | g)``, ``(1 | a/b)``.
     data : pandas.DataFrame, polars.DataFrame or dict of columns
         The data; never modified. Rows with missing values in the model's
-        columns are dropped with a warning.
+        columns are dropped with a warning (see ``na_action``).
     family : str or Family, default "gaussian"
         Response family (see :mod:`mixedfit.families`).
     priors : dict, optional
@@ -155,6 +158,11 @@ def fit(
     warn : bool, default True
         Warn (:class:`ConvergenceWarning`, :class:`SingularFitWarning`) when a
         convergence check fails or a variance component piles up at zero.
+    na_action : {"drop", "error"}, default "drop"
+        Rows with a missing value in a column the model uses (response, predictors,
+        offsets, grouping factors, trials): ``"drop"`` them with a
+        :class:`~mixedfit.design.MissingDataWarning` that counts them, or raise a
+        :class:`DataError` that names the columns and rows.
 
     Returns
     -------
@@ -189,7 +197,7 @@ def fit(
         raise OptionError(f"interval must be between 0 and 1, got {interval!r}.")
     if target_accept is not None and not (0 < target_accept < 1):
         raise OptionError(f"target_accept must be between 0 and 1, got {target_accept!r}.")
-    design, fam, resolved = _prepare(formula, data, family, priors, trials, weights)
+    design, fam, resolved = _prepare(formula, data, family, priors, trials, weights, na_action)
     if centered is None:
         from mixedfit.parameterisation import choose_centering
 

@@ -26,12 +26,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedfit.errors import DataError, FormulaError, InputTypeError, MixedFitWarning
+from mixedfit.errors import (
+    DataError,
+    FormulaError,
+    InputTypeError,
+    MixedFitError,
+    MixedFitWarning,
+    OptionError,
+)
 from mixedfit.families import Family, get_family
 from mixedfit.formula import Formula, RandomTerm, parse
+from mixedfit.formula.resolver import expression_variables
 from mixedfit.response import build_response, response_columns
 
-__all__ = ["Design", "BlockDesign", "build_design", "MissingDataWarning", "formula_namespace"]
+__all__ = ["Design", "BlockDesign", "build_design", "MissingDataWarning", "formula_namespace",
+           "NA_ACTIONS"]
+
+#: What :func:`build_design` does with rows that have missing values in the model's columns.
+NA_ACTIONS = ("drop", "error")
 
 
 class MissingDataWarning(MixedFitWarning):
@@ -70,9 +82,21 @@ def formula_namespace() -> Any:
 
 
 def _design_matrices(text: str, data: pd.DataFrame) -> Any:
+    """Evaluate formulae's design matrices; its errors become a :class:`DataError`."""
     import formulae
 
-    return formulae.design_matrices(text, data, na_action="pass", env=formula_namespace())
+    try:
+        with warnings.catch_warnings():
+            # log(0), sqrt(-1)...: reported below, with the term and the rows, as a DataError
+            warnings.filterwarnings("ignore", category=RuntimeWarning)
+            return formulae.design_matrices(text, data, na_action="pass",
+                                            env=formula_namespace())
+    except MixedFitError:
+        raise
+    except Exception as err:
+        raise DataError(
+            f"Could not evaluate {text!r} on the data: {type(err).__name__}: {err}"
+        ) from err
 
 
 def _column_labels(common: Any) -> list[str]:
@@ -225,19 +249,41 @@ class Design:
 
 
 def _as_frame(data: Any) -> pd.DataFrame:
+    """The data as a pandas DataFrame, without copying a pandas input.
+
+    Accepts a pandas DataFrame, a polars DataFrame (converted) and a mapping of column
+    name -> values; anything else is an :class:`InputTypeError` saying what to pass.
+    """
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, Mapping):
         try:
             return pd.DataFrame(dict(data))
-        except ValueError as err:
-            raise DataError(f"Could not turn the dict of columns into a table: {err}") from err
-    to_pandas = getattr(data, "to_pandas", None)
-    if callable(to_pandas) and type(data).__module__.startswith("polars"):
-        return to_pandas()
+        except (ValueError, TypeError) as err:
+            raise DataError(
+                f"Could not turn the dict of columns into a table: {err}. Give one "
+                f"equal-length array (or list) per column, e.g. {{'y': [...], 'x': [...]}}."
+            ) from err
+    module = type(data).__module__ or ""
+    kind = type(data).__name__
+    if module.startswith("polars"):
+        if kind == "DataFrame":
+            return data.to_pandas()
+        if kind == "LazyFrame":
+            raise InputTypeError(
+                "data is a polars LazyFrame; collect it first: data=lazy_frame.collect()."
+            )
+    hint = ""
+    if isinstance(data, pd.Series) or (module.startswith("polars") and kind == "Series"):
+        hint = " A single column is not enough: pass a table with every column the formula uses."
+    elif isinstance(data, np.ndarray):
+        hint = (" A numpy array has no column names; wrap it, e.g. "
+                "pd.DataFrame(array, columns=['y', 'x', 'g']).")
+    elif isinstance(data, str):
+        hint = " To read a file, load it first, e.g. pd.read_csv(path)."
     raise InputTypeError(
         f"data must be a pandas DataFrame, a polars DataFrame or a dict of columns, "
-        f"not {type(data).__name__}."
+        f"not {kind}.{hint}"
     )
 
 
@@ -254,11 +300,235 @@ def _check_columns(formula: Formula, text: str, data: pd.DataFrame) -> list[str]
                 f"    {text}\n    {' ' * max(pos, 0)}^\n"
                 f"Columns available: {', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}"
             )
+        if columns.count(name) > 1:
+            raise DataError(
+                f"The data have {columns.count(name)} columns named {name!r}; the formula "
+                f"cannot tell them apart. Rename or drop the duplicates first."
+            )
     return needed
 
 
+def _select(frame: pd.DataFrame, needed: list[str]) -> pd.DataFrame:
+    """A private copy of the needed columns, named by their text even if the names are not."""
+    positions = {str(c): i for i, c in enumerate(frame.columns)}
+    work = frame.iloc[:, [positions[name] for name in needed]].copy()
+    work.columns = list(needed)
+    return work
+
+
+def _column_roles(formula: Formula) -> dict[str, str]:
+    """What each column is used for, to name it in error messages."""
+    roles: dict[str, str] = {}
+    for term in formula.random:
+        for name in term.group:
+            roles.setdefault(name, "grouping factor")
+    if formula.response is not None:
+        for name in expression_variables(formula.response):
+            roles.setdefault(name, "response")
+    for offset in formula.offsets:
+        for name in expression_variables(offset):
+            roles.setdefault(name, "offset")
+    for text in [*formula.fixed, *(t for term in formula.random for t in term.terms)]:
+        for name in expression_variables(text):
+            roles.setdefault(name, "predictor")
+    return roles
+
+
+def _rows(labels: Any, mask: np.ndarray, limit: int = 5) -> str:
+    """``"row 3"`` or ``"rows 3, 7 ..."``: the labels (data index) where ``mask`` is True."""
+    picked = [repr(v) if isinstance(v, str) else str(v) for v in np.asarray(labels)[mask][:limit]]
+    more = " ..." if int(mask.sum()) > limit else ""
+    return ("row " if int(mask.sum()) == 1 else "rows ") + ", ".join(picked) + more
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _handle_missing(work: pd.DataFrame, labels: pd.Index, na_action: str
+                    ) -> tuple[pd.DataFrame, pd.Index, np.ndarray]:
+    """Drop (with a warning) or refuse rows with missing values in the model's columns."""
+    incomplete = work.isna().any(axis=1).to_numpy()
+    n_dropped = int(incomplete.sum())
+    if not n_dropped:
+        return work.reset_index(drop=True), labels, incomplete
+    bad = [c for c in work.columns if work[c].isna().any()]
+    counts = ", ".join(f"{c!r} ({_plural(int(work[c].isna().sum()), 'row')})" for c in bad)
+    if na_action == "error":
+        raise DataError(
+            f"Missing values in {n_dropped} of {len(work)} rows ({_rows(labels, incomplete)}), "
+            f"in column{'s' if len(bad) > 1 else ''} {counts}. Fill them in, drop those rows "
+            f"first (data.dropna(subset={bad!r})), or pass na_action='drop' to drop them "
+            f"with a warning."
+        )
+    if n_dropped == len(work):
+        raise DataError(
+            f"No complete rows are left after dropping missing values: every row has a "
+            f"missing value in {counts}."
+        )
+    warnings.warn(
+        f"Dropped {n_dropped} of {len(work)} rows with missing values "
+        f"(in column{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}).",
+        MissingDataWarning,
+        stacklevel=_caller_level(),
+    )
+    work = work.loc[~incomplete].reset_index(drop=True)
+    return work, labels[~incomplete], incomplete
+
+
+def _caller_level() -> int:
+    """``stacklevel`` that points a warning at the first caller outside mixedfit."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith(
+            "mixedfit"):
+        level += 1
+        frame = frame.f_back
+    return level
+
+
+def _check_infinite(work: pd.DataFrame, labels: pd.Index, roles: dict[str, str]) -> None:
+    """Refuse infinite values in any numeric column the model uses, naming the column."""
+    for name in work.columns:
+        col = work[name]
+        if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+            continue
+        values = col.to_numpy(dtype=float, na_value=np.nan)
+        inf = np.isinf(values)
+        if inf.any():
+            role = roles.get(name, "column")
+            raise DataError(
+                f"Column {name!r} (used as {role}) has {_plural(int(inf.sum()), 'infinite value')} "
+                f"({_rows(labels, inf)}). Replace them, or drop those rows first, e.g. "
+                f"data = data[np.isfinite(data[{name!r}])]."
+            )
+
+
+def _check_finite(values: np.ndarray, columns: list[str], labels: pd.Index, what: str,
+                  source: dict[str, str], where: str = "") -> None:
+    """Refuse infinite or NaN values produced by a transformation (``log(0)``, ``sqrt(-1)``)."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    j = int(np.argmax(bad.any(axis=0)))
+    rows = bad[:, j]
+    name = columns[j]
+    term = source.get(name, name)
+    shown = f"{term!r}" if term == name else f"{term!r} (column {name!r})"
+    raise DataError(
+        f"The {what} {shown}{where} is infinite or undefined in "
+        f"{_plural(int(rows.sum()), 'row')} "
+        f"({_rows(labels, rows)}), although the data there are finite: its "
+        f"transformation is not defined for those values (e.g. log of 0 or of a negative "
+        f"number). Change the transformation (e.g. log1p(x) or log(x + 1)) or drop those rows."
+    )
+
+
+def _term_of_columns(common: Any) -> dict[str, str]:
+    """Column label -> the formula term that made it."""
+    out: dict[str, str] = {}
+    for term_name, term in common.terms.items():
+        for label in term.labels:
+            out[label] = str(term_name)
+    return out
+
+
+def _dependent_columns(M: np.ndarray, tol: float = 1e-9) -> list[tuple[int, np.ndarray]]:
+    """Columns of ``M`` that are linear combinations of the columns before them.
+
+    Returns ``(j, coef)`` pairs: column ``j`` equals ``M[:, kept] @ coef`` where ``kept``
+    are the independent columns before ``j``. Found from the diagonal of an unpivoted
+    QR decomposition of the column-normalised matrix: ``|R[j, j]|`` is the distance of
+    column ``j`` from the span of the previous columns.
+    """
+    n, k = M.shape
+    if k == 0:
+        return []
+    norms = np.linalg.norm(M, axis=0)
+    scaled = M / np.where(norms > 0, norms, 1.0)
+    r = np.linalg.qr(scaled, mode="r")
+    diag = np.zeros(k)
+    m = min(n, k)
+    diag[:m] = np.abs(np.diag(r)[:m])
+    out: list[tuple[int, np.ndarray]] = []
+    kept: list[int] = []
+    for j in range(k):
+        if norms[j] > 0 and diag[j] > tol:
+            kept.append(j)
+            continue
+        if norms[j] == 0 or not kept:
+            out.append((j, np.zeros(0)))
+            continue
+        coef = np.linalg.lstsq(M[:, kept], M[:, j], rcond=None)[0]
+        out.append((j, coef))
+    return out
+
+
+def _describe_dependency(j: int, coef: np.ndarray, kept: list[int], names: list[str]) -> str:
+    if coef.size == 0:
+        return f"{names[j]!r} is zero in every row"
+    scale = max(float(np.max(np.abs(coef))), 1e-300)
+    parts = [f"{c:.4g} * {names[i]}" for i, c in zip(kept, coef, strict=True)
+             if abs(c) > 1e-8 * scale]
+    if not parts:
+        return f"{names[j]!r} is zero in every row"
+    shown = " + ".join(parts[:6]) + (" + ..." if len(parts) > 6 else "")
+    return f"{names[j]} = {shown.replace('+ -', '- ')}"
+
+
+def _check_collinear(M: np.ndarray, names: list[str], source: dict[str, str], what: str,
+                     where: str) -> None:
+    """Refuse a rank-deficient design, naming the columns involved and what to remove."""
+    deps = _dependent_columns(M)
+    if not deps:
+        return
+    dependent = {j for j, _ in deps}
+    n, k = M.shape
+    lines = []
+    involved: list[str] = []
+    for j, coef in deps[:3]:
+        kept = [i for i in range(j) if i not in dependent]
+        lines.append(_describe_dependency(j, coef, kept, names))
+        for i, c in zip(kept, coef, strict=False):
+            if abs(c) > 1e-8 * max(float(np.max(np.abs(coef))), 1e-300):
+                involved.append(names[i])
+        involved.append(names[j])
+    involved = list(dict.fromkeys(involved))
+    terms = list(dict.fromkeys(source.get(c, c) for c in involved))
+    to_remove = source.get(names[deps[0][0]], names[deps[0][0]])
+    extra = ""
+    if k > n:
+        extra = f" There are more {what} columns ({k}) than rows ({n})."
+    if any(coef.size == 0 for _, coef in deps[:3]):
+        extra += (" A column of zeros comes from a predictor that is 0 in every row, or from "
+                  "a combination of factor levels that no row has.")
+    if len(terms) == 1:
+        fix = f"Remove the term {to_remove!r} from the formula."
+    else:
+        fix = (f"Remove one of the terms {', '.join(map(repr, terms))} from the formula, "
+               f"e.g. {to_remove!r}.")
+    raise DataError(
+        f"The {what} columns {where}are perfectly collinear (the design matrix has rank "
+        f"{k - len(deps)} < {k} columns): {'; '.join(lines)}"
+        f"{' ...' if len(deps) > 3 else ''}.{extra} Their coefficients cannot be told apart. "
+        f"{fix}"
+    )
+
+
+def _level_label(value: Any) -> str:
+    """Text of one level: integral floats without ``.0`` (1.0 -> "1"), like an int column.
+
+    An integer grouping column with missing values is read as floats; its levels must
+    keep the names they have as integers (and match integer codes in new data).
+    """
+    if isinstance(value, float | np.floating) and math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
 def _group_labels(data: pd.DataFrame, group: tuple[str, ...]) -> list[str]:
-    parts = [data[g].astype(str).tolist() for g in group]
+    parts = [[_level_label(v) for v in data[g].tolist()] for g in group]
     return [":".join(vals) for vals in zip(*parts, strict=True)]
 
 
@@ -271,11 +541,11 @@ def _group_index(data: pd.DataFrame, group: tuple[str, ...]) -> tuple[np.ndarray
         if isinstance(col.dtype, pd.CategoricalDtype):
             cat = col.cat.remove_unused_categories()
             codes.append(cat.cat.codes.to_numpy())
-            level_lists.append([str(c) for c in cat.cat.categories])
+            level_lists.append([_level_label(c) for c in cat.cat.categories])
         else:
             c, uniques = pd.factorize(col, sort=True)
             codes.append(c)
-            level_lists.append([str(u) for u in uniques])
+            level_lists.append([_level_label(u) for u in uniques])
     if len(group) == 1:
         index, levels = codes[0].astype(np.int64), level_lists[0]
         return index, levels
@@ -298,19 +568,27 @@ def _offset(offsets: tuple[str, ...], data: pd.DataFrame) -> np.ndarray:
 
 
 def build_design(formula: str | Formula, data: Any, *, family: Family | str = "gaussian",
-                 trials: Any = None) -> Design:
+                 trials: Any = None, na_action: str = "drop") -> Design:
     """Turn a formula and a data frame into design matrices and group indices.
+
+    Everything that can be checked without sampling is checked here, and each problem
+    is an error that names the column or term at fault and says how to fix it.
 
     Parameters
     ----------
     formula : str or Formula
-        An lme4-style formula.
+        An lme4-style formula. It is parsed (and only the allowed functions are ever
+        evaluated) before the data are looked at.
     data : pandas.DataFrame, polars.DataFrame or dict of columns
         The data. It is never modified.
     family : Family or str, default "gaussian"
         The response family; the response is checked against it.
     trials : str or array-like, optional
         Binomial trials (column name or values), see :mod:`mixedfit.response`.
+    na_action : {"drop", "error"}, default "drop"
+        Rows with a missing value in a column the model uses (response, predictors,
+        offsets, grouping factors, trials): ``"drop"`` them with a
+        :class:`MissingDataWarning` that counts them, or raise a :class:`DataError`.
 
     Returns
     -------
@@ -319,9 +597,18 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     Raises
     ------
     FormulaError
-        If the formula cannot be parsed or has no response.
+        If the formula cannot be parsed, calls a function that is not allowed, has no
+        response, or repeats a term.
+    InputTypeError
+        If ``data`` is not a table (pandas or polars DataFrame, or dict of columns).
+    OptionError
+        If ``na_action`` is not one of :data:`NA_ACTIONS`.
     DataError
-        If a column is missing, the data are empty, or values are unusable.
+        If a column is missing (the closest name is suggested) or duplicated, the data
+        are empty, values are missing (with ``na_action="error"``) or infinite, the
+        response does not suit the family, a grouping factor has a single level, a
+        random slope does not vary within the levels of its grouping factor, or the
+        fixed-effects design is rank deficient (perfectly collinear columns).
 
     Examples
     --------
@@ -331,8 +618,15 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     >>> [(b.group, b.n_levels) for b in d.blocks]
     [('batch', 10), ('batch:cask', 30)]
     """
-    text = formula if isinstance(formula, str) else str(formula)
-    parsed = parse(formula) if isinstance(formula, str) else formula
+    if isinstance(formula, Formula):
+        # re-parse the text, so that a hand-made Formula passes the same safety checks
+        text = str(formula)
+        parsed = parse(text)
+    elif isinstance(formula, str):
+        text = formula
+        parsed = parse(formula)
+    else:
+        raise InputTypeError(f"a formula must be a string, not {type(formula).__name__}.")
     if parsed.response is None:
         raise FormulaError(
             "The formula has no response (nothing left of '~').",
@@ -340,32 +634,27 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
             0,
             "Write the outcome on the left, e.g. 'y ~ x + (1 | g)'.",
         )
+    if na_action not in NA_ACTIONS:
+        raise OptionError(f"na_action must be one of {', '.join(map(repr, NA_ACTIONS))}, "
+                          f"got {na_action!r}.")
     frame = _as_frame(data)
     if len(frame) == 0:
-        raise DataError("The data are empty (0 rows).")
+        raise DataError("The data are empty (0 rows): nothing to fit. Check the filtering or "
+                        "reading that produced them; the model needs rows with its columns "
+                        f"{', '.join(map(repr, sorted(parsed.variables)))}.")
     fam = get_family(family)
     needed = _check_columns(parsed, text, frame)
     for col in response_columns(trials):
-        if col not in frame.columns:
+        if col not in [str(c) for c in frame.columns]:
             raise DataError(f"The trials column {col!r} is not in the data.")
         if col not in needed:
             needed.append(col)
-    work = frame.loc[:, needed].copy()
-    incomplete = work.isna().any(axis=1).to_numpy()
+    work, labels, incomplete = _handle_missing(_select(frame, needed), frame.index, na_action)
     n_dropped = int(incomplete.sum())
-    if n_dropped:
-        bad = [c for c in needed if work[c].isna().any()]
-        warnings.warn(
-            f"Dropped {n_dropped} of {len(work)} rows with missing values "
-            f"(in column{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}).",
-            MissingDataWarning,
-            stacklevel=3,
-        )
-        work = work.loc[~incomplete].reset_index(drop=True)
-        if len(work) == 0:
-            raise DataError("No complete rows are left after dropping missing values.")
-    else:
-        work = work.reset_index(drop=True)
+    roles = _column_roles(parsed)
+    for col in response_columns(trials):
+        roles.setdefault(col, "binomial trials")
+    _check_infinite(work, labels, roles)
 
     if trials is not None and not isinstance(trials, str):
         trials = np.asarray(trials)[~incomplete] if n_dropped else trials
@@ -377,14 +666,19 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     if fixed_common is None:
         X = np.zeros((len(work), 0))
         fixed_terms: dict[str, list[str]] = {}
+        fixed_source: dict[str, str] = {}
     else:
         X = np.asarray(fixed_common).astype(float)
         fixed_terms = {name: list(term.labels) for name, term in fixed_common.terms.items()}
+        fixed_source = _term_of_columns(fixed_common)
     fixed_columns = [c for cols in fixed_terms.values() for c in cols]
-    if not np.all(np.isfinite(X)):
-        raise DataError("The fixed-effects design has infinite or missing values.")
+    _check_finite(X, fixed_columns, labels, "fixed-effects term", fixed_source)
 
-    offset = _offset(parsed.offsets, work) if parsed.offsets else None
+    offset = None
+    if parsed.offsets:
+        offset = _offset(parsed.offsets, work)
+        _check_finite(offset[:, None], [f"offset({' + '.join(parsed.offsets)})"], labels,
+                      "offset", {})
 
     blocks: list[BlockDesign] = []
     seen_groups: dict[str, int] = {}
@@ -398,6 +692,8 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
             raise FormulaError(f"The random-effect term {term} has no columns.", text, None)
         Z = np.asarray(common).astype(float)
         columns = _column_labels(common)
+        _check_finite(Z, columns, labels, "random-effect term", _term_of_columns(common),
+                      f" of {term}")
         index, levels = _group_index(work, term.group)
         blocks.append(
             BlockDesign(
@@ -413,6 +709,11 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
             )
         )
     _check_blocks(blocks, text)
+    _check_collinear(X, fixed_columns, fixed_source, "fixed-effects", "")
+    _check_slopes(blocks)
+    for block in blocks:
+        _check_collinear(block.Z, block.columns, _term_of_columns(block._common),
+                         "random-effect", f"of {block.term} ")
     return Design(
         formula=parsed,
         formula_text=text,
@@ -429,6 +730,49 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         n_dropped=n_dropped,
         _fixed_common=fixed_common,
     )
+
+
+def _without(term: RandomTerm, drop: str) -> str:
+    """How to fix a random term whose slope ``drop`` cannot be estimated."""
+    def same(a: str) -> bool:  # formulae writes "I(x ** 2)" where the parser has "I(x**2)"
+        return a.replace(" ", "") == drop.replace(" ", "")
+
+    rest = tuple(t for t in term.terms if not same(t))
+    if not rest and not term.intercept:
+        return f"Leave out the term {term}"
+    return f"Use {RandomTerm(rest, term.intercept, term.group, term.correlated)} instead"
+
+
+def _check_slopes(blocks: list[BlockDesign]) -> None:
+    """Refuse random slopes of predictors that are constant within every level of the group.
+
+    Such a slope cannot be told apart from the group's random intercept: in each level
+    ``a_j + b_j * x_j`` only the sum is identified.
+    """
+    intercept_groups = {b.group for b in blocks if "Intercept" in b.columns}
+    for block in blocks:
+        if block.group not in intercept_groups:
+            continue
+        source = _term_of_columns(block._common)
+        counts = np.bincount(block.index, minlength=block.n_levels).astype(float)
+        for j, col in enumerate(block.columns):
+            if col == "Intercept":
+                continue
+            z = block.Z[:, j]
+            means = np.bincount(block.index, weights=z, minlength=block.n_levels)
+            means = means / np.maximum(counts, 1.0)
+            spread = float(np.max(np.abs(z - means[block.index])))
+            if spread > 1e-10 * max(float(np.max(np.abs(z))), 1.0):
+                continue
+            term = source.get(col, col)
+            what = f"{term!r}" if term == col else f"{term!r} (column {col!r})"
+            raise DataError(
+                f"The random slope of {what} by {block.group!r} in {block.term} cannot be "
+                f"estimated: {term!r} does not vary within any level of {block.group!r} (it "
+                f"is constant within each level), so its group-level slope cannot be told "
+                f"apart from the group-level intercept. {_without(block.term, term)}; "
+                f"{term!r} can stay as a fixed effect (a group-level predictor)."
+            )
 
 
 def _check_blocks(blocks: list[BlockDesign], text: str) -> None:

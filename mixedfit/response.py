@@ -86,18 +86,33 @@ def _evaluate(expr: str, data: pd.DataFrame) -> pd.Series | np.ndarray:
 
 
 def _numeric(values: Any, what: str, family: Family) -> np.ndarray:
+    """The values as floats, or a :class:`DataError` that names the column and the fix."""
     if isinstance(values, pd.Series):
-        if values.dtype == bool:
+        if pd.api.types.is_bool_dtype(values.dtype):
             return values.to_numpy(dtype=float)
-        if not pd.api.types.is_numeric_dtype(values):
-            hint = (" For a two-level outcome use family='bernoulli'."
-                    if family.name not in ("bernoulli",) else "")
-            raise DataError(f"The response {what!r} is not numeric (dtype {values.dtype}).{hint}")
-        return values.to_numpy(dtype=float)
+        if not pd.api.types.is_numeric_dtype(values.dtype):
+            raise DataError(_not_numeric(what, values, family))
+        return values.to_numpy(dtype=float, na_value=np.nan)
     arr = np.asarray(values)
     if arr.dtype.kind not in "biuf":
-        raise DataError(f"The response {what!r} is not numeric.")
+        raise DataError(_not_numeric(what, pd.Series(arr.ravel()), family))
     return arr.astype(float)
+
+
+def _not_numeric(what: str, values: pd.Series, family: Family) -> str:
+    sample = ", ".join(repr(v) for v in pd.unique(values.dropna())[:3])
+    message = (f"The response {what!r} is not numeric (dtype {values.dtype}; values such as "
+               f"{sample}).")
+    converted = pd.to_numeric(values, errors="coerce")
+    if values.notna().any() and converted.notna().sum() == values.notna().sum():
+        return (message + f" Its values are numbers stored as text or Python objects: "
+                f"convert the column "
+                f"first, e.g. data[{what!r}] = pd.to_numeric(data[{what!r}]).")
+    if family.name != "bernoulli" and values.nunique() == 2:
+        return message + " For a two-level outcome use family='bernoulli'."
+    return (message + " The response must be numbers: recode it (a categorical outcome with "
+            "more than two levels is not supported), or use a 0/1 outcome with "
+            "family='bernoulli'.")
 
 
 def _integers(y: np.ndarray, what: str, family: str) -> None:
@@ -175,8 +190,13 @@ def build_response(formula: Formula, data: pd.DataFrame, family: Family,
         y, success = _bernoulli(values, name)
         return Response(y, None, name, success)
     y = _numeric(values, name, family)
-    if not np.all(np.isfinite(y)):
-        raise DataError(f"The response {name!r} has infinite values.")
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise DataError(
+            f"The response {name!r} is infinite or undefined in {int(bad.sum())} of {y.size} "
+            f"rows (e.g. row {int(np.argmax(bad))} of the rows used). If it is a "
+            f"transformation such as log(y), the transformation is not defined there (log of "
+            f"0 or of a negative number): change it (e.g. log1p(y)) or drop those rows.")
     if family.name in ("poisson", "negativebinomial"):
         _integers(y, name, family.name)
     elif family.name == "gamma" and np.any(y <= 0):

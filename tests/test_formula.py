@@ -192,7 +192,7 @@ class TestParser:
             ("`x`", "x"),
             ("`True`", "`True`"),
             ("True", "True"),
-            ("_x + lambda", "`_x`+`lambda`"),
+            ("_x + `lambda`", "`_x`+`lambda`"),
             ("I(1e-3 * x - -1)", "I(0.001*x--1)"),
             ("log( x + 1 )", "log(x+1)"),
             ("(a + b) ^ 2", "(a+b)**2"),
@@ -722,3 +722,130 @@ def test_generated_formulas_round_trip(text: str) -> None:
     assert parse(str(f)) == f
     assert str(parse(str(f))) == str(f)
     assert f.variables >= {name for term in f.random for name in term.group}
+
+
+# --------------------------------------------------------------------------- safety properties
+
+
+def _calls_and_names(node: object) -> tuple[set[str], set[str]]:
+    """Function names called and names used anywhere under a syntax-tree node."""
+    from mixedfit.formula.parser import Keyword, ListExpr
+
+    calls: set[str] = set()
+    names: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Call):
+            calls.add(item.func)
+            stack.extend(item.args)
+            stack.extend(kw.value for kw in item.kwargs)
+        elif isinstance(item, Keyword):
+            stack.append(item.value)
+        elif isinstance(item, Name):
+            names.add(item.name)
+        elif isinstance(item, Binary):
+            stack.extend((item.left, item.right))
+        elif isinstance(item, Unary):
+            stack.append(item.operand)
+        elif isinstance(item, Group):
+            stack.append(item.inner)
+        elif isinstance(item, Random):
+            stack.extend((item.lhs, item.rhs))
+        elif isinstance(item, ListExpr):
+            stack.extend(item.items)
+    return calls, names
+
+
+def assert_safe(f: Formula) -> None:
+    """What formulae will evaluate for ``f`` calls only allowed functions on plain names."""
+    texts = [*f.fixed, *f.offsets, *(t for term in f.random for t in term.terms)]
+    if f.response is not None:
+        texts.append(f.response)
+    for text in texts:
+        calls, names = _calls_and_names(parse_expression(text))
+        assert calls <= ALLOWED_FUNCTIONS | {"Treatment", "Sum"}, text
+        for name in names | {g for term in f.random for g in term.group}:
+            assert not any(part.startswith("__") for part in name.split(".")), name
+
+
+#: Fragments of code, mixed into otherwise valid formulas by the property tests below.
+CODE = [
+    '__import__("os")', "x.__class__", "eval(x)", "open(x)", "os.system(x)", "lambda",
+    "lambda x: x", "x.__dict__", "`__x`", "getattr(x, y)", "import", "I(9 ** 9 ** 9)",
+    'I("a" * 9)', "x[0]", "f(x)", "np.log(x)", "globals()", "__builtins__",
+]
+
+
+@st.composite
+def formulas_with_code(draw: st.DrawFn) -> str:
+    text = draw(formulas())
+    fragment = draw(st.sampled_from(CODE))
+    wrapper = draw(st.sampled_from(["{}", "I({})", "log({})", "C({})", "({} | g)", "(1 | {})",
+                                    "offset({})", "C(g, levels={})", "(x + {} | g)"]))
+    piece = wrapper.format(fragment)
+    where = draw(st.sampled_from(["rhs", "lhs"]))
+    if where == "lhs":
+        return f"{piece} ~ {text.split('~', 1)[1]}"
+    return f"{text} + {piece}"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(formulas_with_code())
+def test_code_mixed_into_valid_formulas_is_refused(text: str) -> None:
+    with pytest.raises(FormulaError):
+        parse(text)
+
+
+SAFETY_CHARS = FORMULA_CHARS + "_.@;#{}!<>&%$"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(alphabet=SAFETY_CHARS, max_size=60),
+                 st.builds("".join, st.lists(st.sampled_from(
+                     [*CODE, "y", "~", "x", " + ", "(", ")", "|", "1", ",", ".", "__", "I",
+                      "log", "C", "g", ":", "/", "*", "=", "'a'", "`"]), max_size=12))))
+def test_whatever_parses_only_calls_allowed_functions(text: str) -> None:
+    try:
+        f = parse(text)
+    except FormulaError as err:
+        assert err.position is None or 0 <= err.position <= len(text)
+        return
+    assert_safe(f)
+    assert parse(str(f)) == f
+
+
+def _fuzz_frame() -> object:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 40
+    cols = {name: rng.uniform(1.0, 2.0, size=n) for name in
+            ["y", "x", "z", "w", "Days", "Sepal.Length", "my col", "w_1", "my y", "n"]}
+    cols["k"] = rng.integers(0, 5, size=n).astype(float)
+    cols["n"] = cols["k"] + 5
+    for name in ["g", "h", "`site id`", "a.b", "u", "v"]:
+        cols[name.strip("`")] = rng.choice(list("pqrs"), size=n)
+    return pd.DataFrame(cols)
+
+
+FUZZ_FRAME = _fuzz_frame()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(formulas(), formulas_with_code(), st.text(alphabet=FORMULA_CHARS,
+                                                           max_size=30)))
+def test_build_design_raises_only_mixedfit_errors(text: str) -> None:
+    """Whatever the formula, building the design either works or raises a MixedFitError
+    (never a raw error from formulae, numpy or pandas)."""
+    import warnings
+
+    from mixedfit.design import build_design
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            build_design(text, FUZZ_FRAME, family="gaussian")
+        except MixedFitError:
+            pass

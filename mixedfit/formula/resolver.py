@@ -9,7 +9,9 @@ The resolver applies lme4's meaning to the syntax tree:
 * random-effect terms are expanded: ``(1 | a/b)`` is ``(1 | a) + (1 | a:b)``;
 * duplicated terms are refused;
 * only the functions in :data:`ALLOWED_FUNCTIONS` may be called, because the formula
-  is evaluated later by formulae.
+  is evaluated later by formulae; keyword values must be literals, strings may not
+  enter arithmetic, and powers of constants are limited (``I(9 ** 9 ** 9)`` would
+  otherwise compute a huge integer).
 
 Examples
 --------
@@ -55,6 +57,9 @@ __all__ = [
 CONTRASTS: frozenset[str] = frozenset({"Treatment", "Sum"})
 
 _C_KEYWORDS = frozenset({"levels", "ref", "contrast"})
+
+#: Largest exponent allowed in a power of two numbers (``10 ** 3``); see ``_check_power``.
+MAX_CONSTANT_EXPONENT = 1000
 _REMOVE_HINT = "Only '- 1' (remove the intercept) is supported; leave the term out instead."
 
 
@@ -104,7 +109,8 @@ class Resolver:
         fixed: list[str] = []
         offsets: list[str] = []
         random: list[RandomTerm] = []
-        seen_random: set[tuple[frozenset[str], bool, tuple[str, ...]]] = set()
+        seen_random: set[tuple[frozenset[object], bool, tuple[str, ...]]] = set()
+        fixed_keys: dict[object, str] = {}
 
         for negated, sign_pos, node in self._flatten(self.tree.rhs):
             marker = self._intercept_marker(node, negated)
@@ -125,7 +131,8 @@ class Resolver:
                 )
             if isinstance(node, Random):
                 for term in self._random(node):
-                    key = (frozenset(term.terms), term.intercept, term.group)
+                    key = (frozenset(_text_key(t) for t in term.terms), term.intercept,
+                           term.group)
                     if key in seen_random:
                         raise self._error(
                             f"duplicate random-effect term {term}",
@@ -144,12 +151,16 @@ class Resolver:
             else:
                 self._check_term(node, where="fixed")
                 text = canonical(node)
-                if text in fixed:
+                key = _term_key(node)
+                if key in fixed_keys:
+                    same = fixed_keys[key]
                     raise self._error(
-                        f"duplicate fixed-effect term '{text}'",
+                        f"duplicate fixed-effect term '{text}'"
+                        + ("" if same == text else f" (the same as '{same}')"),
                         node.pos,
                         hint="Each term may appear only once.",
                     )
+                fixed_keys[key] = text
                 fixed.append(text)
 
         return Formula(
@@ -236,8 +247,11 @@ class Resolver:
                 )
             self._check_term(term, where="random")
             text = canonical(term)
-            if text in terms:
-                raise self._error(f"duplicate term '{text}' in random-effect term", term.pos)
+            same = [t for t in terms if _text_key(t) == _term_key(term)]
+            if same:
+                extra = "" if same[0] == text else f" (the same as '{same[0]}')"
+                raise self._error(f"duplicate term '{text}' in random-effect term{extra}",
+                                  term.pos)
             terms.append(text)
         has_intercept = True if intercept is None else intercept
         if not terms and not has_intercept:
@@ -340,8 +354,15 @@ class Resolver:
 
     def _check_expr(self, node: Node, where: str) -> None:
         """Check an expression inside a function call (Python-like arithmetic)."""
-        if isinstance(node, (Name, Number, String)):
+        if isinstance(node, (Name, Number)):
             return
+        if isinstance(node, String):
+            raise self._error(
+                "A string can only be a keyword value or a contrast level, not part of an "
+                "expression",
+                node.pos,
+                hint='For example C(g, levels=["b", "a"]) or C(g, Treatment("b")).',
+            )
         if isinstance(node, Unary):
             self._check_expr(node.operand, where)
             return
@@ -355,6 +376,8 @@ class Resolver:
                     node.op_pos,
                     hint="Use '*' for a product inside I(...), e.g. I(a * b).",
                 )
+            if node.op == "**":
+                self._check_power(node)
             self._check_expr(node.left, where)
             self._check_expr(node.right, where)
             return
@@ -371,6 +394,35 @@ class Resolver:
             'Lists are only allowed as keyword values, e.g. C(g, levels=["b", "a"])',
             node.pos,
         )
+
+    def _check_power(self, node: Binary) -> None:
+        """Refuse powers of constants that Python would compute as huge integers.
+
+        ``I(9 ** 9 ** 9)`` is evaluated with Python integers and would run for minutes;
+        a power of a number is only allowed between two plain numbers with a small
+        exponent (``I(x / 10 ** 3)``), while powers of data columns (``I(x ** 2)``,
+        ``I(2 ** x)``) are computed by numpy and are always allowed.
+        """
+        if not _is_constant(node.left):
+            return
+        exponent = _plain_number(node.right)
+        if _is_constant(node.right) and (
+            _plain_number(node.left) is None
+            or exponent is None
+            or abs(exponent) > MAX_CONSTANT_EXPONENT
+        ):
+            raise self._error(
+                "A power of constants must be written as one number to a small power",
+                node.op_pos,
+                hint=f"Compute the constant yourself; exponents of numbers are limited to "
+                f"+/-{MAX_CONSTANT_EXPONENT}.",
+            )
+        if not _is_constant(node.right) and _plain_number(node.left) is None:
+            raise self._error(
+                "The base of a power must be a column or a plain number",
+                node.left.pos,
+                hint="For example I(2 ** x) or I(x ** 2).",
+            )
 
     def _check_call(self, node: Call, where: str, top: bool = False) -> None:
         name = node.func
@@ -466,6 +518,61 @@ class Resolver:
                 f"Function '{node.func}' is not allowed in {what}", node.pos, hint=FUNCTION_HINT
             )
         raise self._error(f"The {what} must be a literal (number, string or list)", node.pos)
+
+
+def _term_key(node: Node) -> object:
+    """What makes two terms the same: ``a:b`` and ``b:a`` (or ``a*b`` and ``b*a``) are.
+
+    A chain of ``:`` (or of ``*``) is compared as the set of its factors; any other term
+    by its canonical text.
+    """
+    for op in (":", "*"):
+        if isinstance(node, Binary) and node.op == op:
+            factors: list[Node] = []
+            stack: list[Node] = [node]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, Binary) and item.op == op:
+                    stack.extend((item.left, item.right))
+                else:
+                    factors.append(item)
+            return (op, frozenset(_term_key(f) for f in factors))
+    return canonical(node)
+
+
+def _text_key(text: str) -> object:
+    """:func:`_term_key` of a canonical term."""
+    return _term_key(parse_expression(text))
+
+
+def _is_constant(node: Node) -> bool:
+    """True when ``node`` mentions no data column (only numbers, strings and constants)."""
+    return not collect_variables(node) and not _find_call(node)
+
+
+def _find_call(node: Node) -> bool:
+    """True when a function call appears anywhere under ``node``."""
+    if isinstance(node, Call):
+        return True
+    if isinstance(node, Binary):
+        return _find_call(node.left) or _find_call(node.right)
+    if isinstance(node, Unary):
+        return _find_call(node.operand)
+    if isinstance(node, Group):
+        return _find_call(node.inner)
+    return False
+
+
+def _plain_number(node: Node) -> Decimal | None:
+    """The value of a number literal, optionally negated or in parentheses; else None."""
+    while isinstance(node, Group):
+        node = node.inner
+    if isinstance(node, Unary) and node.op == "-":
+        inner = _plain_number(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, Number):
+        return Decimal(node.text)
+    return None
 
 
 def _find_random(node: Node) -> Random | None:

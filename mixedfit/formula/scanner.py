@@ -3,7 +3,9 @@
 The scanner knows R-style names (``Sepal.Length`` is one name), backtick-quoted names
 (`` `my col` `` is the name ``my col``), numbers, string literals and the operators of the
 formula language. Any other character is a :class:`~mixedfit.errors.FormulaError` with a
-caret under it.
+caret under it, and so are names that could reach Python internals (a part starting with
+``__``, as in ``__import__`` or ``x.__class__``) and bare Python keywords (``lambda``,
+``import``; a column of that name is written in backticks).
 
 Examples
 --------
@@ -15,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +53,10 @@ OPERATORS: tuple[str, ...] = (
 _NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?")
 _WHITESPACE = frozenset(" \t\n\r")
 _MAX_EXPONENT = 50
+
+#: Python keywords that may not be used as bare names (``True``, ``False`` and ``None`` are
+#: constants and are handled by the parser).
+_KEYWORDS = frozenset(keyword.kwlist) - {"True", "False", "None"}
 
 _CHARACTER_HINTS: dict[str, str] = {
     "{": "Write arithmetic inside I(...), for example I(x**2).",
@@ -215,8 +222,31 @@ class Scanner:
                 start,
                 hint="The '.' shorthand (all other columns) is not supported; list the terms.",
             )
+        self._check_name(name, start, quoted=False)
+        if name in _KEYWORDS:
+            raise self._error(
+                f"Name '{name}' is not allowed: it is a Python keyword",
+                start,
+                hint=f"If a column is called {name!r}, write it in backticks: `{name}`.",
+            )
         self._tokens.append(Token("name", name, start))
         self._pos = end
+
+    def _check_name(self, name: str, pos: int, quoted: bool) -> None:
+        """Refuse names that could reach Python internals: any part starting with ``__``.
+
+        ``__import__``, ``__class__`` or ``x.__dict__`` are never column names a formula
+        needs, quoted or not, so they are refused before anything is evaluated.
+        """
+        if any(part.startswith("__") for part in name.split(".")):
+            shown = f"`{name}`" if quoted else name
+            raise self._error(
+                f"Name '{shown}' is not allowed: a name (or a part after a '.') starting "
+                f"with '__' could reach Python internals",
+                pos,
+                hint="Formulas may only name data columns and the allowed functions; "
+                "rename the column if it really starts with '__'.",
+            )
 
     def _backtick_name(self) -> None:
         start = self._pos
@@ -230,6 +260,7 @@ class Scanner:
         name = self.text[start + 1 : end]
         if not name.strip():
             raise self._error("Empty backtick-quoted name", start)
+        self._check_name(name, start, quoted=True)
         self._tokens.append(Token("name", name, start, quoted=True))
         self._pos = end + 1
 

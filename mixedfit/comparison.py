@@ -82,6 +82,24 @@ class PoolingComparison:
                 f"{self.estimates.head(10).round(3)}")
 
 
+def _constant_within(term: str, frame: pd.DataFrame, gcol: str) -> bool:
+    """Whether a fixed term is a group-level predictor (constant within every level).
+
+    Such a term cannot be told apart from the levels' own intercepts, so the
+    no-pooling fit leaves it out.
+    """
+    from mixedfit.design import _design_matrices
+
+    try:
+        X = np.asarray(_design_matrices(f"0 + {term}", frame).common).astype(float)
+    except Exception:  # noqa: BLE001 - a term formulae cannot evaluate alone is kept
+        return False
+    groups = frame[gcol]
+    keep = groups.notna().to_numpy() & np.isfinite(X).all(axis=1)
+    df = pd.DataFrame(X[keep]).groupby(groups[keep].to_numpy())
+    return bool((df.nunique() <= 1).all().all())
+
+
 def _safe(name: str) -> str:
     return "grp_" + re.sub(r"\W", "_", name)
 
@@ -124,8 +142,9 @@ def compare_pooling(formula: str, data: Any, **options: Any) -> PoolingCompariso
     intercept = any(rt.intercept for rt in parsed.random)
     frame = _as_frame(data).copy()
     gcol = _safe(":".join(group))
-    frame[gcol] = frame[list(group)].astype(str).agg(":".join, axis=1)
-    other = [f for f in parsed.fixed if f not in terms]
+    complete_rows = frame[list(group)].notna().all(axis=1)
+    frame[gcol] = frame[list(group)].astype(str).agg(":".join, axis=1).where(complete_rows)
+    other = [f for f in parsed.fixed if f not in terms and not _constant_within(f, frame, gcol)]
     response = parsed.response
     offsets = [f"offset({o})" for o in parsed.offsets]
 
