@@ -795,8 +795,3 @@ def _check_blocks(blocks: list[BlockDesign], text: str) -> None:
                 f"random effect needs at least two levels. Remove the term {block.term}."
             )
 
-
-def data_scale(values: np.ndarray) -> float:
-    """Standard deviation used to scale default priors (1 when a column is constant)."""
-    sd = float(np.std(values))
-    return sd if sd > 0 and math.isfinite(sd) else 1.0

@@ -59,7 +59,7 @@ def level_dim(group: str) -> str:
     return f"level({group})"
 
 
-def _stack_params(priors: list[Prior], what: str) -> tuple[str, dict[str, Any]] | None:
+def _stack_params(priors: list[Prior]) -> tuple[str, dict[str, Any]] | None:
     """One distribution with vector parameters, if every prior has the same form."""
     first = priors[0]
     if any(p.name != first.name or set(p.params) != set(first.params) for p in priors):
@@ -69,7 +69,7 @@ def _stack_params(priors: list[Prior], what: str) -> tuple[str, dict[str, Any]] 
 
 
 def _vector_rv(pm: Any, name: str, priors: list[Prior], dim: str) -> Any:
-    stacked = _stack_params(priors, name)
+    stacked = _stack_params(priors)
     if stacked is not None:
         dist = Prior(stacked[0]).distribution()
         return dist(name, **stacked[1], dims=dim)
@@ -84,7 +84,7 @@ def _block_effects(pm: Any, pt: Any, block: BlockDesign, priors: dict[str, Prior
     sd_priors = [priors[sd_key(col, G)] for col in block.columns]
     p = block.n_terms
     if block.correlated:
-        stacked = _stack_params(sd_priors, "sd")
+        stacked = _stack_params(sd_priors)
         if stacked is None:
             raise PriorError(
                 f"The sd priors of the correlated block {block.term} must share one "

@@ -101,12 +101,12 @@ def predict(res: MixedResult, newdata: Any = None, *, include_random: bool = Tru
         raise OptionError("scale must be 'response' or 'link'.")
     data = None if newdata is None else _as_frame(newdata)
     if data is not None:
+        # the response and the grouping columns are optional in newdata
+        optional = _response_vars(res) | {g for b in res.design.blocks for g in b.term.group}
         missing = [c for c in res.design.formula.variables
-                   if c not in data.columns and c != res.design.response_name
-                   and not any(c in b.term.group for b in res.design.blocks)]
-        needed_fixed = [c for c in missing if c not in _response_vars(res)]
-        if needed_fixed:
-            raise DataError(f"newdata lacks the column {needed_fixed[0]!r} used by the model.")
+                   if c not in data.columns and c not in optional]
+        if missing:
+            raise DataError(f"newdata lacks the column {missing[0]!r} used by the model.")
     eta = linear_predictor_draws(res, data, include_random=include_random,
                                  new_levels=new_levels, random_seed=random_seed)
     values = eta if scale == "link" else res.family.inverse_link(eta)
