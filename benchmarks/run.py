@@ -4,17 +4,36 @@ Every (case, tool) pair runs in a fresh Python process, so that the
 end-to-end time (interpreter start, imports, model build, compilation,
 sampling, summary) and the peak memory are measured honestly. Inside that
 process the fit itself is timed again after the imports, as a notebook user
-would see it ("in session").
+would see it ("in session"). lme4 runs through ``Rscript`` when R is present;
+otherwise its column says "R not installed".
 
 Usage::
 
-    python benchmarks/run.py                 # the small models (about 10 minutes)
-    python benchmarks/run.py --cases all     # every target of issue 5 (hours: Bambi is slow)
+    python benchmarks/run.py                     # the six small models (about 10 minutes)
+    python benchmarks/run.py --cases large       # InstEval and the simulated large models
+    python benchmarks/run.py --cases all         # small + large (hours: Bambi is slow)
+    python benchmarks/run.py --cases scaling     # gaussian_1e4, 3e4, 1e5, 3e5, 1e6
+    python benchmarks/run.py --cases scaling --tools mixedfit      # mixedfit only
+    python benchmarks/run.py --cases scaling --peer-timeout 1800   # stop Bambi after 30 min
     python benchmarks/run.py --cases sleepstudy_corr,dyestuff --out /tmp/b.md
+    python benchmarks/run.py --cases dyestuff --draws 50 --tune 50 --chains 2  # smoke test
+    python benchmarks/plot_scaling.py benchmarks/results.json --out docs/images/scaling.png
+
+Options: ``--tools`` is a comma-separated subset of ``mixedfit,bambi,lme4`` (the
+default is all three; a tool left out shows "not run"). ``--timeout`` limits
+each mixedfit fit and ``--peer-timeout`` each Bambi (and lme4) fit, in seconds
+(default 3600 each). The limit counts from the start of the fit, after the
+imports and the data set-up (which may take up to max(limit, 600 s)); a fit that
+reaches it is killed (with every process it started) and its row is kept: the
+time reads "> T (stopped)" and the ratio "> T / mixedfit time", a lower bound.
 
 Writes a Markdown table (default ``benchmarks/results.md``) and the raw numbers
-as JSON next to it. A run counts only with R-hat <= 1.01 and no divergences;
-the table says when a run failed those checks.
+as JSON next to it. A run counts only with R-hat <= 1.01 and no divergences
+(the "converged" column); min bulk ESS per draw is the smallest bulk ESS over
+the population-level parameters and the standard deviations, divided by the
+number of kept draws (all chains). Peak memory is the largest resident set of
+the worker process or of any process it started (PyMC runs Bambi's chains in
+child processes).
 """
 
 from __future__ import annotations
@@ -25,8 +44,11 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +56,12 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+
+#: The worker prints this (then a JSON object) on stdout just before the timed fit starts.
+FIT_START = "@@mixedfit-bench-fit-start"
+RHAT_OK = 1.01
+#: The set-up before the fit (interpreter, imports, data, priors) may take max(limit, this).
+SETUP_LIMIT_S = 600.0
 
 # case -> (mixedfit formula, bambi formula, data, family)
 SMALL = {
@@ -51,18 +79,39 @@ SMALL = {
     "cbpp": ("cbind(incidence, size - incidence) ~ period + (1 | herd)",
              "p(incidence, size) ~ period + (1 | herd)", "cbpp", "binomial"),
 }
+
+
+def _sim_case(family: str, n_rows: int) -> tuple[str, str, str, str]:
+    """A simulated random-slope model with 100 rows per group."""
+    formula = "y ~ x + (1 + x | g)"
+    return formula, formula, f"sim:{family}:{n_rows}:{n_rows // 100}", family
+
+
 LARGE = {
     "insteval": ("y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)",
                  "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)", "insteval", "gaussian"),
-    "gaussian_1e4": ("y ~ x + (1 + x | g)", "y ~ x + (1 + x | g)", "sim:gaussian:10000:100",
-                     "gaussian"),
-    "gaussian_1e5": ("y ~ x + (1 + x | g)", "y ~ x + (1 + x | g)", "sim:gaussian:100000:1000",
-                     "gaussian"),
-    "gaussian_1e6": ("y ~ x + (1 + x | g)", "y ~ x + (1 + x | g)", "sim:gaussian:1000000:10000",
-                     "gaussian"),
-    "bernoulli_1e5": ("y ~ x + (1 + x | g)", "y ~ x + (1 + x | g)", "sim:bernoulli:100000:1000",
-                      "bernoulli"),
+    "gaussian_1e4": _sim_case("gaussian", 10_000),
+    "gaussian_1e5": _sim_case("gaussian", 100_000),
+    "gaussian_1e6": _sim_case("gaussian", 1_000_000),
+    "bernoulli_1e5": _sim_case("bernoulli", 100_000),
 }
+# Extra points of the scaling curve (not part of --cases all).
+EXTRA = {
+    "gaussian_3e4": _sim_case("gaussian", 30_000),
+    "gaussian_3e5": _sim_case("gaussian", 300_000),
+}
+CASES = {**SMALL, **LARGE, **EXTRA}
+#: Options given to mixedfit's fit beyond the defaults, per case (shown in the table).
+#: InstEval: the automatic choice leaves s and dept non-centred (dept is nested
+#: above d, whose effects absorb its variation in the rough variance estimate) and
+#: does not converge in 4 x 1000 draws (max R-hat 1.018); centring every block does.
+MF_OPTIONS: dict[str, dict] = {"insteval": {"centered": True}}
+SCALING = sorted((c for c in CASES if c.startswith("gaussian_")),
+                 key=lambda c: int(CASES[c][2].split(":")[2]))
+SELECTIONS = {"small": list(SMALL), "large": list(LARGE), "all": [*SMALL, *LARGE],
+              "scaling": SCALING}
+TOOLS = ("mixedfit", "bambi", "lme4")
+
 LME4 = {
     "sleepstudy_corr": "lmer(Reaction ~ Days + (Days | Subject), d)",
     "sleepstudy_uncorr": "lmer(Reaction ~ Days + (Days || Subject), d)",
@@ -71,6 +120,9 @@ LME4 = {
     "pastes": "lmer(strength ~ 1 + (1 | batch/cask), d)",
     "cbpp": "glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), d, family = binomial)",
     "insteval": "lmer(y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept), d)",
+    **{case: ("glmer(y ~ x + (1 + x | g), d, family = binomial)" if case.startswith("bernoulli")
+              else "lmer(y ~ x + (1 + x | g), d)")
+       for case in CASES if case.startswith(("gaussian_", "bernoulli_"))},
 }
 
 
@@ -132,7 +184,9 @@ def _convergence(idata, tool: str) -> dict:
     es = np.nanmin([np.nanmin(np.asarray(ess[v].values, dtype=float)) for v in names])
     div = int(np.asarray(idata.sample_stats["diverging"].values).sum())
     n = int(post.sizes["chain"] * post.sizes["draw"])
-    return {"max_rhat": float(rh), "min_ess_bulk": float(es), "divergences": div, "draws": n}
+    return {"max_rhat": float(rh), "min_ess_bulk": float(es),
+            "min_ess_bulk_per_draw": float(es) / n, "divergences": div, "total_draws": n,
+            "converged": bool(rh <= RHAT_OK and div == 0)}
 
 
 def _bambi_priors(formula: str, data, family: str):
@@ -165,11 +219,26 @@ def _bambi_priors(formula: str, data, family: str):
     return out
 
 
+
+def _announce_fit_start(**info) -> None:
+    """Tell the parent process that the timed fit starts now (its time limit counts from here)."""
+    print(FIT_START, json.dumps(info), flush=True)
+
+
+def _peak_mb() -> dict:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # peak_mb: this process (nutpie and numba run in threads, so that is all of mixedfit);
+    # peak_children_mb: the largest child process (PyMC's parallel chains for Bambi).
+    return {"peak_mb": own, "peak_children_mb": children}
+
+
 def worker(tool: str, case: str, draws: int, tune: int, chains: int) -> dict:
     """Run one fit in this process and return its measurements."""
     t_start = time.perf_counter()
-    cases = {**SMALL, **LARGE}
-    mf_formula, bmb_formula, data_spec, family = cases[case]
+    mf_formula, bmb_formula, data_spec, family = CASES[case]
+    setting = {"draws": draws, "tune": tune, "chains": chains}
+    extra: dict = {}
     if tool == "mixedfit":
         import mixedfit as mf
 
@@ -178,13 +247,17 @@ def worker(tool: str, case: str, draws: int, tune: int, chains: int) -> dict:
         import nutpie  # noqa: F401
         import pymc  # noqa: F401
 
+        size = _data_size(data, data_spec)
+        _announce_fit_start(startup_s=time.perf_counter() - t_start, **size)
         t0 = time.perf_counter()
         res = mf.fit(mf_formula, data, family=family, draws=draws, tune=tune, chains=chains,
-                     random_seed=1, progressbar=False, warn=False)
+                     random_seed=1, progressbar=False, warn=False, **MF_OPTIONS.get(case, {}))
         str(res.summary())
         t1 = time.perf_counter()
         idata = res.idata
-    else:
+        info = getattr(res, "info", None) or {}
+        extra = {"backend": info.get("backend"), "sampler": info.get("sampler")}
+    elif tool == "bambi":
         import arviz as az
         import bambi as bmb
 
@@ -192,6 +265,8 @@ def worker(tool: str, case: str, draws: int, tune: int, chains: int) -> dict:
 
         data = load_data(data_spec)
         priors = _bambi_priors(bmb_formula, data, family)
+        size = _data_size(data, data_spec)
+        _announce_fit_start(startup_s=time.perf_counter() - t_start, **size)
         t0 = time.perf_counter()
         model = bmb.Model(bmb_formula, data, family=family, priors=priors)
         idata = model.fit(draws=draws, tune=tune, chains=chains, random_seed=1,
@@ -199,59 +274,271 @@ def worker(tool: str, case: str, draws: int, tune: int, chains: int) -> dict:
         str(az.summary(idata))
         t1 = time.perf_counter()
         del mf
-    out = {"tool": tool, "case": case, "fit_s": t1 - t0, "startup_s": t0 - t_start}
+    else:
+        raise ValueError(f"the worker runs mixedfit or bambi, not {tool!r}")
+    out = {"tool": tool, "case": case, "fit_s": t1 - t0, "startup_s": t0 - t_start,
+           **size, **setting, **extra}
     out.update(_convergence(idata, tool))
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.update(_peak_mb())
     return out
 
 
+def _data_size(data, data_spec: str) -> dict:
+    size = {"n_rows": int(len(data))}
+    if data_spec.startswith("sim:"):
+        size["n_groups"] = int(data_spec.split(":")[3])
+    return size
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the worker and everything it started (PyMC samples chains in child processes)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+
+
 def run_one(tool: str, case: str, args: argparse.Namespace) -> dict:
+    """Run one (case, tool) in a fresh process; the fit is stopped after its time limit."""
+    limit = float(args.timeout if tool == "mixedfit" else args.peer_timeout)
+    setup_limit = max(limit, SETUP_LIMIT_S)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, case,
            "--draws", str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains)]
+    lines: list[str] = []
+    fit_start: dict = {}
+    started = threading.Event()
+
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                          timeout=args.timeout, cwd=ROOT)
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryFile(mode="w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT,
+                                start_new_session=True)
+
+        def read_stdout() -> None:
+            for line in proc.stdout:
+                if line.startswith(FIT_START):
+                    fit_start.update(json.loads(line[len(FIT_START):]))
+                    fit_start["at"] = time.perf_counter()
+                    started.set()
+                else:
+                    lines.append(line)
+
+        reader = threading.Thread(target=read_stdout, daemon=True)
+        reader.start()
+        phase = "startup"
+        try:
+            # The set-up (interpreter, imports, data, priors) has its own allowance.
+            while not started.wait(timeout=0.2) and proc.poll() is None:
+                if time.perf_counter() - start > setup_limit:
+                    raise subprocess.TimeoutExpired(cmd, setup_limit)
+            if started.is_set():
+                phase = "fit"
+                proc.wait(timeout=max(fit_start["at"] + limit - time.perf_counter(), 0.0))
+            proc.wait()
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            reader.join(timeout=10)
+            wall = time.perf_counter() - start
+            return {"tool": tool, "case": case, "timed_out": True,
+                    "limit_s": limit if phase == "fit" else setup_limit,
+                    "phase": phase, "killed_after_s": wall,
+                    **{k: v for k, v in fit_start.items() if k != "at"},
+                    "draws": args.draws, "tune": args.tune, "chains": args.chains}
+        except BaseException:  # Ctrl-C: leave no sampler behind
+            _kill_group(proc)
+            raise
+        wall = time.perf_counter() - start
+        reader.join(timeout=10)
+        err.seek(0)
+        stderr = err.read()
     if proc.returncode != 0:
-        return {"tool": tool, "case": case, "error": proc.stderr.strip().splitlines()[-1:]}
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+        tail = [s for s in stderr.strip().splitlines() if s.strip()][-1:]
+        return {"tool": tool, "case": case, "error": tail or [f"exit status {proc.returncode}"]}
+    result = next((json.loads(s) for s in reversed(lines) if s.startswith("{")), None)
+    if result is None:
+        return {"tool": tool, "case": case, "error": ["no result printed"]}
     result["end_to_end_s"] = wall
     return result
 
 
-def run_lme4(case: str) -> float | None:
-    if shutil.which("Rscript") is None or case not in LME4:
+def r_versions() -> str | None:
+    """'R x.y.z, lme4 a.b.c' when Rscript is on the PATH, else None."""
+    if shutil.which("Rscript") is None:
         return None
-    data_spec = {**SMALL, **LARGE}[case][2]
-    df = load_data(data_spec)
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"mixedfit_bench_{case}.csv"
+    script = ("cat(paste0('R ', R.version$major, '.', R.version$minor, ', lme4 ', "
+              "tryCatch(as.character(packageVersion('lme4')), error = function(e) "
+              "'not installed')))")
+    try:
+        proc = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True,
+                              check=False, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "R (version unknown)"
+    return proc.stdout.strip() or "R (version unknown)"
+
+
+def run_lme4(case: str, limit: float) -> dict:
+    """Time the lme4 fit of a case: {"lme4_s": seconds or None, "lme4_note": why not}."""
+    if case not in LME4:
+        return {"lme4_s": None, "lme4_note": "-"}
+    if shutil.which("Rscript") is None:
+        return {"lme4_s": None, "lme4_note": "R not installed"}
+    df = load_data(CASES[case][2])
+    path = Path(tempfile.gettempdir()) / f"mixedfit_bench_{case}_{os.getpid()}.csv"
     df.to_csv(path, index=False)
     factors = [c for c in df.columns if str(df[c].dtype) == "category"]
     conv = "".join(f"d${c} <- factor(d${c}); " for c in factors)
     script = (f"suppressMessages(library(lme4)); d <- read.csv('{path}'); {conv}"
               f"t <- system.time(m <- {LME4[case]})[['elapsed']]; cat(t)")
-    proc = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, check=False)
     try:
-        return float(proc.stdout.strip().split()[-1])
+        proc = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True,
+                              check=False, timeout=limit)
+    except subprocess.TimeoutExpired:  # subprocess.run has killed Rscript
+        return {"lme4_s": None, "lme4_note": f"> {limit:g} (stopped)", "timed_out": True,
+                "limit_s": limit}
+    finally:
+        path.unlink(missing_ok=True)
+    try:
+        return {"lme4_s": float(proc.stdout.strip().split()[-1]), "lme4_note": None}
     except (ValueError, IndexError):
-        return None
+        if "no package called" in proc.stderr:
+            return {"lme4_s": None, "lme4_note": "lme4 not installed"}
+        said = [s for s in proc.stderr.splitlines() if s.strip() not in ("", "Execution halted")]
+        return {"lme4_s": None, "lme4_note": "error", "error": said[-1:]}
+
+
+def machine_line(args: argparse.Namespace, r_version: str | None) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        ram_s = f"{ram:.0f} GiB RAM"
+    except (ValueError, OSError, AttributeError):
+        ram_s = "RAM unknown"
+    vers = []
+    for pkg in ("mixedfit", "bambi", "pymc", "nutpie", "numba"):
+        try:
+            vers.append(f"{pkg} {version(pkg)}")
+        except PackageNotFoundError:
+            vers.append(f"{pkg} not installed")
+    if "lme4" in args.tools:
+        vers.append(r_version or "R not installed")
+    return (f"Machine: {cpu} ({platform.machine()}), {os.cpu_count()} cores, {ram_s}; Python "
+            f"{platform.python_version()}; {', '.join(vers)}. {args.chains} chains x "
+            f"{args.draws} draws after {args.tune} warm-up; time limits: mixedfit "
+            f"{args.timeout:g} s, Bambi {args.peer_timeout:g} s.")
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
+def _state(d: dict | None) -> str:
+    if d is None:
+        return "not run"
+    if d.get("timed_out"):
+        return "stopped"
+    if "error" in d:
+        return "error"
+    return "ok"
+
+
+def _num(d: dict | None, key: str) -> float:
+    return float(d.get(key, np.nan)) if d else np.nan
+
+
+def _time_cell(d: dict | None, key: str, digits: int = 1) -> str:
+    state = _state(d)
+    if state == "ok":
+        return _fmt(_num(d, key), digits)
+    if state == "stopped":
+        if d.get("phase") == "startup":
+            return f"> {d['limit_s']:g} in set-up (stopped)"
+        return f"> {d['limit_s']:g} (stopped)"
+    return state
+
+
+def _e2e_cell(d: dict | None) -> str:
+    if _state(d) == "stopped":
+        return f"> {d['killed_after_s']:.1f} (stopped)"
+    return _time_cell(d, "end_to_end_s")
+
+
+def _ratio_cell(m: dict | None, b: dict | None, key: str) -> str:
+    """Bambi time / mixedfit time; a bound when one of them was stopped."""
+    if _state(m) == "stopped" and _state(b) == "ok":
+        bound = m["killed_after_s"] if key == "end_to_end_s" else m["limit_s"]
+        return f"< {_num(b, key) / bound:.2f}" if m.get("phase") == "fit" else "-"
+    if _state(m) != "ok":
+        return "-"
+    if _state(b) == "ok":
+        return _fmt(_num(b, key) / _num(m, key), 2)
+    if _state(b) == "stopped" and key == "end_to_end_s":
+        return f"> {b['killed_after_s'] / _num(m, key):.2f}"
+    if _state(b) == "stopped" and b.get("phase") == "fit":
+        return f"> {b['limit_s'] / _num(m, key):.2f}"
+    return "-"
+
+
+def _pair(m: dict | None, b: dict | None, fn) -> str:
+    return " / ".join(fn(d) if _state(d) == "ok" else _state(d) for d in (m, b))
+
+
+def table_row(case: str, res: dict, lme4: dict) -> str:
+    m, b = res.get("mixedfit"), res.get("bambi")
+    errors = [f"{t}: {' '.join(d['error'])}" for t, d in res.items() if _state(d) == "error"]
+    options = ", ".join(f"{k}={v!r}" for k, v in MF_OPTIONS.get(case, {}).items())
+    cells = [
+        f"{case} (mixedfit {options})" if options else case,
+        _time_cell(m, "fit_s"), _time_cell(b, "fit_s"), _ratio_cell(m, b, "fit_s"),
+        _e2e_cell(m), _e2e_cell(b), _ratio_cell(m, b, "end_to_end_s"),
+        _fmt(lme4["lme4_s"], 2) if lme4.get("lme4_s") is not None else lme4["lme4_note"],
+        _pair(m, b, lambda d: _fmt(_num(d, "min_ess_bulk") / _num(d, "fit_s"), 0)),
+        _pair(m, b, lambda d: _fmt(_num(d, "min_ess_bulk_per_draw"), 3)),
+        _pair(m, b, lambda d: _fmt(_num(d, "max_rhat"), 3)),
+        _pair(m, b, lambda d: str(int(_num(d, "divergences")))),
+        _pair(m, b, lambda d: "yes" if d.get("converged") else "no"),
+        _pair(m, b, lambda d: _fmt(max(_num(d, "peak_mb"),
+                                       float(d.get("peak_children_mb", 0.0))), 0)),
+    ]
+    if errors:
+        cells[0] += " (" + "; ".join(errors).replace("|", "/") + ")"
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = [
+    "| case | mixedfit fit (s) | Bambi fit (s) | ratio | mixedfit end-to-end (s) | "
+    "Bambi end-to-end (s) | ratio | lme4 (s) | bulk ESS/s mf / bmb | "
+    "min bulk ESS per draw mf / bmb | max R-hat mf / bmb | divergences mf / bmb | "
+    "converged mf / bmb | peak MB mf / bmb |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="small",
-                        help="'small', 'large', 'all' or a comma-separated list of cases")
-    parser.add_argument("--tools", default="mixedfit,bambi")
+                        help="'small', 'large', 'all' (small + large), 'scaling' (every "
+                             "gaussian_* case) or a comma-separated list of cases: "
+                             + ", ".join(CASES))
+    parser.add_argument("--tools", default=",".join(TOOLS),
+                        help="comma-separated subset of mixedfit,bambi,lme4")
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--tune", type=int, default=1000)
     parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument("--timeout", type=float, default=3600,
+                        help="time limit of each mixedfit fit, in seconds")
+    parser.add_argument("--peer-timeout", type=float, default=3600,
+                        help="time limit of each Bambi (and lme4) fit, in seconds")
     parser.add_argument("--out", default=str(HERE / "results.md"))
-    parser.add_argument("--worker", nargs=2, metavar=("TOOL", "CASE"))
+    parser.add_argument("--worker", nargs=2, metavar=("TOOL", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         import warnings
@@ -260,57 +547,30 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(args.worker[0], args.worker[1], args.draws, args.tune,
                                 args.chains)))
         return 0
-    if args.cases == "small":
-        cases = list(SMALL)
-    elif args.cases == "large":
-        cases = list(LARGE)
-    elif args.cases == "all":
-        cases = [*SMALL, *LARGE]
-    else:
-        cases = args.cases.split(",")
-    tools = args.tools.split(",")
+    cases = SELECTIONS.get(args.cases) or [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    bad_tools = [t for t in tools if t not in TOOLS]
+    if unknown or bad_tools:
+        parser.error(f"unknown case(s) {unknown} or tool(s) {bad_tools}; cases: "
+                     f"{', '.join(CASES)}; tools: {', '.join(TOOLS)}")
+    args.tools = tools
+    r_version = r_versions() if "lme4" in tools else None
     rows = []
     for case in cases:
-        results = {tool: run_one(tool, case, args) for tool in tools}
-        lme4 = run_lme4(case)
+        results = {tool: run_one(tool, case, args) for tool in tools if tool != "lme4"}
+        lme4 = (run_lme4(case, args.peer_timeout) if "lme4" in tools
+                else {"lme4_s": None, "lme4_note": "not run"})
         rows.append((case, results, lme4))
-        print(case, json.dumps(results), "lme4:", lme4, flush=True)
-    lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; {args.chains} chains x {args.draws} draws after "
-        f"{args.tune} warm-up.",
-        "",
-        "| case | mixedfit fit (s) | Bambi fit (s) | ratio | mixedfit end-to-end (s) | "
-        "Bambi end-to-end (s) | ratio | lme4 (s) | bulk ESS/s mixedfit / Bambi | "
-        "max R-hat mf / bmb | divergences mf / bmb | peak MB mf / bmb |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for case, res, lme4 in rows:
-        m, b = res.get("mixedfit", {}), res.get("bambi", {})
-        if "error" in m or "error" in b:
-            lines.append(f"| {case} | error: {m.get('error', '')} {b.get('error', '')} |"
-                         + " |" * 10)
-            continue
-
-        def g(d: dict, k: str) -> float:
-            return float(d.get(k, np.nan))
-
-        ratio_fit = g(b, "fit_s") / g(m, "fit_s")
-        ratio_e2e = g(b, "end_to_end_s") / g(m, "end_to_end_s")
-        ess_m = g(m, "min_ess_bulk") / g(m, "fit_s")
-        ess_b = g(b, "min_ess_bulk") / g(b, "fit_s")
-        lines.append(
-            f"| {case} | {_fmt(g(m, 'fit_s'))} | {_fmt(g(b, 'fit_s'))} | {_fmt(ratio_fit, 2)} | "
-            f"{_fmt(g(m, 'end_to_end_s'))} | {_fmt(g(b, 'end_to_end_s'))} | "
-            f"{_fmt(ratio_e2e, 2)} | {_fmt(lme4, 2)} | {_fmt(ess_m, 0)} / {_fmt(ess_b, 0)} | "
-            f"{_fmt(g(m, 'max_rhat'), 3)} / {_fmt(g(b, 'max_rhat'), 3)} | "
-            f"{int(g(m, 'divergences')) if m else 'n/a'} / "
-            f"{int(g(b, 'divergences')) if b else 'n/a'} | "
-            f"{_fmt(g(m, 'peak_mb'), 0)} / {_fmt(g(b, 'peak_mb'), 0)} |")
+        print(case, json.dumps(results), "lme4:", json.dumps(lme4), flush=True)
+    machine = machine_line(args, r_version)
+    lines = [machine, "", *HEADER, *(table_row(c, r, lme) for c, r, lme in rows)]
     text = "\n".join(lines) + "\n"
-    Path(args.out).write_text(text)
-    Path(args.out).with_suffix(".json").write_text(json.dumps(
-        [{"case": c, "results": r, "lme4_s": lme} for c, r, lme in rows], indent=2))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(
+        [{"case": c, "results": r, **lme, "machine": machine} for c, r, lme in rows], indent=2))
     print(text)
     return 0
 

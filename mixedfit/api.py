@@ -12,6 +12,12 @@ from mixedfit.families import Family, get_family
 
 __all__ = ["fit", "prior_predictive"]
 
+#: Largest number of parameters for which the compiled backend adapts a low-rank mass
+#: matrix (when every block is centred).
+LOW_RANK_MAX_DIM = 1000
+#: Rows from which a model whose blocks are all centred gets target_accept 0.8.
+LARGE_DATA_ROWS = 10_000
+
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
@@ -92,6 +98,7 @@ def fit(
     chains: int = 4,
     random_seed: int | None = None,
     sampler: str | None = None,
+    backend: str = "auto",
     progressbar: bool | None = None,
     centered: bool | None = None,
     target_accept: float | None = None,
@@ -128,6 +135,17 @@ def fit(
         Seed for reproducible draws.
     sampler : {"nutpie", "pymc"}, optional
         NUTS implementation; default ``"nutpie"``.
+    backend : {"auto", "compiled", "pymc"}, default "auto"
+        How the log posterior density and its gradient are computed. ``"compiled"``:
+        mixedfit's own density, compiled once per installation (no per-model
+        compilation; Gaussian models with one block of group effects use sufficient
+        statistics, so a gradient costs O(levels), not O(rows)); it covers the
+        Gaussian (identity link), Bernoulli/binomial (logit) and Poisson (log)
+        families with the default priors and the common alternatives (see
+        :func:`mixedfit.fast.layout.unsupported_reason`) and needs
+        ``sampler="nutpie"``. ``"pymc"``: the PyMC model of :mod:`mixedfit.model`.
+        ``"auto"`` takes ``"compiled"`` when it covers the model and the sampler is
+        nutpie. ``res.info["backend"]`` records the choice.
     progressbar : bool, optional
         Show sampling progress. Default: on in a terminal or notebook, off when
         stderr is redirected.
@@ -140,8 +158,9 @@ def fit(
     target_accept : float, optional
         NUTS target acceptance rate. Default 0.95 for models with group effects (as
         rstanarm's mixed models: hierarchical posteriors have narrow regions that a
-        larger step size skips, causing divergences), 0.8 otherwise. Raise toward
-        0.99 when there are divergences.
+        larger step size skips, causing divergences), 0.8 otherwise and for data sets
+        of at least 10,000 rows whose blocks are all centred (their posterior is
+        near-Gaussian). Raise toward 0.99 when there are divergences.
     max_treedepth : int, default 10
         Maximum NUTS tree depth.
     interval : float, default 0.94
@@ -176,7 +195,7 @@ def fit(
     >>> res.random_effects["Batch"].shape[0]
     6
     """
-    from mixedfit.model import SAMPLERS, build_model, sample
+    from mixedfit.model import BACKENDS, SAMPLERS, build_model, sample
     from mixedfit.results import MixedResult
     from mixedfit.results.diagnostics import warn_if_problems
     from mixedfit.results.loglik import MAX_STORED
@@ -197,22 +216,56 @@ def fit(
         raise OptionError(f"interval must be between 0 and 1, got {interval!r}.")
     if target_accept is not None and not (0 < target_accept < 1):
         raise OptionError(f"target_accept must be between 0 and 1, got {target_accept!r}.")
+    if backend not in BACKENDS:
+        raise OptionError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+    if backend == "compiled" and sampler != "nutpie":
+        raise OptionError('backend="compiled" runs on nutpie: use sampler="nutpie" (the '
+                          'default) or backend="pymc".')
     design, fam, resolved = _prepare(formula, data, family, priors, trials, weights, na_action)
+    if backend != "pymc" and sampler == "nutpie":
+        from mixedfit.fast.layout import unsupported_reason
+
+        reason = unsupported_reason(design, fam, resolved)
+        if reason is not None and backend == "compiled":
+            raise OptionError(f'backend="compiled" does not cover {reason}; use '
+                              f'backend="pymc" (or the default "auto").')
+        backend = "compiled" if reason is None else "pymc"
+    else:
+        backend = "pymc"
     if centered is None:
         from mixedfit.parameterisation import choose_centering
 
         centering = choose_centering(design, fam)
     else:
         centering = [bool(centered)] * len(design.blocks)
-    model = build_model(design, fam, resolved, centered=centering)
+    low_rank = bool(centering) and all(centering)
     if target_accept is None:
-        target_accept = 0.95 if design.blocks else 0.8
+        # 0.95 against the divergences of funnels (non-centred blocks, little data); a
+        # large data set whose blocks are all centred has a near-Gaussian posterior
+        # and gets Stan's default 0.8, which halves the trajectory length
+        large = low_rank and design.n_obs >= LARGE_DATA_ROWS
+        target_accept = 0.95 if design.blocks and not large else 0.8
     start = time.perf_counter()
-    idata = sample(model, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                   sampler=sampler, progressbar=progressbar, target_accept=target_accept,
-                   max_treedepth=max_treedepth,
-                   low_rank=bool(centering) and all(centering))
-    info = {"sampler": sampler, "draws": draws, "tune": tune, "chains": chains,
+    if backend == "compiled":
+        from mixedfit.fast.layout import make_layout
+        from mixedfit.fast.sampler import sample_compiled
+
+        layout = make_layout(design, fam, resolved, centering,
+                             stored_draws=chains * (tune + draws))
+        # nutpie's low-rank adaptation costs O(dim x window^2) per tuning step: with many
+        # group effects it takes longer than it saves (centred blocks are centred on the
+        # fixed effects, which removes the correlation it was there to capture)
+        low_rank = low_rank and layout.dim <= LOW_RANK_MAX_DIM
+        idata = sample_compiled(layout, design, fam.name, draws=draws, tune=tune, chains=chains,
+                                random_seed=random_seed, progressbar=progressbar,
+                                target_accept=target_accept, max_treedepth=max_treedepth,
+                                low_rank=low_rank)
+    else:
+        model = build_model(design, fam, resolved, centered=centering)
+        idata = sample(model, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
+                       sampler=sampler, progressbar=progressbar, target_accept=target_accept,
+                       max_treedepth=max_treedepth, low_rank=low_rank)
+    info = {"sampler": sampler, "backend": backend, "draws": draws, "tune": tune, "chains": chains,
             "random_seed": random_seed, "centered": centering, "target_accept": target_accept,
             "max_treedepth": max_treedepth, "time": time.perf_counter() - start}
     res = MixedResult(design=design, family=fam, priors=resolved, idata=idata, info=info,

@@ -37,8 +37,8 @@ from mixedfit.errors import PriorError
 from mixedfit.families import Family
 from mixedfit.priors import Prior, cor_key, sd_key
 
-__all__ = ["build_model", "sample", "sample_prior", "log_prior_draws", "SAMPLERS", "term_dim",
-           "level_dim"]
+__all__ = ["build_model", "sample", "sample_prior", "log_prior_draws", "SAMPLERS", "BACKENDS",
+           "term_dim", "level_dim"]
 
 # nutpie compiles the model through numba, which brings its own BLAS; PyTensor's warning
 # that its C backend found none does not apply to the default sampler.
@@ -47,6 +47,9 @@ warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
 #: Samplers ``fit`` accepts: ``"nutpie"`` (default, Rust NUTS with numba-compiled
 #: gradients) and ``"pymc"`` (PyMC's own NUTS).
 SAMPLERS = ("nutpie", "pymc")
+#: Ways ``fit`` computes the log density: ``"auto"``, ``"compiled"`` (mixedfit's own,
+#: :mod:`mixedfit.fast`) and ``"pymc"`` (the model built here).
+BACKENDS = ("auto", "compiled", "pymc")
 
 
 def term_dim(label: str) -> str:

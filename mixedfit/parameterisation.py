@@ -44,7 +44,7 @@ from mixedfit.families import Family
 __all__ = ["choose_centering", "information_ratios", "CENTRE_ABOVE", "CENTRE_CORRELATED_ABOVE"]
 
 CENTRE_ABOVE = 5.0
-CENTRE_CORRELATED_ABOVE = 20.0
+CENTRE_CORRELATED_ABOVE = 10.0
 
 
 def _residuals(design: Design) -> np.ndarray:

@@ -19,12 +19,14 @@ and a chi-square test compares the counts with ``N / bins`` per parameter, at th
 level. ``L`` defaults to 99, so that the ``L + 1 = 100`` possible ranks split exactly
 into 10 or 20 equal bins.
 
-By default each replication samples the very model that :func:`mixedfit.fit` builds for
-its data (captured at the call to the sampler), compiled by nutpie once per
-parameterisation and re-used with the new response (``--via-fit`` calls ``mf.fit`` for
-every replication instead: the same result, but each fit compiles the model again,
-about 5-10 s). A check at the first re-use makes sure that the re-used model's log
-density equals that of the freshly built one.
+By default (``--backend compiled``) each replication calls :func:`mixedfit.fit` with its
+default backend, mixedfit's compiled log density, which needs no per-model compilation.
+``--backend pymc`` checks the PyMC model instead: each replication samples the very
+model that ``mf.fit(..., backend="pymc")`` builds for its data (captured at the call to
+the sampler), compiled by nutpie once per parameterisation and re-used with the new
+response (``--via-fit`` calls ``mf.fit`` for every replication instead: the same result,
+but each fit compiles the model again, about 5-10 s). A check at the first re-use makes
+sure that the re-used model's log density equals that of the freshly built one.
 
 Usage::
 
@@ -289,7 +291,8 @@ def capture_model(formula: str, data: pd.DataFrame, priors: dict[str, Any],
     original = model_module.sample
     model_module.sample = grab
     try:
-        mf.fit(formula, data, priors=priors, progressbar=False, warn=False, **options)
+        mf.fit(formula, data, priors=priors, progressbar=False, warn=False, backend="pymc",
+               **options)
     except _Captured:
         pass
     finally:
@@ -332,12 +335,14 @@ class Refitter:
     """
 
     def __init__(self, formula: str, data: pd.DataFrame, priors: dict[str, Any], *,
-                 draws: int, tune: int, chains: int, via_fit: bool = False) -> None:
+                 draws: int, tune: int, chains: int, via_fit: bool = False,
+                 backend: str = "compiled") -> None:
         self.formula = formula
         self.data = data
         self.priors = priors
         self.options = {"draws": draws, "tune": tune, "chains": chains}
-        self.via_fit = via_fit
+        self.via_fit = via_fit or backend == "compiled"
+        self.backend = backend
         self._compiled: dict[tuple[str, ...], _Compiled] = {}
         self.logp_checks: list[float] = []
 
@@ -349,7 +354,8 @@ class Refitter:
             import mixedfit as mf
 
             res = mf.fit(self.formula, data, priors=self.priors, random_seed=seed,
-                         progressbar=False, warn=False, log_likelihood=False, **self.options)
+                         progressbar=False, warn=False, log_likelihood=False,
+                         backend=self.backend, **self.options)
             return res.idata.posterior, _divergences(res.idata)
         import nutpie
 
@@ -401,7 +407,8 @@ def _logp_difference(model: Any, entry: _Compiled, y: np.ndarray) -> float:
 
 def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 250,
             chains: int = 2, n_thin: int = 99, n_groups: int = 6, per_group: int = 5,
-            seed: int = 2024, via_fit: bool = False, progress: bool = False) -> pd.DataFrame:
+            seed: int = 2024, via_fit: bool = False, backend: str = "compiled",
+            progress: bool = False) -> pd.DataFrame:
     """Run SBC for one model and return the ranks.
 
     Parameters
@@ -419,7 +426,9 @@ def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 2
     seed : int
         Seed of the prior draws; replication ``r`` is fitted with seed ``seed + 1 + r``.
     via_fit : bool
-        Call ``mf.fit`` for every replication.
+        Call ``mf.fit`` for every replication (always so with the compiled backend).
+    backend : {"compiled", "pymc"}
+        The backend whose posterior is checked.
     progress : bool
         Print a dot per replication.
 
@@ -446,7 +455,7 @@ def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 2
                                     random_seed=seed)
     truth = {p.name: p.values(prior.idata.prior) for p in spec.parameters}
     refitter = Refitter(spec.formula, data, spec.priors, draws=draws, tune=tune,
-                        chains=chains, via_fit=via_fit)
+                        chains=chains, via_fit=via_fit, backend=backend)
     rows = []
     start = time.perf_counter()
     for r in range(reps):
@@ -465,7 +474,7 @@ def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 2
     ranks.attrs.update(formula=spec.formula, reps=reps, draws=draws, tune=tune, chains=chains,
                        n_thin=n_thin, n_groups=n_groups, per_group=per_group, seed=seed,
                        seconds=time.perf_counter() - start, logp_checks=refitter.logp_checks,
-                       compiled=len(refitter._compiled))
+                       compiled=len(refitter._compiled), backend=backend)
     return ranks
 
 
@@ -506,6 +515,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-group", type=int, default=5)
     parser.add_argument("--alpha", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--backend", choices=["compiled", "pymc"], default="compiled",
+                        help="the log density checked: mixedfit's compiled one (default) or "
+                             "the PyMC model")
     parser.add_argument("--via-fit", action="store_true",
                         help="call mf.fit for every replication (recompiles each time)")
     parser.add_argument("--quick", action="store_true",
@@ -522,12 +534,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         ranks = run_sbc(name, reps=args.reps, draws=args.draws, tune=args.tune,
                         chains=args.chains, n_thin=args.thin, n_groups=args.groups,
-                        per_group=args.per_group, seed=args.seed, via_fit=args.via_fit)
+                        per_group=args.per_group, seed=args.seed, via_fit=args.via_fit,
+                        backend=args.backend)
         table = summarize(ranks, n_thin=args.thin, bins=args.bins, alpha=args.alpha)
         failures += int((table["result"] == "FAIL").sum())
         a = ranks.attrs
         divergent = int((ranks["divergences"] > 0).sum())
-        print(f"\n== {name}: {a['formula']}  ({args.groups} groups x {args.per_group} obs)")
+        print(f"\n== {name}: {a['formula']}  ({args.groups} groups x {args.per_group} obs; "
+              f"backend {a['backend']})")
         print(f"N = {a['reps']} replications, {a['chains']} chains x {a['draws']} draws "
               f"after {a['tune']} warm-up, L = {a['n_thin']}, {args.bins} bins, "
               f"alpha = {args.alpha}; {a['seconds']:.0f} s")

@@ -104,6 +104,10 @@ def test_same_term_twice_on_one_factor_is_refused():
 @pytest.mark.parametrize("kwargs, match", [
     ({"family": "quasi"}, "Unknown family"),
     ({"sampler": "gibbs"}, "Unknown sampler"),
+    ({"backend": "jax"}, "Unknown backend"),
+    ({"backend": "compiled", "sampler": "pymc"}, "runs on nutpie"),
+    ({"backend": "compiled", "priors": {"Days": mf.Prior("Laplace", mu=0, b=1)}},
+     "does not cover the prior Laplace"),
     ({"draws": 0}, "draws must be"),
     ({"chains": 1.5}, "chains must be"),
     ({"interval": 2}, "interval"),
@@ -117,7 +121,10 @@ def test_bad_options_fail_before_sampling(kwargs, match, monkeypatch):
     def boom(*a, **k):  # sampling must never start
         raise AssertionError("sampling started")
 
+    import mixedfit.fast.sampler as compiled
+
     monkeypatch.setattr(model, "sample", boom)
+    monkeypatch.setattr(compiled, "sample_compiled", boom)
     with pytest.raises(mf.MixedFitError, match=match):
         mf.fit("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"), **kwargs)
 

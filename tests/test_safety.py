@@ -110,6 +110,9 @@ def no_sampling(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(model, "sample", boom)
     monkeypatch.setattr(model, "sample_prior", boom)
+    import mixedfit.fast.sampler as compiled
+
+    monkeypatch.setattr(compiled, "sample_compiled", boom)
 
 
 # --------------------------------------------------------------------------- refusals

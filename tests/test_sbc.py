@@ -155,12 +155,14 @@ def test_captured_model_is_the_one_fit_builds(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["compiled", "pymc"])
 @pytest.mark.parametrize("name", sorted(sbc.MODELS))
-def test_small_sbc_is_uniform_at_the_one_percent_level(name: str) -> None:
-    ranks = sbc.run_sbc(name, reps=40, draws=200, tune=200, chains=2, n_thin=99, seed=7)
+def test_small_sbc_is_uniform_at_the_one_percent_level(name: str, backend: str) -> None:
+    ranks = sbc.run_sbc(name, reps=40, draws=200, tune=200, chains=2, n_thin=99, seed=7,
+                        backend=backend)
     table = sbc.summarize(ranks, n_thin=99, bins=5, alpha=0.01)
     print(table.to_string(index=False))
     assert len(table) == len(sbc.MODELS[name].parameters)
     assert (table["result"] == "pass").all(), table.to_string()
-    # the re-used compiled model has the log density of the model mf.fit builds
-    assert ranks.attrs["logp_checks"] and max(ranks.attrs["logp_checks"]) < 1e-8
+    if backend == "pymc":  # the re-used compiled model has the density mf.fit builds
+        assert ranks.attrs["logp_checks"] and max(ranks.attrs["logp_checks"]) < 1e-8

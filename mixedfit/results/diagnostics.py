@@ -55,6 +55,8 @@ class Diagnostics:
     ebfmi: np.ndarray
     singular: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: Group-effect values left out of ``parameters`` (more than GROUP_EFFECTS_MAX).
+    group_effects_unchecked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -74,6 +76,9 @@ class Diagnostics:
         rep.add(Table(["parameter", "R-hat", "ESS bulk", "ESS tail"],
                       [[i, f"{r['r_hat']:.3f}", fmt_num(r["ess_bulk"]), fmt_num(r["ess_tail"])]
                        for i, r in worst.iterrows()], title="Worst parameters"))
+        if self.group_effects_unchecked:
+            rep.add(f"The {self.group_effects_unchecked} group effects are not in the table "
+                    f"(more than {GROUP_EFFECTS_MAX}); the population-level parameters are.")
         for s in self.singular:
             rep.add(f"boundary (singular) fit: {s}")
         rep.add("Problems:" if self.problems else "No convergence problems.")
@@ -98,26 +103,41 @@ def _flat_names(name: str, da: Any) -> list[str]:
             for i in range(grids[0].size)]
 
 
+#: Group-effect values above which the per-parameter table leaves the group effects out
+#: (they are many, each cheap to estimate well, and their R-hat and ESS take longer
+#: than the fit): the population-level parameters are always checked.
+GROUP_EFFECTS_MAX = 5000
+
+
+def _n_group_effects(res: MixedResult) -> int:
+    post = res.idata.posterior
+    per_draw = post.sizes["chain"] * post.sizes["draw"]
+    return sum(int(post[v].size // per_draw) for v in post.data_vars if v.startswith("u("))
+
+
 def _parameter_table(res: MixedResult) -> pd.DataFrame:
-    import arviz as az
+    from mixedfit.results.convergence import rhat_ess
 
     post = res.idata.posterior
     names = [v for v in post.data_vars if not v.startswith(("z(", "chol(")) and "[" not in v]
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        sub = post[names]
-        rhat, bulk, tail = az.rhat(sub), az.ess(sub, method="bulk"), az.ess(sub, method="tail")
+    if _n_group_effects(res) > GROUP_EFFECTS_MAX:
+        names = [v for v in names if not v.startswith("u(")]
     frames = []
+    n_chain, n_draw = int(post.sizes["chain"]), int(post.sizes["draw"])
     for v in names:
+        arr = np.asarray(post[v].values, dtype=float)
+        labels = _flat_names(v, post[v])
+        flat = arr.reshape(n_chain, n_draw, -1)
         if v.startswith("cor("):
             # only the strict upper triangle of a correlation matrix is free
             p = post.sizes[post[v].dims[2]]
             iu = np.triu_indices(p, 1)
-            labels = np.array(_flat_names(v, post[v])).reshape(p, p)[iu]
-            vals = [np.asarray(x[v].values)[iu] for x in (rhat, bulk, tail)]
-        else:
-            labels = _flat_names(v, post[v])
-            vals = [np.asarray(x[v].values).ravel() for x in (rhat, bulk, tail)]
+            keep = np.ravel_multi_index(iu, (p, p))
+            flat = flat[:, :, keep]
+            labels = list(np.array(labels)[keep])
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            vals = rhat_ess(flat)
         frames.append(pd.DataFrame({"r_hat": vals[0], "ess_bulk": vals[1], "ess_tail": vals[2]},
                                    index=list(labels)))
     df = pd.concat(frames)
@@ -204,7 +224,9 @@ def diagnose(res: MixedResult) -> Diagnostics:
             f"other parameterisation (centered=) and more tune=.")
     return Diagnostics(parameters=table, divergences=div, n_draws=n_draws,
                        treedepth_saturated=sat, max_treedepth=max_depth, ebfmi=ebfmi,
-                       singular=_singular(res), problems=problems)
+                       singular=_singular(res), problems=problems,
+                       group_effects_unchecked=(n if (n := _n_group_effects(res))
+                                                > GROUP_EFFECTS_MAX else 0))
 
 
 def warn_if_problems(diag: Diagnostics) -> None:

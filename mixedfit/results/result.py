@@ -172,14 +172,14 @@ class MixedResult:
         return df
 
     def _diagnostics_of(self, name: str) -> dict[str, np.ndarray]:
-        import arviz as az
+        from mixedfit.results.convergence import rhat_ess
 
-        da = self.idata.posterior[[name]]
-        return {
-            "r_hat": np.asarray(az.rhat(da)[name].values, dtype=float),
-            "ess_bulk": np.asarray(az.ess(da, method="bulk")[name].values, dtype=float),
-            "ess_tail": np.asarray(az.ess(da, method="tail")[name].values, dtype=float),
-        }
+        da = self.idata.posterior[name]
+        arr = np.asarray(da.values, dtype=float)
+        shape = arr.shape[2:]
+        r, bulk, tail = rhat_ess(arr.reshape(arr.shape[0], arr.shape[1], -1))
+        return {"r_hat": r.reshape(shape), "ess_bulk": bulk.reshape(shape),
+                "ess_tail": tail.reshape(shape)}
 
     # ------------------------------------------------------------- group effects
     def _group_draws(self, group: str) -> tuple[list[str], np.ndarray]:

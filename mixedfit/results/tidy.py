@@ -56,15 +56,12 @@ _STATS = {"mean": "estimate", "sd": "std_error", "lower": "lower", "upper": "upp
 
 def _convergence(res: MixedResult, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """R-hat and bulk ESS of each column of ``draws`` (chains * draws, k)."""
-    import arviz as az
-    import xarray as xr
+    from mixedfit.results.convergence import rhat_ess
 
     post = res.idata.posterior
     n_chain, n_draw = int(post.sizes["chain"]), int(post.sizes["draw"])
     arr = np.asarray(draws, dtype=float).reshape(n_chain, n_draw, -1)
-    ds = xr.Dataset({"x": (("chain", "draw", "k"), arr)})
-    r_hat = np.asarray(az.rhat(ds)["x"].values, dtype=float)
-    ess = np.asarray(az.ess(ds, method="bulk")["x"].values, dtype=float)
+    r_hat, ess, _ = rhat_ess(arr)
     return r_hat, ess
 
 

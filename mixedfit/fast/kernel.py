@@ -1,0 +1,484 @@
+"""The log posterior density and its gradient, written by hand and compiled once.
+
+One numba function serves every model that :mod:`mixedfit.fast.layout` can
+describe: its shape (fixed effects, blocks of group effects, family, priors) is
+read at run time from a flat float64 buffer, so the machine code does not
+depend on the model and numba's on-disk cache (``cache=True``) makes it a
+one-off cost per installation rather than per fit.
+
+The buffer layout and the parameter vector are documented in
+:mod:`mixedfit.fast.layout`. Constants that do not depend on the parameters are
+left out of the density: NUTS needs the density only up to a constant.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+# header slots (see layout.py)
+H_LEN, H_NROWS, H_P, H_FAMILY, H_NBLOCKS, H_SS, H_DIM, H_X, H_Y, H_TRIALS, H_OFFSET = range(11)
+H_BETA_PRIOR, H_FAM_PRIOR, H_BLOCKS, H_SSDATA, H_NOBS, H_FAM_POS, H_PACK = range(11, 18)
+HEADER = 20
+BLOCK_WIDTH = 16
+# block descriptor slots
+(B_Q, B_M, B_CORR, B_CENTRED, B_Z, B_INDEX, B_SD_PRIOR, B_ETA, B_SD_POS, B_COR_POS, B_EFF_POS,
+ B_MAP) = range(12)
+# families
+GAUSSIAN, BINOMIAL_LOGIT, POISSON_LOG = 0, 1, 2
+# priors: code, then three parameters
+NORMAL, HALFNORMAL, HALFSTUDENTT, EXPONENTIAL, HALFCAUCHY, STUDENTT, CAUCHY = range(7)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def prior_logp(code: int, a: float, b: float, c: float, v: float) -> tuple[float, float]:
+    """Log density (up to a constant) of a prior at ``v`` and its derivative."""
+    if code == NORMAL:  # mu=a, sigma=b
+        z = (v - a) / b
+        return -0.5 * z * z - math.log(b), -z / b
+    if code == HALFNORMAL:  # sigma=a
+        z = v / a
+        return -0.5 * z * z - math.log(a), -z / a
+    if code == HALFSTUDENTT:  # nu=a, sigma=b
+        t = v / b
+        w = 1.0 + t * t / a
+        return -0.5 * (a + 1.0) * math.log(w) - math.log(b), -(a + 1.0) * t / (a * b * w)
+    if code == EXPONENTIAL:  # lam=a
+        return math.log(a) - a * v, -a
+    if code == HALFCAUCHY:  # beta=a
+        t = v / a
+        return -math.log1p(t * t) - math.log(a), -2.0 * t / (a * (1.0 + t * t))
+    if code == STUDENTT:  # nu=a, mu=b, sigma=c
+        t = (v - b) / c
+        w = 1.0 + t * t / a
+        return -0.5 * (a + 1.0) * math.log(w) - math.log(c), -(a + 1.0) * t / (a * c * w)
+    # CAUCHY: alpha=a, beta=b
+    t = (v - a) / b
+    return -math.log1p(t * t) - math.log(b), -2.0 * t / (b * (1.0 + t * t))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def corr_cholesky(y: np.ndarray, k: int, eta: float, chol: np.ndarray, tangent: np.ndarray,
+                  dlogp: np.ndarray) -> float:
+    """Cholesky factor of a correlation matrix from unconstrained values.
+
+    ``y`` holds the ``k (k - 1) / 2`` unconstrained canonical partial correlations
+    (row by row below the diagonal), mapped to (-1, 1) by ``tanh``. Fills ``chol``
+    (k x k), its derivatives ``tangent[t] = d chol / d y[t]`` and ``dlogp``, the
+    gradient of the returned value: the log Jacobian of the map plus the LKJ(eta)
+    log density of the correlation matrix (as Stan's ``cholesky_factor_corr`` and
+    ``lkj_corr_cholesky``).
+    """
+    nc = y.shape[0]
+    chol[:, :] = 0.0
+    tangent[:, :, :] = 0.0
+    dlogp[:] = 0.0
+    logp = 0.0
+    chol[0, 0] = 1.0
+    w = np.tanh(y)
+    dw = 1.0 - w * w
+    sumsq_t = np.zeros(nc)
+    for t in range(nc):
+        logp += math.log(dw[t])
+        dlogp[t] += -2.0 * w[t]
+    pos = 0
+    for i in range(1, k):
+        sumsq = 0.0
+        sumsq_t[:] = 0.0
+        for j in range(i):
+            s = math.sqrt(1.0 - sumsq)
+            if j >= 1:
+                logp += 0.5 * math.log(1.0 - sumsq)
+                for t in range(nc):
+                    dlogp[t] += -0.5 * sumsq_t[t] / (1.0 - sumsq)
+            chol[i, j] = w[pos] * s
+            for t in range(nc):
+                st = -0.5 * sumsq_t[t] / s
+                tangent[t, i, j] = w[pos] * st
+            tangent[pos, i, j] += dw[pos] * s
+            sumsq += chol[i, j] * chol[i, j]
+            for t in range(nc):
+                sumsq_t[t] += 2.0 * chol[i, j] * tangent[t, i, j]
+            pos += 1
+        d = math.sqrt(1.0 - sumsq)
+        chol[i, i] = d
+        coef = k - i + 2.0 * eta - 3.0
+        logp += coef * math.log(d)
+        for t in range(nc):
+            tangent[t, i, i] = -0.5 * sumsq_t[t] / d
+            dlogp[t] += coef * tangent[t, i, i] / d
+    return logp
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _positive(buf: np.ndarray, prior_at: int, x: float) -> tuple[float, float, float]:
+    """A positive parameter ``v = exp(x)``: value, log prior + log Jacobian, its gradient."""
+    v = math.exp(x)
+    lp, d = prior_logp(int(buf[prior_at]), buf[prior_at + 1], buf[prior_at + 2],
+                       buf[prior_at + 3], v)
+    return v, lp + x, d * v + 1.0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.ndarray,
+              grad: np.ndarray, sigma: float, family: int, n: int, p: int,
+              nblocks: int) -> float:
+    """Likelihood over the rows: adds d logp / d beta to ``grad`` and d logp / d u to
+    ``gu_all``; returns the log likelihood (up to a constant)."""
+    xs = int(buf[H_X])
+    ys = int(buf[H_Y])
+    ts = int(buf[H_TRIALS])
+    os_ = int(buf[H_OFFSET])
+    hb = int(buf[H_BLOCKS])
+    eta = np.zeros(n)
+    if os_ >= 0:
+        eta[:] = buf[os_:os_ + n]
+    if p:
+        X = buf[xs:xs + n * p].reshape((n, p))
+        for r in range(n):
+            acc = eta[r]
+            for k in range(p):
+                acc += X[r, k] * beta[k]
+            eta[r] = acc
+    start = 0
+    for b in range(nblocks):
+        base = hb + BLOCK_WIDTH * b
+        q = int(buf[base + B_Q])
+        m = int(buf[base + B_M])
+        zs = int(buf[base + B_Z])
+        ix = int(buf[base + B_INDEX])
+        index = buf[ix:ix + n]
+        u = u_all[start:start + m * q]
+        if zs < 0:
+            for r in range(n):
+                eta[r] += u[int(index[r])]
+        else:
+            Z = buf[zs:zs + n * q].reshape((n, q))
+            for r in range(n):
+                g = int(index[r]) * q
+                acc = 0.0
+                for j in range(q):
+                    acc += Z[r, j] * u[g + j]
+                eta[r] += acc
+        start += m * q
+    y = buf[ys:ys + n]
+    logp = 0.0
+    d = eta  # overwritten in place by d logp / d eta
+    if family == GAUSSIAN:
+        s2inv = 1.0 / (sigma * sigma)
+        ss = 0.0
+        for r in range(n):
+            e = y[r] - eta[r]
+            ss += e * e
+            d[r] = e * s2inv
+        logp = -n * math.log(sigma) - 0.5 * ss * s2inv
+        grad[int(buf[H_FAM_POS])] += -n + ss * s2inv
+    elif family == BINOMIAL_LOGIT:
+        for r in range(n):
+            e = eta[r]
+            nt = 1.0 if ts < 0 else buf[ts + r]
+            ex = math.exp(-abs(e))
+            inv = 1.0 / (1.0 + ex)
+            sp = max(e, 0.0) - math.log(inv)  # softplus(e); log is cheaper than log1p
+            pr = inv if e > 0 else ex * inv
+            logp += y[r] * e - nt * sp
+            d[r] = y[r] - nt * pr
+    else:  # POISSON_LOG
+        for r in range(n):
+            mu = math.exp(eta[r])
+            logp += y[r] * eta[r] - mu
+            d[r] = y[r] - mu
+    if p:
+        X = buf[xs:xs + n * p].reshape((n, p))
+        gb = np.zeros(p)
+        for r in range(n):
+            for k in range(p):
+                gb[k] += d[r] * X[r, k]
+        for k in range(p):
+            grad[k] += gb[k]
+    start = 0
+    for b in range(nblocks):
+        base = hb + BLOCK_WIDTH * b
+        q = int(buf[base + B_Q])
+        m = int(buf[base + B_M])
+        zs = int(buf[base + B_Z])
+        ix = int(buf[base + B_INDEX])
+        index = buf[ix:ix + n]
+        gu = gu_all[start:start + m * q]
+        if zs < 0:
+            for r in range(n):
+                gu[int(index[r])] += d[r]
+        else:
+            Z = buf[zs:zs + n * q].reshape((n, q))
+            for r in range(n):
+                g = int(index[r]) * q
+                for j in range(q):
+                    gu[g + j] += d[r] * Z[r, j]
+        start += m * q
+    return logp
+
+
+@numba.njit(cache=True, error_model="numpy")
+def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
+    """Log posterior density at ``x`` (up to a constant); fills ``grad``."""
+    n = int(buf[H_NROWS])
+    p = int(buf[H_P])
+    family = int(buf[H_FAMILY])
+    nblocks = int(buf[H_NBLOCKS])
+    use_ss = buf[H_SS] > 0
+    n_obs = buf[H_NOBS]
+    grad[:] = 0.0
+    logp = 0.0
+
+    # fixed effects and their priors
+    beta = x[:p]
+    pa = int(buf[H_BETA_PRIOR])
+    for k in range(p):
+        lp, d = prior_logp(int(buf[pa + 4 * k]), buf[pa + 4 * k + 1], buf[pa + 4 * k + 2],
+                           buf[pa + 4 * k + 3], beta[k])
+        logp += lp
+        grad[k] += d
+
+    # family parameter (gaussian sigma)
+    sigma = 1.0
+    fam_pos = int(buf[H_FAM_POS])
+    if family == GAUSSIAN:
+        sigma, lp, d = _positive(buf, int(buf[H_FAM_PRIOR]), x[fam_pos])
+        logp += lp
+        grad[fam_pos] += d
+
+    # group effects u of every block, from the parameters
+    total = 0
+    for b in range(nblocks):
+        base = int(buf[H_BLOCKS]) + BLOCK_WIDTH * b
+        total += int(buf[base + B_Q]) * int(buf[base + B_M])
+    u_all = np.empty(total)
+    gu_all = np.zeros(total)
+    max_q = 1
+    for b in range(nblocks):
+        base = int(buf[H_BLOCKS]) + BLOCK_WIDTH * b
+        max_q = max(max_q, int(buf[base + B_Q]))
+    chols = np.zeros((nblocks, max_q, max_q))
+    start = 0
+    for b in range(nblocks):
+        base = int(buf[H_BLOCKS]) + BLOCK_WIDTH * b
+        q = int(buf[base + B_Q])
+        m = int(buf[base + B_M])
+        sd_pos = int(buf[base + B_SD_POS])
+        cor_pos = int(buf[base + B_COR_POS])
+        eff = int(buf[base + B_EFF_POS])
+        c = chols[b]
+        for i in range(q):
+            c[i, i] = math.exp(x[sd_pos + i])
+        if buf[base + B_CORR] > 0 and q > 1:
+            nc = q * (q - 1) // 2
+            lc = np.empty((q, q))
+            tan = np.empty((nc, q, q))
+            dl = np.empty(nc)
+            corr_cholesky(x[cor_pos:cor_pos + nc], q, buf[base + B_ETA], lc, tan, dl)
+            for i in range(q):
+                for j in range(i + 1):
+                    c[i, j] = math.exp(x[sd_pos + i]) * lc[i, j]
+        u = u_all[start:start + m * q]
+        if buf[base + B_CENTRED] > 0:
+            u[:] = x[eff:eff + m * q]
+            mp = int(buf[base + B_MAP])
+            if mp >= 0:  # centred around the fixed effects: the parameters are beta + u
+                for i in range(q):
+                    k = int(buf[mp + i])
+                    if k >= 0:
+                        for g in range(m):
+                            u[g * q + i] -= beta[k]
+        else:
+            for g in range(m):
+                for i in range(q):
+                    acc = 0.0
+                    for j in range(i + 1):
+                        acc += c[i, j] * x[eff + g * q + j]
+                    u[g * q + i] = acc
+        start += m * q
+
+    # likelihood
+    if use_ss:
+        # Gaussian with one block: sufficient statistics, cost O(levels), not O(rows)
+        base = int(buf[H_BLOCKS])
+        q = int(buf[base + B_Q])
+        m = int(buf[base + B_M])
+        s = int(buf[H_SSDATA])
+        yy = buf[s]
+        xy = buf[s + 1:s + 1 + p]
+        xx = buf[s + 1 + p:s + 1 + p + p * p]
+        s2 = s + 1 + p + p * p
+        zz = buf[s2:s2 + m * q * q]
+        zy = buf[s2 + m * q * q:s2 + m * q * q + m * q]
+        zx = buf[s2 + m * q * q + m * q:s2 + m * q * q + m * q + m * q * p]
+        ss = yy
+        for k in range(p):
+            acc = 0.0
+            for l2 in range(p):
+                acc += xx[k * p + l2] * beta[l2]
+            ss += beta[k] * (acc - 2.0 * xy[k])
+            grad[k] += (xy[k] - acc) / (sigma * sigma)
+        for g in range(m):
+            for i in range(q):
+                ui = u_all[g * q + i]
+                zxb = 0.0
+                for k in range(p):
+                    zxb += zx[(g * q + i) * p + k] * beta[k]
+                zzu = 0.0
+                for j in range(q):
+                    zzu += zz[(g * q + i) * q + j] * u_all[g * q + j]
+                ss += ui * (-2.0 * zy[g * q + i] + 2.0 * zxb + zzu)
+                gu_all[g * q + i] = (zy[g * q + i] - zxb - zzu) / (sigma * sigma)
+                for k in range(p):
+                    grad[k] -= zx[(g * q + i) * p + k] * ui / (sigma * sigma)
+        logp += -n_obs * math.log(sigma) - 0.5 * ss / (sigma * sigma)
+        grad[fam_pos] += -n_obs + ss / (sigma * sigma)
+    else:
+        logp += _row_pass(buf, beta, u_all, gu_all, grad, sigma, family, n, p, nblocks)
+
+    # priors of the group effects, sds and correlations; chain rule back to parameters
+    start = 0
+    for b in range(nblocks):
+        base = int(buf[H_BLOCKS]) + BLOCK_WIDTH * b
+        q = int(buf[base + B_Q])
+        m = int(buf[base + B_M])
+        sd_pos = int(buf[base + B_SD_POS])
+        cor_pos = int(buf[base + B_COR_POS])
+        eff = int(buf[base + B_EFF_POS])
+        sp_at = int(buf[base + B_SD_PRIOR])
+        c = chols[b]
+        gu = gu_all[start:start + m * q]
+        u = u_all[start:start + m * q]
+        gc = np.zeros((q, q))
+        if buf[base + B_CENTRED] > 0:
+            v = np.empty(q)
+            a = np.empty(q)
+            for g in range(m):
+                for i in range(q):  # v = C^-1 u_g
+                    acc = u[g * q + i]
+                    for j in range(i):
+                        acc -= c[i, j] * v[j]
+                    v[i] = acc / c[i, i]
+                for i in range(q - 1, -1, -1):  # a = C^-T v
+                    acc = v[i]
+                    for j in range(i + 1, q):
+                        acc -= c[j, i] * a[j]
+                    a[i] = acc / c[i, i]
+                for i in range(q):
+                    logp -= 0.5 * v[i] * v[i]
+                    grad[eff + g * q + i] = gu[g * q + i] - a[i]
+                    for j in range(i + 1):
+                        gc[i, j] += a[i] * v[j]
+            for i in range(q):
+                logp -= m * math.log(c[i, i])
+                gc[i, i] -= m / c[i, i]
+            mp = int(buf[base + B_MAP])
+            if mp >= 0:
+                for i in range(q):
+                    k = int(buf[mp + i])
+                    if k >= 0:
+                        acc = 0.0
+                        for g in range(m):
+                            acc += grad[eff + g * q + i]
+                        grad[k] -= acc
+        else:
+            for g in range(m):
+                for j in range(q):
+                    zj = x[eff + g * q + j]
+                    acc = -zj
+                    for i in range(j, q):
+                        acc += c[i, j] * gu[g * q + i]
+                        gc[i, j] += gu[g * q + i] * zj
+                    grad[eff + g * q + j] = acc
+                    logp -= 0.5 * zj * zj
+        # C = diag(sd) L
+        for i in range(q):
+            sd = math.exp(x[sd_pos + i])
+            lp, d = prior_logp(int(buf[sp_at + 4 * i]), buf[sp_at + 4 * i + 1],
+                               buf[sp_at + 4 * i + 2], buf[sp_at + 4 * i + 3], sd)
+            logp += lp + x[sd_pos + i]
+            gsd = 0.0
+            for j in range(i + 1):
+                gsd += gc[i, j] * c[i, j] / sd
+            grad[sd_pos + i] += (gsd + d) * sd + 1.0
+        if buf[base + B_CORR] > 0 and q > 1:
+            nc = q * (q - 1) // 2
+            lc = np.empty((q, q))
+            tan = np.empty((nc, q, q))
+            dl = np.empty(nc)
+            logp += corr_cholesky(x[cor_pos:cor_pos + nc], q, buf[base + B_ETA], lc, tan, dl)
+            for t in range(nc):
+                acc = dl[t]
+                for i in range(q):
+                    sd = math.exp(x[sd_pos + i])
+                    for j in range(i + 1):
+                        acc += gc[i, j] * sd * tan[t, i, j]
+                grad[cor_pos + t] += acc
+        start += m * q
+    return logp
+
+
+LOGP_SIG = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
+                             numba.types.CPointer(numba.types.double),
+                             numba.types.CPointer(numba.types.double), numba.types.voidptr)
+EXPAND_SIG = numba.types.int64(numba.types.uint64, numba.types.uint64,
+                               numba.types.CPointer(numba.types.double),
+                               numba.types.CPointer(numba.types.double), numba.types.voidptr)
+
+
+@numba.cfunc(LOGP_SIG, cache=True, error_model="numpy")
+def logp_cfunc(dim, x_, out_, logp_, user_data_):  # noqa: ANN001, ANN201
+    """nutpie's logp callback: ``user_data`` points at the model's buffer."""
+    head = numba.carray(user_data_, (HEADER,), dtype=np.float64)
+    length = int(head[H_LEN])
+    if dim != int(head[H_DIM]):
+        return -1
+    buf = numba.carray(user_data_, (length,), dtype=np.float64)
+    x = numba.carray(x_, (dim,))
+    out = numba.carray(out_, (dim,))
+    value = logp_grad(x, out, buf)
+    logp_[0] = value
+    for i in range(dim):
+        if not np.isfinite(out[i]):
+            return 3
+    if not np.isfinite(value):
+        return 4
+    return 0
+
+
+@numba.cfunc(EXPAND_SIG, cache=True, error_model="numpy")
+def expand_cfunc(dim, expanded, x_, out_, user_data_):  # noqa: ANN001, ANN201
+    """nutpie's draw-storing callback.
+
+    Stores the unconstrained vector as it is, or (when the buffer has packing
+    information, for models with very many group effects) the population-level
+    parameters in double precision followed by the group effects in single
+    precision, two to a stored double, which halves the memory of the trace.
+    """
+    head = numba.carray(user_data_, (HEADER,), dtype=np.float64)
+    length = int(head[H_LEN])
+    buf = numba.carray(user_data_, (length,), dtype=np.float64)
+    x = numba.carray(x_, (dim,))
+    out = numba.carray(out_, (expanded,))
+    pk = int(buf[H_PACK])
+    if pk < 0:
+        if dim != expanded:
+            return -1
+        for i in range(dim):
+            out[i] = x[i]
+        return 0
+    n_pop = int(buf[pk])
+    n_eff = int(buf[pk + 1])
+    if expanded != n_pop + (n_eff + 1) // 2:
+        return -1
+    for i in range(n_pop):
+        out[i] = x[int(buf[pk + 2 + i])]
+    single = out[n_pop:].view(np.float32)
+    for j in range(n_eff):
+        single[j] = x[int(buf[pk + 2 + n_pop + j])]
+    if n_eff % 2:
+        single[n_eff] = 0.0
+    return 0

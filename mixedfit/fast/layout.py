@@ -1,0 +1,350 @@
+"""Packing a model into the flat buffer that :mod:`mixedfit.fast.kernel` reads.
+
+The parameter vector the sampler moves in (all unconstrained)::
+
+    [ fixed effects (p) | log sigma (Gaussian) | block 1 | block 2 | ... ]
+
+    block:  [ log sd (q) | correlation (q (q - 1) / 2, correlated blocks) |
+              effects (levels x q): z (non-centred) or u (centred) ]
+
+The correlation of a block is parameterised as Stan's ``cholesky_factor_corr``:
+``tanh`` of the unconstrained values gives canonical partial correlations, which
+build the Cholesky factor ``L`` of the correlation matrix; the LKJ prior is put
+on the correlation matrix. Non-centred effects are ``u_g = diag(sd) L z_g``.
+This is the same posterior as the PyMC model of :mod:`mixedfit.model` (which
+uses PyMC's own transforms), moved to the variables of
+:data:`mixedfit.model` by :func:`constrain`.
+
+The buffer (float64) starts with a header of :data:`~mixedfit.fast.kernel.HEADER`
+slots (lengths and offsets of the parts, see the ``H_*`` names in the kernel),
+then one descriptor of :data:`~mixedfit.fast.kernel.BLOCK_WIDTH` slots per block,
+then the priors (code and three parameters each), then the data: either the
+rows (``X``, ``y``, trials, offset, each block's ``Z`` and level index; integer
+values are stored exactly as floats) or, for a Gaussian model with one block,
+the sufficient statistics ``y'y``, ``X'y``, ``X'X`` and per level ``Z_g'Z_g``,
+``Z_g'y``, ``Z_g'X``, which make a gradient cost O(levels) whatever the
+number of rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from mixedfit.design import Design
+from mixedfit.families import Family
+from mixedfit.priors import Prior, cor_key, sd_key
+
+__all__ = ["Layout", "unsupported_reason", "make_layout"]
+
+# kept in step with kernel.py (which imports numba, so it is not imported here)
+HEADER, BLOCK_WIDTH = 20, 16
+_PRIOR_CODES = {
+    "Normal": (0, ("mu", "sigma")),
+    "HalfNormal": (1, ("sigma",)),
+    "HalfStudentT": (2, ("nu", "sigma")),
+    "Exponential": (3, ("lam",)),
+    "HalfCauchy": (4, ("beta",)),
+    "StudentT": (5, ("nu", "mu", "sigma")),
+    "Cauchy": (6, ("alpha", "beta")),
+}
+_POSITIVE = ("HalfNormal", "HalfStudentT", "Exponential", "HalfCauchy")
+_FAMILIES = {("gaussian", "identity"): 0, ("bernoulli", "logit"): 1, ("binomial", "logit"): 1,
+             ("poisson", "log"): 2}
+
+
+def _prior_row(prior: Prior) -> list[float] | None:
+    spec = _PRIOR_CODES.get(prior.name)
+    if spec is None:
+        return None
+    code, names = spec
+    params = dict(prior.params)
+    if prior.name == "Exponential" and "scale" in params and "lam" not in params:
+        params["lam"] = 1.0 / float(params.pop("scale"))
+    if set(params) != set(names):
+        return None
+    values = []
+    for name in names:
+        v = params[name]
+        if isinstance(v, np.ndarray) and v.size == 1:
+            v = float(v)
+        if not isinstance(v, Real) or not np.isfinite(v) or (name != "mu" and name != "alpha"
+                                                             and v <= 0):
+            return None
+        values.append(float(v))
+    return [float(code), *values, *[0.0] * (3 - len(values))]
+
+
+def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior]) -> str | None:
+    """Why the compiled kernel cannot fit this model (None when it can).
+
+    Examples
+    --------
+    >>> import mixedfit as mf
+    >>> from mixedfit.design import build_design
+    >>> from mixedfit.priors import resolve_priors
+    >>> fam = mf.families.gaussian()
+    >>> d = build_design("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"))
+    >>> unsupported_reason(d, fam, resolve_priors(d, fam, None)) is None
+    True
+    >>> fam = mf.families.gamma()
+    >>> unsupported_reason(d, fam, resolve_priors(d, fam, None))
+    'the gamma family with the inverse link'
+    """
+    if (family.name, family.link) not in _FAMILIES:
+        return f"the {family.name} family with the {family.link} link"
+    for col in design.fixed_columns:
+        if _prior_row(priors[col]) is None or priors[col].name in _POSITIVE:
+            return f"the prior {priors[col]} on {col}"
+    keys = [sd_key(c, b.group) for b in design.blocks for c in b.columns]
+    if family.name == "gaussian":
+        keys.append("sigma")
+    for key in keys:
+        if priors[key].name not in _POSITIVE or _prior_row(priors[key]) is None:
+            return f"the prior {priors[key]} on {key}"
+    for b in design.blocks:
+        if b.correlated and b.n_terms > 1:
+            eta = priors[cor_key(b.label)].params.get("eta", 1.0)
+            if not isinstance(eta, Real) or not eta > 0:
+                return f"the prior {priors[cor_key(b.label)]} on {cor_key(b.label)}"
+    return None
+
+
+@dataclass
+class BlockSlots:
+    """Where one block's parameters sit in the parameter vector."""
+
+    sd: int
+    cor: int
+    n_cor: int
+    effects: int
+    q: int
+    m: int
+    centred: bool
+    #: fixed-effect column of each term, for a centred block whose parameters are the
+    #: group-level coefficients ``beta + u`` (hierarchical centring); -1 where none
+    fixed_of_term: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Layout:
+    """A packed model: the buffer, the parameter slots and the start values."""
+
+    buffer: np.ndarray
+    dim: int
+    p: int
+    sigma: int  # position of log sigma, or -1
+    blocks: list[BlockSlots] = field(default_factory=list)
+    sufficient: bool = False
+    init_center: np.ndarray | None = None
+    init_scale: np.ndarray | None = None
+    #: positions of the population-level parameters and of the group effects when the
+    #: stored draws pack the group effects in single precision (else None)
+    packed: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def n_expanded(self) -> int:
+        """Doubles stored per draw."""
+        if self.packed is None:
+            return self.dim
+        return len(self.packed[0]) + (len(self.packed[1]) + 1) // 2
+
+    def initial_point(self, seed: Any) -> np.ndarray:
+        """Start values: rough estimates jittered by the seed (one call per chain)."""
+        rng = np.random.default_rng(int(seed) % (2 ** 63))
+        assert self.init_center is not None and self.init_scale is not None
+        return self.init_center + self.init_scale * rng.uniform(-1.0, 1.0, self.dim)
+
+
+def _block_uses_z(block: Any) -> bool:
+    return not (block.n_terms == 1 and np.all(block.Z[:, 0] == 1.0))
+
+
+def _hierarchical_centring(design: Design, slots: list[BlockSlots]) -> None:
+    """Centre centred blocks on the fixed effects of the same columns.
+
+    A centred block whose term ``x`` is also a fixed-effect column (same values) is
+    sampled as the group-level coefficients ``b_g = beta_x + u_g`` (Gelfand, Sahu and
+    Carlin, 1995), which removes the strong posterior correlation between ``beta_x``
+    and the mean of the ``u_g``. Each fixed column serves one block: the centred block
+    with the fewest levels (where that correlation is strongest).
+    """
+    X = design.X
+    order = sorted(range(len(slots)), key=lambda k: slots[k].m)
+    taken: set[int] = set()
+    for k in order:
+        s, b = slots[k], design.blocks[k]
+        s.fixed_of_term = [-1] * s.q
+        if not s.centred:
+            continue
+        for i, col in enumerate(b.columns):
+            if col in design.fixed_columns:
+                j = design.fixed_columns.index(col)
+                if j not in taken and np.array_equal(X[:, j], b.Z[:, i]):
+                    s.fixed_of_term[i] = j
+                    taken.add(j)
+
+
+def _link_response(design: Design, family: Family) -> np.ndarray:
+    y = np.asarray(design.y, dtype=float)
+    if family.name == "gaussian":
+        out = y.copy()
+    elif family.name in ("bernoulli", "binomial"):
+        n = np.ones_like(y) if design.trials is None else np.asarray(design.trials, float)
+        pr = (y + 0.5) / (n + 1.0)
+        out = np.log(pr / (1 - pr))
+    else:
+        out = np.log(y + 0.5)
+    if design.offset is not None:
+        out = out - design.offset
+    return out
+
+
+#: Stored group-effect values (draws x effects, warm-up included) above which they are
+#: stored in single precision (7 significant digits, far below Monte Carlo error).
+PACK_ABOVE = 20_000_000
+
+
+def make_layout(design: Design, family: Family, priors: dict[str, Prior],
+                centred: list[bool], *, sufficient: bool | None = None,
+                stored_draws: int = 0) -> Layout:
+    """Pack ``design``, ``family`` and ``priors`` for the kernel.
+
+    ``sufficient`` forces (True) or forbids (False) the sufficient-statistics form of
+    a one-block Gaussian model; by default it is used when it is cheaper than a pass
+    over the rows. ``stored_draws`` (chains x (tune + draws)) decides whether the
+    group effects are stored in single precision (above :data:`PACK_ABOVE` values).
+    """
+    reason = unsupported_reason(design, family, priors)
+    if reason is not None:
+        raise ValueError(f"the compiled kernel does not support {reason}")
+    fam_code = _FAMILIES[(family.name, family.link)]
+    n, p = design.X.shape
+    blocks = design.blocks
+    if sufficient is None:
+        sufficient = (fam_code == 0 and len(blocks) == 1
+                      and blocks[0].n_levels * blocks[0].n_terms * 4 < n)
+    sufficient = bool(sufficient and fam_code == 0 and len(blocks) == 1)
+
+    # parameter slots
+    pos = p
+    sigma_pos = -1
+    if fam_code == 0:
+        sigma_pos = pos
+        pos += 1
+    slots = []
+    for b, c in zip(blocks, centred, strict=True):
+        q, m = b.n_terms, b.n_levels
+        nc = q * (q - 1) // 2 if b.correlated else 0
+        slots.append(BlockSlots(sd=pos, cor=pos + q, n_cor=nc, effects=pos + q + nc, q=q, m=m,
+                                centred=bool(c)))
+        pos += q + nc + m * q
+    dim = pos
+    _hierarchical_centring(design, slots)
+
+    parts: list[np.ndarray] = []
+    cursor = HEADER + BLOCK_WIDTH * len(blocks)
+
+    def put(values: Any) -> int:
+        nonlocal cursor
+        arr = np.ascontiguousarray(values, dtype=np.float64).ravel()
+        at = cursor
+        parts.append(arr)
+        cursor += arr.size
+        return at
+
+    header = np.zeros(HEADER)
+    descr = np.zeros((len(blocks), BLOCK_WIDTH))
+    header[2], header[3], header[4], header[5], header[6] = p, fam_code, len(blocks), \
+        float(sufficient), dim
+    header[15], header[16] = n, sigma_pos
+    header[11] = put([_prior_row(priors[c]) for c in design.fixed_columns] or np.zeros(0))
+    header[12] = put(_prior_row(priors["sigma"]) if fam_code == 0 else [0.0] * 4)
+    header[13] = HEADER
+    header[7:11] = -1
+    header[14] = -1
+    y = np.asarray(design.y, dtype=float)
+    offset = design.offset
+    for k, (b, s) in enumerate(zip(blocks, slots, strict=True)):
+        d = descr[k]
+        d[0], d[1], d[2], d[3] = s.q, s.m, float(b.correlated and s.q > 1), float(s.centred)
+        d[6] = put([_prior_row(priors[sd_key(c, b.group)]) for c in b.columns])
+        d[7] = float(priors[cor_key(b.label)].params.get("eta", 1.0)) if b.correlated else 1.0
+        d[8], d[9], d[10] = s.sd, s.cor, s.effects
+        d[4] = d[5] = d[11] = -1
+        if any(k >= 0 for k in s.fixed_of_term):
+            d[11] = put(s.fixed_of_term)
+    if sufficient:
+        b = blocks[0]
+        yr = y - offset if offset is not None else y
+        X, Z, idx, m, q = design.X, b.Z.astype(float), b.index, b.n_levels, b.n_terms
+        zz = np.zeros((m, q, q))
+        zy = np.zeros((m, q))
+        zx = np.zeros((m, q, p))
+        for i in range(q):
+            zy[:, i] = np.bincount(idx, weights=Z[:, i] * yr, minlength=m)
+            for j in range(q):
+                zz[:, i, j] = np.bincount(idx, weights=Z[:, i] * Z[:, j], minlength=m)
+            for j in range(p):
+                zx[:, i, j] = np.bincount(idx, weights=Z[:, i] * X[:, j], minlength=m)
+        header[14] = put(np.concatenate([[yr @ yr], X.T @ yr, (X.T @ X).ravel(), zz.ravel(),
+                                         zy.ravel(), zx.ravel()]))
+        header[1] = 0
+    else:
+        header[1] = n
+        header[7] = put(design.X)
+        header[8] = put(y)
+        if design.trials is not None and fam_code == 1:
+            header[9] = put(design.trials)
+        if offset is not None:
+            header[10] = put(offset)
+        for k, b in enumerate(blocks):
+            if _block_uses_z(b):
+                descr[k, 4] = put(b.Z)
+            descr[k, 5] = put(b.index)
+    effects = np.concatenate([np.arange(s.effects, s.effects + s.m * s.q) for s in slots]
+                             ) if slots else np.zeros(0, int)
+    packed = None
+    header[17] = -1
+    if effects.size * stored_draws > PACK_ABOVE:
+        population = np.setdiff1d(np.arange(dim), effects)
+        packed = (population, effects)
+        header[17] = put(np.concatenate([[population.size, effects.size], population, effects]))
+    header[0] = cursor
+    buffer = np.concatenate([header, descr.ravel(), *parts])
+    assert buffer.size == cursor
+
+    # start values: least squares on the link scale, effects near zero
+    center = np.zeros(dim)
+    scale = np.zeros(dim)
+    target = _link_response(design, family)
+    resid_sd = float(np.std(target)) or 1.0
+    if p:
+        beta = np.linalg.lstsq(design.X, target, rcond=None)[0]
+        center[:p] = beta
+        resid_sd = float(np.std(target - design.X @ beta)) or resid_sd
+        scale[:p] = [0.1 * float(priors[c].params.get("sigma", 1.0)) for c in
+                     design.fixed_columns]
+    if sigma_pos >= 0:
+        center[sigma_pos] = np.log(resid_sd)
+        scale[sigma_pos] = 0.5
+    for b, s in zip(blocks, slots, strict=True):
+        for i, col in enumerate(b.columns):
+            sd_prior = priors[sd_key(col, b.group)].params
+            sd0 = 0.3 * float(sd_prior.get("sigma", sd_prior.get("beta", 1.0)))
+            center[s.sd + i] = np.log(sd0)
+            scale[s.sd + i] = 0.5
+        scale[s.cor:s.cor + s.n_cor] = 0.5
+        eff = slice(s.effects, s.effects + s.m * s.q)
+        if s.centred:
+            sds = np.exp(np.tile(center[s.sd:s.sd + s.q], s.m))
+            scale[eff] = 0.5 * sds
+            fixed = np.array([center[k] if k >= 0 else 0.0 for k in s.fixed_of_term])
+            center[eff] = np.tile(fixed, s.m) if s.fixed_of_term else 0.0
+        else:
+            scale[eff] = 0.5
+    return Layout(buffer=buffer, dim=dim, p=p, sigma=sigma_pos, blocks=slots,
+                  sufficient=sufficient, init_center=center, init_scale=scale, packed=packed)

@@ -1,0 +1,217 @@
+"""Sampling a packed model with nutpie's NUTS and the compiled kernel.
+
+nutpie's Rust sampler calls :func:`mixedfit.fast.kernel.logp_cfunc` directly
+(no Python, no GIL, one thread per chain) with a pointer to the model's buffer.
+The draws come back as unconstrained vectors and :func:`constrain` turns them
+into the variables of :mod:`mixedfit.model`, so results do not depend on the
+backend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from mixedfit.design import Design
+from mixedfit.fast.layout import Layout
+
+__all__ = ["sample_compiled", "constrain", "corr_cholesky_np"]
+
+
+def corr_cholesky_np(y: np.ndarray, k: int) -> np.ndarray:
+    """Cholesky factors of correlation matrices from unconstrained values ``(..., nc)``."""
+    w = np.tanh(y)
+    out = np.zeros((*y.shape[:-1], k, k))
+    out[..., 0, 0] = 1.0
+    pos = 0
+    for i in range(1, k):
+        sumsq = np.zeros(y.shape[:-1])
+        for j in range(i):
+            out[..., i, j] = w[..., pos] * np.sqrt(1.0 - sumsq)
+            sumsq = sumsq + out[..., i, j] ** 2
+            pos += 1
+        out[..., i, i] = np.sqrt(np.maximum(1.0 - sumsq, 0.0))
+    return out
+
+
+def constrain(x: np.ndarray, layout: Layout, design: Design, family_name: str, *,
+              inplace: bool = False) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """Model variables (name -> (dims, values)) from unconstrained draws ``(chain, draw, dim)``.
+
+    With ``inplace=True`` the group effects of centred blocks are views of ``x``
+    (which is changed), saving a copy of the largest part of the draws.
+    """
+    from mixedfit.model import level_dim, term_dim
+
+    cd = ("chain", "draw")
+    out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    if layout.p:
+        out["fixed"] = (cd + ("fixed_term",), x[..., :layout.p])
+    if layout.sigma >= 0 and family_name == "gaussian":
+        out["sigma"] = (cd, np.exp(x[..., layout.sigma]))
+    for b, s in zip(design.blocks, layout.blocks, strict=True):
+        L, G = b.label, b.group
+        tdim, ldim = term_dim(L), level_dim(G)
+        sd = np.exp(x[..., s.sd:s.sd + s.q])
+        eff = x[..., s.effects:s.effects + s.m * s.q].reshape(*x.shape[:2], s.m, s.q)
+        if s.n_cor:
+            lc = corr_cholesky_np(x[..., s.cor:s.cor + s.n_cor], s.q)
+        else:
+            lc = np.broadcast_to(np.eye(s.q), (*x.shape[:2], s.q, s.q))
+        chol = sd[..., :, None] * lc
+        if s.centred:
+            u = eff
+            if any(k >= 0 for k in s.fixed_of_term):
+                shift = np.stack([x[..., k] if k >= 0 else np.zeros(x.shape[:2])
+                                  for k in s.fixed_of_term], axis=-1)
+                if inplace:
+                    eff -= shift[..., None, :]
+                    u = eff
+                else:
+                    u = eff - shift[..., None, :]
+        else:
+            u = np.einsum("cdgj,cdij->cdgi", eff, chol)
+            out[f"z({L})"] = (cd + (ldim, tdim), eff)
+        out[f"sd({L})"] = (cd + (tdim,), sd)
+        if b.correlated:
+            cor = np.einsum("cdij,cdkj->cdik", lc, lc)
+            idx = np.arange(s.q)
+            cor[..., idx, idx] = 1.0
+            out[f"cor({L})"] = (cd + (tdim, tdim + "_"), cor)
+        out[f"u({L})"] = (cd + (ldim, tdim), u)
+    return out
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def _kernel() -> Any:
+    if "kernel" not in _COMPILED:
+        from mixedfit.fast import kernel
+
+        _COMPILED["kernel"] = kernel
+    return _COMPILED["kernel"]
+
+
+def _model_class() -> Any:
+    if "cls" in _COMPILED:
+        return _COMPILED["cls"]
+    from nutpie import _lib
+    from nutpie.sample import CompiledModel
+
+    kernel = _kernel()
+
+    @dataclasses.dataclass(frozen=True)
+    class KernelModel(CompiledModel):
+        layout: Any = None
+
+        @property
+        def n_dim(self) -> int:
+            return self.layout.dim
+
+        @property
+        def shapes(self) -> dict[str, tuple[int, ...]]:
+            return {"x": (self.layout.dim,)}
+
+        @property
+        def coords(self) -> dict[str, Any]:
+            return {}
+
+        def _make_sampler(self, settings: Any, init_mean: Any, cores: int, progress_type: Any,
+                          store: Any) -> Any:
+            return _lib.PySampler.from_pymc(settings, cores, self._make_model(init_mean),
+                                            progress_type, store)
+
+        def _make_model(self, init_mean: Any) -> Any:
+            buf = self.layout.buffer
+            dim = self.layout.dim
+            logp_fn = _lib.LogpFunc(kernel.logp_cfunc.address, buf.ctypes.data, self)
+            n_exp = self.layout.n_expanded
+            expand_fn = _lib.ExpandFunc(dim, n_exp, kernel.expand_cfunc.address,
+                                        buf.ctypes.data, self)
+            sizes = {"param": n_exp}
+            variables = _lib.PyVariable.new_variables(["x"], ["float64"], [(n_exp,)], sizes,
+                                                      {"x": ["param"]})
+            return _lib.PyMcModel(logp_fn, expand_fn, variables, dim, sizes, {},
+                                  self.layout.initial_point, None)
+
+    _COMPILED["cls"] = KernelModel
+    return KernelModel
+
+
+def logp_and_grad(layout: Layout, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """The kernel's log density and gradient at one point (for checks and tests)."""
+    grad = np.zeros(layout.dim)
+    value = _kernel().logp_grad(np.ascontiguousarray(x, dtype=float), grad, layout.buffer)
+    return float(value), grad
+
+
+def sample_compiled(layout: Layout, design: Design, family_name: str, *, draws: int, tune: int,
+                    chains: int, random_seed: int | None, progressbar: bool,
+                    target_accept: float, max_treedepth: int, low_rank: bool) -> Any:
+    """Run nutpie on the compiled kernel; an InferenceData laid out like the PyMC path's."""
+    import arviz as az
+    import nutpie
+    import xarray as xr
+
+    from mixedfit.model import coords_for
+
+    model = _model_class()(dims={}, layout=layout)
+    seed = int(np.random.SeedSequence(random_seed).generate_state(1)[0])
+    raw = nutpie.sample(model, draws=draws, tune=tune, chains=chains, seed=seed,
+                        progress_bar=progressbar, save_warmup=False,
+                        low_rank_modified_mass_matrix=low_rank, maxdepth=max_treedepth,
+                        target_accept=target_accept, return_raw_trace=True)
+    x, stats = _unpack(raw, layout, draws)
+    del raw
+    coords = coords_for(design)
+    variables = constrain(x, layout, design, family_name, inplace=True)
+    posterior = xr.Dataset(
+        {k: (dims, v) for k, (dims, v) in variables.items()},
+        coords={"chain": np.arange(x.shape[0]), "draw": np.arange(x.shape[1]),
+                **{k: v for k, v in coords.items() if k != "obs"}})
+    sample_stats = xr.Dataset(
+        {k: (("chain", "draw"), v) for k, v in stats.items()},
+        coords={"chain": np.arange(x.shape[0]), "draw": np.arange(x.shape[1])})
+    observed = xr.Dataset({"y": (("obs",), np.asarray(design.y))},
+                          coords={"obs": np.arange(design.n_obs)})
+    return az.InferenceData(posterior=posterior, sample_stats=sample_stats,
+                            observed_data=observed)
+
+
+#: Sample statistics kept from nutpie's trace (as nutpie names them).
+STATS = ("diverging", "energy", "depth", "maxdepth_reached", "n_steps", "step_size",
+         "mean_tree_accept", "logp", "energy_error")
+
+
+def _unpack(raw: Any, layout: Layout, draws: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Post-warm-up draws ``(chain, draw, dim)`` and sample statistics from nutpie's raw
+    (Arrow) trace, decoding group effects stored in single precision."""
+    import pyarrow
+
+    draw_batches, stat_batches = raw.get_arrow_trace()
+    chains = len(draw_batches)
+    x = np.empty((chains, draws, layout.dim))
+    stats: dict[str, np.ndarray] = {}
+    for c, (db, sb) in enumerate(zip(draw_batches, stat_batches, strict=True)):
+        tuning = np.asarray(sb.column("tuning"), dtype=bool)
+        keep = np.flatnonzero(~tuning)[:draws]
+        if keep.size < draws:
+            raise RuntimeError(f"nutpie returned {keep.size} draws for chain {c}, not {draws}")
+        col = pyarrow.array(db.column("x"))  # a list column: flatten it without copying
+        flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
+        stored = flat.reshape(len(tuning), layout.n_expanded)[keep]
+        if layout.packed is None:
+            x[c] = stored
+        else:
+            population, effects = layout.packed
+            x[c][:, population] = stored[:, :population.size]
+            single = np.ascontiguousarray(stored[:, population.size:]).view(np.float32)
+            x[c][:, effects] = single[:, :effects.size]
+        for name in STATS:
+            if name in sb.column_names:
+                values = np.asarray(sb.column(name))[keep]
+                stats.setdefault(name, np.empty((chains, draws), dtype=values.dtype))[c] = values
+    return x, stats
