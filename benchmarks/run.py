@@ -243,9 +243,13 @@ def worker(tool: str, case: str, draws: int, tune: int, chains: int) -> dict:
         import mixedfit as mf
 
         data = load_data(data_spec)
-        import arviz  # noqa: F401  - imports done, as in a notebook
+        # imports done, as in a notebook: what mixedfit's default fit loads (its compiled
+        # backend never imports PyMC; a fallback to the PyMC model would, inside the fit)
+        import arviz  # noqa: F401
         import nutpie  # noqa: F401
-        import pymc  # noqa: F401
+
+        import mixedfit.api  # noqa: F401
+        import mixedfit.fast.kernel  # noqa: F401
 
         size = _data_size(data, data_spec)
         _announce_fit_start(startup_s=time.perf_counter() - t_start, **size)

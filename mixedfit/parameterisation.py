@@ -16,9 +16,12 @@ weight of the family at the response's mean (binomial ``1 / (n p (1 - p))``,
 Poisson ``1 / mu``), and ``s`` is taken as 1 on the link scale.
 
 A block is centred when ``r`` exceeds :data:`CENTRE_ABOVE` (uncorrelated
-blocks of Gaussian models) or :data:`CENTRE_CORRELATED_ABOVE` (correlated
-blocks, whose centred form with an LKJ prior is slower per draw, and blocks of
-other families, whose ``r`` is cruder), so the centred form must pay off clearly.
+blocks) or :data:`CENTRE_CORRELATED_ABOVE` (correlated blocks, whose centred
+form with an LKJ prior is slower per draw), so the centred form must pay off
+clearly. Measured with the compiled backend (4 x 1000 draws, smallest bulk ESS
+of the population-level parameters, non-centred against centred): cbpp
+(``r = 6.2``) 1255 against 1623, sleepstudy ``(Days | Subject)`` (``r = 14.4``)
+792 against 1574, dyestuff (``r = 3.6``) 904 non-centred.
 
 Examples
 --------
@@ -114,9 +117,8 @@ def information_ratios(design: Design, family: Family) -> list[float]:
 
 def choose_centering(design: Design, family: Family) -> list[bool]:
     """Centred (True) or non-centred (False) for each block of the design."""
-    gaussian = family.name in ("gaussian", "t") and family.link == "identity"
     out = []
     for block, r in zip(design.blocks, information_ratios(design, family), strict=True):
-        limit = CENTRE_CORRELATED_ABOVE if (block.correlated or not gaussian) else CENTRE_ABOVE
+        limit = CENTRE_CORRELATED_ABOVE if block.correlated and block.n_terms > 1 else CENTRE_ABOVE
         out.append(bool(r > limit))
     return out
