@@ -14,7 +14,7 @@ __all__ = ["fit", "prior_predictive"]
 
 #: Largest number of parameters for which the compiled backend adapts a low-rank mass
 #: matrix (when every block is centred).
-LOW_RANK_MAX_DIM = 1000
+LOW_RANK_MAX_DIM = 150
 #: Rows from which a model whose blocks are all centred gets target_accept 0.8.
 LARGE_DATA_ROWS = 10_000
 
