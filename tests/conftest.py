@@ -43,3 +43,16 @@ def sleep_quick() -> Any:
 
     return cached_fit("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"),
                       key="sleepstudy", **QUICK)
+
+
+def forbid_sampling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every sampler entry point (both backends, posterior and prior) fail the test."""
+    import mixedfit.fast.sampler as compiled
+    import mixedfit.model as model
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("sampling started")
+
+    monkeypatch.setattr(model, "sample", boom)
+    monkeypatch.setattr(model, "sample_prior", boom)
+    monkeypatch.setattr(compiled, "sample_compiled", boom)

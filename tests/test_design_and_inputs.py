@@ -10,6 +10,7 @@ import pytest
 
 import mixedfit as mf
 from mixedfit.design import MissingDataWarning, build_design
+from tests.conftest import forbid_sampling
 
 
 def test_group_effects_use_an_index_not_a_dense_matrix():
@@ -116,15 +117,7 @@ def test_same_term_twice_on_one_factor_is_refused():
     ({"priors": {"Days": 3}}, "must be a mixedfit.Prior"),
 ])
 def test_bad_options_fail_before_sampling(kwargs, match, monkeypatch):
-    import mixedfit.model as model
-
-    def boom(*a, **k):  # sampling must never start
-        raise AssertionError("sampling started")
-
-    import mixedfit.fast.sampler as compiled
-
-    monkeypatch.setattr(model, "sample", boom)
-    monkeypatch.setattr(compiled, "sample_compiled", boom)
+    forbid_sampling(monkeypatch)  # sampling must never start
     with pytest.raises(mf.MixedFitError, match=match):
         mf.fit("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"), **kwargs)
 

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 import mixedfit as mf
+from tests.conftest import forbid_sampling
 
 from .conftest import LONG, QUICK, cached_fit
 
@@ -121,11 +122,7 @@ def _frame(y, **extra):
     ("bernoulli", [0, 1, 2, 1], "must be 0/1"),
 ])
 def test_response_checks_name_the_column(family, y, match, monkeypatch):
-    import mixedfit.fast.sampler as compiled
-    import mixedfit.model as model
-
-    monkeypatch.setattr(model, "sample", lambda *a, **k: pytest.fail("sampled"))
-    monkeypatch.setattr(compiled, "sample_compiled", lambda *a, **k: pytest.fail("sampled"))
+    forbid_sampling(monkeypatch)
     with pytest.raises(mf.DataError, match=match) as err:
         mf.fit("y ~ x + (1 | g)", _frame(y), family=family)
     assert "'y'" in str(err.value)

@@ -21,6 +21,7 @@ import pytest
 import mixedfit as mf
 from mixedfit.design import SAFE_FUNCTIONS, build_design, formula_namespace
 from mixedfit.formula import ALLOWED_FUNCTIONS
+from tests.conftest import forbid_sampling
 
 #: Code, written into each position a formula has.
 PAYLOADS = [
@@ -103,16 +104,7 @@ def data() -> pd.DataFrame:
 
 @pytest.fixture
 def no_sampling(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mixedfit.model as model
-
-    def boom(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("sampling started")
-
-    monkeypatch.setattr(model, "sample", boom)
-    monkeypatch.setattr(model, "sample_prior", boom)
-    import mixedfit.fast.sampler as compiled
-
-    monkeypatch.setattr(compiled, "sample_compiled", boom)
+    forbid_sampling(monkeypatch)
 
 
 # --------------------------------------------------------------------------- refusals

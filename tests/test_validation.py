@@ -18,6 +18,7 @@ import pytest
 
 import mixedfit as mf
 from mixedfit.design import MissingDataWarning, build_design
+from tests.conftest import forbid_sampling
 
 # --------------------------------------------------------------------------- helpers
 
@@ -25,15 +26,7 @@ from mixedfit.design import MissingDataWarning, build_design
 @pytest.fixture(autouse=True)
 def no_sampling(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the test if the sampler (posterior or prior) is ever called."""
-    import mixedfit.fast.sampler as compiled
-    import mixedfit.model as model
-
-    def boom(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("sampling started")
-
-    monkeypatch.setattr(model, "sample", boom)
-    monkeypatch.setattr(model, "sample_prior", boom)
-    monkeypatch.setattr(compiled, "sample_compiled", boom)
+    forbid_sampling(monkeypatch)
 
 
 def frame(n_groups: int = 4, per_group: int = 6, seed: int = 0) -> pd.DataFrame:
