@@ -17,6 +17,8 @@ __all__ = ["fit", "prior_predictive"]
 LOW_RANK_MAX_DIM = 150
 #: Rows from which a model whose blocks are all centred gets target_accept 0.8.
 LARGE_DATA_ROWS = 10_000
+#: Default target_accept when the group effects are integrated out.
+MARGINAL_TARGET_ACCEPT = 0.9
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -101,6 +103,7 @@ def fit(
     backend: str = "auto",
     progressbar: bool | None = None,
     centered: bool | None = None,
+    marginalize: bool | None = None,
     target_accept: float | None = None,
     max_treedepth: int = 10,
     interval: float = 0.94,
@@ -155,12 +158,23 @@ def fit(
         block is non-centred unless its levels have enough data to pin their effects
         down, in which case it is centred (see :mod:`mixedfit.parameterisation`);
         ``res.info["centered"]`` records the choice.
+    marginalize : bool, optional
+        Integrate the group effects out analytically during sampling (NUTS then moves
+        only in the fixed effects, sigma, sds and correlations) and draw them
+        afterwards from their exact conditional posterior: the same posterior, with
+        no funnels and far fewer dimensions. Possible for Gaussian models on the
+        compiled backend whose blocks share one grouping factor, or that have few
+        group effects in all (see :func:`mixedfit.fast.layout.marginal_reason`).
+        Default: when possible and ``centered`` is not given;
+        ``res.info["marginalized"]`` records the choice.
     target_accept : float, optional
         NUTS target acceptance rate. Default 0.95 for models with group effects (as
         rstanarm's mixed models: hierarchical posteriors have narrow regions that a
-        larger step size skips, causing divergences), 0.8 otherwise and for data sets
-        of at least 10,000 rows whose blocks are all centred (their posterior is
-        near-Gaussian). Raise toward 0.99 when there are divergences.
+        larger step size skips, causing divergences), 0.9 when the group effects are
+        integrated out (``marginalize``; 0.8 gave an occasional divergence on
+        dyestuff, pastes and penicillin, 0.9 none in 24 fits), 0.8 otherwise and for
+        data sets of at least 10,000 rows whose blocks are all centred (their
+        posterior is near-Gaussian). Raise toward 0.99 when there are divergences.
     max_treedepth : int, default 10
         Maximum NUTS tree depth.
     interval : float, default 0.94
@@ -232,7 +246,23 @@ def fit(
         backend = "compiled" if reason is None else "pymc"
     else:
         backend = "pymc"
-    if centered is None:
+    marginal = False
+    if marginalize is not None and not isinstance(marginalize, bool):
+        raise OptionError(f"marginalize must be True, False or None, got {marginalize!r}.")
+    if backend == "compiled" and marginalize is not False:
+        from mixedfit.fast.layout import marginal_reason
+
+        mreason = marginal_reason(design, fam)
+        if marginalize and mreason is not None:
+            raise OptionError(f"marginalize=True: cannot integrate out the group effects of "
+                              f"{mreason}; leave marginalize unset.")
+        marginal = mreason is None and (marginalize or centered is None)
+    elif marginalize:
+        raise OptionError('marginalize=True needs the compiled backend (sampler="nutpie", '
+                          'backend="auto" or "compiled", and priors it covers).')
+    if marginal:  # the parameterisation of the effects does not arise
+        centering = [False] * len(design.blocks)
+    elif centered is None:
         from mixedfit.parameterisation import choose_centering
 
         centering = choose_centering(design, fam)
@@ -244,18 +274,21 @@ def fit(
         # large data set whose blocks are all centred has a near-Gaussian posterior
         # and gets Stan's default 0.8, which halves the trajectory length
         large = low_rank and design.n_obs >= LARGE_DATA_ROWS
-        target_accept = 0.95 if design.blocks and not large else 0.8
+        if marginal:
+            target_accept = MARGINAL_TARGET_ACCEPT
+        else:
+            target_accept = 0.95 if design.blocks and not large else 0.8
     start = time.perf_counter()
     if backend == "compiled":
         from mixedfit.fast.layout import make_layout
         from mixedfit.fast.sampler import sample_compiled
 
         layout = make_layout(design, fam, resolved, centering,
-                             stored_draws=chains * (tune + draws))
+                             stored_draws=chains * (tune + draws), marginal=marginal)
         # nutpie's low-rank adaptation costs O(dim x window^2) per tuning step: with many
         # group effects it takes longer than it saves (centred blocks are centred on the
         # fixed effects, which removes the correlation it was there to capture)
-        low_rank = low_rank and layout.dim <= LOW_RANK_MAX_DIM
+        low_rank = (low_rank or marginal) and layout.dim <= LOW_RANK_MAX_DIM
         idata = sample_compiled(layout, design, fam.name, draws=draws, tune=tune, chains=chains,
                                 random_seed=random_seed, progressbar=progressbar,
                                 target_accept=target_accept, max_treedepth=max_treedepth,
@@ -266,7 +299,8 @@ def fit(
                        sampler=sampler, progressbar=progressbar, target_accept=target_accept,
                        max_treedepth=max_treedepth, low_rank=low_rank)
     info = {"sampler": sampler, "backend": backend, "draws": draws, "tune": tune, "chains": chains,
-            "random_seed": random_seed, "centered": centering, "target_accept": target_accept,
+            "random_seed": random_seed, "centered": None if marginal else centering,
+            "marginalized": marginal, "target_accept": target_accept,
             "max_treedepth": max_treedepth, "time": time.perf_counter() - start}
     res = MixedResult(design=design, family=fam, priors=resolved, idata=idata, info=info,
                       interval=interval)

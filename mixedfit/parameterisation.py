@@ -18,7 +18,24 @@ Poisson ``1 / mu``), and ``s`` is taken as 1 on the link scale.
 A block is centred when ``r`` exceeds :data:`CENTRE_ABOVE` (uncorrelated
 blocks) or :data:`CENTRE_CORRELATED_ABOVE` (correlated blocks, whose centred
 form with an LKJ prior is slower per draw), so the centred form must pay off
-clearly. Measured with the compiled backend (4 x 1000 draws, smallest bulk ESS
+clearly. Two refinements:
+
+- A Gaussian block with at least :data:`MANY_LEVELS` levels is centred when
+  ``r > 1``, the crossover of the two forms' convergence rates for Gaussian
+  models (Papaspiliopoulos, Roberts & Skold, 2007: the centred form mixes at rate
+  ``1 / (1 + r)``, the non-centred at ``r / (1 + r)``). The higher thresholds
+  above guard against the centred form's funnel, which needs a poorly identified
+  sd; with hundreds of levels the sd is pinned down.
+- A block whose grouping factor contains the levels of a centred block's factor
+  (``dept`` above ``d`` in ``(1 | d) + (1 | dept)`` with every ``d`` in one
+  ``dept``) is centred too: its effects are told apart from the sum of the nested
+  ones only through them, and the rough variance estimate gives the outer factor
+  little of its own. On InstEval (73,421 rows; ``s``: 2,972 levels, ``r = 2.1``;
+  ``d``: 1,128 levels nested in ``dept``: 14) leaving ``s`` or ``dept``
+  non-centred did not converge in 4 x 1000 draws (max R-hat 1.021 and 1.029),
+  centring all three did (1.005).
+
+Measured with the compiled backend (4 x 1000 draws, smallest bulk ESS
 of the population-level parameters, non-centred against centred): cbpp
 (``r = 6.2``) 1255 against 1623, sleepstudy ``(Days | Subject)`` (``r = 14.4``)
 792 against 1574, dyestuff (``r = 3.6``) 904 non-centred.
@@ -44,10 +61,13 @@ import numpy as np
 from mixedfit.design import BlockDesign, Design
 from mixedfit.families import Family
 
-__all__ = ["choose_centering", "information_ratios", "CENTRE_ABOVE", "CENTRE_CORRELATED_ABOVE"]
+__all__ = ["choose_centering", "information_ratios", "CENTRE_ABOVE", "CENTRE_CORRELATED_ABOVE",
+           "MANY_LEVELS"]
 
 CENTRE_ABOVE = 5.0
 CENTRE_CORRELATED_ABOVE = 10.0
+#: Levels from which a Gaussian block is centred as soon as ``r > 1``.
+MANY_LEVELS = 100
 
 
 def _residuals(design: Design) -> np.ndarray:
@@ -115,10 +135,26 @@ def information_ratios(design: Design, family: Family) -> list[float]:
     return ratios
 
 
+def _nested_in(inner: BlockDesign, outer: BlockDesign) -> bool:
+    """Whether every level of ``inner``'s factor lies within one level of ``outer``'s."""
+    if outer.n_levels >= inner.n_levels:
+        return False
+    parent = np.full(inner.n_levels, -1)
+    parent[inner.index] = outer.index
+    return bool(np.all(parent[inner.index] == outer.index))
+
+
 def choose_centering(design: Design, family: Family) -> list[bool]:
     """Centred (True) or non-centred (False) for each block of the design."""
+    gaussian = family.name in ("gaussian", "t") and family.link == "identity"
     out = []
     for block, r in zip(design.blocks, information_ratios(design, family), strict=True):
         limit = CENTRE_CORRELATED_ABOVE if block.correlated and block.n_terms > 1 else CENTRE_ABOVE
+        if gaussian and block.n_levels >= MANY_LEVELS:
+            limit = 1.0
         out.append(bool(r > limit))
+    for i, outer in enumerate(design.blocks):
+        if not out[i] and any(out[j] and _nested_in(inner, outer)
+                              for j, inner in enumerate(design.blocks) if j != i):
+            out[i] = True
     return out

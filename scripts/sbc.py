@@ -20,7 +20,10 @@ level. ``L`` defaults to 99, so that the ``L + 1 = 100`` possible ranks split ex
 into 10 or 20 equal bins.
 
 By default (``--backend compiled``) each replication calls :func:`mixedfit.fit` with its
-default backend, mixedfit's compiled log density, which needs no per-model compilation.
+default backend, mixedfit's compiled log density, which needs no per-model compilation;
+for these Gaussian models that fit integrates the group effects out and draws them
+afterwards (``marginalize``). ``--backend joint`` samples the joint posterior on the
+compiled backend instead (``marginalize=False``).
 ``--backend pymc`` checks the PyMC model instead: each replication samples the very
 model that ``mf.fit(..., backend="pymc")`` builds for its data (captured at the call to
 the sampler), compiled by nutpie once per parameterisation and re-used with the new
@@ -341,7 +344,7 @@ class Refitter:
         self.data = data
         self.priors = priors
         self.options = {"draws": draws, "tune": tune, "chains": chains}
-        self.via_fit = via_fit or backend == "compiled"
+        self.via_fit = via_fit or backend in ("compiled", "joint")
         self.backend = backend
         self._compiled: dict[tuple[str, ...], _Compiled] = {}
         self.logp_checks: list[float] = []
@@ -353,9 +356,11 @@ class Refitter:
         if self.via_fit:
             import mixedfit as mf
 
+            joint = {"marginalize": False} if self.backend == "joint" else {}
             res = mf.fit(self.formula, data, priors=self.priors, random_seed=seed,
                          progressbar=False, warn=False, log_likelihood=False,
-                         backend=self.backend, **self.options)
+                         backend="pymc" if self.backend == "pymc" else "compiled",
+                         **joint, **self.options)
             return res.idata.posterior, _divergences(res.idata)
         import nutpie
 
@@ -427,8 +432,8 @@ def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 2
         Seed of the prior draws; replication ``r`` is fitted with seed ``seed + 1 + r``.
     via_fit : bool
         Call ``mf.fit`` for every replication (always so with the compiled backend).
-    backend : {"compiled", "pymc"}
-        The backend whose posterior is checked.
+    backend : {"compiled", "joint", "pymc"}
+        The posterior checked (see the module docstring).
     progress : bool
         Print a dot per replication.
 
@@ -515,8 +520,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-group", type=int, default=5)
     parser.add_argument("--alpha", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--backend", choices=["compiled", "pymc"], default="compiled",
-                        help="the log density checked: mixedfit's compiled one (default) or "
+    parser.add_argument("--backend", choices=["compiled", "joint", "pymc"], default="compiled",
+                        help="the posterior checked: mf.fit's default (compiled, group effects "
+                             "integrated out where possible), the compiled joint model, or "
                              "the PyMC model")
     parser.add_argument("--via-fit", action="store_true",
                         help="call mf.fit for every replication (recompiles each time)")

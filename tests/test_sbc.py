@@ -155,7 +155,7 @@ def test_captured_model_is_the_one_fit_builds(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["compiled", "pymc"])
+@pytest.mark.parametrize("backend", ["compiled", "joint", "pymc"])
 @pytest.mark.parametrize("name", sorted(sbc.MODELS))
 def test_small_sbc_is_uniform_at_the_one_percent_level(name: str, backend: str) -> None:
     ranks = sbc.run_sbc(name, reps=40, draws=200, tune=200, chains=2, n_thin=99, seed=7,

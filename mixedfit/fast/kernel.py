@@ -113,6 +113,62 @@ def corr_cholesky(y: np.ndarray, k: int, eta: float, chol: np.ndarray, tangent: 
 
 
 @numba.njit(cache=True, error_model="numpy")
+def block_factor(x: np.ndarray, buf: np.ndarray, base: int, c: np.ndarray) -> None:
+    """Fill ``c[:q, :q]`` with a block's ``C = diag(sd) L``, the Cholesky factor of the
+    covariance of its effects (``L`` from the correlation parameters, or the identity)."""
+    q = int(buf[base + B_Q])
+    sd_pos = int(buf[base + B_SD_POS])
+    cor_pos = int(buf[base + B_COR_POS])
+    for i in range(q):
+        c[i, i] = math.exp(x[sd_pos + i])
+    if buf[base + B_CORR] > 0 and q > 1:
+        nc = q * (q - 1) // 2
+        lc = np.empty((q, q))
+        tan = np.empty((nc, q, q))
+        dl = np.empty(nc)
+        corr_cholesky(x[cor_pos:cor_pos + nc], q, buf[base + B_ETA], lc, tan, dl)
+        for i in range(q):
+            for j in range(i + 1):
+                c[i, j] = math.exp(x[sd_pos + i]) * lc[i, j]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def block_hyper(x: np.ndarray, grad: np.ndarray, buf: np.ndarray, base: int, c: np.ndarray,
+                gc: np.ndarray) -> float:
+    """Priors of a block's sds and correlations (with the Jacobians of their
+    transforms); adds to ``grad`` their gradient and the chain rule of ``gc``, the
+    gradient of the rest of the density with respect to ``C = diag(sd) L``."""
+    q = int(buf[base + B_Q])
+    sd_pos = int(buf[base + B_SD_POS])
+    cor_pos = int(buf[base + B_COR_POS])
+    sp_at = int(buf[base + B_SD_PRIOR])
+    logp = 0.0
+    for i in range(q):
+        sd = math.exp(x[sd_pos + i])
+        lp, d = prior_logp(int(buf[sp_at + 4 * i]), buf[sp_at + 4 * i + 1],
+                           buf[sp_at + 4 * i + 2], buf[sp_at + 4 * i + 3], sd)
+        logp += lp + x[sd_pos + i]
+        gsd = 0.0
+        for j in range(i + 1):
+            gsd += gc[i, j] * c[i, j] / sd
+        grad[sd_pos + i] += (gsd + d) * sd + 1.0
+    if buf[base + B_CORR] > 0 and q > 1:
+        nc = q * (q - 1) // 2
+        lc = np.empty((q, q))
+        tan = np.empty((nc, q, q))
+        dl = np.empty(nc)
+        logp += corr_cholesky(x[cor_pos:cor_pos + nc], q, buf[base + B_ETA], lc, tan, dl)
+        for t in range(nc):
+            acc = dl[t]
+            for i in range(q):
+                sd = math.exp(x[sd_pos + i])
+                for j in range(i + 1):
+                    acc += gc[i, j] * sd * tan[t, i, j]
+            grad[cor_pos + t] += acc
+    return logp
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _positive(buf: np.ndarray, prior_at: int, x: float) -> tuple[float, float, float]:
     """A positive parameter ``v = exp(x)``: value, log prior + log Jacobian, its gradient."""
     v = math.exp(x)
@@ -266,21 +322,9 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         base = int(buf[H_BLOCKS]) + BLOCK_WIDTH * b
         q = int(buf[base + B_Q])
         m = int(buf[base + B_M])
-        sd_pos = int(buf[base + B_SD_POS])
-        cor_pos = int(buf[base + B_COR_POS])
         eff = int(buf[base + B_EFF_POS])
         c = chols[b]
-        for i in range(q):
-            c[i, i] = math.exp(x[sd_pos + i])
-        if buf[base + B_CORR] > 0 and q > 1:
-            nc = q * (q - 1) // 2
-            lc = np.empty((q, q))
-            tan = np.empty((nc, q, q))
-            dl = np.empty(nc)
-            corr_cholesky(x[cor_pos:cor_pos + nc], q, buf[base + B_ETA], lc, tan, dl)
-            for i in range(q):
-                for j in range(i + 1):
-                    c[i, j] = math.exp(x[sd_pos + i]) * lc[i, j]
+        block_factor(x, buf, base, c)
         u = u_all[start:start + m * q]
         if buf[base + B_CENTRED] > 0:
             u[:] = x[eff:eff + m * q]
@@ -345,10 +389,7 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         base = int(buf[H_BLOCKS]) + BLOCK_WIDTH * b
         q = int(buf[base + B_Q])
         m = int(buf[base + B_M])
-        sd_pos = int(buf[base + B_SD_POS])
-        cor_pos = int(buf[base + B_COR_POS])
         eff = int(buf[base + B_EFF_POS])
-        sp_at = int(buf[base + B_SD_PRIOR])
         c = chols[b]
         gu = gu_all[start:start + m * q]
         u = u_all[start:start + m * q]
@@ -394,29 +435,7 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
                         gc[i, j] += gu[g * q + i] * zj
                     grad[eff + g * q + j] = acc
                     logp -= 0.5 * zj * zj
-        # C = diag(sd) L
-        for i in range(q):
-            sd = math.exp(x[sd_pos + i])
-            lp, d = prior_logp(int(buf[sp_at + 4 * i]), buf[sp_at + 4 * i + 1],
-                               buf[sp_at + 4 * i + 2], buf[sp_at + 4 * i + 3], sd)
-            logp += lp + x[sd_pos + i]
-            gsd = 0.0
-            for j in range(i + 1):
-                gsd += gc[i, j] * c[i, j] / sd
-            grad[sd_pos + i] += (gsd + d) * sd + 1.0
-        if buf[base + B_CORR] > 0 and q > 1:
-            nc = q * (q - 1) // 2
-            lc = np.empty((q, q))
-            tan = np.empty((nc, q, q))
-            dl = np.empty(nc)
-            logp += corr_cholesky(x[cor_pos:cor_pos + nc], q, buf[base + B_ETA], lc, tan, dl)
-            for t in range(nc):
-                acc = dl[t]
-                for i in range(q):
-                    sd = math.exp(x[sd_pos + i])
-                    for j in range(i + 1):
-                        acc += gc[i, j] * sd * tan[t, i, j]
-                grad[cor_pos + t] += acc
+        logp += block_hyper(x, grad, buf, base, c, gc)
         start += m * q
     return logp
 

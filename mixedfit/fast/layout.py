@@ -38,7 +38,7 @@ from mixedfit.design import Design
 from mixedfit.families import Family
 from mixedfit.priors import Prior, cor_key, sd_key
 
-__all__ = ["Layout", "unsupported_reason", "make_layout"]
+__all__ = ["Layout", "unsupported_reason", "marginal_reason", "make_layout"]
 
 # kept in step with kernel.py (which imports numba, so it is not imported here)
 HEADER, BLOCK_WIDTH = 20, 16
@@ -113,6 +113,48 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
     return None
 
 
+#: Most group effects that a marginal model puts in one dense cluster (models whose
+#: blocks do not share one grouping factor): the cost of a gradient grows as its cube.
+MARGINAL_DENSE_MAX = 50
+
+
+def _one_factor(design: Design) -> bool:
+    """Whether every block has the same grouping factor (so levels are independent)."""
+    first = design.blocks[0]
+    return all(b.group == first.group and np.array_equal(b.index, first.index)
+               for b in design.blocks[1:])
+
+
+def marginal_reason(design: Design, family: Family) -> str | None:
+    """Why the group effects of this model cannot be integrated out (None when they can).
+
+    They can for Gaussian models (identity link) whose blocks share one grouping
+    factor, whatever the size, or that have at most :data:`MARGINAL_DENSE_MAX` group
+    effects in all (see :mod:`mixedfit.fast.marginal`).
+
+    Examples
+    --------
+    >>> import mixedfit as mf
+    >>> from mixedfit.design import build_design
+    >>> d = build_design("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"))
+    >>> marginal_reason(d, mf.families.gaussian()) is None
+    True
+    >>> marginal_reason(d, mf.families.poisson())
+    'the poisson family (only Gaussian group effects integrate out)'
+    """
+    if (family.name, family.link) != ("gaussian", "identity"):
+        return f"the {family.name} family (only Gaussian group effects integrate out)"
+    if not design.blocks:
+        return "a model without group effects"
+    if _one_factor(design):
+        return None
+    total = sum(b.n_levels * b.n_terms for b in design.blocks)
+    if total > MARGINAL_DENSE_MAX:
+        return (f"{total} group effects of crossed or nested factors (at most "
+                f"{MARGINAL_DENSE_MAX} when the blocks do not share one grouping factor)")
+    return None
+
+
 @dataclass
 class BlockSlots:
     """Where one block's parameters sit in the parameter vector."""
@@ -144,6 +186,10 @@ class Layout:
     #: positions of the population-level parameters and of the group effects when the
     #: stored draws pack the group effects in single precision (else None)
     packed: tuple[np.ndarray, np.ndarray] | None = None
+    #: the group effects are integrated out (:mod:`mixedfit.fast.marginal`): the
+    #: parameter vector has no effects and ``n_effects`` are drawn after sampling
+    marginal: bool = False
+    n_effects: int = 0
 
     @property
     def n_expanded(self) -> int:
@@ -208,26 +254,98 @@ def _link_response(design: Design, family: Family) -> np.ndarray:
 PACK_ABOVE = 20_000_000
 
 
+def _marginal_data(design: Design) -> np.ndarray:
+    """The sufficient statistics of a marginal model (layout in :mod:`mixedfit.fast.marginal`)."""
+    X = design.X
+    n, p = X.shape
+    y = np.asarray(design.y, dtype=float)
+    if design.offset is not None:
+        y = y - design.offset
+    blocks = design.blocks
+    starts = np.cumsum([0] + [b.n_levels * b.n_terms for b in blocks])
+    head = [float(n), float(y @ y), *(X.T @ y), *(X.T @ X).ravel()]
+    records: list[np.ndarray] = []
+    if _one_factor(design):
+        # one cluster per level: that level's terms of every block
+        idx, m = blocks[0].index, blocks[0].n_levels
+        Z = np.hstack([np.asarray(b.Z, dtype=float) for b in blocks])
+        k = Z.shape[1]
+        blk = np.concatenate([[j] * b.n_terms for j, b in enumerate(blocks)])
+        term = np.concatenate([np.arange(b.n_terms) for b in blocks])
+        A = np.empty((m, k, k))
+        zy = np.empty((m, k))
+        zx = np.empty((m, k, p))
+        for i in range(k):
+            zy[:, i] = np.bincount(idx, weights=Z[:, i] * y, minlength=m)
+            for j in range(i, k):
+                A[:, i, j] = A[:, j, i] = np.bincount(idx, weights=Z[:, i] * Z[:, j],
+                                                      minlength=m)
+            for j in range(p):
+                zx[:, i, j] = np.bincount(idx, weights=Z[:, i] * X[:, j], minlength=m)
+        levels = np.arange(m)[:, None]
+        position = starts[blk][None, :] + levels * np.array(
+            [blocks[j].n_terms for j in blk])[None, :] + term[None, :]
+        table = np.hstack([np.full((m, 1), k), np.broadcast_to(blk, (m, k)),
+                           np.broadcast_to(term, (m, k)), np.broadcast_to(levels, (m, k)),
+                           position, A.reshape(m, -1), zy, zx.reshape(m, -1)])
+        records = list(table)
+    else:
+        # one dense cluster of every effect (few effects, see MARGINAL_DENSE_MAX)
+        from scipy import sparse
+
+        cols, vals, rows = [], [], []
+        blk, term, level = [], [], []
+        for j, b in enumerate(blocks):
+            Zb = np.asarray(b.Z, dtype=float)
+            for t in range(b.n_terms):
+                rows.append(np.arange(n))
+                cols.append(starts[j] + b.index * b.n_terms + t)
+                vals.append(Zb[:, t])
+            for g in range(b.n_levels):
+                for t in range(b.n_terms):
+                    blk.append(j)
+                    term.append(t)
+                    level.append(g)
+        k = int(starts[-1])
+        Zs = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                        np.concatenate(cols))), shape=(n, k))
+        A = (Zs.T @ Zs).toarray()
+        records = [np.concatenate([[k], blk, term, level, np.arange(k), A.ravel(),
+                                   Zs.T @ y, np.asarray(Zs.T @ X).ravel()])]
+    k_max = max(int(r[0]) for r in records)
+    start = len(head) + 3 + len(records)
+    offsets = start + np.cumsum([0] + [r.size for r in records[:-1]])
+    shared = float(_one_factor(design))
+    return np.concatenate([head, [len(records), k_max, shared], offsets, *records])
+
+
 def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                 centred: list[bool], *, sufficient: bool | None = None,
-                stored_draws: int = 0) -> Layout:
+                stored_draws: int = 0, marginal: bool = False) -> Layout:
     """Pack ``design``, ``family`` and ``priors`` for the kernel.
 
     ``sufficient`` forces (True) or forbids (False) the sufficient-statistics form of
     a one-block Gaussian model; by default it is used when it is cheaper than a pass
     over the rows. ``stored_draws`` (chains x (tune + draws)) decides whether the
     group effects are stored in single precision (above :data:`PACK_ABOVE` values).
+    ``marginal=True`` integrates the group effects out (see :func:`marginal_reason`);
+    ``centred`` is then ignored.
     """
     reason = unsupported_reason(design, family, priors)
     if reason is not None:
         raise ValueError(f"the compiled kernel does not support {reason}")
+    if marginal:
+        reason = marginal_reason(design, family)
+        if reason is not None:
+            raise ValueError(f"cannot integrate out the group effects of {reason}")
+        centred = [False] * len(design.blocks)
     fam_code = _FAMILIES[(family.name, family.link)]
     n, p = design.X.shape
     blocks = design.blocks
     if sufficient is None:
         sufficient = (fam_code == 0 and len(blocks) == 1
                       and blocks[0].n_levels * blocks[0].n_terms * 4 < n)
-    sufficient = bool(sufficient and fam_code == 0 and len(blocks) == 1)
+    sufficient = bool(sufficient and fam_code == 0 and len(blocks) == 1 and not marginal)
 
     # parameter slots
     pos = p
@@ -239,9 +357,10 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     for b, c in zip(blocks, centred, strict=True):
         q, m = b.n_terms, b.n_levels
         nc = q * (q - 1) // 2 if b.correlated else 0
-        slots.append(BlockSlots(sd=pos, cor=pos + q, n_cor=nc, effects=pos + q + nc, q=q, m=m,
+        slots.append(BlockSlots(sd=pos, cor=pos + q, n_cor=nc,
+                                effects=-1 if marginal else pos + q + nc, q=q, m=m,
                                 centred=bool(c)))
-        pos += q + nc + m * q
+        pos += q + nc + (0 if marginal else m * q)
     dim = pos
     _hierarchical_centring(design, slots)
 
@@ -266,6 +385,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[13] = HEADER
     header[7:11] = -1
     header[14] = -1
+    header[18] = -1
     y = np.asarray(design.y, dtype=float)
     offset = design.offset
     for k, (b, s) in enumerate(zip(blocks, slots, strict=True)):
@@ -277,7 +397,10 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         d[4] = d[5] = d[11] = -1
         if any(k >= 0 for k in s.fixed_of_term):
             d[11] = put(s.fixed_of_term)
-    if sufficient:
+    if marginal:
+        header[1] = 0
+        header[18] = put(_marginal_data(design))
+    elif sufficient:
         b = blocks[0]
         yr = y - offset if offset is not None else y
         X, Z, idx, m, q = design.X, b.Z.astype(float), b.index, b.n_levels, b.n_terms
@@ -306,7 +429,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                 descr[k, 4] = put(b.Z)
             descr[k, 5] = put(b.index)
     effects = np.concatenate([np.arange(s.effects, s.effects + s.m * s.q) for s in slots]
-                             ) if slots else np.zeros(0, int)
+                             ) if slots and not marginal else np.zeros(0, int)
     packed = None
     header[17] = -1
     if effects.size * stored_draws > PACK_ABOVE:
@@ -338,6 +461,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
             center[s.sd + i] = np.log(sd0)
             scale[s.sd + i] = 0.5
         scale[s.cor:s.cor + s.n_cor] = 0.5
+        if marginal:
+            continue
         eff = slice(s.effects, s.effects + s.m * s.q)
         if s.centred:
             sds = np.exp(np.tile(center[s.sd:s.sd + s.q], s.m))
@@ -347,4 +472,5 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         else:
             scale[eff] = 0.5
     return Layout(buffer=buffer, dim=dim, p=p, sigma=sigma_pos, blocks=slots,
-                  sufficient=sufficient, init_center=center, init_scale=scale, packed=packed)
+                  sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
+                  marginal=marginal, n_effects=sum(s.m * s.q for s in slots))

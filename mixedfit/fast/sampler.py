@@ -17,7 +17,7 @@ import numpy as np
 from mixedfit.design import Design
 from mixedfit.fast.layout import Layout
 
-__all__ = ["sample_compiled", "constrain", "corr_cholesky_np"]
+__all__ = ["sample_compiled", "constrain", "corr_cholesky_np", "draw_effects"]
 
 
 def corr_cholesky_np(y: np.ndarray, k: int) -> np.ndarray:
@@ -37,11 +37,14 @@ def corr_cholesky_np(y: np.ndarray, k: int) -> np.ndarray:
 
 
 def constrain(x: np.ndarray, layout: Layout, design: Design, family_name: str, *,
-              inplace: bool = False) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+              inplace: bool = False, effects: np.ndarray | None = None
+              ) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
     """Model variables (name -> (dims, values)) from unconstrained draws ``(chain, draw, dim)``.
 
     With ``inplace=True`` the group effects of centred blocks are views of ``x``
-    (which is changed), saving a copy of the largest part of the draws.
+    (which is changed), saving a copy of the largest part of the draws. A marginal
+    layout takes the group effects from ``effects`` (``(chain, draw, effects)``, from
+    :func:`draw_effects`).
     """
     from mixedfit.model import level_dim, term_dim
 
@@ -51,17 +54,23 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, family_name: str, *
         out["fixed"] = (cd + ("fixed_term",), x[..., :layout.p])
     if layout.sigma >= 0 and family_name == "gaussian":
         out["sigma"] = (cd, np.exp(x[..., layout.sigma]))
+    start = 0
     for b, s in zip(design.blocks, layout.blocks, strict=True):
         L, G = b.label, b.group
         tdim, ldim = term_dim(L), level_dim(G)
         sd = np.exp(x[..., s.sd:s.sd + s.q])
-        eff = x[..., s.effects:s.effects + s.m * s.q].reshape(*x.shape[:2], s.m, s.q)
         if s.n_cor:
             lc = corr_cholesky_np(x[..., s.cor:s.cor + s.n_cor], s.q)
         else:
             lc = np.broadcast_to(np.eye(s.q), (*x.shape[:2], s.q, s.q))
-        chol = sd[..., :, None] * lc
-        if s.centred:
+        if layout.marginal:
+            if effects is None:
+                raise ValueError("a marginal layout needs the drawn group effects")
+            eff = effects[..., start:start + s.m * s.q].reshape(*x.shape[:2], s.m, s.q)
+            start += s.m * s.q
+        else:
+            eff = x[..., s.effects:s.effects + s.m * s.q].reshape(*x.shape[:2], s.m, s.q)
+        if layout.marginal or s.centred:
             u = eff
             if any(k >= 0 for k in s.fixed_of_term):
                 shift = np.stack([x[..., k] if k >= 0 else np.zeros(x.shape[:2])
@@ -72,7 +81,7 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, family_name: str, *
                 else:
                     u = eff - shift[..., None, :]
         else:
-            u = np.einsum("cdgj,cdij->cdgi", eff, chol)
+            u = np.einsum("cdgj,cdij->cdgi", eff, sd[..., :, None] * lc)
             out[f"z({L})"] = (cd + (ldim, tdim), eff)
         out[f"sd({L})"] = (cd + (tdim,), sd)
         if b.correlated:
@@ -93,6 +102,42 @@ def _kernel() -> Any:
 
         _COMPILED["kernel"] = kernel
     return _COMPILED["kernel"]
+
+
+def _marginal() -> Any:
+    if "marginal" not in _COMPILED:
+        from mixedfit.fast import marginal
+
+        _COMPILED["marginal"] = marginal
+    return _COMPILED["marginal"]
+
+
+#: Group-effect values (draws x effects) above which marginal draws are kept in single
+#: precision (as :data:`mixedfit.fast.layout.PACK_ABOVE` for stored draws).
+SINGLE_ABOVE = 20_000_000
+
+
+def draw_effects(x: np.ndarray, layout: Layout, seed: int) -> np.ndarray:
+    """Group effects ``(chain, draw, effects)`` drawn from their exact conditional
+    posterior given each draw ``x`` ``(chain, draw, dim)`` of a marginal layout.
+
+    Single precision above :data:`SINGLE_ABOVE` values (7 significant digits, far
+    below the Monte Carlo error). Reproducible for a given ``seed``.
+    """
+    chains, draws, _ = x.shape
+    k = layout.n_effects
+    dtype = np.float32 if chains * draws * k > SINGLE_ABOVE else np.float64
+    out = np.empty((chains, draws, k), dtype=dtype)
+    rng = np.random.default_rng([int(seed), 1])
+    flat_x = x.reshape(chains * draws, -1)
+    flat_out = out.reshape(chains * draws, k)
+    step = max(1, 2_000_000 // max(k, 1))  # bounded memory for the normal deviates
+    fn = _marginal().draw_effects
+    for a in range(0, chains * draws, step):
+        b = min(a + step, chains * draws)
+        eps = rng.standard_normal((b - a, k))
+        fn(np.ascontiguousarray(flat_x[a:b]), layout.buffer, eps, flat_out[a:b])
+    return out
 
 
 def _model_class() -> Any:
@@ -127,7 +172,9 @@ def _model_class() -> Any:
         def _make_model(self, init_mean: Any) -> Any:
             buf = self.layout.buffer
             dim = self.layout.dim
-            logp_fn = _lib.LogpFunc(kernel.logp_cfunc.address, buf.ctypes.data, self)
+            cfunc = _marginal().marginal_logp_cfunc if self.layout.marginal else \
+                kernel.logp_cfunc
+            logp_fn = _lib.LogpFunc(cfunc.address, buf.ctypes.data, self)
             n_exp = self.layout.n_expanded
             expand_fn = _lib.ExpandFunc(dim, n_exp, kernel.expand_cfunc.address,
                                         buf.ctypes.data, self)
@@ -144,7 +191,8 @@ def _model_class() -> Any:
 def logp_and_grad(layout: Layout, x: np.ndarray) -> tuple[float, np.ndarray]:
     """The kernel's log density and gradient at one point (for checks and tests)."""
     grad = np.zeros(layout.dim)
-    value = _kernel().logp_grad(np.ascontiguousarray(x, dtype=float), grad, layout.buffer)
+    fn = _marginal().marginal_logp_grad if layout.marginal else _kernel().logp_grad
+    value = fn(np.ascontiguousarray(x, dtype=float), grad, layout.buffer)
     return float(value), grad
 
 
@@ -167,7 +215,8 @@ def sample_compiled(layout: Layout, design: Design, family_name: str, *, draws: 
     x, stats = _unpack(raw, layout, draws)
     del raw
     coords = coords_for(design)
-    variables = constrain(x, layout, design, family_name, inplace=True)
+    effects = draw_effects(x, layout, seed) if layout.marginal else None
+    variables = constrain(x, layout, design, family_name, inplace=True, effects=effects)
     posterior = xr.Dataset(
         {k: (dims, v) for k, (dims, v) in variables.items()},
         coords={"chain": np.arange(x.shape[0]), "draw": np.arange(x.shape[1]),

@@ -191,13 +191,17 @@ def diagnose(res: MixedResult) -> Diagnostics:
         sat = int((np.asarray(stats["tree_depth"].values) >= max_depth).sum())
     ebfmi = np.asarray(az.bfmi(res.idata), dtype=float)
     problems = []
+    # with the group effects integrated out there is no parameterisation to switch
+    marginal = bool(res.info.get("marginalized"))
     bad_rhat = table[table["r_hat"] > RHAT_MAX].sort_values("r_hat", ascending=False)
     if len(bad_rhat):
         problems.append(
             f"R-hat above {RHAT_MAX} for {len(bad_rhat)} parameters (worst "
             f"{bad_rhat.index[0]}: {bad_rhat['r_hat'].iloc[0]:.3f}): the chains disagree. Run "
-            f"longer (more tune= and draws=); if it persists, try centered=True (groups with "
-            f"many observations) or the default non-centred form (few observations).")
+            f"longer (more tune= and draws=)" + (
+                "." if marginal else
+                "; if it persists, try centered=True (groups with many observations) or the "
+                "default non-centred form (few observations)."))
     low = table[(table["ess_bulk"] < ESS_MIN) | (table["ess_tail"] < ESS_MIN)]
     if len(low):
         worst = low[["ess_bulk", "ess_tail"]].min(axis=1).sort_values()
@@ -209,9 +213,11 @@ def diagnose(res: MixedResult) -> Diagnostics:
         problems.append(
             f"{div} divergent transitions after warm-up: the posterior has regions the sampler "
             f"cannot explore and estimates may be biased. Raise target_accept (e.g. 0.95 or "
-            f"0.99); if they persist, switch the parameterisation (centered=True when groups "
-            f"have many observations, the default non-centred form otherwise) or use tighter "
-            f"priors on the group sds.")
+            f"0.99); if they persist, " + (
+                "use tighter priors on the group sds." if marginal else
+                "switch the parameterisation (centered=True when groups have many "
+                "observations, the default non-centred form otherwise) or use tighter priors "
+                "on the group sds."))
     if sat:
         problems.append(
             f"{sat} draws hit the maximum tree depth {max_depth}: sampling is inefficient. "
@@ -220,8 +226,9 @@ def diagnose(res: MixedResult) -> Diagnostics:
     if low_bfmi:
         problems.append(
             f"E-BFMI below {EBFMI_MIN} in chain(s) {', '.join(map(str, low_bfmi))}: the "
-            f"sampler explores the energy distribution poorly (heavy tails or a funnel). Try the "
-            f"other parameterisation (centered=) and more tune=.")
+            f"sampler explores the energy distribution poorly (heavy tails or a funnel). Try " + (
+                "more tune= and tighter priors." if marginal else
+                "the other parameterisation (centered=) and more tune=."))
     return Diagnostics(parameters=table, divergences=div, n_draws=n_draws,
                        treedepth_saturated=sat, max_treedepth=max_depth, ebfmi=ebfmi,
                        singular=_singular(res), problems=problems,

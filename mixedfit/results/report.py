@@ -69,7 +69,10 @@ def build_summary(res: MixedResult) -> Report:
     rep.add(f"Data: {d.n_obs} observations{dropped}; groups: {groups}")
     rep.add(f"Intervals: {res.interval:.0%} equal-tailed ({lo} to {hi} quantiles)")
     centred = info.get("centered")
-    if isinstance(centred, list) and d.blocks:
+    if info.get("marginalized") and d.blocks:
+        rep.add("Group effects: integrated out while sampling, then drawn from their exact "
+                "conditional posterior")
+    elif isinstance(centred, list) and d.blocks:
         forms = ", ".join(f"{b.label} {'centred' if c else 'non-centred'}"
                           for b, c in zip(d.blocks, centred, strict=True))
         rep.add(f"Group effects: {forms}")

@@ -1,0 +1,59 @@
+"""The automatic choice of centred or non-centred group effects (mixedfit.parameterisation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import mixedfit as mf
+from mixedfit.design import build_design
+from mixedfit.parameterisation import (
+    CENTRE_ABOVE,
+    MANY_LEVELS,
+    choose_centering,
+    information_ratios,
+)
+
+GAUSSIAN = mf.families.gaussian()
+
+
+def _one_way(levels: int, per: int, sd: float, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(levels), per)
+    y = rng.normal(0, sd, levels)[g] + rng.normal(0, 1.0, levels * per)
+    return pd.DataFrame({"y": y, "g": g.astype(str), "b": (y > 0).astype(int)})
+
+
+def test_many_levels_are_centred_from_ratio_one():
+    # r = per * sd^2 / sigma^2 = 10 * 0.25 = 2.5: between 1 and CENTRE_ABOVE
+    many = build_design("y ~ 1 + (1 | g)", _one_way(MANY_LEVELS * 3, 10, 0.5))
+    few = build_design("y ~ 1 + (1 | g)", _one_way(30, 10, 0.5))
+    for d in (many, few):
+        assert 1.0 < information_ratios(d, GAUSSIAN)[0] < CENTRE_ABOVE
+    assert choose_centering(many, GAUSSIAN) == [True]
+    assert choose_centering(few, GAUSSIAN) == [False]
+
+
+def test_many_levels_rule_is_for_gaussian_models_only():
+    d = build_design("b ~ 1 + (1 | g)", _one_way(MANY_LEVELS * 3, 8, 0.5), family="bernoulli")
+    ratio = information_ratios(d, mf.families.bernoulli())[0]
+    assert 1.0 < ratio < CENTRE_ABOVE
+    assert choose_centering(d, mf.families.bernoulli()) == [False]
+
+
+def test_outer_factor_of_a_centred_nested_factor_is_centred():
+    # 40 inner levels with much data each (centred) nested in 4 outer levels whose own
+    # variation is small: by its ratio alone the outer block would be non-centred
+    rng = np.random.default_rng(1)
+    inner = np.repeat(np.arange(40), 50)
+    outer = inner // 10
+    y = rng.normal(0, 0.05, 4)[outer] + rng.normal(0, 1.0, 40)[inner] + rng.normal(size=2000)
+    df = pd.DataFrame({"y": y, "a": outer.astype(str), "b": inner.astype(str)})
+    d = build_design("y ~ 1 + (1 | a) + (1 | b)", df)
+    ratios = information_ratios(d, GAUSSIAN)
+    assert ratios[0] < CENTRE_ABOVE < ratios[1]
+    assert choose_centering(d, GAUSSIAN) == [True, True]
+    # crossed rather than nested: no propagation
+    df["a"] = (np.arange(2000) % 4).astype(str)
+    d = build_design("y ~ 1 + (1 | a) + (1 | b)", df)
+    assert choose_centering(d, GAUSSIAN) == [False, True]
