@@ -2,7 +2,8 @@
 
 Reads one or more results JSON files of ``benchmarks/run.py``, keeps the
 ``gaussian_*`` cases (the simulated random-slope model, 100 rows per group) and
-draws fit time (s) against rows on log-log axes for mixedfit and Bambi. A Bambi
+draws fit time (s) against rows on log-log axes for mixedfit, Bambi and lme4
+(when the run had R; lme4 maximises the likelihood, it does not sample). A Bambi
 fit that was stopped at its time limit is drawn as an open upward triangle at
 the limit (the true time is higher). Also prints a Markdown table.
 
@@ -25,11 +26,12 @@ import math
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOLS = {"mixedfit": "mixedfit", "bambi": "Bambi"}
+TOOLS = {"mixedfit": "mixedfit", "bambi": "Bambi", "lme4": "lme4 (maximum likelihood)"}
 
 
 def _usable(result: dict | None) -> bool:
-    return bool(result) and ("fit_s" in result or result.get("timed_out", False))
+    return bool(result) and ("fit_s" in result or result.get("timed_out", False)
+                             or "error" in result)
 
 
 def _rows_of(case: str, result: dict) -> int:
@@ -53,10 +55,12 @@ def load(paths: list[str]) -> dict[str, dict[str, dict]]:
             if not case.startswith("gaussian_"):
                 continue
             slot = cases.setdefault(case, {})
-            for tool in TOOLS:
+            for tool in ("mixedfit", "bambi"):
                 result = row.get("results", {}).get(tool)
                 if _usable(result):
                     slot[tool] = result
+            if row.get("lme4_s") is not None:
+                slot["lme4"] = {"fit_s": float(row["lme4_s"])}
     return cases
 
 
@@ -67,29 +71,34 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 def _fit_cell(result: dict | None) -> str:
     if result is None:
         return "not run"
+    if "error" in result:
+        error = result["error"]
+        text = error[-1] if isinstance(error, list) else str(error)
+        return "error (out of memory)" if "Unable to allocate" in text else "error"
     if result.get("timed_out"):
         return f"> {result['limit_s']:g} (stopped)"
     return _fmt(result["fit_s"])
 
 
 def table(cases: dict[str, dict[str, dict]]) -> str:
-    lines = ["| rows | groups | mixedfit fit s | Bambi fit s | ratio | mixedfit peak MB |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| rows | groups | mixedfit fit s | Bambi fit s | ratio | lme4 s | mixedfit peak MB |",
+             "|---|---|---|---|---|---|---|"]
     for case, res in sorted(cases.items(), key=lambda kv: _case_rows(*kv)):
         m, b = res.get("mixedfit"), res.get("bambi")
         rows = _case_rows(case, res)
         groups = (m or b or {}).get("n_groups", rows // 100)
         ratio = "-"
-        if m and not m.get("timed_out") and b:
+        if m and "fit_s" in m and b and "error" not in b:
             if b.get("timed_out"):
                 ratio = f"> {b['limit_s'] / m['fit_s']:.2f}"
             else:
                 ratio = _fmt(b["fit_s"] / m["fit_s"], 2)
         peak = "-"
-        if m and not m.get("timed_out"):
+        if m and "fit_s" in m:
             peak = _fmt(max(m.get("peak_mb", float("nan")), m.get("peak_children_mb", 0.0)), 0)
+        lme4 = _fmt(res["lme4"]["fit_s"]) if "lme4" in res else "not run"
         lines.append(f"| {rows:,} | {groups:,} | {_fit_cell(m)} | {_fit_cell(b)} | {ratio} | "
-                     f"{peak} |")
+                     f"{lme4} | {peak} |")
     return "\n".join(lines)
 
 
@@ -100,10 +109,11 @@ def plot(cases: dict[str, dict[str, dict]], out: Path, title: str | None = None)
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    styles = {"mixedfit": {"color": "C0", "marker": "o"}, "bambi": {"color": "C1", "marker": "s"}}
+    styles = {"mixedfit": {"color": "C0", "marker": "o"}, "bambi": {"color": "C1", "marker": "s"},
+              "lme4": {"color": "C2", "marker": "D"}}
     for tool, label in TOOLS.items():
         done = sorted((_rows_of(c, r[tool]), r[tool]["fit_s"]) for c, r in cases.items()
-                      if tool in r and not r[tool].get("timed_out"))
+                      if tool in r and "fit_s" in r[tool])
         stopped = sorted((_rows_of(c, r[tool]), r[tool]["limit_s"]) for c, r in cases.items()
                          if tool in r and r[tool].get("timed_out"))
         if done:
@@ -130,7 +140,8 @@ def plot(cases: dict[str, dict[str, dict]], out: Path, title: str | None = None)
 
 def _settings(cases: dict[str, dict[str, dict]]) -> str | None:
     found = {(r.get("chains"), r.get("draws"), r.get("tune"))
-             for res in cases.values() for r in res.values()}
+             for res in cases.values() for tool, r in res.items()
+             if tool != "lme4" and "error" not in r}
     if len(found) != 1 or None in next(iter(found)):
         return None
     chains, draws, tune = next(iter(found))

@@ -70,8 +70,13 @@ def test_gradient_matches_finite_differences(formula, family, priors, centred):
     # central differences with step 1e-6 are accurate to about 1e-8 relative here;
     # a wrong term in a hand-written gradient is off by O(1)
     *_, lay = _layout(formula, family, priors, centred)
+    assert_gradient_matches(lay, points=2)
+
+
+def assert_gradient_matches(lay, *, points: int) -> None:
+    """The kernel's gradient against central differences at jittered start points."""
     rng = np.random.default_rng(5)
-    for _ in range(2):
+    for _ in range(points):
         x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.3, lay.dim)
         _, grad = logp_and_grad(lay, x0)
         eps = 1e-6

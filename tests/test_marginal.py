@@ -21,7 +21,7 @@ from mixedfit.fast.layout import MARGINAL_DENSE_MAX, make_layout, marginal_reaso
 from mixedfit.fast.sampler import corr_cholesky_np, draw_effects, logp_and_grad
 from mixedfit.priors import Prior, resolve_priors
 
-from .test_compiled import _data
+from .test_compiled import _data, assert_gradient_matches
 
 GAUSSIAN = mf.families.gaussian()
 
@@ -97,15 +97,7 @@ def _priors_only(lay, x0: np.ndarray) -> float:
 def test_gradient_matches_finite_differences(formula, priors):
     # central differences with step 1e-6 are accurate to about 1e-8 relative here;
     # a wrong term in a hand-written gradient is off by O(1)
-    _, _, lay = _layout(formula, priors)
-    rng = np.random.default_rng(5)
-    for _ in range(3):
-        x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.3, lay.dim)
-        _, grad = logp_and_grad(lay, x0)
-        eps = 1e-6
-        num = np.array([(logp_and_grad(lay, x0 + eps * e)[0] - logp_and_grad(lay, x0 - eps * e)[0])
-                        / (2 * eps) for e in np.eye(lay.dim)])
-        np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-5)
+    assert_gradient_matches(_layout(formula, priors)[2], points=3)
 
 
 @pytest.mark.parametrize(("formula", "priors"), CASES)

@@ -169,6 +169,19 @@ def block_hyper(x: np.ndarray, grad: np.ndarray, buf: np.ndarray, base: int, c: 
 
 
 @numba.njit(cache=True, error_model="numpy")
+def fixed_priors(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
+    """Log prior density of the fixed effects ``x[:p]``; adds its gradient to ``grad``."""
+    logp = 0.0
+    pa = int(buf[H_BETA_PRIOR])
+    for k in range(int(buf[H_P])):
+        lp, d = prior_logp(int(buf[pa + 4 * k]), buf[pa + 4 * k + 1], buf[pa + 4 * k + 2],
+                           buf[pa + 4 * k + 3], x[k])
+        logp += lp
+        grad[k] += d
+    return logp
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _positive(buf: np.ndarray, prior_at: int, x: float) -> tuple[float, float, float]:
     """A positive parameter ``v = exp(x)``: value, log prior + log Jacobian, its gradient."""
     v = math.exp(x)
@@ -290,12 +303,7 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
 
     # fixed effects and their priors
     beta = x[:p]
-    pa = int(buf[H_BETA_PRIOR])
-    for k in range(p):
-        lp, d = prior_logp(int(buf[pa + 4 * k]), buf[pa + 4 * k + 1], buf[pa + 4 * k + 2],
-                           buf[pa + 4 * k + 3], beta[k])
-        logp += lp
-        grad[k] += d
+    logp += fixed_priors(x, grad, buf)
 
     # family parameter (gaussian sigma)
     sigma = 1.0
@@ -438,66 +446,3 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         logp += block_hyper(x, grad, buf, base, c, gc)
         start += m * q
     return logp
-
-
-LOGP_SIG = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
-                             numba.types.CPointer(numba.types.double),
-                             numba.types.CPointer(numba.types.double), numba.types.voidptr)
-EXPAND_SIG = numba.types.int64(numba.types.uint64, numba.types.uint64,
-                               numba.types.CPointer(numba.types.double),
-                               numba.types.CPointer(numba.types.double), numba.types.voidptr)
-
-
-@numba.cfunc(LOGP_SIG, cache=True, error_model="numpy")
-def logp_cfunc(dim, x_, out_, logp_, user_data_):  # noqa: ANN001, ANN201
-    """nutpie's logp callback: ``user_data`` points at the model's buffer."""
-    head = numba.carray(user_data_, (HEADER,), dtype=np.float64)
-    length = int(head[H_LEN])
-    if dim != int(head[H_DIM]):
-        return -1
-    buf = numba.carray(user_data_, (length,), dtype=np.float64)
-    x = numba.carray(x_, (dim,))
-    out = numba.carray(out_, (dim,))
-    value = logp_grad(x, out, buf)
-    logp_[0] = value
-    for i in range(dim):
-        if not np.isfinite(out[i]):
-            return 3
-    if not np.isfinite(value):
-        return 4
-    return 0
-
-
-@numba.cfunc(EXPAND_SIG, cache=True, error_model="numpy")
-def expand_cfunc(dim, expanded, x_, out_, user_data_):  # noqa: ANN001, ANN201
-    """nutpie's draw-storing callback.
-
-    Stores the unconstrained vector as it is, or (when the buffer has packing
-    information, for models with very many group effects) the population-level
-    parameters in double precision followed by the group effects in single
-    precision, two to a stored double, which halves the memory of the trace.
-    """
-    head = numba.carray(user_data_, (HEADER,), dtype=np.float64)
-    length = int(head[H_LEN])
-    buf = numba.carray(user_data_, (length,), dtype=np.float64)
-    x = numba.carray(x_, (dim,))
-    out = numba.carray(out_, (expanded,))
-    pk = int(buf[H_PACK])
-    if pk < 0:
-        if dim != expanded:
-            return -1
-        for i in range(dim):
-            out[i] = x[i]
-        return 0
-    n_pop = int(buf[pk])
-    n_eff = int(buf[pk + 1])
-    if expanded != n_pop + (n_eff + 1) // 2:
-        return -1
-    for i in range(n_pop):
-        out[i] = x[int(buf[pk + 2 + i])]
-    single = out[n_pop:].view(np.float32)
-    for j in range(n_eff):
-        single[j] = x[int(buf[pk + 2 + n_pop + j])]
-    if n_eff % 2:
-        single[n_eff] = 0.0
-    return 0

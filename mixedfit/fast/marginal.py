@@ -52,18 +52,14 @@ import numpy as np
 from mixedfit.fast.kernel import (
     B_Q,
     BLOCK_WIDTH,
-    H_BETA_PRIOR,
     H_BLOCKS,
-    H_DIM,
     H_FAM_POS,
     H_FAM_PRIOR,
-    H_LEN,
     H_NBLOCKS,
     H_P,
-    HEADER,
-    LOGP_SIG,
     block_factor,
     block_hyper,
+    fixed_priors,
     prior_logp,
 )
 
@@ -219,12 +215,7 @@ def marginal_logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> floa
     grad[:] = 0.0
     logp = 0.0
     beta, sigma, chols = _setup(x, buf)
-    pa = int(buf[H_BETA_PRIOR])
-    for c in range(p):
-        lp, d = prior_logp(int(buf[pa + 4 * c]), buf[pa + 4 * c + 1], buf[pa + 4 * c + 2],
-                           buf[pa + 4 * c + 3], beta[c])
-        logp += lp
-        grad[c] += d
+    logp += fixed_priors(x, grad, buf)
     fam_pos = int(buf[H_FAM_POS])
     fp = int(buf[H_FAM_PRIOR])
     lp, d = prior_logp(int(buf[fp]), buf[fp + 1], buf[fp + 2], buf[fp + 3], sigma)
@@ -420,23 +411,3 @@ def draw_effects(xs: np.ndarray, buf: np.ndarray, eps: np.ndarray, out: np.ndarr
                 for t in range(j + 1):
                     acc += lam[j, t] * v[t]
                 out[d, int(buf[ep + j])] = acc
-
-
-@numba.cfunc(LOGP_SIG, cache=True, error_model="numpy")
-def marginal_logp_cfunc(dim, x_, out_, logp_, user_data_):  # noqa: ANN001, ANN201
-    """nutpie's logp callback for a marginal model (``user_data``: the buffer)."""
-    head = numba.carray(user_data_, (HEADER,), dtype=np.float64)
-    length = int(head[H_LEN])
-    if dim != int(head[H_DIM]):
-        return -1
-    buf = numba.carray(user_data_, (length,), dtype=np.float64)
-    x = numba.carray(x_, (dim,))
-    out = numba.carray(out_, (dim,))
-    value = marginal_logp_grad(x, out, buf)
-    logp_[0] = value
-    for i in range(dim):
-        if not np.isfinite(out[i]):
-            return 3
-    if not np.isfinite(value):
-        return 4
-    return 0

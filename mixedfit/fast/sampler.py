@@ -1,6 +1,6 @@
 """Sampling a packed model with nutpie's NUTS and the compiled kernel.
 
-nutpie's Rust sampler calls :func:`mixedfit.fast.kernel.logp_cfunc` directly
+nutpie's Rust sampler calls :func:`mixedfit.fast.callbacks.logp_cfunc` directly
 (no Python, no GIL, one thread per chain) with a pointer to the model's buffer.
 The draws come back as unconstrained vectors and :func:`constrain` turns them
 into the variables of :mod:`mixedfit.model`, so results do not depend on the
@@ -146,7 +146,7 @@ def _model_class() -> Any:
     from nutpie import _lib
     from nutpie.sample import CompiledModel
 
-    kernel = _kernel()
+    from mixedfit.fast import callbacks
 
     @dataclasses.dataclass(frozen=True)
     class KernelModel(CompiledModel):
@@ -172,11 +172,9 @@ def _model_class() -> Any:
         def _make_model(self, init_mean: Any) -> Any:
             buf = self.layout.buffer
             dim = self.layout.dim
-            cfunc = _marginal().marginal_logp_cfunc if self.layout.marginal else \
-                kernel.logp_cfunc
-            logp_fn = _lib.LogpFunc(cfunc.address, buf.ctypes.data, self)
+            logp_fn = _lib.LogpFunc(callbacks.logp_cfunc.address, buf.ctypes.data, self)
             n_exp = self.layout.n_expanded
-            expand_fn = _lib.ExpandFunc(dim, n_exp, kernel.expand_cfunc.address,
+            expand_fn = _lib.ExpandFunc(dim, n_exp, callbacks.expand_cfunc.address,
                                         buf.ctypes.data, self)
             sizes = {"param": n_exp}
             variables = _lib.PyVariable.new_variables(["x"], ["float64"], [(n_exp,)], sizes,
