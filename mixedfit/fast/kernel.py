@@ -133,6 +133,19 @@ def block_factor(x: np.ndarray, buf: np.ndarray, base: int, c: np.ndarray) -> No
 
 
 @numba.njit(cache=True, error_model="numpy")
+def block_factors(x: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """Every block's factor ``C`` (:func:`block_factor`), as ``(blocks, q_max, q_max)``."""
+    nblocks = int(buf[H_NBLOCKS])
+    max_q = 1
+    for b in range(nblocks):
+        max_q = max(max_q, int(buf[int(buf[H_BLOCKS]) + BLOCK_WIDTH * b + B_Q]))
+    chols = np.zeros((nblocks, max_q, max_q))
+    for b in range(nblocks):
+        block_factor(x, buf, int(buf[H_BLOCKS]) + BLOCK_WIDTH * b, chols[b])
+    return chols
+
+
+@numba.njit(cache=True, error_model="numpy")
 def block_hyper(x: np.ndarray, grad: np.ndarray, buf: np.ndarray, base: int, c: np.ndarray,
                 gc: np.ndarray) -> float:
     """Priors of a block's sds and correlations (with the Jacobians of their
@@ -190,6 +203,14 @@ def _positive(buf: np.ndarray, prior_at: int, x: float) -> tuple[float, float, f
     return v, lp + x, d * v + 1.0
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _block_rows(buf: np.ndarray, base: int, n: int) -> tuple[int, int, int, np.ndarray]:
+    """A block's terms, levels, offset of its ``Z`` (-1: intercept only) and level index
+    of each row, from its descriptor at ``buf[base:]``."""
+    ix = int(buf[base + B_INDEX])
+    return int(buf[base + B_Q]), int(buf[base + B_M]), int(buf[base + B_Z]), buf[ix:ix + n]
+
+
 @numba.njit(cache=True, error_model="numpy")
 def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.ndarray,
               grad: np.ndarray, sigma: float, family: int, n: int, p: int,
@@ -213,12 +234,7 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
             eta[r] = acc
     start = 0
     for b in range(nblocks):
-        base = hb + BLOCK_WIDTH * b
-        q = int(buf[base + B_Q])
-        m = int(buf[base + B_M])
-        zs = int(buf[base + B_Z])
-        ix = int(buf[base + B_INDEX])
-        index = buf[ix:ix + n]
+        q, m, zs, index = _block_rows(buf, hb + BLOCK_WIDTH * b, n)
         u = u_all[start:start + m * q]
         if zs < 0:
             for r in range(n):
@@ -269,12 +285,7 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
             grad[k] += gb[k]
     start = 0
     for b in range(nblocks):
-        base = hb + BLOCK_WIDTH * b
-        q = int(buf[base + B_Q])
-        m = int(buf[base + B_M])
-        zs = int(buf[base + B_Z])
-        ix = int(buf[base + B_INDEX])
-        index = buf[ix:ix + n]
+        q, m, zs, index = _block_rows(buf, hb + BLOCK_WIDTH * b, n)
         gu = gu_all[start:start + m * q]
         if zs < 0:
             for r in range(n):
@@ -320,11 +331,7 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         total += int(buf[base + B_Q]) * int(buf[base + B_M])
     u_all = np.empty(total)
     gu_all = np.zeros(total)
-    max_q = 1
-    for b in range(nblocks):
-        base = int(buf[H_BLOCKS]) + BLOCK_WIDTH * b
-        max_q = max(max_q, int(buf[base + B_Q]))
-    chols = np.zeros((nblocks, max_q, max_q))
+    chols = block_factors(x, buf)
     start = 0
     for b in range(nblocks):
         base = int(buf[H_BLOCKS]) + BLOCK_WIDTH * b
@@ -332,7 +339,6 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         m = int(buf[base + B_M])
         eff = int(buf[base + B_EFF_POS])
         c = chols[b]
-        block_factor(x, buf, base, c)
         u = u_all[start:start + m * q]
         if buf[base + B_CENTRED] > 0:
             u[:] = x[eff:eff + m * q]

@@ -50,14 +50,13 @@ import numba
 import numpy as np
 
 from mixedfit.fast.kernel import (
-    B_Q,
     BLOCK_WIDTH,
     H_BLOCKS,
     H_FAM_POS,
     H_FAM_PRIOR,
     H_NBLOCKS,
     H_P,
-    block_factor,
+    block_factors,
     block_hyper,
     fixed_priors,
     prior_logp,
@@ -193,17 +192,18 @@ def _small(buf: np.ndarray, r: int, k: int, p: int, beta: np.ndarray, s: float, 
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _work(kmax: int) -> tuple:
+    """Work arrays for clusters of up to ``kmax`` effects: ``lam``, ``al``, ``rr``
+    (k x k), ``bv``, ``w``, ``mv`` (k), ``pairs`` and ``hi`` (see :func:`_structure`)."""
+    return (np.zeros((kmax, kmax)), np.empty((kmax, kmax)), np.zeros((kmax, kmax)),
+            np.empty(kmax), np.empty(kmax), np.empty(kmax),
+            np.empty((kmax * kmax, 5), dtype=np.int64), np.empty(kmax, dtype=np.int64))
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _setup(x: np.ndarray, buf: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """Fixed effects, sigma and every block's Cholesky factor at ``x``."""
-    p = int(buf[H_P])
-    nblocks = int(buf[H_NBLOCKS])
-    max_q = 1
-    for b in range(nblocks):
-        max_q = max(max_q, int(buf[int(buf[H_BLOCKS]) + BLOCK_WIDTH * b + B_Q]))
-    chols = np.zeros((nblocks, max_q, max_q))
-    for b in range(nblocks):
-        block_factor(x, buf, int(buf[H_BLOCKS]) + BLOCK_WIDTH * b, chols[b])
-    return x[:p], math.exp(x[int(buf[H_FAM_POS])]), chols
+    return x[:int(buf[H_P])], math.exp(x[int(buf[H_FAM_POS])]), block_factors(x, buf)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -237,16 +237,7 @@ def marginal_logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> floa
     ncl = int(buf[at])
     kmax = int(buf[at + 1])
     shared = buf[at + 2] > 0  # every cluster has the same Lambda (one grouping factor)
-    lam = np.zeros((kmax, kmax))
-    al = np.empty((kmax, kmax))
-    rr = np.zeros((kmax, kmax))
-    ri = np.zeros((kmax, kmax))
-    mi = np.empty((kmax, kmax))
-    bv = np.empty(kmax)
-    w = np.empty(kmax)
-    mv = np.empty(kmax)
-    pairs = np.empty((kmax * kmax, 5), dtype=np.int64)
-    hi = np.empty(kmax, dtype=np.int64)
+    lam, al, rr, bv, w, mv, pairs, hi = _work(kmax)
     glam = np.zeros(kmax * kmax)  # gradient with respect to each entry in pairs
     npairs = 0
     gcs = np.zeros(chols.shape)  # gradient with respect to each block's factor
@@ -295,51 +286,53 @@ def marginal_logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> floa
         for e in range(npairs):
             j = pairs[e, 0] * 2 + pairs[e, 1]
             glam[e] = g00 if j == 0 else (g10 if j == 2 else g11)
-        ncl = 0  # done
-    for cl in range(ncl):
-        r = mg + int(buf[at + 3 + cl])
-        k = int(buf[r])
-        if cl == 0 or not shared:
-            for e in range(npairs):  # the previous structure's gradient, to the blocks
-                gcs[pairs[e, 2], pairs[e, 3], pairs[e, 4]] += glam[e] / s
-                glam[e] = 0.0
-            npairs = _structure(buf, r, chols, lam, pairs, hi)
-        det *= _cluster(buf, r, k, p, beta, s, lam, hi, bv, al, rr, w, mv)
-        if det > 1e250:
-            logdet += math.log(det)
-            det = 1.0
-        for i in range(k):
-            wm += w[i] * mv[i]
-            ds -= mv[i] * mv[i]
-        for j in range(k):  # ri = rr^-1 (lower), M^-1 = ri' ri
-            ri[j, j] = 1.0 / rr[j, j]
-            for i in range(j + 1, k):
+    else:
+        ri = np.zeros((kmax, kmax))  # rr^-1
+        mi = np.empty((kmax, kmax))  # M^-1
+        for cl in range(ncl):
+            r = mg + int(buf[at + 3 + cl])
+            k = int(buf[r])
+            if cl == 0 or not shared:
+                for e in range(npairs):  # the previous structure's gradient, to the blocks
+                    gcs[pairs[e, 2], pairs[e, 3], pairs[e, 4]] += glam[e] / s
+                    glam[e] = 0.0
+                npairs = _structure(buf, r, chols, lam, pairs, hi)
+            det *= _cluster(buf, r, k, p, beta, s, lam, hi, bv, al, rr, w, mv)
+            if det > 1e250:
+                logdet += math.log(det)
+                det = 1.0
+            for i in range(k):
+                wm += w[i] * mv[i]
+                ds -= mv[i] * mv[i]
+            for j in range(k):  # ri = rr^-1 (lower), M^-1 = ri' ri
+                ri[j, j] = 1.0 / rr[j, j]
+                for i in range(j + 1, k):
+                    acc = 0.0
+                    for t in range(j, i):
+                        acc -= rr[i, t] * ri[t, j]
+                    ri[i, j] = acc / rr[i, i]
+            for i in range(k):
+                for j in range(i + 1):
+                    acc = 0.0
+                    for t in range(i, k):
+                        acc += ri[t, i] * ri[t, j]
+                    mi[i, j] = acc
+                    mi[j, i] = acc
+                ds += 1.0 - mi[i, i]
+            for e in range(npairs):
+                j1 = pairs[e, 0]
+                j2 = pairs[e, 1]
                 acc = 0.0
-                for t in range(j, i):
-                    acc -= rr[i, t] * ri[t, j]
-                ri[i, j] = acc / rr[i, i]
-        for i in range(k):
-            for j in range(i + 1):
-                acc = 0.0
-                for t in range(i, k):
-                    acc += ri[t, i] * ri[t, j]
-                mi[i, j] = acc
-                mi[j, i] = acc
-            ds += 1.0 - mi[i, i]
-        for e in range(npairs):
-            j1 = pairs[e, 0]
-            j2 = pairs[e, 1]
-            acc = 0.0
-            for t in range(k):
-                acc += al[j1, t] * (mi[t, j2] + mv[t] * mv[j2])
-            glam[e] -= acc - bv[j1] * mv[j2]
-        zx = r + 1 + 4 * k + k * k + k
-        for j in range(k):
-            acc = 0.0  # (lam m)_j
-            for t in range(j + 1):
-                acc += lam[j, t] * mv[t]
-            for c in range(p):
-                gb[c] -= buf[zx + j * p + c] * acc
+                for t in range(k):
+                    acc += al[j1, t] * (mi[t, j2] + mv[t] * mv[j2])
+                glam[e] -= acc - bv[j1] * mv[j2]
+            zx = r + 1 + 4 * k + k * k + k
+            for j in range(k):
+                acc = 0.0  # (lam m)_j
+                for t in range(j + 1):
+                    acc += lam[j, t] * mv[t]
+                for c in range(p):
+                    gb[c] -= buf[zx + j * p + c] * acc
     logdet += math.log(det)
     for e in range(npairs):
         gcs[pairs[e, 2], pairs[e, 3], pairs[e, 4]] += glam[e] / s
@@ -367,15 +360,8 @@ def draw_effects(xs: np.ndarray, buf: np.ndarray, eps: np.ndarray, out: np.ndarr
     ncl = int(buf[at])
     kmax = int(buf[at + 1])
     shared = buf[at + 2] > 0
-    lam = np.zeros((kmax, kmax))
-    al = np.empty((kmax, kmax))
-    rr = np.zeros((kmax, kmax))
-    bv = np.empty(kmax)
-    w = np.empty(kmax)
-    mv = np.empty(kmax)
+    lam, al, rr, bv, w, mv, pairs, hi = _work(kmax)
     v = np.empty(kmax)
-    pairs = np.empty((kmax * kmax, 5), dtype=np.int64)
-    hi = np.empty(kmax, dtype=np.int64)
     for d in range(xs.shape[0]):
         beta, sigma, chols = _setup(xs[d], buf)
         s = sigma * sigma

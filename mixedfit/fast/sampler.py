@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mixedfit.design import Design
-from mixedfit.fast.layout import Layout
+from mixedfit.fast.layout import PACK_ABOVE, Layout
 
 __all__ = ["sample_compiled", "constrain", "corr_cholesky_np", "draw_effects"]
 
@@ -112,21 +112,17 @@ def _marginal() -> Any:
     return _COMPILED["marginal"]
 
 
-#: Group-effect values (draws x effects) above which marginal draws are kept in single
-#: precision (as :data:`mixedfit.fast.layout.PACK_ABOVE` for stored draws).
-SINGLE_ABOVE = 20_000_000
-
-
 def draw_effects(x: np.ndarray, layout: Layout, seed: int) -> np.ndarray:
     """Group effects ``(chain, draw, effects)`` drawn from their exact conditional
     posterior given each draw ``x`` ``(chain, draw, dim)`` of a marginal layout.
 
-    Single precision above :data:`SINGLE_ABOVE` values (7 significant digits, far
-    below the Monte Carlo error). Reproducible for a given ``seed``.
+    Single precision above :data:`mixedfit.fast.layout.PACK_ABOVE` values, as for the
+    stored draws of joint models (7 significant digits, far below the Monte Carlo
+    error). Reproducible for a given ``seed``.
     """
     chains, draws, _ = x.shape
     k = layout.n_effects
-    dtype = np.float32 if chains * draws * k > SINGLE_ABOVE else np.float64
+    dtype = np.float32 if chains * draws * k > PACK_ABOVE else np.float64
     out = np.empty((chains, draws, k), dtype=dtype)
     rng = np.random.default_rng([int(seed), 1])
     flat_x = x.reshape(chains * draws, -1)
