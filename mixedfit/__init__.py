@@ -25,6 +25,7 @@ from mixedfit.errors import (
     MixedFitWarning,
     OptionError,
     PriorError,
+    SamplingError,
     SingularFitWarning,
 )
 
@@ -69,6 +70,7 @@ __all__ = [
     "FamilyError",
     "InputTypeError",
     "OptionError",
+    "SamplingError",
     "MixedFitWarning",
     "ConvergenceWarning",
     "SingularFitWarning",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from numbers import Integral
+from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
-from mixedfit.errors import OptionError
+import numpy as np
+
+from mixedfit.errors import MixedFitError, OptionError, SamplingError
 from mixedfit.families import Family, get_family
 
 __all__ = ["fit", "prior_predictive"]
@@ -27,8 +29,78 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+def _check_flag(name: str, value: Any, *, none: bool = False) -> bool | None:
+    if value is None and none:
+        return None
+    if not isinstance(value, bool | np.bool_):
+        allowed = "True, False or None" if none else "True or False"
+        raise OptionError(f"{name} must be {allowed}, got {value!r}.")
+    return bool(value)
+
+
+def _check_fraction(name: str, value: Any) -> float:
+    """A number strictly between 0 and 1."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0 < float(value) < 1:
+        raise OptionError(f"{name} must be a number between 0 and 1, got {value!r}.")
+    return float(value)
+
+
+def _check_seed(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+        raise OptionError(f"random_seed must be a non-negative integer or None, got {value!r}.")
+    return int(value)
+
+
+def _check_centered(centered: Any, design: Any) -> list[bool] | None:
+    """``centered``: None, one bool for every block, or one bool per block in formula order."""
+    if centered is None:
+        return None
+    n = len(design.blocks)
+    if isinstance(centered, bool | np.bool_):
+        return [bool(centered)] * n
+    labels = [str(b.term) for b in design.blocks]
+    if isinstance(centered, str) or not isinstance(centered, Sequence | np.ndarray):
+        raise OptionError(
+            f"centered must be True, False, None or a list of one bool per block of group "
+            f"effects ({', '.join(labels) or 'this model has none'}), got {centered!r}.")
+    values = list(centered)
+    if len(values) != n or not all(isinstance(v, bool | np.bool_) for v in values):
+        raise OptionError(
+            f"centered as a list needs one True/False per block of group effects, in formula "
+            f"order: {n} for {', '.join(labels) or 'this model (it has none)'}; got "
+            f"{centered!r}.")
+    return [bool(v) for v in values]
+
+
+#: What a sampler's failure usually means, by a phrase of its message.
+_FAILURE_HINTS = {
+    "initialization points failed": (
+        "the log density was not finite at any starting point. This happens when a prior "
+        "is far from the data (an intercept prior centred far from the response, a very "
+        "narrow prior on a coefficient that the data put elsewhere) or the data hold "
+        "extreme values; look at res.priors and mf.prior_predictive(...), or loosen the "
+        "priors you set"),
+}
+
+
+def _sampling_error(err: Exception, backend: str) -> SamplingError:
+    """A :class:`SamplingError` for an exception raised inside a sampler or a backend."""
+    text = f"{type(err).__name__}: {err}".strip()
+    for phrase, hint in _FAILURE_HINTS.items():
+        if phrase in text:
+            return SamplingError(f"Sampling failed on the {backend} backend: {hint}. "
+                                 f"(The sampler said: {text.splitlines()[0]})")
+    other = "pymc" if backend == "compiled" else "compiled"
+    return SamplingError(
+        f"Sampling failed on the {backend} backend ({text.splitlines()[0][:300]}). Try "
+        f"backend={other!r} if the model allows it, another random_seed, or more tune=; if "
+        f"it persists it is a bug: please report it with the formula and this message.")
+
+
 def _prepare(formula: str, data: Any, family: str | Family, priors: Mapping[str, Any] | None,
-             trials: Any, weights: Any, na_action: str = "drop"
+             trials: Any, weights: Any, na_action: str = "drop", check_response: bool = True
              ) -> tuple[Any, Family, dict[str, Any]]:
     """Design, family and resolved priors: everything checked before any sampling."""
     from mixedfit.design import build_design
@@ -43,7 +115,8 @@ def _prepare(formula: str, data: Any, family: str | Family, priors: Mapping[str,
                 "weights= gives binomial trials; mixedfit has no observation weights for the "
                 f"{fam.name} family.")
         trials = weights
-    design = build_design(formula, data, family=fam, trials=trials, na_action=na_action)
+    design = build_design(formula, data, family=fam, trials=trials, na_action=na_action,
+                          check_response=check_response)
     return design, fam, resolve_priors(design, fam, priors)
 
 
@@ -76,15 +149,20 @@ def prior_predictive(
     >>> pp.y.shape
     (50, 180)
     """
-    import numpy as np
-
     from mixedfit.model import build_model, sample_prior
     from mixedfit.results.predictive import PriorPredictive
 
     draws = _check_int("draws", draws, 1)
-    design, fam, resolved = _prepare(formula, data, family, priors, trials, weights, na_action)
-    model = build_model(design, fam, resolved)
-    idata = sample_prior(model, draws=draws, random_seed=random_seed)
+    random_seed = _check_seed(random_seed)
+    design, fam, resolved = _prepare(formula, data, family, priors, trials, weights, na_action,
+                                     check_response=False)
+    try:
+        model = build_model(design, fam, resolved)
+        idata = sample_prior(model, draws=draws, random_seed=random_seed)
+    except MixedFitError:
+        raise
+    except Exception as err:
+        raise _sampling_error(err, "pymc") from err
     y = np.asarray(idata.prior_predictive["y"].values).reshape(draws, -1)
     return PriorPredictive(y=y, observed=design.y, idata=idata, design=design, family=fam)
 
@@ -152,12 +230,15 @@ def fit(
     progressbar : bool, optional
         Show sampling progress. Default: on in a terminal or notebook, off when
         stderr is redirected.
-    centered : bool, optional
+    centered : bool or list of bool, optional
         Parameterisation of the group effects: False for non-centred
-        (``u = sd * z``), True for centred (``u ~ Normal(0, sd)``). By default each
+        (``u = sd * z``), True for centred (``u ~ Normal(0, sd)``); one value for
+        every block, or a list with one value per random-effect term in formula order
+        (``centered=[True, False]`` for ``(1 | a) + (1 | b)``). By default each
         block is non-centred unless its levels have enough data to pin their effects
         down, in which case it is centred (see :mod:`mixedfit.parameterisation`);
-        ``res.info["centered"]`` records the choice.
+        ``res.info["centered"]`` records the choice. Giving it turns off the default
+        ``marginalize``.
     marginalize : bool, optional
         Integrate the group effects out analytically during sampling (NUTS then moves
         only in the fixed effects, sigma, sds and correlations) and draw them
@@ -201,6 +282,25 @@ def fit(
     -------
     MixedResult
 
+    Raises
+    ------
+    MixedFitError
+        Before any sampling, for a formula, data, family, prior or option that cannot
+        be fitted (:class:`FormulaError`, :class:`DataError`, :class:`FamilyError`,
+        :class:`PriorError`, :class:`OptionError`, :class:`InputTypeError`), each
+        naming what is at fault and the fix; :class:`SamplingError` when the sampler
+        itself fails (with the original error as its cause).
+
+    Notes
+    -----
+    The model is sampled in internal coordinates where the response and the
+    predictors are centred and scaled, and reported on the user's scale, so that
+    neither the origin nor the units of a column change the posterior (see
+    :mod:`mixedfit.standardize`). Which models can be fitted is decided once, by the
+    design and the priors, for every backend and for :func:`prior_predictive`: the
+    PyMC backend takes every such model, the compiled one the families and priors it
+    covers (the others fall back to PyMC).
+
     Examples
     --------
     >>> import mixedfit as mf
@@ -214,6 +314,7 @@ def fit(
     from mixedfit.results.diagnostics import warn_if_problems
     from mixedfit.results.loglik import MAX_STORED
 
+    progressbar = _check_flag("progressbar", progressbar, none=True)
     if progressbar is None:
         import sys
 
@@ -223,19 +324,23 @@ def fit(
     tune = _check_int("tune", tune, 0)
     chains = _check_int("chains", chains, 1)
     max_treedepth = _check_int("max_treedepth", max_treedepth, 1)
-    sampler = sampler or "nutpie"
-    if sampler not in SAMPLERS:
+    random_seed = _check_seed(random_seed)
+    sampler = "nutpie" if sampler is None else sampler
+    if not isinstance(sampler, str) or sampler not in SAMPLERS:
         raise OptionError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
-    if not (isinstance(interval, float | int) and 0 < interval < 1):
-        raise OptionError(f"interval must be between 0 and 1, got {interval!r}.")
-    if target_accept is not None and not (0 < target_accept < 1):
-        raise OptionError(f"target_accept must be between 0 and 1, got {target_accept!r}.")
-    if backend not in BACKENDS:
+    interval = _check_fraction("interval", interval)
+    if target_accept is not None:
+        target_accept = _check_fraction("target_accept", target_accept)
+    if not isinstance(backend, str) or backend not in BACKENDS:
         raise OptionError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+    marginalize = _check_flag("marginalize", marginalize, none=True)
+    log_likelihood = _check_flag("log_likelihood", log_likelihood, none=True)
+    warn = _check_flag("warn", warn)
     if backend == "compiled" and sampler != "nutpie":
         raise OptionError('backend="compiled" runs on nutpie: use sampler="nutpie" (the '
                           'default) or backend="pymc".')
     design, fam, resolved = _prepare(formula, data, family, priors, trials, weights, na_action)
+    centering_given = _check_centered(centered, design)
     if backend != "pymc" and sampler == "nutpie":
         from mixedfit.fast.layout import unsupported_reason
 
@@ -247,8 +352,6 @@ def fit(
     else:
         backend = "pymc"
     marginal = False
-    if marginalize is not None and not isinstance(marginalize, bool):
-        raise OptionError(f"marginalize must be True, False or None, got {marginalize!r}.")
     if backend == "compiled" and marginalize is not False:
         from mixedfit.fast.layout import marginal_reason
 
@@ -262,12 +365,12 @@ def fit(
                           'backend="auto" or "compiled", and priors it covers).')
     if marginal:  # the parameterisation of the effects does not arise
         centering = [False] * len(design.blocks)
-    elif centered is None:
+    elif centering_given is None:
         from mixedfit.parameterisation import choose_centering
 
         centering = choose_centering(design, fam)
     else:
-        centering = [bool(centered)] * len(design.blocks)
+        centering = centering_given
     low_rank = bool(centering) and all(centering)
     if target_accept is None:
         # 0.95 against the divergences of funnels (non-centred blocks, little data); a
@@ -279,25 +382,31 @@ def fit(
         else:
             target_accept = 0.95 if design.blocks and not large else 0.8
     start = time.perf_counter()
-    if backend == "compiled":
-        from mixedfit.fast.layout import make_layout
-        from mixedfit.fast.sampler import sample_compiled
+    try:
+        if backend == "compiled":
+            from mixedfit.fast.layout import make_layout
+            from mixedfit.fast.sampler import sample_compiled
 
-        layout = make_layout(design, fam, resolved, centering,
-                             stored_draws=chains * (tune + draws), marginal=marginal)
-        # nutpie's low-rank adaptation costs O(dim x window^2) per tuning step: with many
-        # group effects it takes longer than it saves (centred blocks are centred on the
-        # fixed effects, which removes the correlation it was there to capture)
-        low_rank = (low_rank or marginal) and layout.dim <= LOW_RANK_MAX_DIM
-        idata = sample_compiled(layout, design, fam.name, draws=draws, tune=tune, chains=chains,
-                                random_seed=random_seed, progressbar=progressbar,
-                                target_accept=target_accept, max_treedepth=max_treedepth,
-                                low_rank=low_rank)
-    else:
-        model = build_model(design, fam, resolved, centered=centering)
-        idata = sample(model, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                       sampler=sampler, progressbar=progressbar, target_accept=target_accept,
-                       max_treedepth=max_treedepth, low_rank=low_rank)
+            layout = make_layout(design, fam, resolved, centering,
+                                 stored_draws=chains * (tune + draws), marginal=marginal)
+            # nutpie's low-rank adaptation costs O(dim x window^2) per tuning step: with
+            # many group effects it takes longer than it saves (centred blocks are centred
+            # on the fixed effects, which removes the correlation it was there to capture)
+            low_rank = (low_rank or marginal) and layout.dim <= LOW_RANK_MAX_DIM
+            idata = sample_compiled(layout, design, fam.name, draws=draws, tune=tune,
+                                    chains=chains, random_seed=random_seed,
+                                    progressbar=progressbar, target_accept=target_accept,
+                                    max_treedepth=max_treedepth, low_rank=low_rank)
+        else:
+            model = build_model(design, fam, resolved, centered=centering)
+            idata = sample(model, draws=draws, tune=tune, chains=chains,
+                           random_seed=random_seed, sampler=sampler, progressbar=progressbar,
+                           target_accept=target_accept, max_treedepth=max_treedepth,
+                           low_rank=low_rank)
+    except MixedFitError:
+        raise
+    except Exception as err:  # nutpie, PyTensor, numba: explained, with the cause attached
+        raise _sampling_error(err, backend) from err
     info = {"sampler": sampler, "backend": backend, "draws": draws, "tune": tune, "chains": chains,
             "random_seed": random_seed, "centered": None if marginal else centering,
             "marginalized": marginal, "target_accept": target_accept,

@@ -159,7 +159,7 @@ class BlockDesign:
 
     def z_for(self, data: pd.DataFrame) -> np.ndarray:
         """The block's columns evaluated on new data."""
-        return np.asarray(self._common.evaluate_new_data(data)).astype(float)
+        return _new_data(self._common, data, f"the random-effect term {self.term}")
 
     def index_for(self, data: pd.DataFrame) -> np.ndarray:
         """Level index of each row of new data; -1 where the level was not seen in fitting."""
@@ -239,13 +239,31 @@ class Design:
         """The fixed-effects design evaluated on new data."""
         if not self.fixed_columns:
             return np.zeros((len(data), 0))
-        return np.asarray(self._fixed_common.evaluate_new_data(data)).astype(float)
+        return _new_data(self._fixed_common, data, "the fixed effects")
 
     def offset_for(self, data: pd.DataFrame) -> np.ndarray | None:
         """The offset evaluated on new data (None when the model has none)."""
         if not self.formula.offsets:
             return None
         return _offset(self.formula.offsets, data)
+
+
+def _new_data(common: Any, data: pd.DataFrame, what: str) -> np.ndarray:
+    """formulae's design columns on new data; its errors become a :class:`DataError`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=RuntimeWarning)
+            return np.asarray(common.evaluate_new_data(data)).astype(float)
+    except MixedFitError:
+        raise
+    except KeyError as err:
+        raise DataError(f"The new data lack the column {err.args[0]!r} needed for {what}.") \
+            from err
+    except Exception as err:
+        raise DataError(
+            f"Could not evaluate {what} on the new data: {err} A factor's levels must be "
+            f"among those seen in fitting (the new rows of a fixed-effect factor have no "
+            f"coefficient), and every column must have the type it had.") from err
 
 
 def _as_frame(data: Any) -> pd.DataFrame:
@@ -425,6 +443,74 @@ def _check_finite(values: np.ndarray, columns: list[str], labels: pd.Index, what
     )
 
 
+#: Smallest spread of a column relative to its size: below it the values agree in more
+#: than 10 of float64's 16 significant digits, and centring them leaves fewer than 6.
+MIN_RELATIVE_SPREAD = 1e-10
+
+
+def _spread(values: np.ndarray) -> tuple[float, float]:
+    """Root mean square about the mean, and the largest absolute value."""
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    if top == 0.0:
+        return 0.0, 0.0
+    scaled = values / top
+    return top * float(np.sqrt(np.mean((scaled - scaled.mean()) ** 2))), top
+
+
+def _check_precision(values: np.ndarray, columns: list[str], what: str,
+                     source: dict[str, str]) -> None:
+    """Refuse a column whose values differ only in their last digits (``x + 1e12``):
+    once centred it keeps too few significant digits to be fitted faithfully."""
+    for j, name in enumerate(columns):
+        spread, top = _spread(values[:, j])
+        if spread == 0.0 or spread >= MIN_RELATIVE_SPREAD * top:
+            continue
+        term = source.get(name, name)
+        shown = f"{term!r}" if term == name else f"{term!r} (column {name!r})"
+        mean = float(np.mean(values[:, j]))
+        raise DataError(
+            f"The {what} {shown} varies by only {spread:.3g} around {mean:.10g}: its values "
+            f"agree in more than 10 significant digits, so after centring fewer than 6 are "
+            f"left. Subtract a constant first, e.g. I({term} - {mean:.10g}), or measure it in "
+            f"other units.")
+
+
+def _check_response(y: np.ndarray, trials: np.ndarray | None, name: str,
+                    family: Family) -> None:
+    """Refuse a response with nothing to fit: constant for a family with a scale, no
+    counts or no successes (or failures) for a count family, or too few digits left once
+    centred (:data:`MIN_RELATIVE_SPREAD`)."""
+    if not y.size:
+        return
+    first = float(y[0])
+    constant = bool(np.all(y == first))
+    if family.name in ("bernoulli", "binomial"):
+        n = np.ones_like(y) if trials is None else trials
+        if np.all(y == 0) or np.all(y == n):
+            what = "success" if np.all(y == 0) else "failure"
+            raise DataError(
+                f"The {family.name} response {name!r} has no {what} in any of its "
+                f"{y.size} rows: the probability of success has no finite estimate on the "
+                f"{family.link} scale and the fit would show the prior alone. Check the "
+                f"column and any filtering of rows.")
+        return
+    if family.discrete:
+        if np.all(y == 0):
+            raise DataError(
+                f"The {family.name} response {name!r} is 0 in every one of its {y.size} "
+                f"rows: the expected count has no finite estimate on the {family.link} "
+                f"scale and the fit would show the prior alone. Check the column and any "
+                f"filtering of rows.")
+        return
+    if constant:
+        raise DataError(
+            f"The response {name!r} is constant (every value is {first:g}): a {family.name} "
+            f"model has nothing to fit, its scale would be 0. Check the column and any "
+            f"filtering of rows.")
+    if family.location_scale:
+        _check_precision(y[:, None], [name], "response", {})
+
+
 def _term_of_columns(common: Any) -> dict[str, str]:
     """Column label -> the formula term that made it."""
     out: dict[str, str] = {}
@@ -446,11 +532,18 @@ def _dependent_columns(M: np.ndarray, tol: float = 1e-9) -> list[tuple[int, np.n
     if k == 0:
         return []
     norms = np.linalg.norm(M, axis=0)
-    scaled = M / np.where(norms > 0, norms, 1.0)
+    Q = M
+    if n and M[0, 0] != 0 and np.all(M[:, 0] == M[0, 0]):
+        # with an intercept first, centring the other columns keeps every prefix's span and
+        # keeps a predictor far from its origin (a calendar year) from looking collinear
+        Q = np.column_stack([M[:, :1], M[:, 1:] - M[:, 1:].mean(axis=0)])
+    qnorms = np.linalg.norm(Q, axis=0)
+    scaled = Q / np.where(qnorms > 0, qnorms, 1.0)
     r = np.linalg.qr(scaled, mode="r")
     diag = np.zeros(k)
     m = min(n, k)
     diag[:m] = np.abs(np.diag(r)[:m])
+    diag[qnorms <= 1e-12 * np.maximum(norms, 1e-300)] = 0.0  # constant once centred
     out: list[tuple[int, np.ndarray]] = []
     kept: list[int] = []
     for j in range(k):
@@ -568,7 +661,8 @@ def _offset(offsets: tuple[str, ...], data: pd.DataFrame) -> np.ndarray:
 
 
 def build_design(formula: str | Formula, data: Any, *, family: Family | str = "gaussian",
-                 trials: Any = None, na_action: str = "drop") -> Design:
+                 trials: Any = None, na_action: str = "drop",
+                 check_response: bool = True) -> Design:
     """Turn a formula and a data frame into design matrices and group indices.
 
     Everything that can be checked without sampling is checked here, and each problem
@@ -589,6 +683,10 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         Rows with a missing value in a column the model uses (response, predictors,
         offsets, grouping factors, trials): ``"drop"`` them with a
         :class:`MissingDataWarning` that counts them, or raise a :class:`DataError`.
+    check_response : bool, default True
+        Refuse a response with nothing to fit (see below); False when only its form
+        matters (:func:`mixedfit.prior_predictive` simulates responses and takes a
+        placeholder).
 
     Returns
     -------
@@ -606,9 +704,11 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     DataError
         If a column is missing (the closest name is suggested) or duplicated, the data
         are empty, values are missing (with ``na_action="error"``) or infinite, the
-        response does not suit the family, a grouping factor has a single level, a
-        random slope does not vary within the levels of its grouping factor, or the
-        fixed-effects design is rank deficient (perfectly collinear columns).
+        response does not suit the family or has nothing to fit (constant for a
+        family with a scale, no counts, no successes or no failures), a response or
+        predictor varies only in its last digits, a grouping factor has a single
+        level, a random slope does not vary within the levels of its grouping factor,
+        or the fixed-effects design is rank deficient (perfectly collinear columns).
 
     Examples
     --------
@@ -660,6 +760,8 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         trials = np.asarray(trials)[~incomplete] if n_dropped else trials
     response = build_response(parsed, work, fam, trials)
     y = response.y
+    if check_response:
+        _check_response(y, response.trials, parsed.response, fam)
 
     fixed_dm = _design_matrices(parsed.fixed_formula, work)
     fixed_common = fixed_dm.common
@@ -709,6 +811,10 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
             )
         )
     _check_blocks(blocks, text)
+    _check_precision(X, fixed_columns, "fixed-effects term", fixed_source)
+    for block in blocks:
+        _check_precision(block.Z, block.columns, "random-effect term",
+                         _term_of_columns(block._common))
     _check_collinear(X, fixed_columns, fixed_source, "fixed-effects", "")
     _check_slopes(blocks)
     for block in blocks:

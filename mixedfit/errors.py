@@ -22,6 +22,7 @@ __all__ = [
     "FamilyError",
     "InputTypeError",
     "OptionError",
+    "SamplingError",
     "MixedFitWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
@@ -88,6 +89,12 @@ class FamilyError(MixedFitError, ValueError):
 
 class OptionError(MixedFitError, ValueError):
     """An option of a function that has no such value (an unknown sampler, a bad interval)."""
+
+
+class SamplingError(MixedFitError, RuntimeError):
+    """The sampler (nutpie, PyMC, the compiled density) failed; the message says what
+    probably caused it and what to try, and the original error is attached as
+    ``__cause__``."""
 
 
 class InputTypeError(MixedFitError, TypeError):

@@ -148,6 +148,14 @@ class Family:
         """Whether the response is a count."""
         return self.name in ("bernoulli", "binomial", "poisson", "negativebinomial")
 
+    @property
+    def location_scale(self) -> bool:
+        """Whether shifting and rescaling the response keeps the model's form
+        (``(y - c) / s`` is of the same family, with mean ``(mu - c) / s`` and scale
+        ``sigma / s``): the identity-link Gaussian and Student-t families. Such a
+        response is centred and scaled internally (:mod:`mixedfit.standardize`)."""
+        return self.link == "identity" and self.name in ("gaussian", "t")
+
     def inverse_link(self, eta: Any, xp: Any = np) -> Any:
         """Expected response for linear predictor ``eta``."""
         return inverse_link(self.link, eta, xp)

@@ -173,6 +173,7 @@ def _spec(res: MixedResult, columns: list[dict[str, Any]]) -> dict[str, Any]:
         "family": {"name": res.family.name, "link": res.family.link},
         "priors": {key: {"name": p.name, "params": _encode(p.params)}
                    for key, p in res._priors.items()},
+        "user_priors": sorted(getattr(res._priors, "user", ())),
         "info": _encode(res.info),
         "interval": res.interval,
         "n_dropped": int(d.n_dropped),
@@ -247,7 +248,7 @@ def load(path: str | os.PathLike[str]) -> MixedResult:
 
     from mixedfit.design import build_design
     from mixedfit.families import Family, get_family
-    from mixedfit.priors import Prior
+    from mixedfit.priors import Prior, PriorSet, prior_set
     from mixedfit.results.result import MixedResult
 
     if not Path(path).is_file():
@@ -288,6 +289,9 @@ def load(path: str | os.PathLike[str]) -> MixedResult:
         design = build_design(spec["formula"], data, family=fam, trials=trials)
     design.n_dropped = int(spec.get("n_dropped", 0))
     priors = {key: Prior(p["name"], **_decode(p["params"])) for key, p in spec["priors"].items()}
+    # written before the user's priors were recorded: those that are not the default
+    priors = (PriorSet(priors, user=spec["user_priors"]) if "user_priors" in spec
+              else prior_set(priors, design, fam))
 
     idata.posterior.attrs = {k: v for k, v in idata.posterior.attrs.items() if k != SPEC_KEY}
     groups = {g: getattr(idata, g) for g in idata.groups() if g != DATA_GROUP}

@@ -35,8 +35,10 @@ Normal(mu=0, sigma=10)
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,7 +49,8 @@ if TYPE_CHECKING:
     from mixedfit.design import Design
     from mixedfit.families import Family
 
-__all__ = ["Prior", "as_prior", "default_priors", "resolve_priors", "LKJ_NAMES"]
+__all__ = ["Prior", "PriorSet", "Distribution", "DISTRIBUTIONS", "as_prior", "default_priors",
+           "resolve_priors", "parameter_support", "prior_set", "LKJ_NAMES"]
 
 #: Names accepted for the correlation prior.
 LKJ_NAMES = ("LKJ", "LKJCorr", "LKJCholeskyCov")
@@ -61,16 +64,167 @@ def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+@dataclass(frozen=True)
+class Distribution:
+    """What mixedfit knows of a prior distribution: its parameters and its support.
+
+    Each distribution declares its own valid parameter values and the values it puts
+    mass on, and generic code asks it (as the distributions of glum do).
+
+    Attributes
+    ----------
+    name : str
+        The PyMC name.
+    params : tuple of str
+        Its parameters, in PyMC's main parameterisation.
+    defaults : dict
+        Parameters that may be left out, with PyMC's default.
+    positive : tuple of str
+        Parameters that must be positive (scales, shapes, rates, degrees of freedom).
+    support : {"real", "positive", "interval", "correlation"}
+        Where the distribution puts its mass.
+    location : str or None
+        The parameter that shifts the distribution (``v - location`` is what matters).
+    alternatives : dict
+        Other parameter names PyMC accepts, mapped to ``(main name, conversion)``.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    support: str
+    positive: tuple[str, ...] = ()
+    defaults: Mapping[str, float] = field(default_factory=dict)
+    location: str | None = None
+    alternatives: Mapping[str, tuple[str, Callable[[float], float]]] = field(
+        default_factory=dict)
+
+    def canonical(self, given: Mapping[str, Any], label: str) -> dict[str, float]:
+        """The parameters as floats in the main parameterisation, checked.
+
+        Raises
+        ------
+        PriorError
+            For an unknown or missing parameter, a value that is not a finite real
+            number, or a scale, shape or rate that is not positive.
+        """
+        known = set(self.params) | set(self.alternatives)
+        values: dict[str, float] = {}
+        for key, raw in given.items():
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise PriorError(
+                    f"{label}: {self.name} has no parameter {key!r}.{hint} Its parameters: "
+                    f"{', '.join(self.params)}.")
+            values[key] = _real(raw, f"{label}: parameter {key}")
+        for alt, (main, convert) in self.alternatives.items():
+            if alt in values:
+                if main in values:
+                    raise PriorError(f"{label}: give {main} or {alt}, not both.")
+                if values[alt] <= 0:
+                    raise PriorError(f"{label}: {alt} must be positive, got {values[alt]:g}.")
+                values[main] = float(convert(values.pop(alt)))
+        for name, default in self.defaults.items():
+            values.setdefault(name, float(default))
+        missing = [k for k in self.params if k not in values]
+        if missing:
+            example = ", ".join(f"{k}=..." for k in self.params)
+            raise PriorError(f"{label}: {self.name} needs {', '.join(missing)}, e.g. "
+                             f"Prior({self.name!r}, {example}).")
+        for name in self.positive:
+            if not values[name] > 0:
+                raise PriorError(
+                    f"{label}: the {name} of a {self.name} prior must be positive, got "
+                    f"{values[name]:g}. A scale, shape or rate of zero or less is no "
+                    f"distribution; did you mean {abs(values[name]) or 1:g}?")
+        if self.support == "interval" and not values["lower"] < values["upper"]:
+            raise PriorError(f"{label}: Uniform needs lower < upper, got lower="
+                             f"{values['lower']:g}, upper={values['upper']:g}.")
+        return {k: values[k] for k in self.params}
+
+    def lower_bound(self, values: Mapping[str, float]) -> float:
+        """Smallest value with prior mass (``-inf`` for the real line)."""
+        if self.support == "positive":
+            return 0.0
+        if self.support == "interval":
+            return float(values["lower"])
+        return -math.inf
+
+
+def _real(value: Any, label: str) -> float:
+    arr = np.asarray(value)
+    if arr.shape != () or isinstance(value, bool) or arr.dtype.kind not in "iuf":
+        if arr.shape == (1,) and arr.dtype.kind in "iuf":
+            arr = arr.reshape(())
+        else:
+            raise PriorError(f"{label} must be one real number, got {value!r}.")
+    out = float(arr)
+    if not math.isfinite(out):
+        raise PriorError(f"{label} must be finite, got {out!r}.")
+    return out
+
+
+def _inv_sqrt(tau: float) -> float:
+    return tau ** -0.5
+
+
+#: Every prior distribution mixedfit accepts, by PyMC name.
+DISTRIBUTIONS: dict[str, Distribution] = {d.name: d for d in (
+    Distribution("Normal", ("mu", "sigma"), "real", ("sigma",), {"mu": 0.0, "sigma": 1.0},
+                 "mu", {"tau": ("sigma", _inv_sqrt)}),
+    Distribution("StudentT", ("nu", "mu", "sigma"), "real", ("nu", "sigma"),
+                 {"mu": 0.0, "sigma": 1.0}, "mu", {"lam": ("sigma", _inv_sqrt)}),
+    Distribution("Cauchy", ("alpha", "beta"), "real", ("beta",), location="alpha"),
+    Distribution("Laplace", ("mu", "b"), "real", ("b",), location="mu"),
+    Distribution("Uniform", ("lower", "upper"), "interval"),
+    Distribution("HalfNormal", ("sigma",), "positive", ("sigma",), {"sigma": 1.0},
+                 alternatives={"tau": ("sigma", _inv_sqrt)}),
+    Distribution("HalfStudentT", ("nu", "sigma"), "positive", ("nu", "sigma"),
+                 {"sigma": 1.0}, alternatives={"lam": ("sigma", _inv_sqrt)}),
+    Distribution("HalfCauchy", ("beta",), "positive", ("beta",)),
+    Distribution("Exponential", ("lam",), "positive", ("lam",),
+                 alternatives={"scale": ("lam", lambda s: 1.0 / s)}),
+    Distribution("Gamma", ("alpha", "beta"), "positive", ("alpha", "beta")),
+    Distribution("InverseGamma", ("alpha", "beta"), "positive", ("alpha", "beta")),
+    Distribution("LogNormal", ("mu", "sigma"), "positive", ("sigma",), {"mu": 0.0},
+                 alternatives={"tau": ("sigma", _inv_sqrt)}),
+    Distribution("LKJ", ("eta",), "correlation", ("eta",), {"eta": 1.0}),
+)}
+
+
+def _distribution(name: Any) -> Distribution:
+    if not isinstance(name, str) or not name:
+        raise PriorError(f"A prior needs a distribution name, got {name!r}.")
+    key = "LKJ" if name in LKJ_NAMES else name
+    if key not in DISTRIBUTIONS:
+        close = difflib.get_close_matches(key, list(DISTRIBUTIONS), n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise PriorError(
+            f"Unknown prior distribution {name!r}.{hint} mixedfit accepts "
+            f"{', '.join(DISTRIBUTIONS)}.")
+    return DISTRIBUTIONS[key]
+
+
 class Prior:
     """A prior distribution, named as in PyMC, with its parameters.
+
+    The name and the parameters are checked when the prior is made: the name must be
+    one of :data:`DISTRIBUTIONS`, the parameters its own, finite, and positive where
+    they are scales, shapes or rates.
 
     Parameters
     ----------
     name : str
-        A PyMC distribution name (``"Normal"``, ``"StudentT"``, ``"HalfNormal"``,
-        ``"Exponential"``...) or ``"LKJ"`` for correlation matrices.
+        A distribution name from :data:`DISTRIBUTIONS` (``"Normal"``, ``"StudentT"``,
+        ``"HalfNormal"``, ``"Exponential"``...) or ``"LKJ"`` for correlation matrices.
     **params
         The distribution's parameters.
+
+    Raises
+    ------
+    PriorError
+        For an unknown distribution or parameter, a missing parameter, or a value
+        that is not allowed.
 
     Examples
     --------
@@ -79,15 +233,20 @@ class Prior:
     ('HalfNormal', {'sigma': 5})
     >>> p == Prior("HalfNormal", sigma=5)
     True
+    >>> Prior("Normal", mu=0, sigma=-1)
+    Traceback (most recent call last):
+    ...
+    mixedfit.errors.PriorError: Normal(mu=0, sigma=-1): the sigma of a Normal prior must ...
     """
 
-    __slots__ = ("name", "params")
+    __slots__ = ("name", "params", "kind", "values")
 
     def __init__(self, name: str, **params: Any) -> None:
-        if not isinstance(name, str) or not name:
-            raise PriorError(f"A prior needs a distribution name, got {name!r}.")
+        self.kind = _distribution(name)
         self.name = name
         self.params = dict(params)
+        #: the parameters as floats, in the distribution's main parameterisation
+        self.values = self.kind.canonical(self.params, repr(self))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
@@ -104,16 +263,34 @@ class Prior:
         return hash((self.name, tuple(sorted(self.params))))
 
     def distribution(self) -> Any:
-        """The PyMC distribution class (imports PyMC)."""
+        """The PyMC distribution class (imports PyMC); build it with :attr:`values`."""
         import pymc as pm
 
-        dist = getattr(pm, self.name, None)
-        if dist is None or not hasattr(dist, "dist"):
-            raise PriorError(
-                f"{self.name!r} is not a PyMC distribution. Use a name such as 'Normal', "
-                f"'StudentT', 'HalfNormal', 'HalfStudentT', 'Exponential' or 'LKJ'."
-            )
-        return dist
+        return getattr(pm, self.kind.name)
+
+
+class PriorSet(dict):
+    """Parameter name -> :class:`Prior`, remembering which names the user set.
+
+    Attributes
+    ----------
+    user : frozenset of str
+        The parameters whose prior the user gave (the others have the default).
+    """
+
+    def __init__(self, items: Any = (), user: Any = ()) -> None:
+        super().__init__(items)
+        self.user = frozenset(user)
+
+
+def prior_set(priors: Mapping[str, Prior], design: Design, family: Family) -> PriorSet:
+    """``priors`` as a :class:`PriorSet`; for a plain mapping (a result built by hand, a
+    file written before the user's priors were recorded) the user's are those that
+    differ from the defaults."""
+    if isinstance(priors, PriorSet):
+        return priors
+    defaults = default_priors(design, family)
+    return PriorSet(priors, user={k for k, p in priors.items() if defaults.get(k) != p})
 
 
 def as_prior(value: Any, key: str = "") -> Prior:
@@ -181,36 +358,95 @@ def default_priors(design: Design, family: Family) -> dict[str, Prior]:
     return priors
 
 
-def resolve_priors(
-    design: Design, family: Family, user: Mapping[str, Any] | None
-) -> dict[str, Prior]:
-    """Defaults with the user's priors applied by name.
+def parameter_support(key: str, family: Family | None = None) -> str:
+    """What values the parameter ``key`` takes: ``"correlation"`` for ``cor(...)``,
+    ``"positive"`` for sds and the family's parameters (``sigma``, ``nu``, ``alpha``,
+    ``kappa``: all positive), ``"real"`` for fixed effects.
+
+    Examples
+    --------
+    >>> parameter_support("sd(Days|Subject)"), parameter_support("Days")
+    ('positive', 'real')
+    """
+    if key.startswith("cor("):
+        return "correlation"
+    if key.startswith("sd(") or (family is not None and key in family.parameters):
+        return "positive"
+    return "real"
+
+
+def check_support(key: str, prior: Prior, support: str) -> None:
+    """Refuse a prior whose support does not suit the parameter it is put on.
 
     Raises
     ------
     PriorError
-        If a name matches no parameter, or a correlation prior is not LKJ.
+        Naming the parameter and a prior that fits it.
+    """
+    kind = prior.kind
+    if support == "correlation":
+        if kind.support != "correlation":
+            raise PriorError(f"The prior for {key!r} must be an LKJ prior, e.g. "
+                             f"Prior('LKJ', eta=2); got {prior!r}.")
+        return
+    if kind.support == "correlation":
+        raise PriorError(f"{prior!r} is a prior for correlation matrices, 'cor(g)'; {key!r} is "
+                         f"not one. Use e.g. Prior('Normal', mu=0, sigma=1) for a coefficient "
+                         f"or Prior('HalfNormal', sigma=1) for an sd.")
+    if support == "positive" and kind.lower_bound(prior.values) < 0:
+        half = {"Normal": "HalfNormal", "StudentT": "HalfStudentT", "Cauchy": "HalfCauchy"}
+        suggestion = half.get(kind.name, "HalfNormal")
+        raise PriorError(
+            f"{key!r} is positive, but {prior!r} puts mass on negative values. Use a prior "
+            f"for positive values, e.g. Prior({suggestion!r}, ...) or Prior('Exponential', "
+            f"lam=...).")
+    if support == "real" and kind.support == "positive":
+        raise PriorError(
+            f"{key!r} is a coefficient that can take either sign, but {prior!r} allows only "
+            f"positive values. Use e.g. Prior('Normal', mu=0, sigma=...) (mixedfit does not "
+            f"constrain the sign of coefficients).")
+
+
+def resolve_priors(
+    design: Design, family: Family, user: Mapping[str, Any] | None
+) -> PriorSet:
+    """Defaults with the user's priors applied by name, each checked against the
+    parameter it is put on.
+
+    Raises
+    ------
+    PriorError
+        If ``user`` is not a mapping, a name matches no parameter, or a prior's support
+        does not suit its parameter (a distribution of either sign on an sd, an LKJ
+        prior on anything but a correlation...).
     """
     priors = default_priors(design, family)
     if not user:
-        return priors
+        if user is not None and not isinstance(user, Mapping):
+            raise PriorError(f"priors must be a dict of parameter name -> Prior, got "
+                             f"{type(user).__name__}.")
+        return PriorSet(priors)
+    if not isinstance(user, Mapping):
+        raise PriorError(f"priors must be a dict of parameter name -> Prior, e.g. "
+                         f"{{'Days': Prior('Normal', mu=0, sigma=10)}}; got "
+                         f"{type(user).__name__}.")
+    given: set[str] = set()
     for key, value in user.items():
         prior = as_prior(value, key)
         targets = _targets(design, priors, str(key).replace(" ", ""))
         if not targets:
+            close = difflib.get_close_matches(str(key), list(priors), n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise PriorError(
-                f"The prior {key!r} names no parameter of this model. Parameters: "
+                f"The prior {key!r} names no parameter of this model.{hint} Parameters: "
                 f"{', '.join(priors)}; 'sd(g)' sets every sd of factor g and a formula term "
                 f"sets all its columns."
             )
         for target in targets:
-            if target.startswith("cor(") and prior.name not in LKJ_NAMES:
-                raise PriorError(
-                    f"The prior for {target!r} must be an LKJ prior, e.g. Prior('LKJ', eta=2); "
-                    f"got {prior!r}."
-                )
+            check_support(target, prior, parameter_support(target, family))
             priors[target] = prior
-    return priors
+            given.add(target)
+    return PriorSet(priors, user=given)
 
 
 def _targets(design: Design, priors: dict[str, Prior], key: str) -> list[str]:

@@ -192,11 +192,21 @@ class Parameter:
 
 @dataclass(frozen=True)
 class SBCModel:
-    """A model to calibrate: formula, data-independent priors and the parameters to rank."""
+    """A model to calibrate: formula, data-independent priors and the parameters to rank.
+
+    ``defaults`` stand in for mixedfit's default priors (which are scaled to the data,
+    which SBC must not do): priors that are not the user's sit where the defaults sit,
+    the intercept's and a correlated block's at the predictors' means
+    (:mod:`mixedfit.standardize`), so a model with ``defaults`` and a predictor far
+    from its origin (``x_shift``) calibrates the internal coordinates of a default fit.
+    """
 
     formula: str
     priors: dict[str, Any]
     parameters: tuple[Parameter, ...]
+    family: str = "gaussian"
+    defaults: dict[str, Any] = field(default_factory=dict)
+    x_shift: float = 0.0
 
 
 def _priors(correlated: bool) -> dict[str, Any]:
@@ -214,6 +224,8 @@ def _priors(correlated: bool) -> dict[str, Any]:
 
 
 def _models() -> dict[str, SBCModel]:
+    from mixedfit import Prior
+
     common = (
         Parameter("Intercept", "fixed", {"fixed_term": "Intercept"}),
         Parameter("x", "fixed", {"fixed_term": "x"}),
@@ -239,16 +251,77 @@ def _models() -> dict[str, SBCModel]:
              Parameter("u(g)[g1,Intercept]", "u(g)", {**first, "term(g)": "Intercept"}),
              Parameter("u(g)[g1,x]", "u(g)", {**first, "term(g)": "x"})),
         ),
+        # x in [9, 11]; the intercept's and the block's priors sit at the mean of x, a
+        # response near 1e4: every map of the internal coordinates is exercised
+        "shifted": SBCModel(
+            "y ~ x + (1 + x | g)",
+            {"x": Prior("Normal", mu=0.0, sigma=1.0), "sd(x|g)": Prior("HalfNormal", sigma=1.0),
+             "sigma": Prior("HalfNormal", sigma=1.0)},
+            (*common,
+             Parameter("sd(x|g)", "sd(g)", {"term(g)": "x"}),
+             Parameter("cor(g)[Intercept,x]", "cor(g)", {"term(g)": "Intercept",
+                                                         "term(g)_": "x"}),
+             Parameter("sigma", "sigma"),
+             Parameter("u(g)[g1,Intercept]", "u(g)", {**first, "term(g)": "Intercept"}),
+             Parameter("u(g)[g1,x]", "u(g)", {**first, "term(g)": "x"})),
+            defaults={"Intercept": Prior("Normal", mu=1e4, sigma=2.0),
+                      "sd(Intercept|g)": Prior("HalfNormal", sigma=1.0),
+                      "cor(g)": Prior("LKJ", eta=2.0)},
+            x_shift=10.0,
+        ),
+        "bernoulli": SBCModel(
+            "y ~ x + (1 + x | g)",
+            {"x": Prior("Normal", mu=0.0, sigma=1.0)},
+            (*common,
+             Parameter("sd(x|g)", "sd(g)", {"term(g)": "x"}),
+             Parameter("cor(g)[Intercept,x]", "cor(g)", {"term(g)": "Intercept",
+                                                         "term(g)_": "x"}),
+             Parameter("u(g)[g1,Intercept]", "u(g)", {**first, "term(g)": "Intercept"}),
+             Parameter("u(g)[g1,x]", "u(g)", {**first, "term(g)": "x"})),
+            family="bernoulli",
+            defaults={"Intercept": Prior("Normal", mu=0.0, sigma=1.0),
+                      "sd(Intercept|g)": Prior("HalfNormal", sigma=1.0),
+                      "sd(x|g)": Prior("HalfNormal", sigma=1.0),
+                      "cor(g)": Prior("LKJ", eta=2.0)},
+            x_shift=10.0,
+        ),
     }
 
 
-#: The calibrated models: a random intercept, and correlated random intercepts and slopes.
+#: The calibrated models: a random intercept; correlated random intercepts and slopes;
+#: the same with a predictor far from its origin and default-style priors, Gaussian and
+#: Bernoulli.
 MODELS: dict[str, SBCModel] = _models()
 
 
-def make_data(n_groups: int = 6, per_group: int = 5) -> pd.DataFrame:
+class stand_in_defaults:  # noqa: N801 - used as a context manager, like a function
+    """Within the block, mixedfit's default priors are ``defaults`` (data-independent),
+    for the parameters they name; the data-scaled defaults for the others."""
+
+    def __init__(self, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+
+    def __enter__(self) -> None:
+        import mixedfit.priors as priors_module
+
+        self.module = priors_module
+        self.original = priors_module.default_priors
+
+        def default_priors(design: Any, family: Any) -> dict[str, Any]:
+            out = self.original(design, family)
+            out.update({k: v for k, v in self.defaults.items() if k in out})
+            return out
+
+        priors_module.default_priors = default_priors
+
+    def __exit__(self, *exc: Any) -> None:
+        self.module.default_priors = self.original
+
+
+def make_data(n_groups: int = 6, per_group: int = 5, x_shift: float = 0.0) -> pd.DataFrame:
     """The fixed design: groups ``g1..gJ`` of equal size, ``x`` evenly spaced in [-1, 1]
-    within each group (so that slopes vary within groups), and a placeholder ``y``.
+    within each group (so that slopes vary within groups) plus ``x_shift``, and a
+    placeholder ``y``.
 
     Examples
     --------
@@ -263,7 +336,7 @@ def make_data(n_groups: int = 6, per_group: int = 5) -> pd.DataFrame:
     """
     return pd.DataFrame({
         "g": np.repeat([f"g{j + 1}" for j in range(n_groups)], per_group),
-        "x": np.tile(np.linspace(-1.0, 1.0, per_group), n_groups),
+        "x": np.tile(np.linspace(-1.0, 1.0, per_group), n_groups) + x_shift,
         "y": 0.0,
     })
 
@@ -271,7 +344,7 @@ def make_data(n_groups: int = 6, per_group: int = 5) -> pd.DataFrame:
 # --------------------------------------------------------------------------- fitting
 
 
-class _Captured(Exception):
+class _Captured(BaseException):  # not an Exception: mf.fit explains those as SamplingError
     """Raised by the stand-in sampler to stop :func:`mixedfit.fit` once the model is built."""
 
 
@@ -339,11 +412,11 @@ class Refitter:
 
     def __init__(self, formula: str, data: pd.DataFrame, priors: dict[str, Any], *,
                  draws: int, tune: int, chains: int, via_fit: bool = False,
-                 backend: str = "compiled") -> None:
+                 backend: str = "compiled", family: str = "gaussian") -> None:
         self.formula = formula
         self.data = data
         self.priors = priors
-        self.options = {"draws": draws, "tune": tune, "chains": chains}
+        self.options = {"draws": draws, "tune": tune, "chains": chains, "family": family}
         self.via_fit = via_fit or backend in ("compiled", "joint")
         self.backend = backend
         self._compiled: dict[tuple[str, ...], _Compiled] = {}
@@ -453,30 +526,34 @@ def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 2
     spec = MODELS[model] if isinstance(model, str) else model
     if chains * draws < n_thin:
         raise ValueError(f"{chains} x {draws} draws are fewer than L = {n_thin}")
-    data = make_data(n_groups, per_group)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prior = mf.prior_predictive(spec.formula, data, priors=spec.priors, draws=reps,
-                                    random_seed=seed)
-    truth = {p.name: p.values(prior.idata.prior) for p in spec.parameters}
-    refitter = Refitter(spec.formula, data, spec.priors, draws=draws, tune=tune,
-                        chains=chains, via_fit=via_fit, backend=backend)
-    rows = []
-    start = time.perf_counter()
-    for r in range(reps):
+    data = make_data(n_groups, per_group, spec.x_shift)
+    with stand_in_defaults(spec.defaults):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            posterior, divergent = refitter.fit(prior.y[r], seed + 1 + r)
-        row: dict[str, Any] = {p.name: sbc_rank(truth[p.name][r], p.values(posterior), n_thin)
-                               for p in spec.parameters}
-        row["divergences"] = divergent
-        rows.append(row)
-        if progress:
-            print(".", end="", flush=True, file=sys.stderr)
+            prior = mf.prior_predictive(spec.formula, data, priors=spec.priors, draws=reps,
+                                        random_seed=seed, family=spec.family)
+        truth = {p.name: p.values(prior.idata.prior) for p in spec.parameters}
+        refitter = Refitter(spec.formula, data, spec.priors, draws=draws, tune=tune,
+                            chains=chains, via_fit=via_fit, backend=backend,
+                            family=spec.family)
+        rows = []
+        start = time.perf_counter()
+        for r in range(reps):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                posterior, divergent = refitter.fit(prior.y[r], seed + 1 + r)
+            row: dict[str, Any] = {p.name: sbc_rank(truth[p.name][r], p.values(posterior),
+                                                    n_thin)
+                                   for p in spec.parameters}
+            row["divergences"] = divergent
+            rows.append(row)
+            if progress:
+                print(".", end="", flush=True, file=sys.stderr)
     if progress:
         print(file=sys.stderr)
     ranks = pd.DataFrame(rows)
-    ranks.attrs.update(formula=spec.formula, reps=reps, draws=draws, tune=tune, chains=chains,
+    ranks.attrs.update(formula=spec.formula, family=spec.family, reps=reps, draws=draws,
+                       tune=tune, chains=chains,
                        n_thin=n_thin, n_groups=n_groups, per_group=per_group, seed=seed,
                        seconds=time.perf_counter() - start, logp_checks=refitter.logp_checks,
                        compiled=len(refitter._compiled), backend=backend)
@@ -546,8 +623,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         failures += int((table["result"] == "FAIL").sum())
         a = ranks.attrs
         divergent = int((ranks["divergences"] > 0).sum())
-        print(f"\n== {name}: {a['formula']}  ({args.groups} groups x {args.per_group} obs; "
-              f"backend {a['backend']})")
+        print(f"\n== {name}: {a['formula']}, {a['family']}  ({args.groups} groups x "
+              f"{args.per_group} obs; backend {a['backend']})")
         print(f"N = {a['reps']} replications, {a['chains']} chains x {a['draws']} draws "
               f"after {a['tune']} warm-up, L = {a['n_thin']}, {args.bins} bins, "
               f"alpha = {args.alpha}; {a['seconds']:.0f} s")

@@ -9,6 +9,8 @@ the dense Gaussian conditioning formulas, and a fit against the joint model.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -38,6 +40,13 @@ CASES = [
                              "sd(x|g)": Prior("HalfStudentT", nu=3, sigma=1),
                              "cor(g)": Prior("LKJ", eta=2.5),
                              "Intercept": Prior("Cauchy", alpha=0, beta=5)}),
+    # z = 2000 + 3 x: the default priors sit at its mean, the user's where they are put
+    ("y ~ z + (1 + z | g)", None),
+    ("y ~ z + w + (1 + z + w | g)", {"cor(g)": Prior("LKJ", eta=0.6),
+                                     "sd(w|g)": Prior("Gamma", alpha=2, beta=1)}),
+    ("y ~ z + (1 + z | g) + offset(e)", {"Intercept": Prior("StudentT", nu=3, mu=200,
+                                                            sigma=500),
+                                         "sd(Intercept|g)": Prior("Exponential", lam=0.5)}),
 ]
 
 
@@ -50,70 +59,168 @@ def _layout(formula: str, priors: dict | None = None, data: pd.DataFrame | None 
 
 def _covariances(d, lay, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dense ``Z`` (rows x effects, the kernel's effect order), the prior covariance of
-    the effects and ``sigma^2``, at the parameters ``x0``."""
+    the effects and ``sigma^2`` at the kernel's parameters ``x0``, read as parameters of
+    the design ``d`` (the internal design: the kernel's own units)."""
     n = d.n_obs
     zs, covs = [], []
     for b, s in zip(d.blocks, lay.blocks, strict=True):
         sd = np.exp(x0[s.sd:s.sd + s.q])
         lc = corr_cholesky_np(x0[s.cor:s.cor + s.n_cor], s.q) if s.n_cor else np.eye(s.q)
         c = sd[:, None] * lc
-        z = np.zeros((n, b.n_levels * b.n_terms))
-        for t in range(b.n_terms):
-            z[np.arange(n), b.index * b.n_terms + t] = b.Z[:, t]
-        zs.append(z)
+        zs.append(_dense_z(b, n))
         covs.append(np.kron(np.eye(b.n_levels), c @ c.T))
-    k = sum(c.shape[0] for c in covs)
-    cov = np.zeros((k, k))
+    return np.hstack(zs), _block_diag(covs), float(np.exp(2 * x0[lay.sigma]))
+
+
+def _dense_z(b, n: int) -> np.ndarray:
+    z = np.zeros((n, b.n_levels * b.n_terms))
+    for t in range(b.n_terms):
+        z[np.arange(n), b.index * b.n_terms + t] = b.Z[:, t]
+    return z
+
+
+def _block_diag(mats: list[np.ndarray]) -> np.ndarray:
+    k = sum(m.shape[0] for m in mats)
+    out = np.zeros((k, k))
     at = 0
-    for c in covs:
-        cov[at:at + c.shape[0], at:at + c.shape[0]] = c
-        at += c.shape[0]
-    return np.hstack(zs), cov, float(np.exp(2 * x0[lay.sigma]))
+    for m in mats:
+        out[at:at + m.shape[0], at:at + m.shape[0]] = m
+        at += m.shape[0]
+    return out
 
 
-def _priors_only(lay, x0: np.ndarray) -> float:
-    """The prior part of the density at ``x0`` (with the Jacobians of the transforms),
-    from the kernel's prior functions."""
-    from mixedfit.fast import kernel
+def _rms(v: np.ndarray) -> float:
+    r = float(np.sqrt(np.mean(v ** 2)))
+    return r if r > 0 else 1.0
 
-    buf = lay.buffer
-    total = 0.0
-    pa = int(buf[kernel.H_BETA_PRIOR])
-    for c in range(lay.p):
-        total += kernel.prior_logp(int(buf[pa + 4 * c]), *buf[pa + 4 * c + 1:pa + 4 * c + 4],
-                                   x0[c])[0]
-    fp = int(buf[kernel.H_FAM_PRIOR])
-    total += kernel.prior_logp(int(buf[fp]), *buf[fp + 1:fp + 4], np.exp(x0[lay.sigma]))[0]
-    total += x0[lay.sigma]
-    for b, s in enumerate(lay.blocks):
-        base = int(buf[kernel.H_BLOCKS]) + kernel.BLOCK_WIDTH * b
-        c = np.zeros((s.q, s.q))
-        kernel.block_factor(x0, buf, base, c)
-        total += kernel.block_hyper(x0, np.zeros(lay.dim), buf, base, c, np.zeros((s.q, s.q)))
-    return total
+
+def _decode(d, lay, priors, x0: np.ndarray) -> dict:
+    """The user's parameters at the kernel's point ``x0``, and the values the priors sit
+    on, derived here from the documented internal coordinates (mixedfit.standardize)
+    without its code: X* = (X - m) / d with an OLS fit and a residual rms taken out of
+    the response; a correlated block with an intercept and slopes centred likewise."""
+    X = d.X
+    n, p = X.shape
+    y = np.asarray(d.y, float) - (d.offset if d.offset is not None else 0.0)
+    m = X.mean(axis=0)
+    m[0] = 0.0  # the intercept, first
+    Xs = (X - m) / np.array([_rms(X[:, j] - m[j]) for j in range(p)])
+    Xs[:, 0] = 1.0
+    coef = np.linalg.lstsq(Xs, y, rcond=None)[0]
+    s = _rms(y - Xs @ coef)
+    to_user = np.linalg.lstsq(X, Xs, rcond=None)[0]  # Xs = X to_user
+    beta = to_user @ (coef + s * x0[:p])
+    theta = beta.copy()
+    if "Intercept" not in priors.user:
+        theta[0] = beta[0] + m @ beta  # the default intercept prior: at the means
+    out = {"beta": beta, "sigma": s * np.exp(x0[lay.sigma]), "sites": {}, "covs": [],
+           "dense": []}
+    out["sites"].update({c: theta[j] for j, c in enumerate(d.fixed_columns)})
+    out["sites"]["sigma"] = out["sigma"]
+    for b, sl in zip(d.blocks, lay.blocks, strict=True):
+        Z = b.Z
+        pinned = {f"sd(Intercept|{b.group})", f"cor({b.label})"} & priors.user
+        centred = b.correlated and b.n_terms > 1 and "Intercept" in b.columns and not pinned
+        c = Z.mean(axis=0) if centred else np.zeros(b.n_terms)
+        c[0] = 0.0 if centred else c[0]
+        Zs = (Z - c) / np.array([_rms(Z[:, j] - c[j]) for j in range(b.n_terms)])
+        if "Intercept" in b.columns:
+            Zs[:, 0] = 1.0
+        A = np.linalg.lstsq(Z, Zs, rcond=None)[0]  # Zs = Z A, so u = s A u*
+        sd = np.exp(x0[sl.sd:sl.sd + sl.q])
+        lc = corr_cholesky_np(x0[sl.cor:sl.cor + sl.n_cor], sl.q) if sl.n_cor else np.eye(sl.q)
+        cov = s ** 2 * A @ (sd[:, None] * lc) @ (sd[:, None] * lc).T @ A.T
+        out["covs"].append(cov)
+        binv = np.eye(b.n_terms)
+        binv[0, 1:] = c[1:]  # effects at the means from the user's: intercept + c . slopes
+        cov_c = binv @ cov @ binv.T
+        # Z Sigma Z' = Zc Sigma_c Zc' with Zc = Z - c: the same, without cancelling the
+        # large variances of the effects at a far origin
+        out["dense"].append((Z - c, cov_c))
+        sd_c = np.sqrt(np.diag(cov_c))
+        for j, col in enumerate(b.columns):
+            out["sites"][f"sd({col}|{b.group})"] = sd_c[j]
+        if b.correlated:
+            out["sites"][f"cor({b.label})"] = cov_c / np.outer(sd_c, sd_c)
+    return out
+
+
+def _scipy_logpdf(prior, v) -> float:
+    """Log density of a prior from scipy.stats (an implementation independent of the
+    kernel's); LKJ up to its normalising constant, ``(eta - 1) log det C``."""
+    from scipy import stats
+
+    a = prior.values
+    name = prior.kind.name
+    if name == "LKJ":
+        return (a["eta"] - 1.0) * np.linalg.slogdet(v)[1]
+    dist = {
+        "Normal": lambda: stats.norm(a["mu"], a["sigma"]),
+        "StudentT": lambda: stats.t(a["nu"], a["mu"], a["sigma"]),
+        "Cauchy": lambda: stats.cauchy(a["alpha"], a["beta"]),
+        "Laplace": lambda: stats.laplace(a["mu"], a["b"]),
+        "HalfNormal": lambda: stats.halfnorm(scale=a["sigma"]),
+        "HalfCauchy": lambda: stats.halfcauchy(scale=a["beta"]),
+        "Exponential": lambda: stats.expon(scale=1.0 / a["lam"]),
+        "Gamma": lambda: stats.gamma(a["alpha"], scale=1.0 / a["beta"]),
+        "InverseGamma": lambda: stats.invgamma(a["alpha"], scale=a["beta"]),
+        "LogNormal": lambda: stats.lognorm(a["sigma"], scale=np.exp(a["mu"])),
+    }
+    if name == "HalfStudentT":
+        return float(stats.t(a["nu"], 0.0, a["sigma"]).logpdf(v) + np.log(2.0))
+    return float(dist[name]().logpdf(v))
+
+
+def _site_vector(d, lay, priors, x0: np.ndarray) -> np.ndarray:
+    """The values the priors sit on, as one vector (correlations below the diagonal)."""
+    sites = _decode(d, lay, priors, x0)["sites"]
+    out = []
+    for key in priors:
+        v = sites[key]
+        if key.startswith("cor("):
+            out.extend(v[np.tril_indices(v.shape[0], -1)])
+        else:
+            out.append(v)
+    return np.asarray(out, dtype=float)
 
 
 @pytest.mark.parametrize(("formula", "priors"), CASES)
 def test_gradient_matches_finite_differences(formula, priors):
-    # central differences with step 1e-6 are accurate to about 1e-8 relative here;
-    # a wrong term in a hand-written gradient is off by O(1)
+    # as in test_compiled: a wrong term in a hand-written gradient is off by O(1)
     assert_gradient_matches(_layout(formula, priors)[2], points=3)
 
 
 @pytest.mark.parametrize(("formula", "priors"), CASES)
-def test_density_is_the_dense_marginal_likelihood(formula, priors):
-    # log p = log Normal(y | X beta, sigma^2 I + Z Sigma Z') + priors, less the
-    # constant -n/2 log(2 pi) that the kernel leaves out; 1e-9 relative is rounding
-    d, _, lay = _layout(formula, priors)
-    y = np.asarray(d.y, float) - (d.offset if d.offset is not None else 0.0)
+def test_density_is_the_dense_marginal_likelihood_and_the_priors(formula, priors):
+    # log p(x) = log Normal(y | X beta, sigma^2 I + Z Sigma Z') + sum of the priors at the
+    # values they sit on (scipy.stats) + log |d sites / d x| (numerical Jacobian of the
+    # map from the kernel's coordinates, central differences): every part computed here
+    # without the kernel's code, from the user's parameters at x. Equal up to a constant
+    # (the terms the kernel leaves out); 1e-5 covers the numerical Jacobian (step 1e-4:
+    # truncation ~1e-8 x third derivatives, rounding ~1e-12 / 1e-4 through the user's
+    # covariance of effects at a far origin).
+    d, pri, lay = _layout(formula, priors)
+    y = np.asarray(d.y, float)
+    off = d.offset if d.offset is not None else 0.0
     rng = np.random.default_rng(3)
-    for _ in range(3):
+    diffs = []
+    for _ in range(4):
         x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.3, lay.dim)
-        z, cov, s2 = _covariances(d, lay, x0)
-        dense = multivariate_normal(d.X @ x0[:lay.p], s2 * np.eye(d.n_obs) + z @ cov @ z.T
+        par = _decode(d, lay, pri, x0)
+        z = np.hstack([_dense_z(dataclasses.replace(b, Z=zc), d.n_obs)
+                       for b, (zc, _) in zip(d.blocks, par["dense"], strict=True)])
+        cov = _block_diag([np.kron(np.eye(b.n_levels), c)
+                           for b, (_, c) in zip(d.blocks, par["dense"], strict=True)])
+        dense = multivariate_normal(off + d.X @ par["beta"],
+                                    par["sigma"] ** 2 * np.eye(d.n_obs) + z @ cov @ z.T
                                     ).logpdf(y)
-        expected = dense + _priors_only(lay, x0) + 0.5 * d.n_obs * np.log(2 * np.pi)
-        assert logp_and_grad(lay, x0)[0] == pytest.approx(expected, rel=1e-9)
+        prior_term = sum(_scipy_logpdf(p, par["sites"][k]) for k, p in pri.items())
+        jac = np.array([(_site_vector(d, lay, pri, x0 + 1e-4 * e)
+                         - _site_vector(d, lay, pri, x0 - 1e-4 * e)) / 2e-4
+                        for e in np.eye(lay.dim)])
+        expected = dense + prior_term + np.linalg.slogdet(jac)[1]
+        diffs.append(logp_and_grad(lay, x0)[0] - expected)
+    assert np.ptp(diffs) < 1e-5, diffs
 
 
 @pytest.mark.parametrize("formula", ["y ~ x + (1 | g)", "y ~ x + (1 + x | g)",
@@ -123,7 +230,8 @@ def test_conditional_draws_have_the_exact_mean_and_covariance(formula):
     # u | y, parameters ~ Normal(Sigma Z' V^-1 r, Sigma - Sigma Z' V^-1 Z Sigma); the
     # draws are affine in the normal deviates, so the mean (deviates 0) and the
     # covariance (deviates = unit vectors) are checked exactly, to rounding (1e-8)
-    d, _, lay = _layout(formula)
+    _, _, lay = _layout(formula)
+    d = lay.standardization.internal  # the effects are drawn in the kernel's own units
     x0 = lay.initial_point(7) + np.random.default_rng(1).normal(0, 0.3, lay.dim)
     z, cov, s2 = _covariances(d, lay, x0)
     y = np.asarray(d.y, float) - (d.offset if d.offset is not None else 0.0)

@@ -59,6 +59,12 @@ DATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)",
         ("Gender", "item", "resp", "id", "btype", "situ", "mode", "r2"),
     ),
+    "grouseticks": (
+        "Ticks on 403 red grouse chicks in 118 broods at 63 locations, 1995-97 (lme4 "
+        "grouseticks; YEAR kept numeric)",
+        "TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX), family='poisson'",
+        ("INDEX", "BROOD", "LOCATION"),
+    ),
 }
 
 _APPEARANCE = {"verbagg": ("item", "mode")}
@@ -89,7 +95,7 @@ def load_dataset(name: str) -> pd.DataFrame:
     ----------
     name : str
         One of ``"sleepstudy"``, ``"dyestuff"``, ``"penicillin"``, ``"pastes"``, ``"cbpp"``,
-        ``"verbagg"`` (case-insensitive).
+        ``"verbagg"``, ``"grouseticks"`` (case-insensitive).
 
     Returns
     -------

@@ -21,6 +21,7 @@ import numpy as np
 # header slots (see layout.py)
 H_LEN, H_NROWS, H_P, H_FAMILY, H_NBLOCKS, H_SS, H_DIM, H_X, H_Y, H_TRIALS, H_OFFSET = range(11)
 H_BETA_PRIOR, H_FAM_PRIOR, H_BLOCKS, H_SSDATA, H_NOBS, H_FAM_POS, H_PACK = range(11, 18)
+H_BETA_MAP = 19  # (slot 18 is the marginal model's, see marginal.py)
 HEADER = 20
 BLOCK_WIDTH = 16
 # block descriptor slots
@@ -28,13 +29,27 @@ BLOCK_WIDTH = 16
  B_MAP) = range(12)
 # families
 GAUSSIAN, BINOMIAL_LOGIT, POISSON_LOG = 0, 1, 2
-# priors: code, then three parameters
-NORMAL, HALFNORMAL, HALFSTUDENTT, EXPONENTIAL, HALFCAUCHY, STUDENTT, CAUCHY = range(7)
+# priors: code, three parameters, then the factor from the sampler's parameter to the
+# parameter the prior sits on (see mixedfit.standardize)
+PRIOR_WIDTH = 5
+(NORMAL, HALFNORMAL, HALFSTUDENTT, EXPONENTIAL, HALFCAUCHY, STUDENTT, CAUCHY, GAMMA, INVGAMMA,
+ LOGNORMAL, LAPLACE) = range(11)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def prior_logp(code: int, a: float, b: float, c: float, v: float) -> tuple[float, float]:
     """Log density (up to a constant) of a prior at ``v`` and its derivative."""
+    if code == GAMMA:  # alpha=a, beta=b
+        return (a - 1.0) * math.log(v) - b * v, (a - 1.0) / v - b
+    if code == INVGAMMA:  # alpha=a, beta=b
+        return -(a + 1.0) * math.log(v) - b / v, -(a + 1.0) / v + b / (v * v)
+    if code == LOGNORMAL:  # mu=a, sigma=b
+        lv = math.log(v)
+        z = (lv - a) / b
+        return -lv - 0.5 * z * z - math.log(b), -(1.0 + z / b) / v
+    if code == LAPLACE:  # mu=a, b=b
+        t = v - a
+        return -abs(t) / b - math.log(b), (-1.0 if t > 0 else 1.0) / b
     if code == NORMAL:  # mu=a, sigma=b
         z = (v - a) / b
         return -0.5 * z * z - math.log(b), -z / b
@@ -59,6 +74,22 @@ def prior_logp(code: int, a: float, b: float, c: float, v: float) -> tuple[float
     return -math.log1p(t * t) - math.log(b), -2.0 * t / (b * (1.0 + t * t))
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def prior_at(buf: np.ndarray, at: int, v: float) -> tuple[float, float]:
+    """The prior whose row starts at ``buf[at]``, at the sampler's value ``v`` (the prior
+    sits on ``factor * v``): log density up to a constant and its derivative in ``v``."""
+    f = buf[at + 4]
+    lp, d = prior_logp(int(buf[at]), buf[at + 1], buf[at + 2], buf[at + 3], f * v)
+    return lp, d * f
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _log1m_tanh2(y: float) -> float:
+    """``log(1 - tanh(y)^2)``, finite for every finite ``y``."""
+    a = abs(y)
+    return 2.0 * (math.log(2.0) - a - math.log1p(math.exp(-2.0 * a)))
+
+
 @numba.njit(cache=True, error_model="numpy")
 def corr_cholesky(y: np.ndarray, k: int, eta: float, chol: np.ndarray, tangent: np.ndarray,
                   dlogp: np.ndarray) -> float:
@@ -81,13 +112,15 @@ def corr_cholesky(y: np.ndarray, k: int, eta: float, chol: np.ndarray, tangent: 
     dw = 1.0 - w * w
     sumsq_t = np.zeros(nc)
     for t in range(nc):
-        logp += math.log(dw[t])
+        logp += _log1m_tanh2(y[t])
         dlogp[t] += -2.0 * w[t]
     pos = 0
     for i in range(1, k):
         sumsq = 0.0
         sumsq_t[:] = 0.0
         for j in range(i):
+            if not 1.0 - sumsq > 0.0:  # |correlation| 1 in floating point: no density
+                return -np.inf
             s = math.sqrt(1.0 - sumsq)
             if j >= 1:
                 logp += 0.5 * math.log(1.0 - sumsq)
@@ -102,6 +135,8 @@ def corr_cholesky(y: np.ndarray, k: int, eta: float, chol: np.ndarray, tangent: 
             for t in range(nc):
                 sumsq_t[t] += 2.0 * chol[i, j] * tangent[t, i, j]
             pos += 1
+        if not 1.0 - sumsq > 0.0:
+            return -np.inf
         d = math.sqrt(1.0 - sumsq)
         chol[i, i] = d
         coef = k - i + 2.0 * eta - 3.0
@@ -158,8 +193,7 @@ def block_hyper(x: np.ndarray, grad: np.ndarray, buf: np.ndarray, base: int, c: 
     logp = 0.0
     for i in range(q):
         sd = math.exp(x[sd_pos + i])
-        lp, d = prior_logp(int(buf[sp_at + 4 * i]), buf[sp_at + 4 * i + 1],
-                           buf[sp_at + 4 * i + 2], buf[sp_at + 4 * i + 3], sd)
+        lp, d = prior_at(buf, sp_at + PRIOR_WIDTH * i, sd)
         logp += lp + x[sd_pos + i]
         gsd = 0.0
         for j in range(i + 1):
@@ -183,23 +217,31 @@ def block_hyper(x: np.ndarray, grad: np.ndarray, buf: np.ndarray, base: int, c: 
 
 @numba.njit(cache=True, error_model="numpy")
 def fixed_priors(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
-    """Log prior density of the fixed effects ``x[:p]``; adds its gradient to ``grad``."""
+    """Log prior density of the fixed effects; adds its gradient to ``grad``.
+
+    Prior ``k`` sits on ``R_k . x[:p]`` (``R`` at :data:`H_BETA_MAP`, p x p, see
+    :meth:`mixedfit.standardize.Standardization.fixed_prior_rows`; the shift is in the
+    prior's location)."""
     logp = 0.0
     pa = int(buf[H_BETA_PRIOR])
-    for k in range(int(buf[H_P])):
-        lp, d = prior_logp(int(buf[pa + 4 * k]), buf[pa + 4 * k + 1], buf[pa + 4 * k + 2],
-                           buf[pa + 4 * k + 3], x[k])
+    p = int(buf[H_P])
+    rm = int(buf[H_BETA_MAP])
+    for k in range(p):
+        v = 0.0
+        for c in range(p):
+            v += buf[rm + k * p + c] * x[c]
+        lp, d = prior_at(buf, pa + PRIOR_WIDTH * k, v)
         logp += lp
-        grad[k] += d
+        for c in range(p):
+            grad[c] += d * buf[rm + k * p + c]
     return logp
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _positive(buf: np.ndarray, prior_at: int, x: float) -> tuple[float, float, float]:
+def _positive(buf: np.ndarray, at: int, x: float) -> tuple[float, float, float]:
     """A positive parameter ``v = exp(x)``: value, log prior + log Jacobian, its gradient."""
     v = math.exp(x)
-    lp, d = prior_logp(int(buf[prior_at]), buf[prior_at + 1], buf[prior_at + 2],
-                       buf[prior_at + 3], v)
+    lp, d = prior_at(buf, at, v)
     return v, lp + x, d * v + 1.0
 
 

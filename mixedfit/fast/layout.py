@@ -1,6 +1,11 @@
 """Packing a model into the flat buffer that :mod:`mixedfit.fast.kernel` reads.
 
-The parameter vector the sampler moves in (all unconstrained)::
+Everything is packed in the internal coordinates of :mod:`mixedfit.standardize`
+(centred and scaled data, so that neither the response's nor the predictors'
+origin and units reach the kernel); :func:`mixedfit.fast.sampler.constrain` maps the
+draws back to the user's parameters.
+
+The parameter vector the sampler moves in (all unconstrained, internal units)::
 
     [ fixed effects (p) | log sigma (Gaussian) | block 1 | block 2 | ... ]
 
@@ -11,14 +16,16 @@ The correlation of a block is parameterised as Stan's ``cholesky_factor_corr``:
 ``tanh`` of the unconstrained values gives canonical partial correlations, which
 build the Cholesky factor ``L`` of the correlation matrix; the LKJ prior is put
 on the correlation matrix. Non-centred effects are ``u_g = diag(sd) L z_g``.
-This is the same posterior as the PyMC model of :mod:`mixedfit.model` (which
-uses PyMC's own transforms), moved to the variables of
-:data:`mixedfit.model` by :func:`constrain`.
+This is the same posterior as the PyMC model of :mod:`mixedfit.model`, moved to
+the variables of :mod:`mixedfit.model` by
+:func:`~mixedfit.fast.sampler.constrain`.
 
 The buffer (float64) starts with a header of :data:`~mixedfit.fast.kernel.HEADER`
 slots (lengths and offsets of the parts, see the ``H_*`` names in the kernel),
 then one descriptor of :data:`~mixedfit.fast.kernel.BLOCK_WIDTH` slots per block,
-then the priors (code and three parameters each), then the data: either the
+then the priors (code, three parameters and the factor from the sampler's value
+to the parameter the prior sits on; the fixed effects' priors sit on the rows of a
+p x p map at slot ``H_BETA_MAP``), then the data: either the
 rows (``X``, ``y``, trials, offset, each block's ``Z`` and level index; integer
 values are stored exactly as floats) or, for a Gaussian model with one block,
 the sufficient statistics ``y'y``, ``X'y``, ``X'X`` and per level ``Z_g'Z_g``,
@@ -29,7 +36,6 @@ number of rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -37,12 +43,15 @@ import numpy as np
 from mixedfit.design import Design
 from mixedfit.families import Family
 from mixedfit.priors import Prior, cor_key, sd_key
+from mixedfit.standardize import Standardization, standardize
 
 __all__ = ["Layout", "unsupported_reason", "marginal_reason", "make_layout"]
 
 # kept in step with kernel.py (which imports numba, so it is not imported here)
-HEADER, BLOCK_WIDTH = 20, 16
-_PRIOR_CODES = {
+HEADER, BLOCK_WIDTH, PRIOR_WIDTH = 20, 16, 5
+H_BETA_MAP = 19
+#: kernel code of each prior distribution it evaluates, with its parameters in order
+PRIOR_CODES = {
     "Normal": (0, ("mu", "sigma")),
     "HalfNormal": (1, ("sigma",)),
     "HalfStudentT": (2, ("nu", "sigma")),
@@ -50,32 +59,25 @@ _PRIOR_CODES = {
     "HalfCauchy": (4, ("beta",)),
     "StudentT": (5, ("nu", "mu", "sigma")),
     "Cauchy": (6, ("alpha", "beta")),
+    "Gamma": (7, ("alpha", "beta")),
+    "InverseGamma": (8, ("alpha", "beta")),
+    "LogNormal": (9, ("mu", "sigma")),
+    "Laplace": (10, ("mu", "b")),
 }
-_POSITIVE = ("HalfNormal", "HalfStudentT", "Exponential", "HalfCauchy")
 _FAMILIES = {("gaussian", "identity"): 0, ("bernoulli", "logit"): 1, ("binomial", "logit"): 1,
              ("poisson", "log"): 2}
 
 
-def _prior_row(prior: Prior) -> list[float] | None:
-    spec = _PRIOR_CODES.get(prior.name)
-    if spec is None:
-        return None
-    code, names = spec
-    params = dict(prior.params)
-    if prior.name == "Exponential" and "scale" in params and "lam" not in params:
-        params["lam"] = 1.0 / float(params.pop("scale"))
-    if set(params) != set(names):
-        return None
-    values = []
-    for name in names:
-        v = params[name]
-        if isinstance(v, np.ndarray) and v.size == 1:
-            v = float(v)
-        if not isinstance(v, Real) or not np.isfinite(v) or (name != "mu" and name != "alpha"
-                                                             and v <= 0):
-            return None
-        values.append(float(v))
-    return [float(code), *values, *[0.0] * (3 - len(values))]
+def _prior_row(prior: Prior, factor: float = 1.0, shift: float = 0.0) -> list[float]:
+    """The kernel's row of a prior: code, three parameters, factor. The prior sits on
+    ``shift + factor * v`` for the sampler's value ``v``; the shift is moved into the
+    distribution's location (so that large shifts cancel exactly here, not in the kernel)."""
+    code, names = PRIOR_CODES[prior.kind.name]
+    values = dict(prior.values)
+    if shift:
+        values[prior.kind.location] -= shift
+    row = [float(values[k]) for k in names]
+    return [float(code), *row, *[0.0] * (3 - len(row)), float(factor)]
 
 
 def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior]) -> str | None:
@@ -96,20 +98,12 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
     """
     if (family.name, family.link) not in _FAMILIES:
         return f"the {family.name} family with the {family.link} link"
-    for col in design.fixed_columns:
-        if _prior_row(priors[col]) is None or priors[col].name in _POSITIVE:
-            return f"the prior {priors[col]} on {col}"
-    keys = [sd_key(c, b.group) for b in design.blocks for c in b.columns]
-    if family.name == "gaussian":
-        keys.append("sigma")
+    keys = list(design.fixed_columns)
+    keys += [sd_key(c, b.group) for b in design.blocks for c in b.columns]
+    keys += list(family.parameters)
     for key in keys:
-        if priors[key].name not in _POSITIVE or _prior_row(priors[key]) is None:
+        if priors[key].kind.name not in PRIOR_CODES:
             return f"the prior {priors[key]} on {key}"
-    for b in design.blocks:
-        if b.correlated and b.n_terms > 1:
-            eta = priors[cor_key(b.label)].params.get("eta", 1.0)
-            if not isinstance(eta, Real) or not eta > 0:
-                return f"the prior {priors[cor_key(b.label)]} on {cor_key(b.label)}"
     return None
 
 
@@ -190,6 +184,8 @@ class Layout:
     #: parameter vector has no effects and ``n_effects`` are drawn after sampling
     marginal: bool = False
     n_effects: int = 0
+    #: the internal coordinates and the maps back to the user's parameters
+    standardization: Standardization | None = None
 
     @property
     def n_expanded(self) -> int:
@@ -324,6 +320,9 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                 stored_draws: int = 0, marginal: bool = False) -> Layout:
     """Pack ``design``, ``family`` and ``priors`` for the kernel.
 
+    The kernel works in the internal coordinates of :mod:`mixedfit.standardize`
+    (centred and scaled data, priors evaluated on the parameters they sit on);
+    ``layout.standardization`` maps its draws back to the user's parameters.
     ``sufficient`` forces (True) or forbids (False) the sufficient-statistics form of
     a one-block Gaussian model; by default it is used when it is cheaper than a pass
     over the rows. ``stored_draws`` (chains x (tune + draws)) decides whether the
@@ -339,6 +338,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         if reason is not None:
             raise ValueError(f"cannot integrate out the group effects of {reason}")
         centred = [False] * len(design.blocks)
+    st = standardize(design, family, priors)
+    design = st.internal  # everything below is in internal coordinates
     fam_code = _FAMILIES[(family.name, family.link)]
     n, p = design.X.shape
     blocks = design.blocks
@@ -380,8 +381,12 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[2], header[3], header[4], header[5], header[6] = p, fam_code, len(blocks), \
         float(sufficient), dim
     header[15], header[16] = n, sigma_pos
-    header[11] = put([_prior_row(priors[c]) for c in design.fixed_columns] or np.zeros(0))
-    header[12] = put(_prior_row(priors["sigma"]) if fam_code == 0 else [0.0] * 4)
+    rows, shifts = st.fixed_prior_rows()
+    header[11] = put([_prior_row(priors[c], 1.0, shifts[k])
+                      for k, c in enumerate(design.fixed_columns)] or np.zeros(0))
+    header[H_BETA_MAP] = put(rows)
+    header[12] = put(_prior_row(priors["sigma"], st.y_scale) if fam_code == 0
+                     else [0.0] * PRIOR_WIDTH)
     header[13] = HEADER
     header[7:11] = -1
     header[14] = -1
@@ -391,8 +396,10 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     for k, (b, s) in enumerate(zip(blocks, slots, strict=True)):
         d = descr[k]
         d[0], d[1], d[2], d[3] = s.q, s.m, float(b.correlated and s.q > 1), float(s.centred)
-        d[6] = put([_prior_row(priors[sd_key(c, b.group)]) for c in b.columns])
-        d[7] = float(priors[cor_key(b.label)].params.get("eta", 1.0)) if b.correlated else 1.0
+        factors = st.sd_factors(k)
+        d[6] = put([_prior_row(priors[sd_key(c, b.group)], factors[i])
+                    for i, c in enumerate(b.columns)])
+        d[7] = priors[cor_key(b.label)].values["eta"] if b.correlated else 1.0
         d[8], d[9], d[10] = s.sd, s.cor, s.effects
         d[4] = d[5] = d[11] = -1
         if any(k >= 0 for k in s.fixed_of_term):
@@ -440,7 +447,37 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     buffer = np.concatenate([header, descr.ravel(), *parts])
     assert buffer.size == cursor
 
-    # start values: least squares on the link scale, effects near zero
+    center, scale = _start_values(design, family, priors, st, slots, p, sigma_pos, marginal)
+    return Layout(buffer=buffer, dim=dim, p=p, sigma=sigma_pos, blocks=slots,
+                  sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
+                  marginal=marginal, n_effects=sum(s.m * s.q for s in slots),
+                  standardization=st)
+
+
+def _prior_scale(prior: Prior) -> float:
+    """A rough scale of a positive prior, for start values."""
+    v = prior.values
+    for key in ("sigma", "beta"):
+        if key in v and prior.kind.name not in ("Gamma", "InverseGamma", "LogNormal"):
+            return float(v[key])
+    if prior.kind.name == "Exponential":
+        return 1.0 / v["lam"]
+    if prior.kind.name == "Gamma":
+        return v["alpha"] / v["beta"]
+    if prior.kind.name == "InverseGamma":
+        return v["beta"] / max(v["alpha"] - 1.0, 1.0)
+    if prior.kind.name == "LogNormal":
+        return float(np.exp(v["mu"]))
+    return 1.0
+
+
+def _start_values(design: Design, family: Family, priors: dict[str, Prior],
+                  st: Standardization, slots: list[BlockSlots], p: int, sigma_pos: int,
+                  marginal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Start values in internal coordinates: least squares on the link scale, effects near
+    zero, sds a fraction of their prior's scale; and the width of their jitter."""
+    dim = len(design.fixed_columns) + int(sigma_pos >= 0) + sum(
+        s.q + s.n_cor + (0 if marginal else s.m * s.q) for s in slots)
     center = np.zeros(dim)
     scale = np.zeros(dim)
     target = _link_response(design, family)
@@ -449,15 +486,16 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         beta = np.linalg.lstsq(design.X, target, rcond=None)[0]
         center[:p] = beta
         resid_sd = float(np.std(target - design.X @ beta)) or resid_sd
-        scale[:p] = [0.1 * float(priors[c].params.get("sigma", 1.0)) for c in
-                     design.fixed_columns]
+        scale[:p] = 0.1 * max(resid_sd, 0.1)
     if sigma_pos >= 0:
         center[sigma_pos] = np.log(resid_sd)
         scale[sigma_pos] = 0.5
-    for b, s in zip(blocks, slots, strict=True):
+    for k, (b, s) in enumerate(zip(design.blocks, slots, strict=True)):
+        factors = st.sd_factors(k)
         for i, col in enumerate(b.columns):
-            sd_prior = priors[sd_key(col, b.group)].params
-            sd0 = 0.3 * float(sd_prior.get("sigma", sd_prior.get("beta", 1.0)))
+            # a fraction of the prior's scale, at most 1 in internal units (the columns
+            # have unit rms, so an effect's part of the linear predictor stays moderate)
+            sd0 = min(0.3 * _prior_scale(priors[sd_key(col, b.group)]) / factors[i], 1.0)
             center[s.sd + i] = np.log(sd0)
             scale[s.sd + i] = 0.5
         scale[s.cor:s.cor + s.n_cor] = 0.5
@@ -467,10 +505,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         if s.centred:
             sds = np.exp(np.tile(center[s.sd:s.sd + s.q], s.m))
             scale[eff] = 0.5 * sds
-            fixed = np.array([center[k] if k >= 0 else 0.0 for k in s.fixed_of_term])
+            fixed = np.array([center[k2] if k2 >= 0 else 0.0 for k2 in s.fixed_of_term])
             center[eff] = np.tile(fixed, s.m) if s.fixed_of_term else 0.0
         else:
             scale[eff] = 0.5
-    return Layout(buffer=buffer, dim=dim, p=p, sigma=sigma_pos, blocks=slots,
-                  sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
-                  marginal=marginal, n_effects=sum(s.m * s.q for s in slots))
+    return center, scale

@@ -59,7 +59,7 @@ from mixedfit.fast.kernel import (
     block_factors,
     block_hyper,
     fixed_priors,
-    prior_logp,
+    prior_at,
 )
 
 #: header slot of the marginal model's data (-1 in a joint model)
@@ -218,7 +218,7 @@ def marginal_logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> floa
     logp += fixed_priors(x, grad, buf)
     fam_pos = int(buf[H_FAM_POS])
     fp = int(buf[H_FAM_PRIOR])
-    lp, d = prior_logp(int(buf[fp]), buf[fp + 1], buf[fp + 2], buf[fp + 3], sigma)
+    lp, d = prior_at(buf, fp, sigma)
     logp += lp + x[fam_pos]
     grad[fam_pos] += d * sigma + 1.0
     s = sigma * sigma

@@ -41,21 +41,24 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, family_name: str, *
               ) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
     """Model variables (name -> (dims, values)) from unconstrained draws ``(chain, draw, dim)``.
 
-    With ``inplace=True`` the group effects of centred blocks are views of ``x``
-    (which is changed), saving a copy of the largest part of the draws. A marginal
-    layout takes the group effects from ``effects`` (``(chain, draw, effects)``, from
-    :func:`draw_effects`).
+    The draws are in the internal coordinates of :mod:`mixedfit.standardize`; the
+    variables are the user's (``z(L)`` excepted: the standardised deviations the
+    sampler moved in). With ``inplace=True`` the group effects of centred blocks may be
+    computed in ``x`` (which is changed), saving a copy of the largest part of the
+    draws. A marginal layout takes the group effects from ``effects``
+    (``(chain, draw, effects)``, from :func:`draw_effects`).
     """
-    from mixedfit.model import level_dim, term_dim
+    from mixedfit.model import cor_at_means, level_dim, sd_at_means, term_dim
 
+    st = layout.standardization
     cd = ("chain", "draw")
     out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     if layout.p:
-        out["fixed"] = (cd + ("fixed_term",), x[..., :layout.p])
+        out["fixed"] = (cd + ("fixed_term",), st.fixed_to_user(x[..., :layout.p]))
     if layout.sigma >= 0 and family_name == "gaussian":
-        out["sigma"] = (cd, np.exp(x[..., layout.sigma]))
+        out["sigma"] = (cd, st.y_scale * np.exp(x[..., layout.sigma]))
     start = 0
-    for b, s in zip(design.blocks, layout.blocks, strict=True):
+    for k, (b, s) in enumerate(zip(design.blocks, layout.blocks, strict=True)):
         L, G = b.label, b.group
         tdim, ldim = term_dim(L), level_dim(G)
         sd = np.exp(x[..., s.sd:s.sd + s.q])
@@ -63,6 +66,7 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, family_name: str, *
             lc = corr_cholesky_np(x[..., s.cor:s.cor + s.n_cor], s.q)
         else:
             lc = np.broadcast_to(np.eye(s.q), (*x.shape[:2], s.q, s.q))
+        chol = sd[..., :, None] * lc
         if layout.marginal:
             if effects is None:
                 raise ValueError("a marginal layout needs the drawn group effects")
@@ -72,25 +76,50 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, family_name: str, *
             eff = x[..., s.effects:s.effects + s.m * s.q].reshape(*x.shape[:2], s.m, s.q)
         if layout.marginal or s.centred:
             u = eff
-            if any(k >= 0 for k in s.fixed_of_term):
-                shift = np.stack([x[..., k] if k >= 0 else np.zeros(x.shape[:2])
-                                  for k in s.fixed_of_term], axis=-1)
+            if any(j >= 0 for j in s.fixed_of_term):
+                shift = np.stack([x[..., j] if j >= 0 else np.zeros(x.shape[:2])
+                                  for j in s.fixed_of_term], axis=-1)
                 if inplace:
                     eff -= shift[..., None, :]
                     u = eff
                 else:
                     u = eff - shift[..., None, :]
         else:
-            u = np.einsum("cdgj,cdij->cdgi", eff, sd[..., :, None] * lc)
+            u = np.einsum("cdgj,cdij->cdgi", eff, chol)
             out[f"z({L})"] = (cd + (ldim, tdim), eff)
-        out[f"sd({L})"] = (cd + (tdim,), sd)
+        out[f"u({L})"] = (cd + (ldim, tdim), _effects_to_user(st, k, u, inplace or u is not eff))
+        cov = st.covariance_to_user(k, chol)
+        sd_user = np.sqrt(np.einsum("...ii->...i", cov))
+        out[f"sd({L})"] = (cd + (tdim,), sd_user)
         if b.correlated:
-            cor = np.einsum("cdij,cdkj->cdik", lc, lc)
-            idx = np.arange(s.q)
-            cor[..., idx, idx] = 1.0
-            out[f"cor({L})"] = (cd + (tdim, tdim + "_"), cor)
-        out[f"u({L})"] = (cd + (ldim, tdim), u)
+            out[f"cor({L})"] = (cd + (tdim, tdim + "_"), _correlation(cov, sd_user))
+        if st.blocks[k].centred:  # where the priors sit: sds and correlations at the means
+            out[sd_at_means(L)] = (cd + (tdim,), sd * st.sd_factors(k))
+            out[cor_at_means(L)] = (cd + (tdim, tdim + "_"), _correlation(
+                np.einsum("...ij,...kj->...ik", lc, lc), np.ones(s.q)))
     return out
+
+
+def _correlation(cov: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Correlation matrices from covariances and sds, clipped to [-1, 1] (at an origin far
+    from the data a correlation rounds to within a few units of 1e-16 of -1 or +1)."""
+    cor = np.clip(cov / (sd[..., :, None] * sd[..., None, :]), -1.0, 1.0)
+    idx = np.arange(cor.shape[-1])
+    cor[..., idx, idx] = 1.0
+    return cor
+
+
+def _effects_to_user(st: Any, k: int, u: np.ndarray, own: bool) -> np.ndarray:
+    """Block ``k``'s effects on the user's scale; in place when ``own`` and the map is
+    a scaling (a block not centred at the predictors' means)."""
+    A = st.blocks[k].internal_map
+    if not np.count_nonzero(A - np.diag(np.diag(A))):
+        factor = (st.y_scale * np.diag(A)).astype(u.dtype)
+        if own:
+            u *= factor
+            return u
+        return u * factor
+    return st.y_scale * (u @ A.T.astype(u.dtype))
 
 
 _COMPILED: dict[str, Any] = {}

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfit.errors import ConvergenceWarning, SingularFitWarning
+from mixedfit.priors import sd_key
 from mixedfit.results.display import Report, Table, fmt_num
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ def _parameter_table(res: MixedResult) -> pd.DataFrame:
         arr = np.asarray(post[v].values, dtype=float)
         labels = _flat_names(v, post[v])
         flat = arr.reshape(n_chain, n_draw, -1)
-        if v.startswith("cor("):
+        if v.startswith(("cor(", "cor_at_means(")):
             # only the strict upper triangle of a correlation matrix is free
             p = post.sizes[post[v].dims[2]]
             iu = np.triu_indices(p, 1)
@@ -145,6 +146,13 @@ def _parameter_table(res: MixedResult) -> pd.DataFrame:
     return df
 
 
+def _judged_at_means(name: str, post: Any) -> bool:
+    """Whether a row of the table is left to its counterpart at the predictors' means:
+    the reported correlations of a block sampled there, which at an origin far from the
+    data round to -1 or +1 (so that their ranks tie) while the sampled ones mix."""
+    return name.startswith("cor(") and f"cor_at_means({name[4:].split(')')[0]})" in post
+
+
 def _piles_at_zero(draws: np.ndarray) -> bool:
     """The posterior mode of an sd sits in the lowest of 20 bins below its 99% quantile."""
     top = np.quantile(draws, 0.99)
@@ -155,22 +163,29 @@ def _piles_at_zero(draws: np.ndarray) -> bool:
 
 
 def _singular(res: MixedResult) -> list[str]:
+    """Variance components at the boundary, judged where their priors sit: in a block
+    centred at its predictors' means (:mod:`mixedfit.standardize`) the intercept's sd
+    and the correlations at the means, since at a predictor's origin far from the data
+    a correlation near -1 or +1 is what the model implies, not a boundary fit."""
     out = []
-    for block in res.design.blocks:
-        sd = res.draws(f"sd({block.label})")
+    for k, block in enumerate(res.design.blocks):
+        sd, cor = res._block_at_prior_sites(k)
+        where = ""
+        if res._standardization.blocks[k].centred:
+            where = " " + res._standardization.site(sd_key("Intercept", block.group))
         for j, col in enumerate(block.columns):
             if _piles_at_zero(sd[:, j]):
-                out.append(f"sd({col}|{block.group}) piles up at zero (posterior mean "
+                at = where if col == "Intercept" else ""
+                out.append(f"sd({col}|{block.group}){at} piles up at zero (posterior mean "
                            f"{sd[:, j].mean():.3g}): the data show little variation of {col} "
                            f"between levels of {block.group}; consider dropping the term")
-        if block.correlated:
-            cor = res.draws(f"cor({block.label})")
+        if cor is not None:
             for i in range(block.n_terms):
                 for j in range(i + 1, block.n_terms):
                     m = float(cor[:, i, j].mean())
                     if abs(m) > 0.9:
-                        out.append(f"cor({block.columns[i]},{block.columns[j]}|{block.group}) "
-                                   f"is near {np.sign(m):+.0f} (posterior mean {m:.2f})")
+                        out.append(f"cor({block.columns[i]},{block.columns[j]}|{block.group})"
+                                   f"{where} is near {np.sign(m):+.0f} (posterior mean {m:.2f})")
     return out
 
 
@@ -193,7 +208,9 @@ def diagnose(res: MixedResult) -> Diagnostics:
     problems = []
     # with the group effects integrated out there is no parameterisation to switch
     marginal = bool(res.info.get("marginalized"))
-    bad_rhat = table[table["r_hat"] > RHAT_MAX].sort_values("r_hat", ascending=False)
+    checked = table.loc[[not _judged_at_means(name, res.idata.posterior)
+                         for name in table.index]]
+    bad_rhat = checked[checked["r_hat"] > RHAT_MAX].sort_values("r_hat", ascending=False)
     if len(bad_rhat):
         problems.append(
             f"R-hat above {RHAT_MAX} for {len(bad_rhat)} parameters (worst "
@@ -202,7 +219,7 @@ def diagnose(res: MixedResult) -> Diagnostics:
                 "." if marginal else
                 "; if it persists, try centered=True (groups with many observations) or the "
                 "default non-centred form (few observations)."))
-    low = table[(table["ess_bulk"] < ESS_MIN) | (table["ess_tail"] < ESS_MIN)]
+    low = checked[(checked["ess_bulk"] < ESS_MIN) | (checked["ess_tail"] < ESS_MIN)]
     if len(low):
         worst = low[["ess_bulk", "ess_tail"]].min(axis=1).sort_values()
         problems.append(

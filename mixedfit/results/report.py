@@ -43,6 +43,23 @@ def _random_table(res: MixedResult, lo: str, hi: str) -> Table:
     return Table(header, rows, title="Random effects (standard deviations)", align=align)
 
 
+def _origin_notes(res: MixedResult) -> list[str]:
+    """Where a block's intercept sd and correlations are reported and where their priors
+    sit, for blocks sampled at the predictors' means (:mod:`mixedfit.standardize`)."""
+    st = res._standardization
+    notes = []
+    for k, b in enumerate(res.design.blocks):
+        bs = st.blocks[k]
+        if not bs.centred or not np.any(bs.center):
+            continue
+        zero = ", ".join(f"{c} = 0" for c, m in zip(b.columns, bs.center, strict=True) if m)
+        where = st.site(f"sd(Intercept|{b.group})").removeprefix("at ")
+        # (a block is centred only when the user set neither of those priors)
+        notes.append(f"{b.group}: the intercept's sd and the correlations are at {zero}; "
+                     f"their default priors sit at {where}.")
+    return notes
+
+
 def _fixed_table(res: MixedResult, lo: str, hi: str) -> Table:
     fe = res.fixed_effects
     rows = [[name, fmt_num(r["mean"]), fmt_num(r["sd"]), fmt_num(r["lower"]),
@@ -79,6 +96,8 @@ def build_summary(res: MixedResult) -> Report:
     rep.add("")
     if d.blocks or "sigma" in res.family.parameters:
         rep.add(_random_table(res, lo, hi))
+        for note in _origin_notes(res):
+            rep.add(note)
         rep.add("")
     rep.add(_fixed_table(res, lo, hi))
     rep.add("")

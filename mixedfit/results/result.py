@@ -16,9 +16,11 @@ import pandas as pd
 from mixedfit.design import Design
 from mixedfit.errors import MixedFitError, OptionError
 from mixedfit.families import Family
-from mixedfit.priors import Prior, default_priors
+from mixedfit.model import cor_at_means, sd_at_means
+from mixedfit.priors import Prior, cor_key, prior_set, sd_key
 from mixedfit.results import display
 from mixedfit.results.shrinkage import shrinkage_table
+from mixedfit.standardize import Standardization, standardize
 
 __all__ = ["MixedResult", "STAT_COLUMNS"]
 
@@ -76,7 +78,7 @@ class MixedResult:
                  idata: Any, info: dict[str, Any], interval: float = 0.94) -> None:
         self.design = design
         self.family = family
-        self._priors = priors
+        self._priors = prior_set(priors, design, family)
         self.idata = idata
         self.info = dict(info)
         self._cache: dict[str, Any] = {}
@@ -142,12 +144,67 @@ class MixedResult:
     # ------------------------------------------------------------------ priors
     @_cached
     def priors(self) -> pd.DataFrame:
-        """The prior of every parameter, and whether it is the default or the user's."""
-        defaults = default_priors(self.design, self.family)
-        rows = [{"parameter": k, "prior": repr(p),
-                 "source": "default" if defaults.get(k) == p else "user"}
-                for k, p in self._priors.items()]
+        """The prior of every parameter, whether it is the default or the user's, and
+        where it sits.
+
+        ``on`` is ``"as reported"`` when the prior is on the parameter as the tables
+        show it, or says where it sits otherwise: the default intercept prior sits on
+        the intercept at the predictors' means, and the default sd and correlation
+        priors of a correlated block with slopes on the group intercepts at the means
+        of its predictors (so that moving a predictor's origin changes nothing; see
+        :mod:`mixedfit.standardize`). Priors are on the user's scale.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.priors.loc["Intercept", "on"]
+        "at the predictors' means (Days = 4.5)"
+        """
+        st = self._standardization
+        user = self._priors.user
+        rows = [{"parameter": k, "prior": repr(p), "source": "user" if k in user else "default",
+                 "on": st.site(k)} for k, p in self._priors.items()]
         return pd.DataFrame(rows).set_index("parameter")
+
+    @property
+    def _standardization(self) -> Standardization:
+        """The internal coordinates of the fit (where each prior sits)."""
+        if "_standardization" not in self._draw_cache:
+            self._draw_cache["_standardization"] = standardize(self.design, self.family,
+                                                               self._priors)
+        return self._draw_cache["_standardization"]
+
+    def _block_at_prior_sites(self, k: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Draws of block ``k``'s sds and correlations ``(S, q)``, ``(S, q, q)`` in the
+        basis its priors sit in (the group intercepts at the predictors' means in a
+        centred block; as reported otherwise)."""
+        b = self.design.blocks[k]
+        if sd_at_means(b.label) in self.idata.posterior:  # sampled there (and stored)
+            return self.draws(sd_at_means(b.label)), self.draws(cor_at_means(b.label))
+        sd = self.draws(f"sd({b.label})")
+        cor = self.draws(f"cor({b.label})") if b.correlated else None
+        if cor is None or not self._standardization.blocks[k].centred:
+            return sd, cor
+        cov = self._standardization.covariance_at_centre(
+            k, sd[:, :, None] * cor * sd[:, None, :])
+        sd_c = np.sqrt(np.einsum("sii->si", cov))
+        return sd_c, cov / (sd_c[:, :, None] * sd_c[:, None, :])
+
+    def _at_prior_sites(self) -> dict[str, np.ndarray]:
+        """Draws of every parameter where its prior sits (see :attr:`priors`)."""
+        d = self.design
+        out: dict[str, np.ndarray] = {}
+        if d.fixed_columns:
+            theta = self._standardization.at_prior_sites(self.draws("fixed"))
+            out.update({c: theta[:, j] for j, c in enumerate(d.fixed_columns)})
+        for k, b in enumerate(d.blocks):
+            sd, cor = self._block_at_prior_sites(k)
+            out.update({sd_key(c, b.group): sd[:, j] for j, c in enumerate(b.columns)})
+            if cor is not None:
+                out[cor_key(b.label)] = cor
+        for name in self.family.parameters:
+            out[name] = self.draws(name)
+        return out
 
     # ------------------------------------------------------------ fixed effects
     @_cached
@@ -515,24 +572,11 @@ class MixedResult:
         return az.waic(self._ensure_log_likelihood(), pointwise=True)
 
     def log_prior(self) -> np.ndarray:
-        """Log prior density of every posterior draw (the priors listed in :attr:`priors`)."""
+        """Log prior density of every posterior draw (the priors listed in :attr:`priors`,
+        each evaluated where it sits)."""
         from mixedfit.model import log_prior_draws
 
-        values: dict[str, np.ndarray] = {}
-        d = self.design
-        for key in self._priors:
-            if key in d.fixed_columns:
-                values[key] = self.draws("fixed")[:, d.fixed_columns.index(key)]
-            elif key.startswith("sd("):
-                col, group = key[3:-1].split("|", 1)
-                for b in d.groups[group]:
-                    if col in b.columns:
-                        values[key] = self.draws(f"sd({b.label})")[:, b.columns.index(col)]
-            elif key.startswith("cor("):
-                values[key] = self.draws(f"cor({key[4:-1]})")
-            else:
-                values[key] = self.draws(key)
-        return log_prior_draws(self._priors, values)
+        return log_prior_draws(self._priors, self._at_prior_sites())
 
     def prior_sensitivity(self, *, threshold: float = 0.05) -> pd.DataFrame:
         """Power-scaling sensitivity of each parameter to the prior and to the likelihood.
@@ -610,8 +654,7 @@ class MixedResult:
         kwargs.update(progressbar=False, interval=self.interval)
         kwargs.update(options)
         if priors is None:
-            defaults = default_priors(self.design, self.family)
-            priors = {k: p for k, p in self._priors.items() if defaults.get(k) != p}
+            priors = {k: p for k, p in self._priors.items() if k in self._priors.user}
         trials = self.design.trials if self.family.name == "binomial" else None
         if trials is not None and self.design.formula.response.startswith("cbind("):
             trials = None

@@ -1,0 +1,311 @@
+"""Internal coordinates: the model is sampled on centred and scaled data, reported on the user's.
+
+A posterior must not depend on the units the user happened to record: a response
+in milliseconds or seconds, a year counted from 0 or from 2000. Two things made it
+depend on them. Sufficient statistics of raw data (``y'y`` of responses near 1e9)
+lose every digit that matters to cancellation, and an origin far from the data
+couples the intercept to every slope, so tightly that NUTS cannot move. The cure
+is the one of rstanarm and brms: sample in coordinates where the data are centred
+and scaled, and map the draws back. The maps are linear, so the posterior is the
+same: priors are evaluated on the user's parameters (a linear map has a constant
+Jacobian) and ``res.priors`` shows them on the user's scale.
+
+**Fixed effects.** With ``m_j`` the mean of design column ``j`` (0 for the
+intercept, and for every column when the model has no intercept) and ``d_j`` the
+root mean square of ``X_j - m_j``, the sampler sees ``X*_j = (X_j - m_j) / d_j``
+and::
+
+    beta = a + s K beta*,     K[:, j] = (e_j - m_j e_0) / d_j     (e_0: the intercept)
+
+For a response whose family is a location-scale family (Gaussian or Student-t with
+the identity link, :attr:`Family.location_scale <mixedfit.families.Family.location_scale>`)
+``a`` are the least-squares coefficients of the response (less any offset) on
+``X``, ``s`` the root mean square of the residuals, and the sampler's response is
+``y* = (y - offset - X a) / s``, whose sufficient statistics are all of order 1;
+``sigma = s sigma*``. For other families ``a = 0`` and ``s = 1``.
+
+**Group effects.** A block's columns likewise: ``Z*_j = (Z_j - c_j) / e_j`` and
+``u = s A u*`` with ``A[:, j] = (e_j - c_j e_0) / e_j``. The centre ``c_j`` is the
+column's mean in a block *centred at the predictors' means*: a correlated block
+with an intercept and slopes, ``(1 + x | g)``, whose covariance is the same model
+in either basis. Elsewhere ``c_j = 0``: centring an uncorrelated block ``(1 + x ||
+g)`` would change the model (independence at ``x = 0`` is not independence at the
+mean of ``x``), and a block without an intercept cannot absorb a shift.
+
+**Where the priors sit.** Each prior is evaluated on one parameter, a linear
+function of the internal coordinates:
+
+- a fixed effect's prior on the coefficient as reported, except the *default*
+  intercept prior, which sits on the intercept at the predictors' means
+  ``beta_0 + sum_j m_j beta_j`` (as brms and rstanarm put it), so that moving the
+  origin of a predictor changes nothing;
+- the sds and the correlation prior of a block centred at the predictors' means on
+  the sds and correlations of the effects in that basis (the group intercepts at
+  the means of the block's predictors); the slopes' sds are the same in both bases.
+  A prior that the user gives on ``sd(Intercept|g)`` or ``cor(g)`` of such a block
+  sits on the parameter as reported, at the predictors' zero, and that block is then
+  not centred (its default priors sit at zero too);
+- ``sigma`` on ``s sigma*``; every sd on ``s sd* / e_j``.
+
+``res.priors`` says where each prior sits (:meth:`Standardization.site`).
+
+Examples
+--------
+>>> import mixedfit as mf
+>>> from mixedfit.design import build_design
+>>> from mixedfit.priors import resolve_priors
+>>> df = mf.load_dataset("sleepstudy")
+>>> d = build_design("Reaction ~ Days + (Days | Subject)", df.assign(Days=df.Days + 2000))
+>>> fam = mf.families.gaussian()
+>>> st = standardize(d, fam, resolve_priors(d, fam, None))
+>>> st.x_center.tolist(), st.blocks[0].center.tolist(), st.blocks[0].centred
+([0.0, 2004.5], [0.0, 2004.5], True)
+>>> st.site("Intercept")
+"at the predictors' means (Days = 2004.5)"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mixedfit.design import BlockDesign, Design
+from mixedfit.families import Family
+from mixedfit.priors import PriorSet, cor_key, sd_key
+
+__all__ = ["Standardization", "BlockScaling", "standardize"]
+
+
+def _rms(values: np.ndarray) -> float:
+    """Root mean square, safe from overflow; 1 for a column of zeros."""
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    if not np.isfinite(top) or top == 0.0:
+        return 1.0
+    return top * float(np.sqrt(np.mean((values / top) ** 2)))
+
+
+def _centring_matrix(center: np.ndarray, scale: np.ndarray, intercept: int) -> np.ndarray:
+    """``M`` with ``W* = W M`` for ``W*_j = (W_j - center_j W_intercept) / scale_j``."""
+    q = center.size
+    M = np.eye(q)
+    if intercept >= 0:
+        M[intercept, :] -= center
+    return M / scale[None, :]
+
+
+@dataclass
+class BlockScaling:
+    """Internal coordinates of one block of group effects (see the module docstring).
+
+    Attributes
+    ----------
+    center : numpy.ndarray
+        ``c``: subtracted from each column (0 except in a block centred at the means).
+    scale : numpy.ndarray
+        ``e``: each centred column is divided by it.
+    intercept : int
+        Position of the intercept column, or -1.
+    centred : bool
+        Whether the block's covariance (and its default priors) sit at the means of
+        its predictors.
+    """
+
+    center: np.ndarray
+    scale: np.ndarray
+    intercept: int
+    centred: bool
+
+    @property
+    def internal_map(self) -> np.ndarray:
+        """``A``: ``u = s A u*`` (and ``Z* = Z A``)."""
+        return _centring_matrix(self.center, self.scale, self.intercept)
+
+    @property
+    def basis(self) -> np.ndarray:
+        """``B``: the user's effects from the effects at the centre, ``u = B u_c``."""
+        return _centring_matrix(self.center, np.ones_like(self.scale), self.intercept)
+
+
+@dataclass
+class Standardization:
+    """The internal coordinates of a model and the maps to the user's parameters.
+
+    Made by :func:`standardize`; see the module docstring for the algebra.
+
+    Attributes
+    ----------
+    x_center, x_scale : numpy.ndarray
+        ``m`` and ``d`` of the fixed-effects columns.
+    x_intercept : int
+        Position of the intercept column, or -1.
+    shift : numpy.ndarray
+        ``a``: coefficients removed from a location-scale response (zeros otherwise).
+    y_scale : float
+        ``s``: the scale of a location-scale response (1 otherwise).
+    functional : numpy.ndarray
+        ``F`` (p x p): the fixed-effect priors sit on ``F beta`` (the identity, or the
+        intercept at the predictors' means in the intercept's row).
+    blocks : list of BlockScaling
+        One per block of group effects.
+    internal : Design
+        The design in internal coordinates (``X*``, ``Z*``, ``y*``; the offset folded
+        into ``y*`` for a location-scale response).
+    """
+
+    x_center: np.ndarray
+    x_scale: np.ndarray
+    x_intercept: int
+    shift: np.ndarray
+    y_scale: float
+    functional: np.ndarray
+    blocks: list[BlockScaling]
+    internal: Design
+    _labels: dict[str, str] = field(default_factory=dict, repr=False)
+
+    # ----------------------------------------------------------------- fixed effects
+    @property
+    def K(self) -> np.ndarray:
+        """``K``: ``beta = a + s K beta*`` (and ``X* = X K``)."""
+        return _centring_matrix(self.x_center, self.x_scale, self.x_intercept)
+
+    def fixed_to_user(self, beta_star: np.ndarray) -> np.ndarray:
+        """User's fixed effects from internal ones (any leading axes)."""
+        return self.shift + self.y_scale * beta_star @ self.K.T
+
+    def fixed_prior_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(R, h)``: the parameter that fixed prior ``k`` sits on is ``h_k + R_k . beta*``."""
+        F = self.functional
+        return self.y_scale * F @ self.K, F @ self.shift
+
+    def at_prior_sites(self, beta: np.ndarray) -> np.ndarray:
+        """The parameters the fixed-effect priors sit on, ``F beta`` (any leading axes)."""
+        return beta @ self.functional.T
+
+    def fixed_design_at_sites(self, X: np.ndarray) -> np.ndarray:
+        """``X F^-1``: the design whose coefficients are the parameters the priors sit on."""
+        return X @ np.linalg.inv(self.functional)
+
+    # ----------------------------------------------------------------- group effects
+    def sd_factors(self, k: int) -> np.ndarray:
+        """Block ``k``'s sds where its priors sit, per unit of internal sd: ``s / e``."""
+        return self.y_scale / self.blocks[k].scale
+
+    def effects_to_user(self, k: int, u_star: np.ndarray) -> np.ndarray:
+        """User's group effects ``(..., q)`` of block ``k`` from internal ones."""
+        return self.y_scale * u_star @ self.blocks[k].internal_map.T
+
+    def covariance_to_user(self, k: int, chol_star: np.ndarray) -> np.ndarray:
+        """User's covariance ``(..., q, q)`` of block ``k``'s effects from internal
+        Cholesky factors ``(..., q, q)``."""
+        a = self.y_scale * self.blocks[k].internal_map
+        c = a @ chol_star
+        return c @ np.swapaxes(c, -1, -2)
+
+    def covariance_at_centre(self, k: int, cov: np.ndarray) -> np.ndarray:
+        """Block ``k``'s covariance ``(..., q, q)`` in the basis its priors sit in."""
+        binv = np.linalg.inv(self.blocks[k].basis)
+        return binv @ cov @ binv.T
+
+    # ----------------------------------------------------------------- descriptions
+    def site(self, key: str) -> str:
+        """Where the prior of parameter ``key`` sits: ``"as reported"`` or a description
+        of the centred parameter (see the module docstring)."""
+        return self._labels.get(key, "as reported")
+
+
+def _means_text(names: list[str], means: np.ndarray, limit: int = 3) -> str:
+    shown = [f"{n} = {m:.6g}" for n, m in zip(names, means, strict=True) if m != 0.0]
+    if not shown:
+        return "the predictors' means"
+    more = ", ..." if len(shown) > limit else ""
+    return f"the predictors' means ({', '.join(shown[:limit])}{more})"
+
+
+def _block_scaling(block: BlockDesign, user: frozenset[str]) -> BlockScaling:
+    q = block.n_terms
+    i0 = block.columns.index("Intercept") if "Intercept" in block.columns else -1
+    pinned = {sd_key("Intercept", block.group), cor_key(block.label)} & user
+    centred = bool(block.correlated and q > 1 and i0 >= 0 and not pinned)
+    Z = np.asarray(block.Z, dtype=float)
+    center = np.zeros(q)
+    if centred:
+        center = Z.mean(axis=0)
+        center[i0] = 0.0
+    scale = np.array([_rms(Z[:, j] - center[j]) for j in range(q)])
+    return BlockScaling(center=center, scale=scale, intercept=i0, centred=centred)
+
+
+def standardize(design: Design, family: Family, priors: Mapping[str, object]) -> Standardization:
+    """The internal coordinates of ``design`` (see the module docstring).
+
+    Parameters
+    ----------
+    design : Design
+        The user's design.
+    family : Family
+        The family: a location-scale response is centred and scaled too.
+    priors : PriorSet
+        The resolved priors; the names the user set decide where the intercept's and
+        the blocks' priors sit.
+
+    Returns
+    -------
+    Standardization
+    """
+    user = priors.user if isinstance(priors, PriorSet) else frozenset()
+    X = np.asarray(design.X, dtype=float)
+    n, p = X.shape
+    cols = design.fixed_columns
+    i0 = cols.index("Intercept") if "Intercept" in cols else -1
+    x_center = np.zeros(p)
+    if i0 >= 0 and p > 1:
+        x_center = X.mean(axis=0)
+        x_center[i0] = 0.0
+    x_scale = np.array([_rms(X[:, j] - x_center[j]) for j in range(p)])
+    K = _centring_matrix(x_center, x_scale, i0)
+    X_star = (X - x_center[None, :]) / x_scale[None, :] if p else X
+    if i0 >= 0:
+        X_star[:, i0] = 1.0
+    functional = np.eye(p)
+    labels: dict[str, str] = {}
+    names = [c for c in cols if c != "Intercept"]
+    if i0 >= 0 and p > 1 and "Intercept" not in user:
+        functional[i0] += x_center
+        labels["Intercept"] = "at " + _means_text(names, np.delete(x_center, i0))
+
+    shift = np.zeros(p)
+    y_scale = 1.0
+    y = np.asarray(design.y, dtype=float)
+    offset = design.offset
+    if family.location_scale:
+        resid = y - offset if offset is not None else y.copy()
+        if p:
+            coef = np.zeros(p)
+            for _ in range(2):  # one step of iterative refinement
+                step = np.linalg.lstsq(X_star, resid, rcond=None)[0]
+                coef += step
+                resid = resid - X_star @ step
+            shift = K @ coef
+        y_scale = _rms(resid)
+        y = resid / y_scale
+        offset = None
+
+    blocks = [_block_scaling(b, user) for b in design.blocks]
+    new_blocks = []
+    for b, bs in zip(design.blocks, blocks, strict=True):
+        Zs = (np.asarray(b.Z, dtype=float) - bs.center[None, :]) / bs.scale[None, :]
+        if bs.intercept >= 0:
+            Zs[:, bs.intercept] = 1.0
+        new_blocks.append(dataclasses.replace(b, Z=Zs))
+        if bs.centred:
+            text = "at " + _means_text([c for c in b.columns if c != "Intercept"],
+                                       np.delete(bs.center, bs.intercept))
+            labels[sd_key("Intercept", b.group)] = text
+            labels[cor_key(b.label)] = text
+    internal = dataclasses.replace(design, X=X_star, y=y, offset=offset, blocks=new_blocks)
+    return Standardization(x_center=x_center, x_scale=x_scale, x_intercept=i0, shift=shift,
+                           y_scale=y_scale, functional=functional, blocks=blocks,
+                           internal=internal, _labels=labels)
