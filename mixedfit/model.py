@@ -370,10 +370,18 @@ def _user_variables(ds: Any) -> Any:
 def sample_prior(model: Any, *, draws: int, random_seed: int | None) -> Any:
     """Draw parameters and responses from the prior; an InferenceData with ``prior``
     and ``prior_predictive`` groups."""
+    import logging
+
     import pymc as pm
 
-    with model:
-        idata = pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
+    log = logging.getLogger("pymc")
+    level = log.level
+    log.setLevel(logging.WARNING)  # not "Sampling: [...]" with the helper variables' names
+    try:
+        with model:
+            idata = pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
+    finally:
+        log.setLevel(level)
     idata.prior = _user_variables(idata.prior)
     return idata
 

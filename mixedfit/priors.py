@@ -450,17 +450,24 @@ def resolve_priors(
 
 
 def _targets(design: Design, priors: dict[str, Prior], key: str) -> list[str]:
-    if key in priors:
-        return [key]
-    if key in design.fixed_terms:
-        return list(design.fixed_terms[key])
+    """The parameters a prior's name sets; ``key`` and the names compared without spaces
+    (formulae writes ``I(x ** 2)`` where a user may write ``I(x**2)``)."""
+    def bare(name: str) -> str:
+        return name.replace(" ", "")
+
+    for name in priors:
+        if bare(name) == key:
+            return [name]
+    for term, columns in design.fixed_terms.items():
+        if bare(term) == key:
+            return list(columns)
     if key.startswith(("sd(", "cor(")) and key.endswith(")"):
         kind, inner = key[: key.index("(")], key[key.index("(") + 1 : -1]
         if kind == "sd" and "|" in inner:
             col, group = inner.split("|", 1)
             col = "Intercept" if col in ("1", "(Intercept)") else col
             name = sd_key(col, group)
-            return [name] if name in priors else []
+            return [k for k in priors if bare(k) == bare(name)]
         if kind == "sd":
             return [
                 sd_key(col, b.group) for b in design.blocks if inner in (b.group, b.label)

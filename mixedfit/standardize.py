@@ -12,10 +12,13 @@ Jacobian) and ``res.priors`` shows them on the user's scale.
 
 **Fixed effects.** With ``m_j`` the mean of design column ``j`` (0 for the
 intercept, and for every column when the model has no intercept) and ``d_j`` the
-root mean square of ``X_j - m_j``, the sampler sees ``X*_j = (X_j - m_j) / d_j``
-and::
+root mean square of ``X_j - m_j``, the columns are first centred and scaled,
+``(X_j - m_j) / d_j``; then, as rstanarm's and brms' QR option, those that are not
+also a column of a block of group effects are made orthogonal to the others (the
+intercept and the shared columns first) with unit root mean square. The sampler sees
+that design ``X* = X K`` and::
 
-    beta = a + s K beta*,     K[:, j] = (e_j - m_j e_0) / d_j     (e_0: the intercept)
+    beta = a + s K beta*
 
 For a response whose family is a location-scale family (Gaussian or Student-t with
 the identity link, :attr:`Family.location_scale <mixedfit.families.Family.location_scale>`)
@@ -141,6 +144,8 @@ class Standardization:
         ``m`` and ``d`` of the fixed-effects columns.
     x_intercept : int
         Position of the intercept column, or -1.
+    K : numpy.ndarray
+        ``beta = a + s K beta*`` and ``X* = X K`` (centring, scaling and the QR step).
     shift : numpy.ndarray
         ``a``: coefficients removed from a location-scale response (zeros otherwise).
     y_scale : float
@@ -158,6 +163,7 @@ class Standardization:
     x_center: np.ndarray
     x_scale: np.ndarray
     x_intercept: int
+    K: np.ndarray
     shift: np.ndarray
     y_scale: float
     functional: np.ndarray
@@ -166,11 +172,6 @@ class Standardization:
     _labels: dict[str, str] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------- fixed effects
-    @property
-    def K(self) -> np.ndarray:
-        """``K``: ``beta = a + s K beta*`` (and ``X* = X K``)."""
-        return _centring_matrix(self.x_center, self.x_scale, self.x_intercept)
-
     def fixed_to_user(self, beta_star: np.ndarray) -> np.ndarray:
         """User's fixed effects from internal ones (any leading axes)."""
         return self.shift + self.y_scale * beta_star @ self.K.T
@@ -238,6 +239,50 @@ def _block_scaling(block: BlockDesign, user: frozenset[str]) -> BlockScaling:
     return BlockScaling(center=center, scale=scale, intercept=i0, centred=centred)
 
 
+def _shared_columns(design: Design) -> list[int]:
+    """Fixed-effect columns that are also a column of a block of group effects (the same
+    values): kept as they are, so that a centred block can be centred on them."""
+    out = []
+    for j, col in enumerate(design.fixed_columns):
+        if col != "Intercept" and any(
+                col in b.columns and np.array_equal(design.X[:, j], b.Z[:, b.columns.index(col)])
+                for b in design.blocks):
+            out.append(j)
+    return out
+
+
+def _orthogonalise(X: np.ndarray, keep: list[int], intercept: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The QR step of rstanarm and brms, for the columns not in ``keep`` (nor the
+    intercept): each is made orthogonal to the kept ones and to the others before it,
+    with unit root mean square. Returns the new design and ``T`` with ``X_new = X T``.
+
+    Collinear-looking predictors (``x`` and ``I(x^2)`` far from 0, dummies of a factor)
+    then have uncorrelated coefficients in the sampler's coordinates, whatever their
+    correlation in the data."""
+    n, p = X.shape
+    base = sorted(set(keep) | ({intercept} if intercept >= 0 else set()))
+    others = [j for j in range(p) if j not in base]
+    T = np.eye(p)
+    if not others or n < p:
+        return X, T
+    M = X[:, others]
+    C = np.zeros((len(base), len(others)))
+    if base:
+        C = np.linalg.lstsq(X[:, base], M, rcond=None)[0]
+        M = M - X[:, base] @ C
+    q, r = np.linalg.qr(M)
+    signs = np.where(np.diag(r) < 0, -1.0, 1.0)  # keep each column's orientation
+    q, r = q * signs, r * signs[:, None]
+    rinv = np.linalg.inv(r) * np.sqrt(n)
+    out = X.copy()
+    out[:, others] = q * np.sqrt(n)
+    T[np.ix_(others, others)] = rinv
+    if base:
+        T[np.ix_(base, others)] = -C @ rinv
+    return out, T
+
+
 def standardize(design: Design, family: Family, priors: Mapping[str, object]) -> Standardization:
     """The internal coordinates of ``design`` (see the module docstring).
 
@@ -265,10 +310,11 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
         x_center = X.mean(axis=0)
         x_center[i0] = 0.0
     x_scale = np.array([_rms(X[:, j] - x_center[j]) for j in range(p)])
-    K = _centring_matrix(x_center, x_scale, i0)
     X_star = (X - x_center[None, :]) / x_scale[None, :] if p else X
     if i0 >= 0:
         X_star[:, i0] = 1.0
+    X_star, orth = _orthogonalise(X_star, _shared_columns(design), i0)
+    K = _centring_matrix(x_center, x_scale, i0) @ orth
     functional = np.eye(p)
     labels: dict[str, str] = {}
     names = [c for c in cols if c != "Intercept"]
@@ -306,6 +352,6 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
             labels[sd_key("Intercept", b.group)] = text
             labels[cor_key(b.label)] = text
     internal = dataclasses.replace(design, X=X_star, y=y, offset=offset, blocks=new_blocks)
-    return Standardization(x_center=x_center, x_scale=x_scale, x_intercept=i0, shift=shift,
+    return Standardization(x_center=x_center, x_scale=x_scale, x_intercept=i0, K=K, shift=shift,
                            y_scale=y_scale, functional=functional, blocks=blocks,
                            internal=internal, _labels=labels)

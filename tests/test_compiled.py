@@ -63,6 +63,8 @@ CASES = [
                                                                       beta=0.5),
                                              "sd(z|g)": Prior("InverseGamma", alpha=3, beta=1),
                                              "sigma": Prior("LogNormal", mu=0, sigma=1)}),
+    # several columns in the QR step (z and z^2 correlated beyond 0.9999)
+    ("k ~ z + I(z**2) + w + (1 | g)", "poisson", {"w": Prior("StudentT", nu=5, mu=0, sigma=2)}),
 ]
 
 

@@ -47,6 +47,7 @@ CASES = [
     ("y ~ z + (1 + z | g) + offset(e)", {"Intercept": Prior("StudentT", nu=3, mu=200,
                                                             sigma=500),
                                          "sd(Intercept|g)": Prior("Exponential", lam=0.5)}),
+    ("y ~ z + I(z**2) + w + (1 | g)", {"I(z ** 2)": Prior("Normal", mu=0, sigma=0.1)}),
 ]
 
 
@@ -97,8 +98,9 @@ def _rms(v: np.ndarray) -> float:
 def _decode(d, lay, priors, x0: np.ndarray) -> dict:
     """The user's parameters at the kernel's point ``x0``, and the values the priors sit
     on, derived here from the documented internal coordinates (mixedfit.standardize)
-    without its code: X* = (X - m) / d with an OLS fit and a residual rms taken out of
-    the response; a correlated block with an intercept and slopes centred likewise."""
+    without its code: X* = (X - m) / d then the QR step, with an OLS fit and a residual
+    rms taken out of the response; a correlated block with an intercept and slopes
+    centred likewise."""
     X = d.X
     n, p = X.shape
     y = np.asarray(d.y, float) - (d.offset if d.offset is not None else 0.0)
@@ -106,6 +108,17 @@ def _decode(d, lay, priors, x0: np.ndarray) -> dict:
     m[0] = 0.0  # the intercept, first
     Xs = (X - m) / np.array([_rms(X[:, j] - m[j]) for j in range(p)])
     Xs[:, 0] = 1.0
+    # the QR step: columns that are not a block's column too, orthogonal to the rest
+    shared = [j for j, c in enumerate(d.fixed_columns) if c != "Intercept" and any(
+        c in b.columns and np.array_equal(X[:, j], b.Z[:, b.columns.index(c)])
+        for b in d.blocks)]
+    base = [0, *shared]
+    others = [j for j in range(p) if j not in base]
+    if others:
+        resid = Xs[:, others] - Xs[:, base] @ np.linalg.lstsq(Xs[:, base], Xs[:, others],
+                                                               rcond=None)[0]
+        q, r = np.linalg.qr(resid)
+        Xs[:, others] = q * np.sign(np.diag(r)) * np.sqrt(n)
     coef = np.linalg.lstsq(Xs, y, rcond=None)[0]
     s = _rms(y - Xs @ coef)
     to_user = np.linalg.lstsq(X, Xs, rcond=None)[0]  # Xs = X to_user
