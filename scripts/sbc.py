@@ -390,7 +390,9 @@ def _with_shared_response(model: Any, name: str = "y_obs") -> tuple[Any, Any]:
     shared = pytensor.shared(np.asarray(data.data, dtype=data.dtype), name=name,
                              shape=data.type.shape)
     fgraph.replace(data, shared, import_missing=True)
-    return model_from_fgraph(fgraph, mutate_fgraph=True), shared
+    out = model_from_fgraph(fgraph, mutate_fgraph=True)
+    out.check_bounds = model.check_bounds  # (not carried over by model_from_fgraph)
+    return out, shared
 
 
 @dataclass
