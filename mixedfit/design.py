@@ -39,8 +39,8 @@ from mixedfit.formula import Formula, RandomTerm, parse
 from mixedfit.formula.resolver import expression_variables
 from mixedfit.response import build_response, response_columns
 
-__all__ = ["Design", "BlockDesign", "build_design", "MissingDataWarning", "formula_namespace",
-           "NA_ACTIONS"]
+__all__ = ["Design", "BlockDesign", "build_design", "MissingDataWarning",
+           "OneSidedResponseWarning", "formula_namespace", "NA_ACTIONS"]
 
 #: What :func:`build_design` does with rows that have missing values in the model's columns.
 NA_ACTIONS = ("drop", "error")
@@ -48,6 +48,11 @@ NA_ACTIONS = ("drop", "error")
 
 class MissingDataWarning(MixedFitWarning):
     """Rows with missing values in the model's columns were dropped."""
+
+
+class OneSidedResponseWarning(MixedFitWarning):
+    """A binary or binomial response without a single success, or without a single
+    failure: the fit is valid, but the side without data rests on the prior."""
 
 
 def _logit(p: Any) -> Any:
@@ -487,12 +492,16 @@ def _check_response(y: np.ndarray, trials: np.ndarray | None, name: str,
     if family.name in ("bernoulli", "binomial"):
         n = np.ones_like(y) if trials is None else trials
         if np.all(y == 0) or np.all(y == n):
+            # a valid posterior (a data set a model can produce, which SBC must fit), but
+            # one whose other side is the prior's: said, not refused
             what = "success" if np.all(y == 0) else "failure"
-            raise DataError(
+            warnings.warn(
                 f"The {family.name} response {name!r} has no {what} in any of its "
-                f"{y.size} rows: the probability of success has no finite estimate on the "
-                f"{family.link} scale and the fit would show the prior alone. Check the "
-                f"column and any filtering of rows.")
+                f"{y.size} rows: the data say only that the probability of success is "
+                f"{'small' if what == 'success' else 'large'}; how "
+                f"{'small' if what == 'success' else 'large'} comes from the priors. Check "
+                f"the column and any filtering of rows.", OneSidedResponseWarning,
+                stacklevel=_caller_level())
         return
     if family.discrete:
         if np.all(y == 0):
@@ -684,7 +693,9 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         offsets, grouping factors, trials): ``"drop"`` them with a
         :class:`MissingDataWarning` that counts them, or raise a :class:`DataError`.
     check_response : bool, default True
-        Refuse a response with nothing to fit (see below); False when only its form
+        Refuse a response with nothing to fit (see below; a binary response without
+        successes or without failures gets a :class:`OneSidedResponseWarning`); False
+        when only its form
         matters (:func:`mixedfit.prior_predictive` simulates responses and takes a
         placeholder).
 
@@ -705,7 +716,7 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         If a column is missing (the closest name is suggested) or duplicated, the data
         are empty, values are missing (with ``na_action="error"``) or infinite, the
         response does not suit the family or has nothing to fit (constant for a
-        family with a scale, no counts, no successes or no failures), a response or
+        family with a scale, no counts), a response or
         predictor varies only in its last digits, a grouping factor has a single
         level, a random slope does not vary within the levels of its grouping factor,
         or the fixed-effects design is rank deficient (perfectly collinear columns).

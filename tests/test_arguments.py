@@ -160,8 +160,6 @@ def test_prior_predictive_checks_its_options_too(sleep, no_sampling):
     ("gamma", "Reaction", 3.0, ["is constant"]),
     ("poisson", "Reaction", 0, ["is 0 in every one of its 180 rows"]),
     ("negativebinomial", "Reaction", 0, ["is 0 in every one"]),
-    ("bernoulli", "Reaction", 1, ["has no failure"]),
-    ("bernoulli", "Reaction", 0, ["has no success"]),
 ])
 def test_responses_with_nothing_to_fit_are_refused(sleep, no_sampling, family, column, values,
                                                    words):
@@ -170,6 +168,18 @@ def test_responses_with_nothing_to_fit_are_refused(sleep, no_sampling, family, c
         mf.fit(SLEEP, data, family=family)
     for word in words:
         assert word in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "words"), [(1, "has no failure"), (0, "has no success")])
+def test_a_one_sided_binary_response_is_fitted_with_a_warning(sleep, value, words):
+    # a data set the model can produce (SBC must fit it), with half its information from
+    # the prior: said before sampling, not refused
+    from mixedfit.design import OneSidedResponseWarning, build_design
+
+    with pytest.warns(OneSidedResponseWarning, match=words):
+        d = build_design("Reaction ~ Days + (1 | Subject)", sleep.assign(Reaction=value),
+                         family="bernoulli")
+    assert d.n_obs == 180
 
 
 def test_values_that_lose_their_digits_when_centred_are_refused(sleep, no_sampling):
