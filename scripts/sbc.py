@@ -232,57 +232,41 @@ def _models() -> dict[str, SBCModel]:
         Parameter("sd(Intercept|g)", "sd(g)", {"term(g)": "Intercept"}),
     )
     first = {"level(g)": "g1"}
+    sigma = (Parameter("sigma", "sigma"),)
+    u_intercept = Parameter("u(g)[g1,Intercept]", "u(g)", {**first, "term(g)": "Intercept"})
+
+    def slope(*extra: Parameter) -> tuple[Parameter, ...]:
+        """The ranked parameters of ``y ~ x + (1 + x | g)`` (``extra``: the family's)."""
+        return (*common,
+                Parameter("sd(x|g)", "sd(g)", {"term(g)": "x"}),
+                Parameter("cor(g)[Intercept,x]", "cor(g)", {"term(g)": "Intercept",
+                                                            "term(g)_": "x"}),
+                *extra, u_intercept,
+                Parameter("u(g)[g1,x]", "u(g)", {**first, "term(g)": "x"}))
+
+    at_means = {"sd(Intercept|g)": Prior("HalfNormal", sigma=1.0),
+                "cor(g)": Prior("LKJ", eta=2.0)}
     return {
-        "intercept": SBCModel(
-            "y ~ x + (1 | g)",
-            _priors(correlated=False),
-            (*common,
-             Parameter("sigma", "sigma"),
-             Parameter("u(g)[g1,Intercept]", "u(g)", {**first, "term(g)": "Intercept"})),
-        ),
-        "slope": SBCModel(
-            "y ~ x + (1 + x | g)",
-            _priors(correlated=True),
-            (*common,
-             Parameter("sd(x|g)", "sd(g)", {"term(g)": "x"}),
-             Parameter("cor(g)[Intercept,x]", "cor(g)", {"term(g)": "Intercept",
-                                                         "term(g)_": "x"}),
-             Parameter("sigma", "sigma"),
-             Parameter("u(g)[g1,Intercept]", "u(g)", {**first, "term(g)": "Intercept"}),
-             Parameter("u(g)[g1,x]", "u(g)", {**first, "term(g)": "x"})),
-        ),
+        "intercept": SBCModel("y ~ x + (1 | g)", _priors(correlated=False),
+                              (*common, *sigma, u_intercept)),
+        "slope": SBCModel("y ~ x + (1 + x | g)", _priors(correlated=True), slope(*sigma)),
         # x in [9, 11]; the intercept's and the block's priors sit at the mean of x, a
         # response near 1e4: every map of the internal coordinates is exercised
         "shifted": SBCModel(
             "y ~ x + (1 + x | g)",
             {"x": Prior("Normal", mu=0.0, sigma=1.0), "sd(x|g)": Prior("HalfNormal", sigma=1.0),
              "sigma": Prior("HalfNormal", sigma=1.0)},
-            (*common,
-             Parameter("sd(x|g)", "sd(g)", {"term(g)": "x"}),
-             Parameter("cor(g)[Intercept,x]", "cor(g)", {"term(g)": "Intercept",
-                                                         "term(g)_": "x"}),
-             Parameter("sigma", "sigma"),
-             Parameter("u(g)[g1,Intercept]", "u(g)", {**first, "term(g)": "Intercept"}),
-             Parameter("u(g)[g1,x]", "u(g)", {**first, "term(g)": "x"})),
-            defaults={"Intercept": Prior("Normal", mu=1e4, sigma=2.0),
-                      "sd(Intercept|g)": Prior("HalfNormal", sigma=1.0),
-                      "cor(g)": Prior("LKJ", eta=2.0)},
+            slope(*sigma),
+            defaults={"Intercept": Prior("Normal", mu=1e4, sigma=2.0), **at_means},
             x_shift=10.0,
         ),
         "bernoulli": SBCModel(
             "y ~ x + (1 + x | g)",
             {"x": Prior("Normal", mu=0.0, sigma=1.0)},
-            (*common,
-             Parameter("sd(x|g)", "sd(g)", {"term(g)": "x"}),
-             Parameter("cor(g)[Intercept,x]", "cor(g)", {"term(g)": "Intercept",
-                                                         "term(g)_": "x"}),
-             Parameter("u(g)[g1,Intercept]", "u(g)", {**first, "term(g)": "Intercept"}),
-             Parameter("u(g)[g1,x]", "u(g)", {**first, "term(g)": "x"})),
+            slope(),
             family="bernoulli",
             defaults={"Intercept": Prior("Normal", mu=0.0, sigma=1.0),
-                      "sd(Intercept|g)": Prior("HalfNormal", sigma=1.0),
-                      "sd(x|g)": Prior("HalfNormal", sigma=1.0),
-                      "cor(g)": Prior("LKJ", eta=2.0)},
+                      "sd(x|g)": Prior("HalfNormal", sigma=1.0), **at_means},
             x_shift=10.0,
         ),
     }
