@@ -15,6 +15,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from mixedfit._version import __version__
 from mixedfit.errors import (
     ConvergenceWarning,
     DataError,
@@ -29,8 +30,6 @@ from mixedfit.errors import (
     SingularFitWarning,
 )
 
-__version__ = "0.1.0"
-
 _LAZY = {
     "fit": ("mixedfit.api", "fit"),
     "prior_predictive": ("mixedfit.api", "prior_predictive"),
@@ -42,9 +41,9 @@ _LAZY = {
     "Prior": ("mixedfit.priors", "Prior"),
     "load_dataset": ("mixedfit.datasets", "load_dataset"),
     "list_datasets": ("mixedfit.datasets", "list_datasets"),
-    "MixedResult": ("mixedfit.results", "MixedResult"),
+    "MixedResult": ("mixedfit.api", "MixedResult"),
     "families": ("mixedfit.families", None),
-    "load": ("mixedfit.io", "load"),
+    "load": ("mixedfit.api", "load"),
     "save": ("mixedfit.io", "save"),
 }
 

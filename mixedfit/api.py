@@ -1,78 +1,31 @@
-"""The one-line entry point: :func:`fit`."""
+"""The entry points: :func:`fit`, :func:`prior_predictive`, :func:`load`, and the result.
+
+The top layer: it checks the options and builds the model specification
+(:mod:`mixedfit.spec`), makes the fit plan (:mod:`mixedfit.plan`), asks the chosen
+backend (:mod:`mixedfit.backends`) to sample, and returns a :class:`MixedResult`:
+the read-only :class:`~mixedfit.results.view.ResultView` with the entry points to
+plotting, saving and refitting, which live above the results layer.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from numbers import Integral, Real
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from mixedfit.errors import MixedFitError, OptionError, SamplingError
-from mixedfit.families import Family, get_family
+from mixedfit import io, plots
+from mixedfit.backends import BACKENDS
+from mixedfit.errors import MixedFitError, SamplingError
+from mixedfit.families import Family
+from mixedfit.plan import FitPlan, check_int, check_options, check_seed, make_plan
+from mixedfit.results.diagnostics import warn_if_problems
+from mixedfit.results.predictive import PriorDraws
+from mixedfit.results.view import ResultView
+from mixedfit.spec import ModelSpec, make_spec
 
-__all__ = ["fit", "prior_predictive"]
-
-#: Largest number of parameters for which the compiled backend adapts a low-rank mass
-#: matrix (when every block is centred).
-LOW_RANK_MAX_DIM = 150
-#: Rows from which a model whose blocks are all centred gets target_accept 0.8.
-LARGE_DATA_ROWS = 10_000
-#: Default target_accept when the group effects are integrated out.
-MARGINAL_TARGET_ACCEPT = 0.9
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise OptionError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _check_flag(name: str, value: Any, *, none: bool = False) -> bool | None:
-    if value is None and none:
-        return None
-    if not isinstance(value, bool | np.bool_):
-        allowed = "True, False or None" if none else "True or False"
-        raise OptionError(f"{name} must be {allowed}, got {value!r}.")
-    return bool(value)
-
-
-def _check_fraction(name: str, value: Any) -> float:
-    """A number strictly between 0 and 1."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0 < float(value) < 1:
-        raise OptionError(f"{name} must be a number between 0 and 1, got {value!r}.")
-    return float(value)
-
-
-def _check_seed(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
-        raise OptionError(f"random_seed must be a non-negative integer or None, got {value!r}.")
-    return int(value)
-
-
-def _check_centered(centered: Any, design: Any) -> list[bool] | None:
-    """``centered``: None, one bool for every block, or one bool per block in formula order."""
-    if centered is None:
-        return None
-    n = len(design.blocks)
-    if isinstance(centered, bool | np.bool_):
-        return [bool(centered)] * n
-    labels = [str(b.term) for b in design.blocks]
-    if isinstance(centered, str) or not isinstance(centered, Sequence | np.ndarray):
-        raise OptionError(
-            f"centered must be True, False, None or a list of one bool per block of group "
-            f"effects ({', '.join(labels) or 'this model has none'}), got {centered!r}.")
-    values = list(centered)
-    if len(values) != n or not all(isinstance(v, bool | np.bool_) for v in values):
-        raise OptionError(
-            f"centered as a list needs one True/False per block of group effects, in formula "
-            f"order: {n} for {', '.join(labels) or 'this model (it has none)'}; got "
-            f"{centered!r}.")
-    return [bool(v) for v in values]
-
+__all__ = ["fit", "prior_predictive", "load", "MixedResult", "PriorPredictive"]
 
 #: What a sampler's failure usually means, by a phrase of its message.
 _FAILURE_HINTS = {
@@ -99,25 +52,97 @@ def _sampling_error(err: Exception, backend: str) -> SamplingError:
         f"it persists it is a bug: please report it with the formula and this message.")
 
 
-def _prepare(formula: str, data: Any, family: str | Family, priors: Mapping[str, Any] | None,
-             trials: Any, weights: Any, na_action: str = "drop", check_response: bool = True
-             ) -> tuple[Any, Family, dict[str, Any]]:
-    """Design, family and resolved priors: everything checked before any sampling."""
-    from mixedfit.design import build_design
-    from mixedfit.priors import resolve_priors
+class MixedResult(ResultView):
+    """A fitted mixed model: every table of :class:`~mixedfit.results.view.ResultView`,
+    and the entry points to plotting (:mod:`mixedfit.plots`), saving
+    (:mod:`mixedfit.io`) and refitting.
 
-    fam = get_family(family)
-    if weights is not None:
-        if trials is not None:
-            raise OptionError("Give trials= or weights=, not both.")
-        if fam.name != "binomial":
-            raise OptionError(
-                "weights= gives binomial trials; mixedfit has no observation weights for the "
-                f"{fam.name} family.")
-        trials = weights
-    design = build_design(formula, data, family=fam, trials=trials, na_action=na_action,
-                          check_response=check_response)
-    return design, fam, resolve_priors(design, fam, priors)
+    Created by :func:`fit` and :func:`load`; not meant to be built by hand.
+    """
+
+    def refit(self, *, priors: Any = None, **options: Any) -> MixedResult:
+        """Fit the same model again, with other priors or sampler options.
+
+        Parameters
+        ----------
+        priors : dict, optional
+            Priors by name, as in :func:`mixedfit.fit` (replacing the user priors of
+            this fit; defaults fill the rest).
+        **options
+            Any other keyword of :func:`mixedfit.fit` (``draws=``, ``random_seed=``...).
+
+        Returns
+        -------
+        MixedResult
+        """
+        kwargs = {**self.plan.options(), "progressbar": False, "interval": self.interval,
+                  "backend": self.plan.backend, **options}
+        if priors is None:
+            priors = {k: p for k, p in self._priors.items() if k in self._priors.user}
+        trials = self.design.trials if self.family.takes_trials else None
+        if trials is not None and self.design.formula.response.startswith("cbind("):
+            trials = None
+        return fit(self.formula, self.design.data, family=self.family, priors=priors,
+                   trials=trials, **kwargs)
+
+    # ---------------------------------------------------------------------- plots
+    def plot_trace(self, **kwargs: Any) -> Any:
+        """Trace (or ``kind="rank"``) plots of the main parameters; see :mod:`mixedfit.plots`."""
+        return plots.plot_trace(self, **kwargs)
+
+    def plot_caterpillar(self, **kwargs: Any) -> Any:
+        """Caterpillar plot of the group effects with intervals."""
+        return plots.plot_caterpillar(self, **kwargs)
+
+    def plot_shrinkage(self, **kwargs: Any) -> Any:
+        """No-pooling estimates with arrows to the partially pooled ones."""
+        return plots.plot_shrinkage(self, **kwargs)
+
+    def plot_variance_components(self, **kwargs: Any) -> Any:
+        """Forest plot of the group sds, correlations and residual sd."""
+        return plots.plot_variance_components(self, **kwargs)
+
+    def plot_ppc(self, **kwargs: Any) -> Any:
+        """Replicated data distributions overlaid on the observed one."""
+        return plots.plot_ppc(self, **kwargs)
+
+    def plot_ppc_grouped(self, group: str, **kwargs: Any) -> Any:
+        """A statistic per level: observed against its replicated interval."""
+        return plots.plot_ppc_grouped(self, group, **kwargs)
+
+    # ---------------------------------------------------------------------- saving
+    def save(self, path: Any) -> None:
+        """Save the fit to one NetCDF file; :func:`mixedfit.load` reads it back.
+
+        The file holds the posterior (ArviZ's NetCDF layout), the formula, family,
+        priors, fit options and the data rows used, so the loaded result prints the
+        same summary, has the same tables and predicts. See :mod:`mixedfit.io`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (overwritten); ``.nc`` is the usual suffix.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import mixedfit as mf
+        >>> res = _example_result()
+        >>> path = os.path.join(tempfile.mkdtemp(), "fit.nc")
+        >>> res.save(path)
+        >>> mf.load(path).summary().to_text() == res.summary().to_text()
+        True
+        """
+        io.save(self, path)
+
+
+
+class PriorPredictive(PriorDraws):
+    """Data sets simulated from the priors alone (:func:`prior_predictive`), with a plot."""
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Overlay simulated and observed distributions (see :mod:`mixedfit.plots`)."""
+        return plots.plot_prior_predictive(self, **kwargs)
 
 
 def prior_predictive(
@@ -131,7 +156,7 @@ def prior_predictive(
     trials: Any = None,
     weights: Any = None,
     na_action: str = "drop",
-) -> Any:
+) -> PriorPredictive:
     """Simulate responses from the priors alone, to see what they imply before fitting.
 
     Parameters are as in :func:`fit`; ``draws`` is the number of simulated data sets.
@@ -149,22 +174,19 @@ def prior_predictive(
     >>> pp.y.shape
     (50, 180)
     """
-    from mixedfit.model import build_model, sample_prior
-    from mixedfit.results.predictive import PriorPredictive
-
-    draws = _check_int("draws", draws, 1)
-    random_seed = _check_seed(random_seed)
-    design, fam, resolved = _prepare(formula, data, family, priors, trials, weights, na_action,
-                                     check_response=False)
+    draws = check_int("draws", draws, 1)
+    random_seed = check_seed(random_seed)
+    spec = make_spec(formula, data, family=family, priors=priors, trials=trials,
+                     weights=weights, na_action=na_action, check_response=False)
     try:
-        model = build_model(design, fam, resolved)
-        idata = sample_prior(model, draws=draws, random_seed=random_seed)
+        idata = BACKENDS["pymc"].prior_draws(spec, draws, random_seed)
     except MixedFitError:
         raise
-    except Exception as err:
+    except Exception as err:  # PyMC, PyTensor: explained, with the cause attached
         raise _sampling_error(err, "pymc") from err
     y = np.asarray(idata.prior_predictive["y"].values).reshape(draws, -1)
-    return PriorPredictive(y=y, observed=design.y, idata=idata, design=design, family=fam)
+    return PriorPredictive(y=y, observed=spec.design.y, idata=idata, design=spec.design,
+                           family=spec.family)
 
 
 def fit(
@@ -180,7 +202,7 @@ def fit(
     sampler: str | None = None,
     backend: str = "auto",
     progressbar: bool | None = None,
-    centered: bool | None = None,
+    centered: bool | list[bool] | None = None,
     marginalize: bool | None = None,
     target_accept: float | None = None,
     max_treedepth: int = 10,
@@ -190,7 +212,7 @@ def fit(
     log_likelihood: bool | None = None,
     warn: bool = True,
     na_action: str = "drop",
-) -> Any:
+) -> MixedResult:
     """Fit a mixed-effects model written as an lme4 formula.
 
     Parameters
@@ -216,7 +238,7 @@ def fit(
         Seed for reproducible draws.
     sampler : {"nutpie", "pymc"}, optional
         NUTS implementation; default ``"nutpie"``.
-    backend : {"auto", "compiled", "pymc"}, default "auto"
+    backend : {"auto", "compiled", "pymc", "bambi"}, default "auto"
         How the log posterior density and its gradient are computed. ``"compiled"``:
         mixedfit's own density, compiled once per installation (no per-model
         compilation; Gaussian models with one block of group effects use sufficient
@@ -226,7 +248,9 @@ def fit(
         :func:`mixedfit.fast.layout.unsupported_reason`) and needs
         ``sampler="nutpie"``. ``"pymc"``: the PyMC model of :mod:`mixedfit.model`.
         ``"auto"`` takes ``"compiled"`` when it covers the model and the sampler is
-        nutpie. ``res.info["backend"]`` records the choice.
+        nutpie. ``"bambi"``: the equivalent ``bambi.Model`` sampled by Bambi, for the
+        models Bambi can express (no correlated blocks; see
+        :mod:`mixedfit.backends.bambi`). ``res.plan.backend`` records the choice.
     progressbar : bool, optional
         Show sampling progress. Default: on in a terminal or notebook, off when
         stderr is redirected.
@@ -309,113 +333,58 @@ def fit(
     >>> res.random_effects["Batch"].shape[0]
     6
     """
-    from mixedfit.model import BACKENDS, SAMPLERS, build_model, sample
-    from mixedfit.results import MixedResult
-    from mixedfit.results.diagnostics import warn_if_problems
-    from mixedfit.results.loglik import MAX_STORED
+    options = {"draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed,
+               "sampler": sampler, "backend": backend, "progressbar": progressbar,
+               "centered": centered, "marginalize": marginalize,
+               "target_accept": target_accept, "max_treedepth": max_treedepth,
+               "interval": interval, "log_likelihood": log_likelihood, "warn": warn,
+               "na_action": na_action}
+    # the options that need no data first, so that a wrong one fails at once
+    check_options(**options)
+    spec = make_spec(formula, data, family=family, priors=priors, trials=trials,
+                     weights=weights, na_action=na_action)
+    plan = make_plan(spec, trials=trials, **options)
+    return _run(spec, plan)
 
-    progressbar = _check_flag("progressbar", progressbar, none=True)
-    if progressbar is None:
-        import sys
 
-        progressbar = "ipykernel" in sys.modules or bool(
-            getattr(sys.stderr, "isatty", lambda: False)())
-    draws = _check_int("draws", draws, 1)
-    tune = _check_int("tune", tune, 0)
-    chains = _check_int("chains", chains, 1)
-    max_treedepth = _check_int("max_treedepth", max_treedepth, 1)
-    random_seed = _check_seed(random_seed)
-    sampler = "nutpie" if sampler is None else sampler
-    if not isinstance(sampler, str) or sampler not in SAMPLERS:
-        raise OptionError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
-    interval = _check_fraction("interval", interval)
-    if target_accept is not None:
-        target_accept = _check_fraction("target_accept", target_accept)
-    if not isinstance(backend, str) or backend not in BACKENDS:
-        raise OptionError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
-    marginalize = _check_flag("marginalize", marginalize, none=True)
-    log_likelihood = _check_flag("log_likelihood", log_likelihood, none=True)
-    warn = _check_flag("warn", warn)
-    if backend == "compiled" and sampler != "nutpie":
-        raise OptionError('backend="compiled" runs on nutpie: use sampler="nutpie" (the '
-                          'default) or backend="pymc".')
-    design, fam, resolved = _prepare(formula, data, family, priors, trials, weights, na_action)
-    centering_given = _check_centered(centered, design)
-    if backend != "pymc" and sampler == "nutpie":
-        from mixedfit.fast.layout import unsupported_reason
-
-        reason = unsupported_reason(design, fam, resolved)
-        if reason is not None and backend == "compiled":
-            raise OptionError(f'backend="compiled" does not cover {reason}; use '
-                              f'backend="pymc" (or the default "auto").')
-        backend = "compiled" if reason is None else "pymc"
-    else:
-        backend = "pymc"
-    marginal = False
-    if backend == "compiled" and marginalize is not False:
-        from mixedfit.fast.layout import marginal_reason
-
-        mreason = marginal_reason(design, fam)
-        if marginalize and mreason is not None:
-            raise OptionError(f"marginalize=True: cannot integrate out the group effects of "
-                              f"{mreason}; leave marginalize unset.")
-        marginal = mreason is None and (marginalize or centered is None)
-    elif marginalize:
-        raise OptionError('marginalize=True needs the compiled backend (sampler="nutpie", '
-                          'backend="auto" or "compiled", and priors it covers).')
-    if marginal:  # the parameterisation of the effects does not arise
-        centering = [False] * len(design.blocks)
-    elif centering_given is None:
-        from mixedfit.parameterisation import choose_centering
-
-        centering = choose_centering(design, fam)
-    else:
-        centering = centering_given
-    low_rank = bool(centering) and all(centering)
-    if target_accept is None:
-        # 0.95 against the divergences of funnels (non-centred blocks, little data); a
-        # large data set whose blocks are all centred has a near-Gaussian posterior
-        # and gets Stan's default 0.8, which halves the trajectory length
-        large = low_rank and design.n_obs >= LARGE_DATA_ROWS
-        if marginal:
-            target_accept = MARGINAL_TARGET_ACCEPT
-        else:
-            target_accept = 0.95 if design.blocks and not large else 0.8
+def _run(spec: ModelSpec, plan: FitPlan) -> MixedResult:
+    """Sample ``spec`` as ``plan`` says and make the result."""
     start = time.perf_counter()
     try:
-        if backend == "compiled":
-            from mixedfit.fast.layout import make_layout
-            from mixedfit.fast.sampler import sample_compiled
-
-            layout = make_layout(design, fam, resolved, centering,
-                                 stored_draws=chains * (tune + draws), marginal=marginal)
-            # nutpie's low-rank adaptation costs O(dim x window^2) per tuning step: with
-            # many group effects it takes longer than it saves (centred blocks are centred
-            # on the fixed effects, which removes the correlation it was there to capture)
-            low_rank = (low_rank or marginal) and layout.dim <= LOW_RANK_MAX_DIM
-            idata = sample_compiled(layout, design, fam.name, draws=draws, tune=tune,
-                                    chains=chains, random_seed=random_seed,
-                                    progressbar=progressbar, target_accept=target_accept,
-                                    max_treedepth=max_treedepth, low_rank=low_rank)
-        else:
-            model = build_model(design, fam, resolved, centered=centering)
-            idata = sample(model, draws=draws, tune=tune, chains=chains,
-                           random_seed=random_seed, sampler=sampler, progressbar=progressbar,
-                           target_accept=target_accept, max_treedepth=max_treedepth,
-                           low_rank=low_rank)
+        idata = BACKENDS[plan.backend].sample(spec, plan)
     except MixedFitError:
         raise
-    except Exception as err:  # nutpie, PyTensor, numba: explained, with the cause attached
-        raise _sampling_error(err, backend) from err
-    info = {"sampler": sampler, "backend": backend, "draws": draws, "tune": tune, "chains": chains,
-            "random_seed": random_seed, "centered": None if marginal else centering,
-            "marginalized": marginal, "target_accept": target_accept,
-            "max_treedepth": max_treedepth, "time": time.perf_counter() - start}
-    res = MixedResult(design=design, family=fam, priors=resolved, idata=idata, info=info,
-                      interval=interval)
-    if log_likelihood or (log_likelihood is None
-                          and design.n_obs * draws * chains <= MAX_STORED):
+    except Exception as err:  # nutpie, PyTensor, numba, Bambi: explained, with the cause
+        raise _sampling_error(err, plan.backend) from err
+    plan.time = time.perf_counter() - start
+    res = MixedResult(design=spec.design, family=spec.family, priors=spec.priors,
+                      idata=idata, plan=plan)
+    if plan.log_likelihood:
         res._ensure_log_likelihood()
-    if warn:
+    if plan.warn:
         warn_if_problems(res.diagnostics())
     return res
+
+
+def load(path: Any) -> MixedResult:
+    """Load a result saved with :meth:`MixedResult.save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`mixedfit.save`.
+
+    Returns
+    -------
+    MixedResult
+        With the saved posterior, the design rebuilt from the saved data rows and
+        formula, the same priors, fit plan and interval.
+
+    Raises
+    ------
+    MixedFitError
+        If the file does not exist, is not a NetCDF file, or was not written by
+        mixedfit.
+    """
+    parts = io.read(path)
+    return MixedResult(**parts)

@@ -31,7 +31,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import pandas as pd
+
+from mixedfit._version import __version__
+from mixedfit.api import fit, load
+from mixedfit.datasets import DATASETS, list_datasets, load_dataset
 from mixedfit.errors import MixedFitError
+from mixedfit.families import get_family
+from mixedfit.results.tidy import result_tables
 
 __all__ = ["main", "build_parser", "read_data", "CLIError"]
 
@@ -70,10 +77,6 @@ def read_data(source: str) -> Any:
     >>> read_data("dyestuff").shape
     (30, 2)
     """
-    import pandas as pd
-
-    from mixedfit.datasets import DATASETS, load_dataset
-
     path = Path(source)
     if path.is_file():
         suffix = path.suffix.lower()
@@ -108,8 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mixedfit",
         description="Bayesian mixed-effects models with lme4 formulas (PyMC + nutpie NUTS).",
         epilog="Example: mixedfit fit 'Reaction ~ Days + (Days | Subject)' --data sleepstudy")
-    from mixedfit import __version__
-
     parser.add_argument("--version", action="version", version=f"mixedfit {__version__}")
     parser.add_argument("--traceback", action="store_true",
                         help="show the Python traceback of an error (for bug reports)")
@@ -151,26 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _family(spec: str) -> Any:
-    from mixedfit.families import Family, get_family
-
     name, _, link = spec.partition(":")
-    fam = get_family(name)
-    if link:
-        fam = Family(fam.name, link.strip().lower())
-        if fam.link not in fam.links:
-            from mixedfit.errors import FamilyError
-
-            raise FamilyError(f"The {fam.name} family does not take the {fam.link!r} link; use "
-                              f"one of {', '.join(fam.links)}.")
-    return fam
+    return get_family(name, link=link.strip().lower() or None)
 
 
 def _print_result(res: Any, fmt: str, out: TextIO) -> None:
     if fmt == "text":
         print(res.summary().to_text(), file=out)
     elif fmt == "json":
-        from mixedfit.results.tidy import result_tables
-
         json.dump(result_tables(res), out, indent=2, allow_nan=False)
         print(file=out)
     else:
@@ -178,12 +167,10 @@ def _print_result(res: Any, fmt: str, out: TextIO) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
-    import mixedfit as mf
-
     data = read_data(args.data)
     family = _family(args.family)
     progress = not args.no_progress and sys.stderr.isatty()
-    res = mf.fit(args.formula, data, family=family, draws=args.draws, tune=args.tune,
+    res = fit(args.formula, data, family=family, draws=args.draws, tune=args.tune,
                  chains=args.chains, random_seed=args.seed, progressbar=progress,
                  interval=args.interval, trials=args.trials)
     if args.output:
@@ -194,15 +181,11 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
-    from mixedfit.io import load
-
     _print_result(load(args.result), args.format, out)
     return 0
 
 
 def _cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
-    from mixedfit.datasets import list_datasets
-
     table = list_datasets()
     if args.format == "csv":
         table.to_csv(out)

@@ -10,7 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixedfit import names
+from mixedfit.api import fit
+from mixedfit.design import as_frame
+from mixedfit.design.evaluate import design_matrices
 from mixedfit.errors import FormulaError, InputTypeError, OptionError
+from mixedfit.formula import parse
 
 __all__ = ["compare", "compare_pooling", "PoolingComparison"]
 
@@ -35,13 +40,12 @@ def compare(results: Mapping[str, Any], *, ic: str = "loo") -> pd.DataFrame:
     Examples
     --------
     >>> import mixedfit as mf
-    >>> from mixedfit.results.result import _example_result
     >>> res = _example_result()
     >>> table = mf.compare({"slopes": res, "same": res})
     >>> list(table.columns[:3])
     ['rank', 'elpd_loo', 'p_loo']
     """
-    import arviz as az
+    import arviz as az  # deferred: ArviZ is heavy and only needed here
 
     if ic not in ("loo", "waic"):
         raise OptionError(f"ic must be 'loo' or 'waic', got {ic!r}.")
@@ -88,10 +92,8 @@ def _constant_within(term: str, frame: pd.DataFrame, gcol: str) -> bool:
     Such a term cannot be told apart from the levels' own intercepts, so the
     no-pooling fit leaves it out.
     """
-    from mixedfit.design import _design_matrices
-
     try:
-        X = np.asarray(_design_matrices(f"0 + {term}", frame).common).astype(float)
+        X = np.asarray(design_matrices(f"0 + {term}", frame).common).astype(float)
     except Exception:  # noqa: BLE001 - a term formulae cannot evaluate alone is kept
         return False
     groups = frame[gcol]
@@ -126,10 +128,6 @@ def compare_pooling(formula: str, data: Any, **options: Any) -> PoolingCompariso
     -------
     PoolingComparison
     """
-    import mixedfit as mf
-    from mixedfit.design import _as_frame
-    from mixedfit.formula import parse
-
     parsed = parse(formula)
     groups = {t.group for t in parsed.random}
     if len(groups) != 1:
@@ -140,7 +138,7 @@ def compare_pooling(formula: str, data: Any, **options: Any) -> PoolingCompariso
     group = next(iter(groups))
     terms = [t for rt in parsed.random for t in rt.terms]
     intercept = any(rt.intercept for rt in parsed.random)
-    frame = _as_frame(data).copy()
+    frame = as_frame(data).copy()
     gcol = _safe(":".join(group))
     complete_rows = frame[list(group)].notna().all(axis=1)
     frame[gcol] = frame[list(group)].astype(str).agg(":".join, axis=1).where(complete_rows)
@@ -156,9 +154,9 @@ def compare_pooling(formula: str, data: Any, **options: Any) -> PoolingCompariso
 
     options = {"progressbar": False, **options}
     fits = {
-        "complete_pooling": mf.fit(complete, frame, **options),
-        "no_pooling": mf.fit(nopool, frame, **options),
-        "partial_pooling": mf.fit(formula, frame, **options),
+        "complete_pooling": fit(complete, frame, **options),
+        "no_pooling": fit(nopool, frame, **options),
+        "partial_pooling": fit(formula, frame, **options),
     }
     partial = fits["partial_pooling"]
     gname = ":".join(group)
@@ -167,7 +165,7 @@ def compare_pooling(formula: str, data: Any, **options: Any) -> PoolingCompariso
     counts = partial.design.groups[gname][0].counts
     fixed_cp = fits["complete_pooling"].fixed_effects["mean"]
     np_fit = fits["no_pooling"]
-    np_means = pd.Series(np_fit.draws("fixed").mean(axis=0), index=np_fit.design.fixed_columns)
+    np_means = pd.Series(np_fit.draws(names.FIXED).mean(axis=0), index=np_fit.design.fixed_columns)
     rows = []
     for term in ["Intercept", *terms] if intercept else terms:
         for j, level in enumerate(levels):

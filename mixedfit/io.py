@@ -6,24 +6,22 @@ statistics, observed data and, when computed, the pointwise log-likelihood) with
 
 - the model specification as JSON in the posterior's attributes (key
   ``"mixedfit_spec"``): formula, family and link, every prior (name and
-  parameters), the fit options and timing (``res.info``), the interval mass and
+  parameters), the fit plan (``res.plan``, as ``info``), the interval mass and
   the number of rows dropped for missing values;
 - the data rows used in the fit (``res.design.data``) and the binomial trials, as
   a group ``mixedfit_data`` of the same file. Categorical columns keep their
   categories and their order, so group levels and factor codings come back
   unchanged.
 
-:func:`load` reads the file, rebuilds the design with
-:func:`mixedfit.design.build_design` and returns a
-:class:`~mixedfit.results.MixedResult` whose tables, summary and predictions equal
-those of the saved result. The file holds data and numbers only: loading it runs no
-code from it.
+:func:`read` reads the file and rebuilds the design with
+:func:`mixedfit.design.build_design`; :func:`mixedfit.load` makes of it a result whose
+tables, summary and predictions equal those of the saved result. The file holds data
+and numbers only: loading it runs no code from it.
 
 Examples
 --------
 >>> import tempfile, os
 >>> import mixedfit as mf
->>> from mixedfit.results.result import _example_result
 >>> res = _example_result()
 >>> path = os.path.join(tempfile.mkdtemp(), "sleep.nc")
 >>> res.save(path)
@@ -40,18 +38,20 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from mixedfit._version import __version__
+from mixedfit.design import build_design
 from mixedfit.errors import MixedFitError
+from mixedfit.families import get_family
+from mixedfit.plan import FitPlan
+from mixedfit.priors import Prior, PriorSet, prior_set
+from mixedfit.results.view import ResultView
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from mixedfit.results.result import MixedResult
-
-__all__ = ["save", "load", "FORMAT", "FORMAT_VERSION", "SPEC_KEY", "DATA_GROUP"]
+__all__ = ["save", "read", "FORMAT", "FORMAT_VERSION", "SPEC_KEY", "DATA_GROUP"]
 
 #: Marker stored in every file written by :func:`save`.
 FORMAT = "mixedfit-result"
@@ -102,8 +102,7 @@ def _decode(value: Any) -> Any:
 def _encode_data(data: pd.DataFrame, trials: np.ndarray | None
                  ) -> tuple[Any, list[dict[str, Any]]]:
     """The data rows as an xarray Dataset (one variable per column) and their descriptions."""
-    import pandas as pd
-    import xarray as xr
+    import xarray as xr  # deferred: xarray loads with ArviZ, when first needed
 
     variables: dict[str, Any] = {}
     columns: list[dict[str, Any]] = []
@@ -133,8 +132,6 @@ def _encode_data(data: pd.DataFrame, trials: np.ndarray | None
 
 
 def _decode_data(ds: Any, columns: list[dict[str, Any]]) -> pd.DataFrame:
-    import pandas as pd
-
     out: dict[str, Any] = {}
     for entry in columns:
         values = np.asarray(ds[entry["variable"]].values)
@@ -159,16 +156,14 @@ def _decode_data(ds: Any, columns: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------- save/load
-def _spec(res: MixedResult, columns: list[dict[str, Any]]) -> dict[str, Any]:
-    import mixedfit
-
+def _spec(res: ResultView, columns: list[dict[str, Any]]) -> dict[str, Any]:
     d = res.design
-    pass_trials = (res.family.name == "binomial" and d.trials is not None
+    pass_trials = (res.family.takes_trials and d.trials is not None
                    and not (d.formula.response or "").startswith("cbind("))
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "mixedfit_version": mixedfit.__version__,
+        "mixedfit_version": __version__,
         "formula": res.formula,
         "family": {"name": res.family.name, "link": res.family.link},
         "priors": {key: {"name": p.name, "params": _encode(p.params)}
@@ -182,7 +177,7 @@ def _spec(res: MixedResult, columns: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def save(res: MixedResult, path: str | os.PathLike[str]) -> None:
+def save(res: ResultView, path: str | os.PathLike[str]) -> None:
     """Save a fitted model to one NetCDF file (overwriting it).
 
     Parameters
@@ -198,11 +193,9 @@ def save(res: MixedResult, path: str | os.PathLike[str]) -> None:
     posterior without mixedfit; :func:`load` rebuilds the full result. The
     result's own ``idata`` is not changed.
     """
-    import arviz as az
+    import arviz as az  # deferred: ArviZ is heavy and only needed here
 
-    from mixedfit.results.result import MixedResult
-
-    if not isinstance(res, MixedResult):
+    if not isinstance(res, ResultView):
         raise MixedFitError(f"save() takes a fitted MixedResult, not {type(res).__name__}.")
     data, columns = _encode_data(res.design.data, res.design.trials)
     spec = _spec(res, columns)
@@ -224,19 +217,9 @@ def _not_ours(path: str | os.PathLike[str], why: str) -> MixedFitError:
         f"res.save(path) and load it with mixedfit.load(path).")
 
 
-def load(path: str | os.PathLike[str]) -> MixedResult:
-    """Load a result saved with :meth:`MixedResult.save <mixedfit.results.MixedResult.save>`.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A file written by :func:`save`.
-
-    Returns
-    -------
-    MixedResult
-        With the saved posterior, the design rebuilt from the saved data rows and
-        formula, the same priors, fit information and interval.
+def read(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parts of a result saved with :func:`save`: ``design``, ``family``, ``priors``,
+    ``idata``, ``plan`` and ``interval`` (:func:`mixedfit.load` makes the result).
 
     Raises
     ------
@@ -244,12 +227,7 @@ def load(path: str | os.PathLike[str]) -> MixedResult:
         If the file does not exist, is not a NetCDF file, or was not written by
         mixedfit.
     """
-    import arviz as az
-
-    from mixedfit.design import build_design
-    from mixedfit.families import Family, get_family
-    from mixedfit.priors import Prior, PriorSet, prior_set
-    from mixedfit.results.result import MixedResult
+    import arviz as az  # deferred: ArviZ is heavy and only needed here
 
     if not Path(path).is_file():
         raise MixedFitError(f"No saved result at {os.fspath(path)!r}: the file does not exist.")
@@ -279,11 +257,10 @@ def load(path: str | os.PathLike[str]) -> MixedResult:
     ds = getattr(idata, DATA_GROUP)
     data = _decode_data(ds, spec["columns"])
     trials = np.asarray(ds[_TRIALS].values) if spec["trials"] and _TRIALS in ds else None
-    fam = get_family(spec["family"]["name"])
-    if fam.link != spec["family"]["link"]:
-        fam = Family(fam.name, str(spec["family"]["link"]))
-        if fam.link not in fam.links:
-            raise _not_ours(path, f"unknown link {fam.link!r} of the {fam.name} family")
+    try:
+        fam = get_family(spec["family"]["name"], link=str(spec["family"]["link"]))
+    except MixedFitError as err:
+        raise _not_ours(path, str(err)) from err
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         design = build_design(spec["formula"], data, family=fam, trials=trials)
@@ -296,5 +273,7 @@ def load(path: str | os.PathLike[str]) -> MixedResult:
     idata.posterior.attrs = {k: v for k, v in idata.posterior.attrs.items() if k != SPEC_KEY}
     groups = {g: getattr(idata, g) for g in idata.groups() if g != DATA_GROUP}
     idata = az.InferenceData(**groups)
-    return MixedResult(design=design, family=fam, priors=priors, idata=idata,
-                       info=_decode(spec["info"]), interval=float(spec["interval"]))
+    plan = FitPlan.from_dict({"family": fam.name, "link": fam.link,
+                              "interval": float(spec["interval"]), **_decode(spec["info"])})
+    return {"design": design, "family": fam, "priors": priors, "idata": idata, "plan": plan,
+            "interval": float(spec["interval"])}

@@ -109,21 +109,10 @@ def _backfit(resid: np.ndarray, blocks: list[BlockDesign], sweeps: int = 5
     return between, sigma2
 
 
-def _working_variance(design: Design, family: Family) -> float:
-    y = design.y.astype(float)
-    if family.name in ("bernoulli", "binomial"):
-        n = np.ones_like(y) if design.trials is None else design.trials
-        p = float(np.clip(y.sum() / n.sum(), 0.02, 0.98))
-        return 1.0 / (float(np.mean(n)) * p * (1 - p))
-    if family.name in ("poisson", "negativebinomial"):
-        return 1.0 / max(float(np.mean(y)), 1e-3)
-    return 1.0
-
-
 def information_ratios(design: Design, family: Family) -> list[float]:
     """``n_j s^2 / sigma^2`` of each block (see the module docstring)."""
     ratios = []
-    gaussian = family.name in ("gaussian", "t") and family.link == "identity"
+    gaussian = family.location_scale
     if gaussian and design.blocks:
         between, sigma2 = _backfit(_residuals(design), design.blocks)
     for k, block in enumerate(design.blocks):
@@ -131,7 +120,8 @@ def information_ratios(design: Design, family: Family) -> list[float]:
         if gaussian:
             ratios.append(np.inf if sigma2 <= 0 else n_bar * between[k] / sigma2)
         else:
-            ratios.append(n_bar / _working_variance(design, family))
+            ratios.append(n_bar / family.working_variance(design.y.astype(float),
+                                                           design.trials))
     return ratios
 
 
@@ -146,7 +136,7 @@ def _nested_in(inner: BlockDesign, outer: BlockDesign) -> bool:
 
 def choose_centering(design: Design, family: Family) -> list[bool]:
     """Centred (True) or non-centred (False) for each block of the design."""
-    gaussian = family.name in ("gaussian", "t") and family.link == "identity"
+    gaussian = family.location_scale
     out = []
     for block, r in zip(design.blocks, information_ratios(design, family), strict=True):
         limit = CENTRE_CORRELATED_ABOVE if block.correlated and block.n_terms > 1 else CENTRE_ABOVE

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mixedfit import names
 from mixedfit.errors import DataError, OptionError
+from mixedfit.results.predictive import PriorDraws as PriorPredictive
+from mixedfit.results.view import ResultView
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from mixedfit.results.predictive import PriorPredictive
-    from mixedfit.results.result import MixedResult
 
 __all__ = [
     "plot_trace",
@@ -63,7 +63,7 @@ _MAX_LABELS = 60
 # ----------------------------------------------------------------------------- helpers
 def _new_axes(ax: Axes | None, figsize: tuple[float, float] | None,
               default: tuple[float, float]) -> tuple[Figure, Axes]:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is heavy
 
     if ax is not None:
         return ax.figure, ax
@@ -71,7 +71,7 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float] | None,
     return fig, ax
 
 
-def _group_of(res: MixedResult, group: str | None) -> str:
+def _group_of(res: ResultView, group: str | None) -> str:
     groups = list(res.design.groups)
     if not groups:
         raise DataError("The model has no group effects (no '(... | group)' term) to plot.")
@@ -82,7 +82,7 @@ def _group_of(res: MixedResult, group: str | None) -> str:
     return group
 
 
-def _group_columns(res: MixedResult, group: str) -> list[str]:
+def _group_columns(res: ResultView, group: str) -> list[str]:
     return [c for b in res.design.groups[group] for c in b.columns]
 
 
@@ -98,7 +98,7 @@ def _percent(interval: float) -> str:
 def _response_label(design: Any, family: Any, proportion: bool = False) -> str:
     """Axis label of the response: ``incidence`` rather than ``cbind(incidence,size-...)``."""
     name = str(design.response_name)
-    if family.name == "binomial" and name.startswith("cbind(") and "," in name:
+    if family.takes_trials and name.startswith("cbind(") and "," in name:
         successes = name[len("cbind("):].split(",")[0].strip()
         return f"{successes} / trials" if proportion else f"{successes} (successes)"
     return f"{name} (proportion)" if proportion else name
@@ -129,20 +129,20 @@ def _check_draws(draws: Any) -> int:
 
 
 # ------------------------------------------------------------------------------- trace
-def _trace_dataset(res: MixedResult, var_names: Sequence[str] | None) -> Any:
+def _trace_dataset(res: ResultView, var_names: Sequence[str] | None) -> Any:
     """The posterior variables worth watching, correlations as their upper triangle."""
-    import xarray as xr
+    import xarray as xr  # deferred: xarray loads with ArviZ, when first needed
 
     post = res.idata.posterior
     derived: dict[str, Any] = {}
-    if res.design.fixed_columns and "fixed" in post:
-        derived["fixed"] = post["fixed"]
+    if res.design.fixed_columns and names.FIXED in post:
+        derived[names.FIXED] = post[names.FIXED]
     for b in res.design.blocks:
-        name = f"sd({b.label})"
+        name = names.sd(b.label)
         if name in post:
             derived[name] = post[name]
     for b in res.design.blocks:
-        name = f"cor({b.label})"
+        name = names.cor(b.label)
         if not (b.correlated and b.n_terms >= 2 and name in post):
             continue
         cor = np.asarray(post[name].values)
@@ -174,7 +174,7 @@ def _trace_dataset(res: MixedResult, var_names: Sequence[str] | None) -> Any:
     return xr.Dataset(chosen)
 
 
-def plot_trace(res: MixedResult, *, var_names: Sequence[str] | None = None,
+def plot_trace(res: ResultView, *, var_names: Sequence[str] | None = None,
                kind: str = "trace", figsize: tuple[float, float] | None = None) -> Figure:
     """Trace or rank plots of the main parameters, one row per scalar.
 
@@ -205,14 +205,13 @@ def plot_trace(res: MixedResult, *, var_names: Sequence[str] | None = None,
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from mixedfit.results.result import _example_result
     >>> res = _example_result()
     >>> fig = plot_trace(res)
     >>> len(fig.axes)  # 2 fixed effects, 2 sds, 1 correlation, sigma; density + trace
     12
     >>> plt.close(fig)
     """
-    import arviz as az
+    import arviz as az  # deferred: ArviZ is heavy and only needed here
 
     class _FlatLabeller(az.labels.BaseLabeller):
         """One-line titles: ``fixed[Intercept]`` rather than ``fixed`` over ``Intercept``."""
@@ -235,7 +234,7 @@ def plot_trace(res: MixedResult, *, var_names: Sequence[str] | None = None,
 
 
 # -------------------------------------------------------------------------- caterpillar
-def plot_caterpillar(res: MixedResult, *, group: str | None = None,
+def plot_caterpillar(res: ResultView, *, group: str | None = None,
                      term: str | Sequence[str] | None = None, coefficients: bool = False,
                      ax: Axes | None = None,
                      figsize: tuple[float, float] | None = None) -> Figure:
@@ -271,13 +270,12 @@ def plot_caterpillar(res: MixedResult, *, group: str | None = None,
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from mixedfit.results.result import _example_result
     >>> fig = plot_caterpillar(_example_result())
     >>> [a.get_title() for a in fig.axes]
     ['Intercept', 'Days']
     >>> plt.close(fig)
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is heavy
 
     group = _group_of(res, group)
     table = (res.coefficients if coefficients else res.random_effects)[group]
@@ -357,7 +355,7 @@ def _skipped_note(n_skipped: int) -> str:
 
 
 def _legend_handles(two_d: bool, ellipses: Sequence[float]) -> list[Any]:
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # deferred: matplotlib is heavy
 
     handles = [
         Line2D([], [], ls="", marker="o", mfc="white", mec=_NO_POOL, mew=1.5, ms=7,
@@ -380,19 +378,19 @@ def _legend_handles(two_d: bool, ellipses: Sequence[float]) -> list[Any]:
     return handles
 
 
-def _population_cov(res: MixedResult, group: str, a: str, b: str) -> np.ndarray:
+def _population_cov(res: ResultView, group: str, a: str, b: str) -> np.ndarray:
     vc = res.variance_components["mean"]
-    sd_a = float(vc[(group, f"sd({a})")])
-    sd_b = float(vc[(group, f"sd({b})")])
+    sd_a = float(vc[(group, names.sd_row(a))])
+    sd_b = float(vc[(group, names.sd_row(b))])
     cor = 0.0
-    for key in ((group, f"cor({a},{b})"), (group, f"cor({b},{a})")):
+    for key in ((group, names.cor_row(a, b)), (group, names.cor_row(b, a))):
         if key in vc.index:
             cor = float(vc[key])
     return np.array([[sd_a**2, cor * sd_a * sd_b], [cor * sd_a * sd_b, sd_b**2]])
 
 
 def _ellipse(center: np.ndarray, cov: np.ndarray, mass: float, **kwargs: Any) -> Any:
-    from matplotlib.patches import Ellipse
+    from matplotlib.patches import Ellipse  # deferred: matplotlib is heavy
 
     radius = np.sqrt(-2.0 * np.log1p(-mass))  # chi-square(2) quantile, square-rooted
     vals, vecs = np.linalg.eigh(cov)
@@ -402,7 +400,7 @@ def _ellipse(center: np.ndarray, cov: np.ndarray, mass: float, **kwargs: Any) ->
                    angle=angle, **kwargs)
 
 
-def plot_shrinkage(res: MixedResult, *, group: str | None = None,
+def plot_shrinkage(res: ResultView, *, group: str | None = None,
                    terms: str | Sequence[str] | None = None, sort: str = "no_pooling",
                    ellipses: Sequence[float] = (0.5, 0.94), ax: Axes | None = None,
                    figsize: tuple[float, float] | None = None) -> Figure:
@@ -450,7 +448,6 @@ def plot_shrinkage(res: MixedResult, *, group: str | None = None,
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from mixedfit.results.result import _example_result
     >>> fig = plot_shrinkage(_example_result())  # intercept against slope
     >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
     ('Intercept', 'Days')
@@ -471,7 +468,7 @@ def plot_shrinkage(res: MixedResult, *, group: str | None = None,
     return _shrinkage_2d(res, group, sh, chosen[0], chosen[1], ellipses, ax, figsize)
 
 
-def _shrinkage_1d(res: MixedResult, group: str, sh: pd.DataFrame, term: str, sort: str,
+def _shrinkage_1d(res: ResultView, group: str, sh: pd.DataFrame, term: str, sort: str,
                   ax: Axes | None, figsize: tuple[float, float] | None) -> Figure:
     d = sh.xs(term, level="term")
     finite = d[np.isfinite(d["no_pooling"].to_numpy(dtype=float))]
@@ -500,7 +497,7 @@ def _shrinkage_1d(res: MixedResult, group: str, sh: pd.DataFrame, term: str, sor
     return fig
 
 
-def _shrinkage_2d(res: MixedResult, group: str, sh: pd.DataFrame, a: str, b: str,
+def _shrinkage_2d(res: ResultView, group: str, sh: pd.DataFrame, a: str, b: str,
                   ellipses: tuple[float, ...], ax: Axes | None,
                   figsize: tuple[float, float] | None) -> Figure:
     da = sh.xs(a, level="term")
@@ -537,7 +534,7 @@ def _shrinkage_2d(res: MixedResult, group: str, sh: pd.DataFrame, a: str, b: str
 
 
 # ------------------------------------------------------------------ variance components
-def plot_variance_components(res: MixedResult, *,
+def plot_variance_components(res: ResultView, *,
                              figsize: tuple[float, float] | None = None) -> Figure:
     """Forest plot of the group sds, the correlations and the residual sd.
 
@@ -563,20 +560,20 @@ def plot_variance_components(res: MixedResult, *,
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from mixedfit.results.result import _example_result
     >>> fig = plot_variance_components(_example_result())
     >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
     ['Subject: sd(Intercept)', 'Subject: sd(Days)', 'Residual: sd']
     >>> plt.close(fig)
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is heavy
 
     vc = res.variance_components
     if vc.empty:
         raise DataError("The model has no variance components to plot.")
     params = vc.index.get_level_values("parameter")
-    sds = vc[params.str.startswith("sd(") | (params == "sd")]
-    cors = vc[params.str.startswith("cor(")]
+    kinds = params.map(names.row_kind)
+    sds = vc[(kinds == "sd") | (params == "sd")]
+    cors = vc[kinds == "cor"]
     panels = [(sds, "standard deviation" + _scale_note(res))]
     if len(cors):
         panels.append((cors, "correlation"))
@@ -605,7 +602,7 @@ def plot_variance_components(res: MixedResult, *,
 
 # --------------------------------------------------------------------- predictive checks
 def _kde_curves(values: np.ndarray, grid: np.ndarray) -> np.ndarray | None:
-    from scipy.stats import gaussian_kde
+    from scipy.stats import gaussian_kde  # deferred: only this plot needs it
 
     values = values[np.isfinite(values)]
     if values.size < 2 or np.ptp(values) == 0:
@@ -682,7 +679,7 @@ def _draw_distributions(ax: Axes, observed: np.ndarray, sims: np.ndarray, kind: 
             ax.bar(centers, freq(observed), width=np.diff(edges) * 0.9, color="#d9d9d9",
                    edgecolor=_OBSERVED, lw=1.2, zorder=1, label="observed")
             ax.set_ylabel("number of observations")
-            from matplotlib.ticker import MaxNLocator
+            from matplotlib.ticker import MaxNLocator  # deferred: matplotlib is heavy
 
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         else:
@@ -702,7 +699,7 @@ def _distribution_legend(ax: Axes) -> None:
             handle.set_linewidth(1.5)
 
 
-def plot_ppc(res: MixedResult, *, draws: int = 50, kind: str | None = None,
+def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
              random_seed: int | None = None, ax: Axes | None = None,
              figsize: tuple[float, float] | None = None) -> Figure:
     """Posterior predictive check: replicated data distributions over the observed one.
@@ -740,7 +737,6 @@ def plot_ppc(res: MixedResult, *, draws: int = 50, kind: str | None = None,
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from mixedfit.results.result import _example_result
     >>> fig = plot_ppc(_example_result(), draws=20, random_seed=1)
     >>> sum(line.get_gid() == "replicated" for line in fig.axes[0].lines)
     20
@@ -753,7 +749,7 @@ def plot_ppc(res: MixedResult, *, draws: int = 50, kind: str | None = None,
     if kind == "counts" and not fam.discrete:
         raise OptionError(f"kind='counts' needs a count response; the {fam.name} family is "
                           "continuous (use 'kde' or 'ecdf').")
-    if kind == "proportion" and fam.name not in ("binomial", "bernoulli"):
+    if kind == "proportion" and not (fam.binary or fam.takes_trials):
         raise OptionError("kind='proportion' is for binomial and bernoulli models.")
     yrep = res.posterior_predictive(draws, random_seed=random_seed)
     y = np.asarray(res.design.y, dtype=float)
@@ -774,7 +770,7 @@ def plot_ppc(res: MixedResult, *, draws: int = 50, kind: str | None = None,
     return fig
 
 
-def plot_ppc_grouped(res: MixedResult, group: str, *, stat: str = "mean", draws: int = 200,
+def plot_ppc_grouped(res: ResultView, group: str, *, stat: str = "mean", draws: int = 200,
                      random_seed: int | None = None, sort: str = "observed",
                      ax: Axes | None = None,
                      figsize: tuple[float, float] | None = None) -> Figure:
@@ -813,13 +809,12 @@ def plot_ppc_grouped(res: MixedResult, group: str, *, stat: str = "mean", draws:
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from mixedfit.results.result import _example_result
     >>> fig = plot_ppc_grouped(_example_result(), "Subject", stat="sd", random_seed=1)
     >>> len(fig.axes[0].get_yticklabels())
     18
     >>> plt.close(fig)
     """
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # deferred: matplotlib is heavy
 
     _check_choice("sort", sort, ("observed", "p_value", "n_obs", "level"))
     df = res.ppc_grouped(group, stat=stat, draws=_check_draws(draws), random_seed=random_seed)
@@ -902,7 +897,7 @@ def plot_prior_predictive(pp: PriorPredictive, *, draws: int = 50,
         raise OptionError(f"quantiles must be two increasing probabilities, got {quantiles!r}.")
     sims = np.asarray(pp.y, dtype=float)[:draws]
     observed = np.asarray(pp.observed, dtype=float)
-    binomial = pp.family.name == "binomial" and pp.design.trials is not None
+    binomial = pp.family.takes_trials and pp.design.trials is not None
     xlabel = _response_label(pp.design, pp.family, proportion=binomial)
     if binomial:
         n = np.asarray(pp.design.trials, dtype=float)
@@ -914,7 +909,7 @@ def plot_prior_predictive(pp: PriorPredictive, *, draws: int = 50,
     lo = float(min(observed.min(), np.quantile(finite, q0)))
     hi = float(max(observed.max(), np.quantile(finite, q1)))
     bins = 60
-    if binomial or pp.family.name in ("bernoulli", "beta"):
+    if binomial or pp.family.binary or pp.family.probability:
         lo, hi, bins = 0.0, 1.0, 20
     beyond = float(np.mean(~np.isfinite(sims) | (sims < lo) | (sims > hi)))
     fig, ax = _new_axes(ax, figsize, (7.0, 4.2))

@@ -39,18 +39,17 @@ import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from mixedfit.design import Design
 from mixedfit.errors import PriorError
-
-if TYPE_CHECKING:
-    from mixedfit.design import Design
-    from mixedfit.families import Family
+from mixedfit.families import Family
+from mixedfit.names import cor_key, is_cor_key, parse_sd_key, sd_key
 
 __all__ = ["Prior", "PriorSet", "Distribution", "DISTRIBUTIONS", "as_prior", "default_priors",
-           "resolve_priors", "parameter_support", "prior_set", "LKJ_NAMES"]
+           "resolve_priors", "parameter_support", "prior_set", "log_prior_draws", "LKJ_NAMES"]
 
 #: Names accepted for the correlation prior.
 LKJ_NAMES = ("LKJ", "LKJCorr", "LKJCholeskyCov")
@@ -264,7 +263,7 @@ class Prior:
 
     def distribution(self) -> Any:
         """The PyMC distribution class (imports PyMC); build it with :attr:`values`."""
-        import pymc as pm
+        import pymc as pm  # deferred: PyMC is heavy and only needed by its backend
 
         return getattr(pm, self.kind.name)
 
@@ -322,16 +321,6 @@ def _scale(values: np.ndarray) -> float:
     return sd if sd > 0 and math.isfinite(sd) else 1.0
 
 
-def sd_key(column: str, group: str) -> str:
-    """Name of the standard deviation of ``column`` across levels of ``group``."""
-    return f"sd({column}|{group})"
-
-
-def cor_key(label: str) -> str:
-    """Name of the correlation prior of a block."""
-    return f"cor({label})"
-
-
 def default_priors(design: Design, family: Family) -> dict[str, Prior]:
     """Data-scaled default priors for every parameter of the model.
 
@@ -354,8 +343,32 @@ def default_priors(design: Design, family: Family) -> dict[str, Prior]:
             priors[sd_key(col, block.group)] = Prior("HalfNormal", sigma=2.5 * scale / s)
         if block.correlated:
             priors[cor_key(block.label)] = Prior("LKJ", eta=1.0)
-    priors.update(family.default_priors(design.y))
+    priors.update({name: Prior(dist, **params)
+                   for name, (dist, params) in family.parameter_priors(design.y).items()})
     return priors
+
+
+def log_prior_draws(priors: Mapping[str, Prior], values: Mapping[str, np.ndarray]
+                    ) -> np.ndarray:
+    """Sum over parameters of the log prior density at each posterior draw.
+
+    ``values`` maps each prior's name to its draws where the prior sits (``(S,)``, or
+    ``(S, p, p)`` correlation matrices for ``cor(...)``). LKJ densities are computed up
+    to their normalising constant, ``(eta - 1) log det C``, which is all that
+    power-scaling needs; the others by PyMC.
+    """
+    import pymc as pm  # deferred: PyMC is heavy and only needed here
+
+    total: np.ndarray | None = None
+    for key, prior in priors.items():
+        v = np.asarray(values[key], dtype=float)
+        if is_cor_key(key):
+            lp = (prior.values["eta"] - 1.0) * np.linalg.slogdet(v)[1]
+        else:
+            dist = prior.distribution().dist(**prior.values)
+            lp = np.asarray(pm.logp(dist, v).eval(), dtype=float)
+        total = lp if total is None else total + lp
+    return np.zeros(0) if total is None else total
 
 
 def parameter_support(key: str, family: Family | None = None) -> str:
@@ -368,9 +381,9 @@ def parameter_support(key: str, family: Family | None = None) -> str:
     >>> parameter_support("sd(Days|Subject)"), parameter_support("Days")
     ('positive', 'real')
     """
-    if key.startswith("cor("):
+    if is_cor_key(key):
         return "correlation"
-    if key.startswith("sd(") or (family is not None and key in family.parameters):
+    if parse_sd_key(key) is not None or (family is not None and key in family.parameters):
         return "positive"
     return "real"
 

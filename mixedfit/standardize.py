@@ -77,7 +77,8 @@ import numpy as np
 
 from mixedfit.design import BlockDesign, Design
 from mixedfit.families import Family
-from mixedfit.priors import PriorSet, cor_key, sd_key
+from mixedfit.names import cor_key, sd_key
+from mixedfit.priors import PriorSet
 
 __all__ = ["Standardization", "BlockScaling", "standardize"]
 

@@ -2,8 +2,8 @@
 
 Fits, each with its default options and a fixed seed (4 chains x 1000 draws after 1000
 warm-up, ``random_seed=20241122`` as the test suite's ``cached_fit``), the lme4
-reference models of ``tests/test_lme4_agreement.py`` and the GLMM fits of
-``tests/test_glmm.py`` (cbpp, verbagg and the simulated recovery fits of every family),
+reference models of ``tests/accuracy/test_lme4_agreement.py`` and the GLMM fits of
+``tests/accuracy/test_glmm.py`` (cbpp, verbagg and the simulated recovery fits of every family),
 and prints one SHA-256 per fit over every posterior variable (name, dims, float64
 bytes, in name order). Identical hashes mean identical draws, bit for bit.
 
@@ -35,7 +35,7 @@ MEDIUM = {"draws": 500, "tune": 500, "chains": 4}
 
 def _cases() -> dict[str, tuple[str, Any, dict[str, Any]]]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.test_glmm import RECOVERY, _simulate
+    from tests.accuracy.test_glmm import RECOVERY, _simulate
 
     cases: dict[str, tuple[str, Any, dict[str, Any]]] = {
         "sleepstudy_corr": ("Reaction ~ Days + (Days | Subject)",

@@ -336,11 +336,11 @@ def capture_model(formula: str, data: pd.DataFrame, priors: dict[str, Any],
                   **options: Any) -> tuple[Any, dict[str, Any]]:
     """The PyMC model :func:`mixedfit.fit` builds for these data, and its sampler options.
 
-    ``mixedfit.model.sample`` is replaced for the duration of the call, so everything
+    ``mixedfit.backends.pymc_model.sample`` is replaced for the duration of the call, so everything
     ``fit`` does before sampling (checks, design, priors, parameterisation) runs as usual.
     """
     import mixedfit as mf
-    import mixedfit.model as model_module
+    import mixedfit.backends.pymc_model as model_module
 
     box: dict[str, Any] = {}
 

@@ -52,12 +52,11 @@ class SamplingStarted(BaseException):
 
 def forbid_sampling(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every sampler entry point (both backends, posterior and prior) fail the test."""
-    import mixedfit.fast.sampler as compiled
-    import mixedfit.model as model
+    from mixedfit.backends import BACKENDS
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise SamplingStarted("sampling started")
 
-    monkeypatch.setattr(model, "sample", boom)
-    monkeypatch.setattr(model, "sample_prior", boom)
-    monkeypatch.setattr(compiled, "sample_compiled", boom)
+    for backend in BACKENDS.values():
+        monkeypatch.setattr(type(backend), "sample", boom)
+    monkeypatch.setattr(type(BACKENDS["pymc"]), "prior_draws", boom)

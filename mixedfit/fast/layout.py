@@ -39,13 +39,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from mixedfit.design import Design
 from mixedfit.families import Family
-from mixedfit.priors import Prior, cor_key, sd_key
+from mixedfit.names import cor_key, sd_key
+from mixedfit.priors import Prior
 from mixedfit.standardize import Standardization, standardize
 
-__all__ = ["Layout", "unsupported_reason", "marginal_reason", "make_layout"]
+__all__ = ["Layout", "unsupported_reason", "marginal_reason", "make_layout", "parameter_count"]
 
 # kept in step with kernel.py (which imports numba, so it is not imported here)
 HEADER, BLOCK_WIDTH, PRIOR_WIDTH = 20, 16, 5
@@ -64,8 +66,8 @@ PRIOR_CODES = {
     "LogNormal": (9, ("mu", "sigma")),
     "Laplace": (10, ("mu", "b")),
 }
-_FAMILIES = {("gaussian", "identity"): 0, ("bernoulli", "logit"): 1, ("binomial", "logit"): 1,
-             ("poisson", "log"): 2}
+#: the kernel's code of each family code of :attr:`mixedfit.families.Family.compiled`
+FAMILY_CODES = {"gaussian": 0, "binomial_logit": 1, "poisson_log": 2}
 
 
 def _prior_row(prior: Prior, factor: float = 1.0, shift: float = 0.0) -> list[float]:
@@ -96,7 +98,7 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
     >>> unsupported_reason(d, fam, resolve_priors(d, fam, None))
     'the gamma family with the inverse link'
     """
-    if (family.name, family.link) not in _FAMILIES:
+    if family.compiled not in FAMILY_CODES:
         return f"the {family.name} family with the {family.link} link"
     keys = list(design.fixed_columns)
     keys += [sd_key(c, b.group) for b in design.blocks for c in b.columns]
@@ -136,7 +138,7 @@ def marginal_reason(design: Design, family: Family) -> str | None:
     >>> marginal_reason(d, mf.families.poisson())
     'the poisson family (only Gaussian group effects integrate out)'
     """
-    if (family.name, family.link) != ("gaussian", "identity"):
+    if family.compiled != "gaussian":
         return f"the {family.name} family (only Gaussian group effects integrate out)"
     if not design.blocks:
         return "a model without group effects"
@@ -231,15 +233,8 @@ def _hierarchical_centring(design: Design, slots: list[BlockSlots]) -> None:
 
 
 def _link_response(design: Design, family: Family) -> np.ndarray:
-    y = np.asarray(design.y, dtype=float)
-    if family.name == "gaussian":
-        out = y.copy()
-    elif family.name in ("bernoulli", "binomial"):
-        n = np.ones_like(y) if design.trials is None else np.asarray(design.trials, float)
-        pr = (y + 0.5) / (n + 1.0)
-        out = np.log(pr / (1 - pr))
-    else:
-        out = np.log(y + 0.5)
+    """A rough linear predictor per row (the family's), less the offset."""
+    out = family.link_scale_start(design.y, design.trials)
     if design.offset is not None:
         out = out - design.offset
     return out
@@ -287,8 +282,6 @@ def _marginal_data(design: Design) -> np.ndarray:
         records = list(table)
     else:
         # one dense cluster of every effect (few effects, see MARGINAL_DENSE_MAX)
-        from scipy import sparse
-
         cols, vals, rows = [], [], []
         blk, term, level = [], [], []
         for j, b in enumerate(blocks):
@@ -313,6 +306,15 @@ def _marginal_data(design: Design) -> np.ndarray:
     offsets = start + np.cumsum([0] + [r.size for r in records[:-1]])
     shared = float(_one_factor(design))
     return np.concatenate([head, [len(records), k_max, shared], offsets, *records])
+
+
+def parameter_count(design: Design, marginal: bool, family: Family) -> int:
+    """The dimension of the sampler's space for ``design`` (see the module docstring)."""
+    dim = len(design.fixed_columns) + int(family.compiled == "gaussian")
+    for b in design.blocks:
+        q = b.n_terms
+        dim += q + (q * (q - 1) // 2 if b.correlated else 0) + (0 if marginal else q * b.n_levels)
+    return dim
 
 
 def make_layout(design: Design, family: Family, priors: dict[str, Prior],
@@ -340,7 +342,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         centred = [False] * len(design.blocks)
     st = standardize(design, family, priors)
     design = st.internal  # everything below is in internal coordinates
-    fam_code = _FAMILIES[(family.name, family.link)]
+    fam_code = FAMILY_CODES[family.compiled]
     n, p = design.X.shape
     blocks = design.blocks
     if sufficient is None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from mixedfit import names
 from mixedfit.design import Design
 from mixedfit.fast.layout import PACK_ABOVE, Layout
 
@@ -36,7 +37,7 @@ def corr_cholesky_np(y: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def constrain(x: np.ndarray, layout: Layout, design: Design, family_name: str, *,
+def constrain(x: np.ndarray, layout: Layout, design: Design, *,
               inplace: bool = False, effects: np.ndarray | None = None
               ) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
     """Model variables (name -> (dims, values)) from unconstrained draws ``(chain, draw, dim)``.
@@ -48,19 +49,18 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, family_name: str, *
     draws. A marginal layout takes the group effects from ``effects``
     (``(chain, draw, effects)``, from :func:`draw_effects`).
     """
-    from mixedfit.model import cor_at_means, level_dim, sd_at_means, term_dim
-
     st = layout.standardization
     cd = ("chain", "draw")
     out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     if layout.p:
-        out["fixed"] = (cd + ("fixed_term",), st.fixed_to_user(x[..., :layout.p]))
-    if layout.sigma >= 0 and family_name == "gaussian":
+        out[names.FIXED] = (cd + (names.FIXED_DIM,), st.fixed_to_user(x[..., :layout.p]))
+    if layout.sigma >= 0:
         out["sigma"] = (cd, st.y_scale * np.exp(x[..., layout.sigma]))
     start = 0
     for k, (b, s) in enumerate(zip(design.blocks, layout.blocks, strict=True)):
         L, G = b.label, b.group
-        tdim, ldim = term_dim(L), level_dim(G)
+        tdim, ldim = names.term_dim(L), names.level_dim(G)
+        tdim2 = names.term_dim_twin(L)
         sd = np.exp(x[..., s.sd:s.sd + s.q])
         if s.n_cor:
             lc = corr_cholesky_np(x[..., s.cor:s.cor + s.n_cor], s.q)
@@ -86,16 +86,17 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, family_name: str, *
                     u = eff - shift[..., None, :]
         else:
             u = np.einsum("cdgj,cdij->cdgi", eff, chol)
-            out[f"z({L})"] = (cd + (ldim, tdim), eff)
-        out[f"u({L})"] = (cd + (ldim, tdim), _effects_to_user(st, k, u, inplace or u is not eff))
+            out[names.std_effects(L)] = (cd + (ldim, tdim), eff)
+        out[names.effects(L)] = (cd + (ldim, tdim),
+                                 _effects_to_user(st, k, u, inplace or u is not eff))
         cov = st.covariance_to_user(k, chol)
         sd_user = np.sqrt(np.einsum("...ii->...i", cov))
-        out[f"sd({L})"] = (cd + (tdim,), sd_user)
+        out[names.sd(L)] = (cd + (tdim,), sd_user)
         if b.correlated:
-            out[f"cor({L})"] = (cd + (tdim, tdim + "_"), _correlation(cov, sd_user))
+            out[names.cor(L)] = (cd + (tdim, tdim2), _correlation(cov, sd_user))
         if st.blocks[k].centred:  # where the priors sit: sds and correlations at the means
-            out[sd_at_means(L)] = (cd + (tdim,), sd * st.sd_factors(k))
-            out[cor_at_means(L)] = (cd + (tdim, tdim + "_"), _correlation(
+            out[names.sd_at_means(L)] = (cd + (tdim,), sd * st.sd_factors(k))
+            out[names.cor_at_means(L)] = (cd + (tdim, tdim2), _correlation(
                 np.einsum("...ij,...kj->...ik", lc, lc), np.ones(s.q)))
     return out
 
@@ -127,7 +128,7 @@ _COMPILED: dict[str, Any] = {}
 
 def _kernel() -> Any:
     if "kernel" not in _COMPILED:
-        from mixedfit.fast import kernel
+        from mixedfit.fast import kernel  # deferred: numba compiles or loads it from cache
 
         _COMPILED["kernel"] = kernel
     return _COMPILED["kernel"]
@@ -135,7 +136,7 @@ def _kernel() -> Any:
 
 def _marginal() -> Any:
     if "marginal" not in _COMPILED:
-        from mixedfit.fast import marginal
+        from mixedfit.fast import marginal  # deferred: numba compiles or loads it
 
         _COMPILED["marginal"] = marginal
     return _COMPILED["marginal"]
@@ -168,10 +169,10 @@ def draw_effects(x: np.ndarray, layout: Layout, seed: int) -> np.ndarray:
 def _model_class() -> Any:
     if "cls" in _COMPILED:
         return _COMPILED["cls"]
-    from nutpie import _lib
+    from nutpie import _lib  # deferred: the sampler and numba load only to sample
     from nutpie.sample import CompiledModel
 
-    from mixedfit.fast import callbacks
+    from mixedfit.fast import callbacks  # deferred: numba
 
     @dataclasses.dataclass(frozen=True)
     class KernelModel(CompiledModel):
@@ -219,15 +220,13 @@ def logp_and_grad(layout: Layout, x: np.ndarray) -> tuple[float, np.ndarray]:
     return float(value), grad
 
 
-def sample_compiled(layout: Layout, design: Design, family_name: str, *, draws: int, tune: int,
+def sample_compiled(layout: Layout, design: Design, *, draws: int, tune: int,
                     chains: int, random_seed: int | None, progressbar: bool,
                     target_accept: float, max_treedepth: int, low_rank: bool) -> Any:
     """Run nutpie on the compiled kernel; an InferenceData laid out like the PyMC path's."""
-    import arviz as az
+    import arviz as az  # deferred: ArviZ and nutpie load only to sample
     import nutpie
     import xarray as xr
-
-    from mixedfit.model import coords_for
 
     model = _model_class()(dims={}, layout=layout)
     seed = int(np.random.SeedSequence(random_seed).generate_state(1)[0])
@@ -237,18 +236,18 @@ def sample_compiled(layout: Layout, design: Design, family_name: str, *, draws: 
                         target_accept=target_accept, return_raw_trace=True)
     x, stats = _unpack(raw, layout, draws)
     del raw
-    coords = coords_for(design)
+    coords = names.coords_for(design)
     effects = draw_effects(x, layout, seed) if layout.marginal else None
-    variables = constrain(x, layout, design, family_name, inplace=True, effects=effects)
+    variables = constrain(x, layout, design, inplace=True, effects=effects)
     posterior = xr.Dataset(
         {k: (dims, v) for k, (dims, v) in variables.items()},
         coords={"chain": np.arange(x.shape[0]), "draw": np.arange(x.shape[1]),
-                **{k: v for k, v in coords.items() if k != "obs"}})
+                **{k: v for k, v in coords.items() if k != names.OBS_DIM}})
     sample_stats = xr.Dataset(
         {k: (("chain", "draw"), v) for k, v in stats.items()},
         coords={"chain": np.arange(x.shape[0]), "draw": np.arange(x.shape[1])})
-    observed = xr.Dataset({"y": (("obs",), np.asarray(design.y))},
-                          coords={"obs": np.arange(design.n_obs)})
+    observed = xr.Dataset({names.RESPONSE: ((names.OBS_DIM,), np.asarray(design.y))},
+                          coords={names.OBS_DIM: np.arange(design.n_obs)})
     return az.InferenceData(posterior=posterior, sample_stats=sample_stats,
                             observed_data=observed)
 
@@ -261,7 +260,7 @@ STATS = ("diverging", "energy", "depth", "maxdepth_reached", "n_steps", "step_si
 def _unpack(raw: Any, layout: Layout, draws: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Post-warm-up draws ``(chain, draw, dim)`` and sample statistics from nutpie's raw
     (Arrow) trace, decoding group effects stored in single precision."""
-    import pyarrow
+    import pyarrow  # deferred: only to read nutpie's trace
 
     draw_batches, stat_batches = raw.get_arrow_trace()
     chains = len(draw_batches)

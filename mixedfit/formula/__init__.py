@@ -7,6 +7,7 @@ model give equal :class:`Formula` objects.
 
 from __future__ import annotations
 
+from mixedfit.errors import FormulaError, InputTypeError
 from mixedfit.formula.parser import Parser
 from mixedfit.formula.resolver import ALLOWED_FUNCTIONS, Resolver
 from mixedfit.formula.scanner import Scanner
@@ -46,12 +47,8 @@ def parse(text: str) -> Formula:
     ('1 + Days', 'Reaction ~ 1 + Days + (1 + Days || Subject)')
     """
     if not isinstance(text, str):
-        from mixedfit.errors import InputTypeError
-
         raise InputTypeError(f"a formula must be a string, not {type(text).__name__}")
     try:
         return Resolver(Parser(Scanner(text).scan()).parse()).resolve()
     except RecursionError:
-        from mixedfit.errors import FormulaError
-
         raise FormulaError("Formula is too long or nested too deeply", formula=text) from None

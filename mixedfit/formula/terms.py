@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mixedfit.formula.parser import quote_name
+from mixedfit.formula.variables import expression_variables
 
 __all__ = ["RandomTerm", "Formula"]
 
@@ -99,8 +100,6 @@ class Formula:
 
         Function names, keyword-argument names and string contents are left out.
         """
-        from mixedfit.formula.resolver import expression_variables
-
         found: set[str] = set()
         texts = [*self.fixed, *self.offsets]
         if self.response is not None:

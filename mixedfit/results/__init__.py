@@ -1,5 +1,11 @@
-"""The results layer: tables, shrinkage, predictions and reports of a fit."""
+"""The results layer: tables, shrinkage, predictions, checks and reports of a fit.
 
-from mixedfit.results.result import MixedResult
+:class:`~mixedfit.results.view.ResultView` reads a fit (posterior, design, priors,
+plan) and never changes it; its siblings compute what it shows and receive it as an
+argument, and the summaries they share live in :mod:`mixedfit.results.summaries`.
+Plotting and saving read results and are never imported here.
+"""
 
-__all__ = ["MixedResult"]
+from mixedfit.results.view import ResultView
+
+__all__ = ["ResultView"]

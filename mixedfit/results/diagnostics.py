@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mixedfit import names
+from mixedfit.design.frame import caller_level
 from mixedfit.errors import ConvergenceWarning, SingularFitWarning
-from mixedfit.priors import sd_key
+from mixedfit.names import sd_key
+from mixedfit.results.convergence import rhat_ess
 from mixedfit.results.display import Report, Table, fmt_num
 
 if TYPE_CHECKING:
-    from mixedfit.results.result import MixedResult
+    from mixedfit.results.view import ResultView
 
 __all__ = ["Diagnostics", "diagnose", "RHAT_MAX", "ESS_MIN", "EBFMI_MIN"]
 
@@ -110,26 +113,28 @@ def _flat_names(name: str, da: Any) -> list[str]:
 GROUP_EFFECTS_MAX = 5000
 
 
-def _n_group_effects(res: MixedResult) -> int:
+def _n_group_effects(res: ResultView) -> int:
     post = res.idata.posterior
     per_draw = post.sizes["chain"] * post.sizes["draw"]
-    return sum(int(post[v].size // per_draw) for v in post.data_vars if v.startswith("u("))
+    return sum(int(post[names.effects(b.label)].size // per_draw) for b in res.design.blocks
+               if names.effects(b.label) in post)
 
 
-def _parameter_table(res: MixedResult) -> pd.DataFrame:
-    from mixedfit.results.convergence import rhat_ess
-
+def _parameter_table(res: ResultView) -> pd.DataFrame:
     post = res.idata.posterior
-    names = [v for v in post.data_vars if not v.startswith(("z(", "chol(")) and "[" not in v]
+    standardised = {names.std_effects(b.label) for b in res.design.blocks}
+    effects = {names.effects(b.label) for b in res.design.blocks}
+    variables = [str(v) for v in post.data_vars if v not in standardised]
     if _n_group_effects(res) > GROUP_EFFECTS_MAX:
-        names = [v for v in names if not v.startswith("u(")]
+        variables = [v for v in variables if v not in effects]
+    correlations = {f(b.label) for b in res.design.blocks for f in (names.cor, names.cor_at_means)}
     frames = []
     n_chain, n_draw = int(post.sizes["chain"]), int(post.sizes["draw"])
-    for v in names:
+    for v in variables:
         arr = np.asarray(post[v].values, dtype=float)
         labels = _flat_names(v, post[v])
         flat = arr.reshape(n_chain, n_draw, -1)
-        if v.startswith(("cor(", "cor_at_means(")):
+        if v in correlations:
             # only the strict upper triangle of a correlation matrix is free
             p = post.sizes[post[v].dims[2]]
             iu = np.triu_indices(p, 1)
@@ -146,11 +151,13 @@ def _parameter_table(res: MixedResult) -> pd.DataFrame:
     return df
 
 
-def _judged_at_means(name: str, post: Any) -> bool:
-    """Whether a row of the table is left to its counterpart at the predictors' means:
-    the reported correlations of a block sampled there, which at an origin far from the
+def _judged_at_means(res: ResultView) -> tuple[str, ...]:
+    """Rows of the table left to their counterparts at the predictors' means: the
+    reported correlations of a block sampled there, which at an origin far from the
     data round to -1 or +1 (so that their ranks tie) while the sampled ones mix."""
-    return name.startswith("cor(") and f"cor_at_means({name[4:].split(')')[0]})" in post
+    post = res.idata.posterior
+    return tuple(names.cor(b.label) + "[" for b in res.design.blocks
+                 if names.cor_at_means(b.label) in post)
 
 
 def _piles_at_zero(draws: np.ndarray) -> bool:
@@ -162,7 +169,7 @@ def _piles_at_zero(draws: np.ndarray) -> bool:
     return bool(counts[0] == counts.max())
 
 
-def _singular(res: MixedResult) -> list[str]:
+def _singular(res: ResultView) -> list[str]:
     """Variance components at the boundary, judged where their priors sit: in a block
     centred at its predictors' means (:mod:`mixedfit.standardize`) the intercept's sd
     and the correlations at the means, since at a predictor's origin far from the data
@@ -176,7 +183,7 @@ def _singular(res: MixedResult) -> list[str]:
         for j, col in enumerate(block.columns):
             if _piles_at_zero(sd[:, j]):
                 at = where if col == "Intercept" else ""
-                out.append(f"sd({col}|{block.group}){at} piles up at zero (posterior mean "
+                out.append(f"{names.sd_key(col, block.group)}{at} piles up at zero (posterior mean "
                            f"{sd[:, j].mean():.3g}): the data show little variation of {col} "
                            f"between levels of {block.group}; consider dropping the term")
         if cor is not None:
@@ -184,14 +191,15 @@ def _singular(res: MixedResult) -> list[str]:
                 for j in range(i + 1, block.n_terms):
                     m = float(cor[:, i, j].mean())
                     if abs(m) > 0.9:
-                        out.append(f"cor({block.columns[i]},{block.columns[j]}|{block.group})"
-                                   f"{where} is near {np.sign(m):+.0f} (posterior mean {m:.2f})")
+                        pair = names.cor_row(block.columns[i], block.columns[j])
+                        out.append(f"{pair[:-1]}|{block.group}){where} is near "
+                                   f"{np.sign(m):+.0f} (posterior mean {m:.2f})")
     return out
 
 
-def diagnose(res: MixedResult) -> Diagnostics:
+def diagnose(res: ResultView) -> Diagnostics:
     """Run every convergence check on a fit."""
-    import arviz as az
+    import arviz as az  # deferred: ArviZ is heavy and only needed here
 
     table = _parameter_table(res)
     stats = res.idata.sample_stats
@@ -208,8 +216,9 @@ def diagnose(res: MixedResult) -> Diagnostics:
     problems = []
     # with the group effects integrated out there is no parameterisation to switch
     marginal = bool(res.info.get("marginalized"))
-    checked = table.loc[[not _judged_at_means(name, res.idata.posterior)
-                         for name in table.index]]
+    skipped = _judged_at_means(res)
+    checked = table.loc[[not str(name).startswith(skipped) for name in table.index]] \
+        if skipped else table
     bad_rhat = checked[checked["r_hat"] > RHAT_MAX].sort_values("r_hat", ascending=False)
     if len(bad_rhat):
         problems.append(
@@ -256,6 +265,7 @@ def diagnose(res: MixedResult) -> Diagnostics:
 def warn_if_problems(diag: Diagnostics) -> None:
     """Emit a ConvergenceWarning per failed check and a SingularFitWarning per boundary fit."""
     for prob in diag.problems:
-        warnings.warn(prob, ConvergenceWarning, stacklevel=3)
+        warnings.warn(prob, ConvergenceWarning, stacklevel=caller_level())
     for s in diag.singular:
-        warnings.warn(f"boundary (singular) fit: {s}", SingularFitWarning, stacklevel=3)
+        warnings.warn(f"boundary (singular) fit: {s}", SingularFitWarning,
+                      stacklevel=caller_level())

@@ -7,30 +7,33 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mixedfit.design import _as_frame
+from mixedfit import names
+from mixedfit.design import as_frame
 from mixedfit.errors import DataError, OptionError
+from mixedfit.formula import parse
+from mixedfit.results.summaries import describe
 
 if TYPE_CHECKING:
-    from mixedfit.results.result import MixedResult
+    from mixedfit.results.view import ResultView
 
 __all__ = ["predict", "linear_predictor_draws"]
 
 
-def _population_draws(res: MixedResult, label: str, n_new: int, rng: np.random.Generator,
+def _population_draws(res: ResultView, label: str, n_new: int, rng: np.random.Generator,
                       correlated: bool) -> np.ndarray:
     """Effects of ``n_new`` unseen levels, one draw per posterior draw: ``(S, n_new, p)``."""
-    sd = res.draws(f"sd({label})")
+    sd = res.draws(names.sd(label))
     S, p = sd.shape
     z = rng.standard_normal((S, n_new, p))
     if not correlated:
         return z * sd[:, None, :]
-    cor = res.draws(f"cor({label})")
+    cor = res.draws(names.cor(label))
     cov = cor * sd[:, :, None] * sd[:, None, :]
     chol = np.linalg.cholesky(cov + 1e-12 * np.eye(p))
     return np.einsum("snp,sqp->snq", z, chol)
 
 
-def linear_predictor_draws(res: MixedResult, data: pd.DataFrame | None, *,
+def linear_predictor_draws(res: ResultView, data: pd.DataFrame | None, *,
                            include_random: bool = True, new_levels: str = "population",
                            random_seed: int | None = None) -> np.ndarray:
     """Draws of the linear predictor, ``(S, n)``."""
@@ -55,14 +58,14 @@ def linear_predictor_draws(res: MixedResult, data: pd.DataFrame | None, *,
     S = res.n_draws
     eta = np.zeros((S, n))
     if d.fixed_columns:
-        eta += res.draws("fixed") @ X.T
+        eta += res.draws(names.FIXED) @ X.T
     if offset is not None:
         eta += offset[None, :]
     if not include_random:
         return eta
     rng = np.random.default_rng(random_seed)
     for b, Z, idx in blocks:
-        u = res.draws(f"u({b.label})")
+        u = res.draws(names.effects(b.label))
         known = idx >= 0
         if known.any():
             eta[:, known] += np.einsum("snp,np->sn", u[:, idx[known], :], Z[known])
@@ -91,15 +94,13 @@ def _labels(data: pd.DataFrame, block: Any) -> np.ndarray:
     return out
 
 
-def predict(res: MixedResult, newdata: Any = None, *, include_random: bool = True,
+def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True,
             new_levels: str = "population", scale: str = "response",
             random_seed: int | None = None) -> pd.DataFrame:
     """See :meth:`mixedfit.MixedResult.predict`."""
-    from mixedfit.results.result import describe
-
     if scale not in ("response", "link"):
         raise OptionError("scale must be 'response' or 'link'.")
-    data = None if newdata is None else _as_frame(newdata)
+    data = None if newdata is None else as_frame(newdata)
     if data is not None:
         # the response and the grouping columns are optional in newdata
         optional = _response_vars(res) | {g for b in res.design.blocks for g in b.term.group}
@@ -117,8 +118,6 @@ def predict(res: MixedResult, newdata: Any = None, *, include_random: bool = Tru
     return df
 
 
-def _response_vars(res: MixedResult) -> set[str]:
-    from mixedfit.formula import parse
-
+def _response_vars(res: ResultView) -> set[str]:
     resp = res.design.formula.response or ""
     return parse(f"{resp} ~ 1").variables if resp else set()

@@ -10,12 +10,14 @@ import pandas as pd
 
 from mixedfit.errors import DataError, OptionError
 from mixedfit.families import Family
+from mixedfit.results.predict import linear_predictor_draws
+from mixedfit.results.summaries import describe
 
 if TYPE_CHECKING:
     from mixedfit.design import Design
-    from mixedfit.results.result import MixedResult
+    from mixedfit.results.view import ResultView
 
-__all__ = ["simulate_response", "posterior_predictive", "grouped_check", "PriorPredictive"]
+__all__ = ["simulate_response", "posterior_predictive", "grouped_check", "PriorDraws"]
 
 
 def simulate_response(family: Family, eta: np.ndarray, params: dict[str, np.ndarray],
@@ -29,42 +31,12 @@ def simulate_response(family: Family, eta: np.ndarray, params: dict[str, np.ndar
     >>> simulate_response(poisson(), np.zeros((2, 3)), {}, None, rng).shape
     (2, 3)
     """
-    mu = family.inverse_link(eta)
-    name = family.name
-
-    def p(key: str) -> np.ndarray:
-        return np.asarray(params[key])[:, None]
-
-    if name == "gaussian":
-        return rng.normal(mu, p("sigma"))
-    if name == "t":
-        return mu + p("sigma") * rng.standard_t(p("nu"), size=mu.shape)
-    if name == "bernoulli":
-        return rng.binomial(1, np.clip(mu, 0, 1)).astype(float)
-    if name == "binomial":
-        n = np.ones(mu.shape[1]) if trials is None else trials
-        return rng.binomial(n.astype(np.int64)[None, :], np.clip(mu, 0, 1)).astype(float)
-    if name == "poisson":
-        return rng.poisson(np.maximum(mu, 0)).astype(float)
-    if name == "negativebinomial":
-        alpha = p("alpha")
-        lam = rng.gamma(alpha, np.maximum(mu, 1e-300) / alpha)
-        return rng.poisson(lam).astype(float)
-    if name == "gamma":
-        alpha = p("alpha")
-        return rng.gamma(alpha, np.maximum(mu, 1e-300) / alpha)
-    if name == "beta":
-        kappa = p("kappa")
-        m = np.clip(mu, 1e-12, 1 - 1e-12)
-        return rng.beta(m * kappa, (1 - m) * kappa)
-    raise OptionError(f"No simulator for family {name!r}.")  # pragma: no cover
+    return family.simulate(family.inverse_link(eta), params, trials, rng)
 
 
-def posterior_predictive(res: MixedResult, draws: int = 100, *,
+def posterior_predictive(res: ResultView, draws: int = 100, *,
                          random_seed: int | None = None) -> np.ndarray:
     """Replicated data sets from the posterior, shape ``(draws, n_obs)``."""
-    from mixedfit.results.predict import linear_predictor_draws
-
     if not isinstance(draws, int) or draws < 1:
         raise OptionError(f"draws must be a positive integer, got {draws!r}.")
     rng = np.random.default_rng(random_seed)
@@ -75,7 +47,7 @@ def posterior_predictive(res: MixedResult, draws: int = 100, *,
     return simulate_response(res.family, eta, params, res.design.trials, rng)
 
 
-def grouped_check(res: MixedResult, group: str, *, stat: str = "mean", draws: int = 200,
+def grouped_check(res: ResultView, group: str, *, stat: str = "mean", draws: int = 200,
                   random_seed: int | None = None) -> pd.DataFrame:
     """A statistic per level of ``group``: observed against replicated data.
 
@@ -91,8 +63,6 @@ def grouped_check(res: MixedResult, group: str, *, stat: str = "mean", draws: in
     if group not in res.design.groups:
         raise DataError(f"No grouping factor {group!r}; the model has "
                         f"{', '.join(res.design.groups) or 'none'}.")
-    from mixedfit.results.result import describe
-
     block = res.design.groups[group][0]
     yrep = posterior_predictive(res, draws, random_seed=random_seed)
     y = res.design.y
@@ -113,7 +83,7 @@ def grouped_check(res: MixedResult, group: str, *, stat: str = "mean", draws: in
 
 
 @dataclass
-class PriorPredictive:
+class PriorDraws:
     """Data sets simulated from the priors alone, before seeing the response.
 
     Attributes
@@ -141,9 +111,3 @@ class PriorPredictive:
         return pd.DataFrame({"simulated": np.quantile(self.y, qs),
                              "observed": np.quantile(self.observed, qs)},
                             index=pd.Index(qs, name="quantile"))
-
-    def plot(self, **kwargs: Any) -> Any:
-        """Overlay simulated and observed distributions (see :func:`mixedfit.plots`)."""
-        from mixedfit.plots import plot_prior_predictive
-
-        return plot_prior_predictive(self, **kwargs)

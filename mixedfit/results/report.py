@@ -6,17 +6,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mixedfit import names
 from mixedfit.results.display import Report, Table, fmt_num
 
 if TYPE_CHECKING:
-    from mixedfit.results.result import MixedResult
+    from mixedfit.results.view import ResultView
 
 __all__ = ["build_summary"]
 
-_KIND = {"gaussian": "linear", "t": "linear (Student-t)"}
-
-
-def _random_table(res: MixedResult, lo: str, hi: str) -> Table:
+def _random_table(res: ResultView, lo: str, hi: str) -> Table:
     vc = res.variance_components
     rows = []
     max_corr = max((b.n_terms - 1 for b in res.design.blocks if b.correlated), default=0)
@@ -24,11 +22,11 @@ def _random_table(res: MixedResult, lo: str, hi: str) -> Table:
         first = True
         for b in blocks:
             for i, col in enumerate(b.columns):
-                r = vc.loc[(group, f"sd({col})")]
+                r = vc.loc[(group, names.sd_row(col))]
                 corr = [""] * max_corr
                 if b.correlated:
                     for j in range(i):
-                        key = (group, f"cor({b.columns[j]},{col})")
+                        key = (group, names.cor_row(b.columns[j], col))
                         corr[j] = f"{vc.loc[key, 'mean']:.2f}"
                 rows.append([group if first else "", col, fmt_num(r["mean"]), fmt_num(r["sd"]),
                              fmt_num(r["lower"]), fmt_num(r["upper"]), *corr])
@@ -43,7 +41,7 @@ def _random_table(res: MixedResult, lo: str, hi: str) -> Table:
     return Table(header, rows, title="Random effects (standard deviations)", align=align)
 
 
-def _origin_notes(res: MixedResult) -> list[str]:
+def _origin_notes(res: ResultView) -> list[str]:
     """Where a block's intercept sd and correlations are reported and where their priors
     sit, for blocks sampled at the predictors' means (:mod:`mixedfit.standardize`)."""
     st = res._standardization
@@ -53,14 +51,14 @@ def _origin_notes(res: MixedResult) -> list[str]:
         if not bs.centred or not np.any(bs.center):
             continue
         zero = ", ".join(f"{c} = 0" for c, m in zip(b.columns, bs.center, strict=True) if m)
-        where = st.site(f"sd(Intercept|{b.group})").removeprefix("at ")
+        where = st.site(names.sd_key("Intercept", b.group)).removeprefix("at ")
         # (a block is centred only when the user set neither of those priors)
         notes.append(f"{b.group}: the intercept's sd and the correlations are at {zero}; "
                      f"their default priors sit at {where}.")
     return notes
 
 
-def _fixed_table(res: MixedResult, lo: str, hi: str) -> Table:
+def _fixed_table(res: ResultView, lo: str, hi: str) -> Table:
     fe = res.fixed_effects
     rows = [[name, fmt_num(r["mean"]), fmt_num(r["sd"]), fmt_num(r["lower"]),
              fmt_num(r["upper"]), f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}"]
@@ -69,11 +67,11 @@ def _fixed_table(res: MixedResult, lo: str, hi: str) -> Table:
     return Table(header, rows, title="Fixed effects")
 
 
-def build_summary(res: MixedResult) -> Report:
+def build_summary(res: ResultView) -> Report:
     """Assemble the summary report (text and HTML from the same tables)."""
     d, info = res.design, res.info
     lo, hi = res._quantile_labels()
-    kind = _KIND.get(res.family.name, "generalized linear")
+    kind = res.family.kind
     rep = Report()
     rep.add(f"Bayesian {kind} mixed model (NUTS, {info['sampler']}: {info['chains']} chains x "
             f"{info['draws']} draws after {info['tune']} warm-up)")

@@ -206,7 +206,7 @@ def power_scale_weights(
     >>> bool(np.isclose(w.sum(), 1.0)), bool(k < 0.7)
     (True, True)
     """
-    import arviz as az
+    import arviz as az  # deferred: ArviZ is heavy and only needed here
 
     lc = _as_draw_vector(log_component, "log_component")
     if not (np.isfinite(alpha) and alpha > 0):
@@ -226,7 +226,7 @@ def _relative_efficiency(log_component: np.ndarray, n_chains: int) -> float:
     """Tail ESS / S of the draws' log component (priorsense passes ``r_eff = NULL`` to
     ``posterior::pareto_smooth``, which uses the tail ESS of the ratios; the ratios are a
     monotone function of the component, so their rank-based tail ESS is the same)."""
-    import arviz as az
+    import arviz as az  # deferred: ArviZ is heavy and only needed here
 
     n = log_component.size
     per_chain = n // n_chains

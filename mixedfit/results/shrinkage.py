@@ -10,66 +10,32 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from mixedfit import names
+from mixedfit.families import Family
+
 if TYPE_CHECKING:
-    from mixedfit.results.result import MixedResult
+    from mixedfit.results.view import ResultView
 
 __all__ = ["shrinkage_table", "no_pooling_estimates"]
 
 
-def _other_effects(res: MixedResult, group: str, cols: list[str]) -> np.ndarray:
+def _other_effects(res: ResultView, group: str, cols: list[str]) -> np.ndarray:
     """Linear predictor of every effect except the terms of ``group``, at posterior means."""
     d = res.design
     eta = np.zeros(d.n_obs) if d.offset is None else d.offset.astype(float).copy()
     if d.fixed_columns:
-        beta = res.draws("fixed").mean(axis=0)
+        beta = res.draws(names.FIXED).mean(axis=0)
         keep = np.array([c not in cols for c in d.fixed_columns])
         eta = eta + d.X[:, keep] @ beta[keep]
     for b in d.blocks:
         if b.group == group:
             continue
-        u = res.draws(f"u({b.label})").mean(axis=0)
+        u = res.draws(names.effects(b.label)).mean(axis=0)
         eta = eta + (b.Z * u[b.index]).sum(axis=1)
     return eta
 
 
-def _variance(family: str, mu: np.ndarray) -> np.ndarray:
-    if family in ("poisson", "negativebinomial"):
-        return mu
-    if family in ("bernoulli", "binomial", "beta"):
-        return mu * (1.0 - mu)
-    if family == "gamma":
-        return mu**2
-    return np.ones_like(mu)
-
-
-def _dmu_deta(link: str, eta: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    if link == "identity":
-        return np.ones_like(eta)
-    if link == "log":
-        return mu
-    if link == "inverse":
-        return -(mu**2)
-    if link == "logit":
-        return mu * (1.0 - mu)
-    if link == "probit":
-        return np.exp(-0.5 * eta**2) / np.sqrt(2 * np.pi)
-    return np.exp(eta - np.exp(eta))  # cloglog
-
-
-def _own_fit_problem(family: str, y: np.ndarray, n: np.ndarray | None) -> str:
-    """Why a level's own fit has no finite estimate, or '' if it may have one."""
-    if family in ("bernoulli", "binomial"):
-        trials = np.ones_like(y) if n is None else n
-        if np.all(y == trials):
-            return "all successes: the level's own fit has no finite estimate"
-        if np.all(y == 0):
-            return "all failures: the level's own fit has no finite estimate"
-    if family in ("poisson", "negativebinomial") and np.all(y == 0):
-        return "all counts zero: the level's own fit has no finite estimate"
-    return ""
-
-
-def glm_fit(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, family: str, link: str,
+def glm_fit(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, family: Family,
             trials: np.ndarray | None = None, max_iter: int = 100) -> np.ndarray | None:
     """Maximum-likelihood coefficients of a GLM by iteratively reweighted least squares.
 
@@ -79,28 +45,18 @@ def glm_fit(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, family: str, link:
     --------
     >>> Z = np.column_stack([np.ones(6), np.arange(6.0)])
     >>> y = np.array([1.0, 2, 2, 4, 6, 9])
-    >>> b = glm_fit(Z, y, np.zeros(6), "poisson", "log")
+    >>> from mixedfit.families import poisson
+    >>> b = glm_fit(Z, y, np.zeros(6), poisson())
     >>> [round(float(v), 3) for v in b]
     [0.065, 0.427]
     """
-    from mixedfit.families import inverse_link, link_function
-
     n = np.ones_like(y) if trials is None else trials
-    if family in ("bernoulli", "binomial"):
-        target = y / n
-        mu = (y + 0.5) / (n + 1.0)
-    elif family == "beta":
-        target, mu = y, np.clip(y, 0.01, 0.99)
-    elif family in ("poisson", "negativebinomial"):
-        target, mu = y, y + 0.5
-    else:
-        target = y
-        mu = np.maximum(y, 1e-8) if link in ("log", "inverse") else y.astype(float)
-    eta = link_function(link, mu)
+    target, mu = family.irls_start(y, n)
+    eta = family.link_function(mu)
     beta = np.zeros(Z.shape[1])
     for _ in range(max_iter):
-        d = _dmu_deta(link, eta, mu)
-        var = np.maximum(_variance(family, mu), 1e-12)
+        d = family.dmu_deta(eta, mu)
+        var = np.maximum(family.variance(mu), 1e-12)
         w = n * d**2 / var
         z = eta - offset + (target - mu) / np.where(np.abs(d) > 1e-300, d, 1e-300)
         sw = np.sqrt(w)
@@ -110,15 +66,13 @@ def glm_fit(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, family: str, link:
         converged = np.max(np.abs(new - beta)) < 1e-9 * (1 + np.max(np.abs(new)))
         beta = new
         eta = offset + Z @ beta
-        mu = inverse_link(link, eta)
-        if family in ("bernoulli", "binomial", "beta"):
-            mu = np.clip(mu, 1e-12, 1 - 1e-12)
+        mu = family.clip_mean(family.inverse_link(eta))
         if converged:
             return beta
     return None
 
 
-def no_pooling_estimates(res: MixedResult, group: str
+def no_pooling_estimates(res: ResultView, group: str
                          ) -> tuple[list[str], np.ndarray, list[str]]:
     """Each level's own fit of the terms that vary by ``group``.
 
@@ -139,7 +93,7 @@ def no_pooling_estimates(res: MixedResult, group: str
     notes = [""] * n_levels
     order = np.argsort(index, kind="stable")
     bounds = np.searchsorted(index[order], np.arange(n_levels + 1))
-    gaussian = fam.name in ("gaussian", "t") and fam.link == "identity"
+    gaussian = fam.location_scale
     for j in range(n_levels):
         rows = order[bounds[j]:bounds[j + 1]]
         Zj = Z[rows]
@@ -151,11 +105,11 @@ def no_pooling_estimates(res: MixedResult, group: str
         if gaussian:
             out[j] = np.linalg.lstsq(Zj, yj - other[rows], rcond=None)[0]
             continue
-        problem = _own_fit_problem(fam.name, yj, nj)
+        problem = fam.own_fit_problem(yj, nj)
         if problem:
             notes[j] = problem
             continue
-        coef = glm_fit(Zj, yj, other[rows], fam.name, fam.link, nj)
+        coef = glm_fit(Zj, yj, other[rows], fam, nj)
         if coef is None:
             notes[j] = "the level's own fit does not converge (separation)"
             continue
@@ -163,22 +117,23 @@ def no_pooling_estimates(res: MixedResult, group: str
     return cols, out, notes
 
 
-def shrinkage_table(res: MixedResult) -> pd.DataFrame:
+def shrinkage_table(res: ResultView) -> pd.DataFrame:
     """Build the shrinkage table of a result (one row per group, level and term)."""
     d = res.design
     frames = []
-    gaussian = res.family.name == "gaussian" and res.family.link == "identity"
+    # the analytic pooling weight needs a normal likelihood with a residual sd
+    gaussian = res.family.location_scale and res.family.parameters == ("sigma",)
     for group, blocks in d.groups.items():
         cols, nopool, notes = no_pooling_estimates(res, group)
         _, coef = res._coefficient_draws(group)
         partial = coef.mean(axis=0)
         levels = blocks[0].levels
         counts = blocks[0].counts
-        fixed = res.draws("fixed").mean(axis=0) if d.fixed_columns else np.array([])
+        fixed = res.draws(names.FIXED).mean(axis=0) if d.fixed_columns else np.array([])
         weight_col = np.full((len(levels), len(cols)), np.nan)
         if gaussian and "Intercept" in cols:
             j = cols.index("Intercept")
-            sd_all = np.concatenate([res.draws(f"sd({b.label})") for b in blocks], axis=1)
+            sd_all = np.concatenate([res.draws(names.sd(b.label)) for b in blocks], axis=1)
             sd = sd_all[:, j][:, None]
             sigma = res.draws("sigma")[:, None]
             prec = counts[None, :] / sigma**2

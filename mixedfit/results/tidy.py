@@ -38,10 +38,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mixedfit import names
 from mixedfit.errors import OptionError
+from mixedfit.results.convergence import rhat_ess
 
 if TYPE_CHECKING:
-    from mixedfit.results.result import MixedResult
+    from mixedfit.results.view import ResultView
 
 __all__ = ["tidy", "result_tables", "EFFECTS", "TIDY_COLUMNS"]
 
@@ -54,10 +56,8 @@ TIDY_COLUMNS = ["effect", "group", "term", "level", "estimate", "std_error", "lo
 _STATS = {"mean": "estimate", "sd": "std_error", "lower": "lower", "upper": "upper"}
 
 
-def _convergence(res: MixedResult, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _convergence(res: ResultView, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """R-hat and bulk ESS of each column of ``draws`` (chains * draws, k)."""
-    from mixedfit.results.convergence import rhat_ess
-
     post = res.idata.posterior
     n_chain, n_draw = int(post.sizes["chain"]), int(post.sizes["draw"])
     arr = np.asarray(draws, dtype=float).reshape(n_chain, n_draw, -1)
@@ -81,7 +81,7 @@ def _rows(effect: str, group: str | None, terms: Sequence[str], levels: Sequence
     return out
 
 
-def _fixed(res: MixedResult) -> list[pd.DataFrame]:
+def _fixed(res: ResultView) -> list[pd.DataFrame]:
     fe = res.fixed_effects
     if fe.empty:
         return []
@@ -89,24 +89,24 @@ def _fixed(res: MixedResult) -> list[pd.DataFrame]:
                   fe["ess_bulk"].to_numpy(float))]
 
 
-def _ran_pars(res: MixedResult) -> list[pd.DataFrame]:
+def _ran_pars(res: ResultView) -> list[pd.DataFrame]:
     """Group sds, correlations and the residual sd, in the order of ``variance_components``."""
     d = res.design
     keys: list[tuple[str, str]] = []
     columns: list[np.ndarray] = []
     for group, blocks in d.groups.items():
         for b in blocks:
-            sd = res.draws(f"sd({b.label})")
+            sd = res.draws(names.sd(b.label))
             for j, c in enumerate(b.columns):
-                keys.append((group, f"sd({c})"))
+                keys.append((group, names.sd_row(c)))
                 columns.append(sd[:, j])
         for b in blocks:
             if not b.correlated:
                 continue
-            cor = res.draws(f"cor({b.label})")
+            cor = res.draws(names.cor(b.label))
             for i in range(b.n_terms):
                 for j in range(i + 1, b.n_terms):
-                    keys.append((group, f"cor({b.columns[i]},{b.columns[j]})"))
+                    keys.append((group, names.cor_row(b.columns[i], b.columns[j])))
                     columns.append(cor[:, i, j])
     if "sigma" in res.family.parameters:
         keys.append(("Residual", "sd"))
@@ -124,7 +124,7 @@ def _ran_pars(res: MixedResult) -> list[pd.DataFrame]:
     return frames
 
 
-def _ran_vals(res: MixedResult, coefficients: bool) -> list[pd.DataFrame]:
+def _ran_vals(res: ResultView, coefficients: bool) -> list[pd.DataFrame]:
     frames = []
     tables = res.coefficients if coefficients else res.random_effects
     effect = "ran_coefs" if coefficients else "ran_vals"
@@ -145,7 +145,7 @@ def _ran_vals(res: MixedResult, coefficients: bool) -> list[pd.DataFrame]:
     return frames
 
 
-def _family(res: MixedResult) -> list[pd.DataFrame]:
+def _family(res: ResultView) -> list[pd.DataFrame]:
     names = [p for p in res.family.parameters if p != "sigma"]
     if not names:
         return []
@@ -154,7 +154,7 @@ def _family(res: MixedResult) -> list[pd.DataFrame]:
     return [_rows("family", None, names, None, fp, r_hat, ess)]
 
 
-def tidy(res: MixedResult, effects: str | Sequence[str] | None = None) -> pd.DataFrame:
+def tidy(res: ResultView, effects: str | Sequence[str] | None = None) -> pd.DataFrame:
     """Every parameter of a fit as one row, like ``broom.mixed::tidy`` in R.
 
     Parameters
@@ -174,7 +174,6 @@ def tidy(res: MixedResult, effects: str | Sequence[str] | None = None) -> pd.Dat
 
     Examples
     --------
-    >>> from mixedfit.results.result import _example_result
     >>> res = _example_result()
     >>> t = tidy(res)
     >>> t.columns.tolist()  # doctest: +NORMALIZE_WHITESPACE
@@ -246,7 +245,7 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def result_tables(res: MixedResult) -> dict[str, Any]:
+def result_tables(res: ResultView) -> dict[str, Any]:
     """Every table of a fit as JSON-ready Python objects (lists of row dicts).
 
     Keys: ``model`` (formula, family, link, observations, groups, interval, fit
@@ -259,7 +258,6 @@ def result_tables(res: MixedResult) -> dict[str, Any]:
     Examples
     --------
     >>> import json
-    >>> from mixedfit.results.result import _example_result
     >>> doc = result_tables(_example_result())
     >>> sorted(doc)  # doctest: +NORMALIZE_WHITESPACE
     ['coefficients', 'diagnostics', 'family_parameters', 'fixed_effects', 'model', 'priors',

@@ -1,0 +1,219 @@
+"""Building a design: formula and data to matrices and group indices, everything checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mixedfit.design.checks import (
+    check_blocks,
+    check_collinear,
+    check_finite,
+    check_fittable_response,
+    check_precision,
+    check_slopes,
+)
+from mixedfit.design.design import BlockDesign, Design
+from mixedfit.design.evaluate import (
+    column_labels,
+    design_matrices,
+    evaluate_offset,
+    term_of_columns,
+)
+from mixedfit.design.frame import (
+    NA_ACTIONS,
+    as_frame,
+    check_columns,
+    check_infinite,
+    column_roles,
+    handle_missing,
+    select_columns,
+)
+from mixedfit.design.groups import group_index
+from mixedfit.design.response import build_response, response_columns
+from mixedfit.errors import DataError, FormulaError, InputTypeError, OptionError
+from mixedfit.families import Family, get_family
+from mixedfit.formula import Formula, parse
+
+__all__ = ["build_design"]
+
+
+def build_design(formula: str | Formula, data: Any, *, family: Family | str = "gaussian",
+                 trials: Any = None, na_action: str = "drop",
+                 check_response: bool = True) -> Design:
+    """Turn a formula and a data frame into design matrices and group indices.
+
+    Everything that can be checked without sampling is checked here, and each problem
+    is an error that names the column or term at fault and says how to fix it.
+
+    Parameters
+    ----------
+    formula : str or Formula
+        An lme4-style formula. It is parsed (and only the allowed functions are ever
+        evaluated) before the data are looked at.
+    data : pandas.DataFrame, polars.DataFrame or dict of columns
+        The data. It is never modified.
+    family : Family or str, default "gaussian"
+        The response family; the response is checked against it.
+    trials : str or array-like, optional
+        Binomial trials (column name or values), see :mod:`mixedfit.response`.
+    na_action : {"drop", "error"}, default "drop"
+        Rows with a missing value in a column the model uses (response, predictors,
+        offsets, grouping factors, trials): ``"drop"`` them with a
+        :class:`MissingDataWarning` that counts them, or raise a :class:`DataError`.
+    check_response : bool, default True
+        Refuse a response with nothing to fit (see below; a binary response without
+        successes or without failures gets a :class:`OneSidedResponseWarning`); False
+        when only its form
+        matters (:func:`mixedfit.prior_predictive` simulates responses and takes a
+        placeholder).
+
+    Returns
+    -------
+    Design
+
+    Raises
+    ------
+    FormulaError
+        If the formula cannot be parsed, calls a function that is not allowed, has no
+        response, or repeats a term.
+    InputTypeError
+        If ``data`` is not a table (pandas or polars DataFrame, or dict of columns).
+    OptionError
+        If ``na_action`` is not one of :data:`NA_ACTIONS`.
+    DataError
+        If a column is missing (the closest name is suggested) or duplicated, the data
+        are empty, values are missing (with ``na_action="error"``) or infinite, the
+        response does not suit the family or has nothing to fit (constant for a
+        family with a scale, no counts), a response or
+        predictor varies only in its last digits, a grouping factor has a single
+        level, a random slope does not vary within the levels of its grouping factor,
+        or the fixed-effects design is rank deficient (perfectly collinear columns).
+
+    Examples
+    --------
+    >>> import mixedfit as mf
+    >>> from mixedfit.design import build_design
+    >>> d = build_design("strength ~ 1 + (1 | batch/cask)", mf.load_dataset("pastes"))
+    >>> [(b.group, b.n_levels) for b in d.blocks]
+    [('batch', 10), ('batch:cask', 30)]
+    """
+    if isinstance(formula, Formula):
+        # re-parse the text, so that a hand-made Formula passes the same safety checks
+        text = str(formula)
+        parsed = parse(text)
+    elif isinstance(formula, str):
+        text = formula
+        parsed = parse(formula)
+    else:
+        raise InputTypeError(f"a formula must be a string, not {type(formula).__name__}.")
+    if parsed.response is None:
+        raise FormulaError(
+            "The formula has no response (nothing left of '~').",
+            text,
+            0,
+            "Write the outcome on the left, e.g. 'y ~ x + (1 | g)'.",
+        )
+    if na_action not in NA_ACTIONS:
+        raise OptionError(f"na_action must be one of {', '.join(map(repr, NA_ACTIONS))}, "
+                          f"got {na_action!r}.")
+    frame = as_frame(data)
+    if len(frame) == 0:
+        raise DataError("The data are empty (0 rows): nothing to fit. Check the filtering or "
+                        "reading that produced them; the model needs rows with its columns "
+                        f"{', '.join(map(repr, sorted(parsed.variables)))}.")
+    fam = get_family(family)
+    needed = check_columns(parsed, text, frame)
+    for col in response_columns(trials):
+        if col not in [str(c) for c in frame.columns]:
+            raise DataError(f"The trials column {col!r} is not in the data.")
+        if col not in needed:
+            needed.append(col)
+    work, labels, incomplete = handle_missing(select_columns(frame, needed), frame.index, na_action)
+    n_dropped = int(incomplete.sum())
+    roles = column_roles(parsed)
+    for col in response_columns(trials):
+        roles.setdefault(col, "binomial trials")
+    check_infinite(work, labels, roles)
+
+    if trials is not None and not isinstance(trials, str):
+        trials = np.asarray(trials)[~incomplete] if n_dropped else trials
+    response = build_response(parsed, work, fam, trials)
+    y = response.y
+    if check_response:
+        check_fittable_response(y, response.trials, parsed.response, fam)
+
+    fixed_dm = design_matrices(parsed.fixed_formula, work)
+    fixed_common = fixed_dm.common
+    if fixed_common is None:
+        X = np.zeros((len(work), 0))
+        fixed_terms: dict[str, list[str]] = {}
+        fixed_source: dict[str, str] = {}
+    else:
+        X = np.asarray(fixed_common).astype(float)
+        fixed_terms = {name: list(term.labels) for name, term in fixed_common.terms.items()}
+        fixed_source = term_of_columns(fixed_common)
+    fixed_columns = [c for cols in fixed_terms.values() for c in cols]
+    check_finite(X, fixed_columns, labels, "fixed-effects term", fixed_source)
+
+    offset = None
+    if parsed.offsets:
+        offset = evaluate_offset(parsed.offsets, work)
+        check_finite(offset[:, None], [f"offset({' + '.join(parsed.offsets)})"], labels,
+                      "offset", {})
+
+    blocks: list[BlockDesign] = []
+    seen_groups: dict[str, int] = {}
+    for term in parsed.random:
+        group = term.group_name
+        k = seen_groups.get(group, 0)
+        seen_groups[group] = k + 1
+        label = group if k == 0 else f"{group}.{k}"
+        common = design_matrices(term.lhs, work).common
+        if common is None:
+            raise FormulaError(f"The random-effect term {term} has no columns.", text, None)
+        Z = np.asarray(common).astype(float)
+        columns = column_labels(common)
+        check_finite(Z, columns, labels, "random-effect term", term_of_columns(common),
+                      f" of {term}")
+        index, levels = group_index(work, term.group)
+        blocks.append(
+            BlockDesign(
+                term=term,
+                label=label,
+                group=group,
+                columns=columns,
+                Z=Z,
+                index=index,
+                levels=levels,
+                correlated=term.correlated and len(columns) > 1,
+                _common=common,
+            )
+        )
+    check_blocks(blocks, text)
+    check_precision(X, fixed_columns, "fixed-effects term", fixed_source)
+    for block in blocks:
+        check_precision(block.Z, block.columns, "random-effect term",
+                         term_of_columns(block._common))
+    check_collinear(X, fixed_columns, fixed_source, "fixed-effects", "")
+    check_slopes(blocks)
+    for block in blocks:
+        check_collinear(block.Z, block.columns, term_of_columns(block._common),
+                         "random-effect", f"of {block.term} ")
+    return Design(
+        formula=parsed,
+        formula_text=text,
+        y=y,
+        response_name=parsed.response,
+        trials=response.trials,
+        success=response.success,
+        X=X,
+        fixed_columns=fixed_columns,
+        fixed_terms=fixed_terms,
+        offset=offset,
+        blocks=blocks,
+        data=work,
+        n_dropped=n_dropped,
+        _fixed_common=fixed_common,
+    )

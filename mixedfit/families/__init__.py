@@ -1,0 +1,163 @@
+"""Response families and their link functions.
+
+A family says how the response is distributed around its expected value
+``mu = g^{-1}(eta)``, where ``eta`` is the linear predictor (fixed plus group
+effects) and ``g`` the link. The first link listed is the default. Each family is
+one class in its own module (:class:`~mixedfit.families.family.Family` says what a
+family knows of itself); adding a family is one such module, an entry in
+:data:`FAMILIES` and its tests.
+
+- ``gaussian``: ``y ~ Normal(mu, sigma)``; links identity, log, inverse;
+  ``sigma ~ HalfStudentT(nu=4, sigma=sd(y))``.
+- ``t``: ``y ~ StudentT(nu, mu, sigma)``; links identity, log, inverse;
+  ``sigma ~ HalfStudentT(4, sd(y))``, ``nu ~ Gamma(alpha=2, beta=0.1)``.
+- ``bernoulli``: ``y ~ Bernoulli(mu)`` with y in {0, 1}; links logit, probit, cloglog.
+- ``binomial``: ``y ~ Binomial(n, mu)``, y successes of n trials; links logit,
+  probit, cloglog.
+- ``poisson``: ``y ~ Poisson(mu)``; links log, identity.
+- ``negativebinomial``: ``y ~ NegativeBinomial(mu, alpha)``, variance
+  ``mu + mu^2 / alpha``; links log, identity; ``alpha ~ HalfCauchy(beta=1)``.
+- ``gamma``: ``y ~ Gamma(shape=alpha, rate=alpha / mu)``, variance ``mu^2 / alpha``;
+  links inverse, log, identity; ``alpha ~ HalfCauchy(beta=1)``.
+- ``beta``: ``y ~ Beta(mu * kappa, (1 - mu) * kappa)`` with y in (0, 1), variance
+  ``mu (1 - mu) / (1 + kappa)``; links logit, probit, cloglog;
+  ``kappa ~ HalfCauchy(beta=1)``.
+
+The default priors of the coefficients are set on the link scale; see
+:mod:`mixedfit.priors`.
+
+Examples
+--------
+>>> import mixedfit as mf
+>>> mf.families.binomial(link="probit")
+Family(name='binomial', link='probit')
+>>> mf.families.get_family("poisson").link
+'log'
+"""
+
+from __future__ import annotations
+
+from mixedfit.errors import FamilyError
+from mixedfit.families.bernoulli import Bernoulli
+from mixedfit.families.beta import Beta
+from mixedfit.families.binomial import Binomial
+from mixedfit.families.family import Family
+from mixedfit.families.gamma import Gamma
+from mixedfit.families.gaussian import Gaussian
+from mixedfit.families.links import LINKS, dmu_deta, inverse_link, link_function
+from mixedfit.families.negativebinomial import NegativeBinomial
+from mixedfit.families.poisson import Poisson
+from mixedfit.families.t import StudentT
+
+__all__ = [
+    "Family",
+    "gaussian",
+    "t",
+    "bernoulli",
+    "binomial",
+    "poisson",
+    "negativebinomial",
+    "gamma",
+    "beta",
+    "get_family",
+    "FAMILIES",
+    "LINKS",
+    "inverse_link",
+    "link_function",
+    "dmu_deta",
+]
+
+#: Every family, by name.
+FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (
+    Gaussian, StudentT, Bernoulli, Binomial, Poisson, NegativeBinomial, Gamma, Beta)}
+
+_ALIASES = {
+    "normal": "gaussian",
+    "linear": "gaussian",
+    "studentt": "t",
+    "student_t": "t",
+    "student": "t",
+    "negbinomial": "negativebinomial",
+    "negative_binomial": "negativebinomial",
+    "negbin": "negativebinomial",
+    "nb": "negativebinomial",
+    "logistic": "bernoulli",
+}
+
+
+def gaussian(link: str = "identity") -> Family:
+    """Normal response: ``y ~ Normal(mu, sigma)``.
+
+    Examples
+    --------
+    >>> gaussian().parameters
+    ('sigma',)
+    """
+    return Gaussian(link)
+
+
+def t(link: str = "identity") -> Family:
+    """Student-t response (robust regression): ``y ~ StudentT(nu, mu, sigma)``."""
+    return StudentT(link)
+
+
+def bernoulli(link: str = "logit") -> Family:
+    """Binary response (0/1, booleans or a two-level factor): ``y ~ Bernoulli(mu)``."""
+    return Bernoulli(link)
+
+
+def binomial(link: str = "logit") -> Family:
+    """Successes out of trials: ``cbind(successes, failures) ~ ...``.
+
+    Examples
+    --------
+    >>> binomial("cloglog").link
+    'cloglog'
+    """
+    return Binomial(link)
+
+
+def poisson(link: str = "log") -> Family:
+    """Counts: ``y ~ Poisson(mu)``."""
+    return Poisson(link)
+
+
+def negativebinomial(link: str = "log") -> Family:
+    """Over-dispersed counts: ``y ~ NegativeBinomial(mu, alpha)``."""
+    return NegativeBinomial(link)
+
+
+def gamma(link: str = "inverse") -> Family:
+    """Positive continuous response: ``y ~ Gamma(alpha, alpha / mu)``."""
+    return Gamma(link)
+
+
+def beta(link: str = "logit") -> Family:
+    """Proportions strictly inside (0, 1): ``y ~ Beta(mu kappa, (1 - mu) kappa)``."""
+    return Beta(link)
+
+
+def get_family(spec: str | Family, link: str | None = None) -> Family:
+    """A family from a name (with an optional link) or a Family object.
+
+    Raises
+    ------
+    FamilyError
+        If the name is unknown, or the family does not take the link.
+
+    Examples
+    --------
+    >>> get_family("Normal")
+    Family(name='gaussian', link='identity')
+    >>> get_family("binomial", link="probit")
+    Family(name='binomial', link='probit')
+    """
+    if isinstance(spec, Family):
+        return spec if link is None else type(spec)(link)
+    if not isinstance(spec, str):
+        raise FamilyError(f"family must be a name or a Family, not {type(spec).__name__}.")
+    key = spec.lower().replace(" ", "")
+    key = _ALIASES.get(key, key)
+    if key not in FAMILIES:
+        raise FamilyError(f"Unknown family {spec!r}; known families: {', '.join(FAMILIES)}.")
+    return FAMILIES[key](link)

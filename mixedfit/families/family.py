@@ -1,0 +1,224 @@
+"""The :class:`Family` base class: what every response family knows of itself.
+
+A family is an object that knows its support, its links, its own parameters and
+their default priors, and its likelihood in every form the rest of mixedfit needs:
+the PyMC distribution, the compiled kernel's code, the pointwise log-likelihood, a
+simulator, the variance function of its GLM. Generic code asks the family; it does
+not test its name. Each family is one subclass in its own module of this package.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mixedfit.errors import DataError, FamilyError
+from mixedfit.families.links import dmu_deta, inverse_link, link_function
+
+__all__ = ["Family", "PriorSpec", "integers"]
+
+#: A default prior as ``(distribution name, parameters)``; the priors layer makes it a
+#: :class:`mixedfit.priors.Prior`.
+PriorSpec = tuple[str, dict[str, float]]
+
+
+def integers(y: np.ndarray, what: str, family: str) -> None:
+    """Refuse negative or non-integer counts, naming the column."""
+    if np.any(y < 0):
+        raise DataError(f"The {family} response {what!r} has negative values (e.g. "
+                        f"{y[y < 0][0]:g}); counts must be 0, 1, 2, ...")
+    frac = np.abs(y - np.round(y)) > 1e-8
+    if np.any(frac):
+        raise DataError(f"The {family} response {what!r} has non-integer values (e.g. "
+                        f"{y[frac][0]:g}); counts must be whole numbers.")
+
+
+class Family:
+    """A response distribution with a link function.
+
+    Parameters
+    ----------
+    link : str, optional
+        One of :attr:`links`; the first is the default.
+
+    Attributes
+    ----------
+    name : str
+        The family's name (``"gaussian"``...), for display and for saving.
+    link : str
+        The link function's name.
+    links : tuple of str
+        Links this family takes; the first is the default.
+    parameters : tuple of str
+        The family's own parameters besides the mean (``"sigma"``...), all positive.
+    discrete : bool
+        Whether the response is a count.
+    binary : bool
+        Whether the response is 0/1, coded from booleans or a two-level factor.
+    takes_trials : bool
+        Whether the response is a count of successes out of known trials.
+    probability : bool
+        Whether the mean is a probability (default priors from the share of
+        successes).
+    kind : str
+        How the summary names the model ("linear", "generalized linear"...).
+
+    Examples
+    --------
+    >>> from mixedfit.families import get_family
+    >>> fam = get_family("binomial", link="probit")
+    >>> fam, fam.takes_trials, fam.parameters
+    (Family(name='binomial', link='probit'), True, ())
+    """
+
+    name: ClassVar[str] = ""
+    links: ClassVar[tuple[str, ...]] = ()
+    parameters: ClassVar[tuple[str, ...]] = ()
+    discrete: ClassVar[bool] = False
+    binary: ClassVar[bool] = False
+    takes_trials: ClassVar[bool] = False
+    probability: ClassVar[bool] = False
+    kind: ClassVar[str] = "generalized linear"
+    #: a location-scale family with the identity link (see :attr:`location_scale`)
+    _location_scale: ClassVar[bool] = False
+    #: the compiled kernel's family code for each link it covers
+    _compiled: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, link: str | None = None) -> None:
+        chosen = self.links[0] if link is None else str(link).lower()
+        if chosen not in self.links:
+            raise FamilyError(f"The {self.name} family does not take the {chosen!r} link; use "
+                              f"one of {', '.join(self.links)}.")
+        self.link = chosen
+
+    def __repr__(self) -> str:
+        return f"Family(name={self.name!r}, link={self.link!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Family) and other.name == self.name
+                and other.link == self.link)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.link))
+
+    # ------------------------------------------------------------ the mean
+    @property
+    def location_scale(self) -> bool:
+        """Whether shifting and rescaling the response keeps the model's form
+        (``(y - c) / s`` is of the same family, with mean ``(mu - c) / s`` and scale
+        ``sigma / s``): the identity-link Gaussian and Student-t families. Such a
+        response is centred and scaled internally (:mod:`mixedfit.standardize`)."""
+        return self._location_scale and self.link == "identity"
+
+    @property
+    def compiled(self) -> str | None:
+        """The compiled kernel's code for this family and link, or None when the kernel
+        does not cover it (:mod:`mixedfit.fast`)."""
+        return self._compiled.get(self.link)
+
+    def inverse_link(self, eta: Any, xp: Any = np) -> Any:
+        """Expected response for linear predictor ``eta``."""
+        return inverse_link(self.link, eta, xp)
+
+    def link_function(self, mu: Any) -> Any:
+        """Linear predictor for expected response ``mu``."""
+        return link_function(self.link, mu)
+
+    # ------------------------------------------------------------ priors
+    def prior_location_scale(self, y: np.ndarray, trials: np.ndarray | None = None
+                             ) -> tuple[float, float]:
+        """Location and scale on the link scale that set the default priors.
+
+        Identity link: the response's mean and sd. Other links: the link of the
+        response's mean (clipped into the link's domain) and scale 1, so that
+        ``2.5 * scale`` gives the familiar ``Normal(0, 2.5)`` of rstanarm.
+        """
+        y = np.asarray(y, dtype=float)
+        if self.link == "identity":
+            sd = float(np.std(y / trials)) if trials is not None else float(np.std(y))
+            mean = float(np.mean(y / trials)) if trials is not None else float(np.mean(y))
+            return mean, sd if sd > 0 else 1.0
+        if self.probability:
+            p = float(np.sum(y) / np.sum(trials)) if trials is not None else float(np.mean(y))
+            p = min(max(p, 0.01), 0.99)
+            return float(self.link_function(p)), 1.0
+        mean = float(np.mean(y))
+        if self.link == "log":
+            return float(np.log(max(mean, 1e-3))), 1.0
+        if self.link == "inverse":
+            inv = 1.0 / max(mean, 1e-8)
+            return inv, inv
+        return 0.0, 1.0
+
+    def parameter_priors(self, y: np.ndarray) -> dict[str, PriorSpec]:
+        """Default priors of the family's own parameters, as ``(name, parameters)``."""
+        return {}
+
+    # ------------------------------------------------------------ the response
+    def check_values(self, y: np.ndarray, name: str) -> None:
+        """Refuse response values outside the family's support (a :class:`DataError`
+        naming the column)."""
+
+    def degenerate(self, y: np.ndarray, trials: np.ndarray | None, name: str
+                   ) -> tuple[str, str] | None:
+        """A response with nothing (or half of nothing) to fit: ``("error", message)``
+        or ``("warning", message)``; None when the response is fit to be fitted."""
+        if y.size and np.all(y == y[0]):
+            return ("error", f"The response {name!r} is constant (every value is "
+                             f"{float(y[0]):g}): a {self.name} model has nothing to fit, its "
+                             f"scale would be 0. Check the column and any filtering of rows.")
+        return None
+
+    # ------------------------------------------------------------ likelihood
+    def pymc_likelihood(self, pm: Any, pt: Any, eta: Any, params: dict[str, Any],
+                        y: np.ndarray, trials: np.ndarray | None) -> Any:
+        """The observed variable ``y`` of the PyMC model (``pm``, ``pt``: the ``pymc`` and
+        ``pytensor.tensor`` modules, passed in so that this layer imports neither)."""
+        raise NotImplementedError
+
+    def log_likelihood(self, y: np.ndarray, eta: np.ndarray, params: dict[str, np.ndarray],
+                       trials: np.ndarray | None) -> np.ndarray:
+        """``log p(y_i | draw s)`` for linear-predictor draws ``eta`` (S, n) and the
+        family's parameters (S,)."""
+        raise NotImplementedError
+
+    def simulate(self, mu: np.ndarray, params: dict[str, np.ndarray],
+                 trials: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+        """Responses drawn given means ``mu`` (S, n) and parameters (S,)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ GLM pieces
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        """The GLM variance function ``V(mu)``."""
+        return np.ones_like(mu)
+
+    def dmu_deta(self, eta: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """``d mu / d eta`` of the link."""
+        return dmu_deta(self.link, eta, mu)
+
+    def irls_start(self, y: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The working target and the starting mean of an IRLS fit."""
+        mu = np.maximum(y, 1e-8) if self.link in ("log", "inverse") else y.astype(float)
+        return y, mu
+
+    def clip_mean(self, mu: np.ndarray) -> np.ndarray:
+        """The mean kept inside the support during IRLS."""
+        return mu
+
+    def own_fit_problem(self, y: np.ndarray, n: np.ndarray | None) -> str:
+        """Why a group level's own GLM fit has no finite estimate, or ''."""
+        return ""
+
+    def working_variance(self, y: np.ndarray, trials: np.ndarray | None) -> float:
+        """The inverse of the average working weight at the response's mean (the
+        information per observation that sets the centring of group effects)."""
+        return 1.0
+
+    def link_scale_start(self, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+        """A rough linear predictor per row, for start values."""
+        return np.log(np.asarray(y, dtype=float) + 0.5)
+
+    def params_of(self, params: dict[str, Any], key: str) -> Any:
+        """Draws ``(S,)`` of a parameter as a column ``(S, 1)`` against rows."""
+        return np.asarray(params[key])[:, None]

@@ -1,0 +1,52 @@
+"""The Gaussian family: ``y ~ Normal(mu, sigma)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from mixedfit.families.family import Family, PriorSpec
+
+__all__ = ["Gaussian", "scale_prior"]
+
+
+def scale_prior(y: np.ndarray) -> PriorSpec:
+    """``sigma ~ HalfStudentT(nu=4, sigma=sd(y))`` (1 for a constant response)."""
+    sd = float(np.std(y))
+    return "HalfStudentT", {"nu": 4.0, "sigma": sd if sd > 0 else 1.0}
+
+
+class Gaussian(Family):
+    """Normal response: ``y ~ Normal(mu, sigma)``; links identity, log, inverse.
+
+    Examples
+    --------
+    >>> Gaussian().parameters, Gaussian().location_scale, Gaussian("log").location_scale
+    (('sigma',), True, False)
+    """
+
+    name = "gaussian"
+    links = ("identity", "log", "inverse")
+    parameters = ("sigma",)
+    kind = "linear"
+    _location_scale = True
+    _compiled = {"identity": "gaussian"}
+
+    def parameter_priors(self, y: np.ndarray) -> dict[str, PriorSpec]:
+        return {"sigma": scale_prior(y)}
+
+    def pymc_likelihood(self, pm: Any, pt: Any, eta: Any, params: dict[str, Any],
+                        y: np.ndarray, trials: np.ndarray | None) -> Any:
+        return pm.Normal("y", mu=self.inverse_link(eta, pt), sigma=params["sigma"],
+                         observed=y, dims="obs")
+
+    def log_likelihood(self, y, eta, params, trials):  # noqa: ANN001, ANN201 - as Family
+        return stats.norm.logpdf(y, self.inverse_link(eta), self.params_of(params, "sigma"))
+
+    def simulate(self, mu, params, trials, rng):  # noqa: ANN001, ANN201 - as Family
+        return rng.normal(mu, self.params_of(params, "sigma"))
+
+    def link_scale_start(self, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+        return np.asarray(y, dtype=float).copy()

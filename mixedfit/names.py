@@ -1,0 +1,155 @@
+"""Every name mixedfit gives: posterior variables, their dims, prior keys, table labels.
+
+Defined once here and used by every backend (the compiled kernel, PyMC, Bambi), by
+the results and by saving, so that no module builds a name from an f-string and no
+module parses one back.
+
+Posterior variables (``res.idata.posterior``):
+
+====================  =====================================  ==========================
+name                  meaning                                dims
+====================  =====================================  ==========================
+``fixed``             fixed effects                          ``fixed_term``
+``sd(L)``             sd of each term of block ``L``         ``term(L)``
+``cor(L)``            correlation matrix of block ``L``      ``term(L)``, ``term(L)_``
+``u(L)``              group deviations of block ``L``        ``level(G)``, ``term(L)``
+``z(L)``              standardised deviations (non-centred)  ``level(G)``, ``term(L)``
+``sd_at_means(L)``    sds at the means of the predictors     ``term(L)``
+``cor_at_means(L)``   correlations there                     ``term(L)``, ``term(L)_``
+``sigma``, ``nu``...  the family's own parameters
+====================  =====================================  ==========================
+
+``L`` is the block label (the grouping factor ``G``, or ``G.1``, ``G.2`` when a
+factor has several random-effect terms).
+
+Examples
+--------
+>>> sd("Subject"), term_dim("Subject"), sd_key("Days", "Subject")
+('sd(Subject)', 'term(Subject)', 'sd(Days|Subject)')
+>>> parse_sd_key("sd(Days|Subject)")
+('Days', 'Subject')
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mixedfit.design import Design
+
+__all__ = [
+    "FIXED", "FIXED_DIM", "OBS_DIM", "RESPONSE", "sd", "cor", "effects", "std_effects",
+    "sd_at_means", "cor_at_means", "term_dim", "term_dim_twin", "level_dim", "coords_for",
+    "sd_key", "cor_key", "parse_sd_key", "is_cor_key", "sd_row", "cor_row", "row_kind",
+]
+
+#: The fixed effects' variable, and its dim.
+FIXED = "fixed"
+FIXED_DIM = "fixed_term"
+#: The observed response's variable and dim.
+RESPONSE = "y"
+OBS_DIM = "obs"
+
+
+def sd(label: str) -> str:
+    """The sds of block ``label``."""
+    return f"sd({label})"
+
+
+def cor(label: str) -> str:
+    """The correlation matrices of block ``label``."""
+    return f"cor({label})"
+
+
+def effects(label: str) -> str:
+    """The group deviations ``u`` of block ``label``."""
+    return f"u({label})"
+
+
+def std_effects(label: str) -> str:
+    """The standardised deviations ``z`` of a non-centred block ``label``."""
+    return f"z({label})"
+
+
+def sd_at_means(label: str) -> str:
+    """The sds of block ``label`` at its predictors' means (where their priors sit,
+    :mod:`mixedfit.standardize`); only for blocks centred there."""
+    return f"sd_at_means({label})"
+
+
+def cor_at_means(label: str) -> str:
+    """The correlations of block ``label`` at its predictors' means."""
+    return f"cor_at_means({label})"
+
+
+def term_dim(label: str) -> str:
+    """The dim that indexes the terms of block ``label``."""
+    return f"term({label})"
+
+
+def term_dim_twin(label: str) -> str:
+    """The second dim of a correlation matrix of block ``label``."""
+    return term_dim(label) + "_"
+
+
+def level_dim(group: str) -> str:
+    """The dim that indexes the levels of grouping factor ``group``."""
+    return f"level({group})"
+
+
+def coords_for(design: Design) -> dict[str, list]:
+    """Coordinates of every dim of a model."""
+    coords: dict[str, list] = {FIXED_DIM: list(design.fixed_columns),
+                               OBS_DIM: list(range(design.n_obs))}
+    for block in design.blocks:
+        coords[level_dim(block.group)] = list(block.levels)
+        coords[term_dim(block.label)] = list(block.columns)
+        coords[term_dim_twin(block.label)] = list(block.columns)
+    return coords
+
+
+def sd_key(column: str, group: str) -> str:
+    """The prior key of the sd of ``column`` across levels of ``group``."""
+    return f"sd({column}|{group})"
+
+
+def cor_key(label: str) -> str:
+    """The prior key of the correlations of block ``label``."""
+    return f"cor({label})"
+
+
+def parse_sd_key(key: str) -> tuple[str, str] | None:
+    """``(column, group)`` of an sd's prior key, or None if ``key`` is not one."""
+    if not (key.startswith("sd(") and key.endswith(")") and "|" in key):
+        return None
+    column, group = key[3:-1].split("|", 1)
+    return column, group
+
+
+def is_cor_key(key: str) -> bool:
+    """Whether ``key`` names a correlation prior."""
+    return key.startswith("cor(") and key.endswith(")")
+
+
+def sd_row(column: str) -> str:
+    """The variance-components row of the sd of ``column``."""
+    return f"sd({column})"
+
+
+def cor_row(first: str, second: str) -> str:
+    """The variance-components row of the correlation of two columns."""
+    return f"cor({first},{second})"
+
+
+def row_kind(row: str) -> str:
+    """What a variance-components row is: ``"sd"``, ``"var"``, ``"cor"`` or ``""``.
+
+    Examples
+    --------
+    >>> row_kind("sd(Days)"), row_kind("cor(Intercept,Days)"), row_kind("sd")
+    ('sd', 'cor', '')
+    """
+    for kind in ("sd", "var", "cor"):
+        if row.startswith(kind + "(") and row.endswith(")"):
+            return kind
+    return ""

@@ -1,0 +1,704 @@
+"""The result of a fit: labelled pandas tables computed on access and cached.
+
+Every table reports the posterior mean, the posterior sd and an equal-tailed
+credible interval (``lower``, ``upper``) whose mass is :attr:`MixedResult.interval`
+(0.94 unless set otherwise; setting it clears the cached tables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from mixedfit import names
+from mixedfit.design import Design
+from mixedfit.errors import MixedFitError, OptionError
+from mixedfit.families import Family
+from mixedfit.names import cor_key, sd_key
+from mixedfit.plan import FitPlan
+from mixedfit.priors import Prior, log_prior_draws, prior_set
+from mixedfit.results import display
+from mixedfit.results.convergence import rhat_ess
+from mixedfit.results.diagnostics import diagnose
+from mixedfit.results.loglik import log_likelihood_draws
+from mixedfit.results.predict import predict
+from mixedfit.results.predictive import grouped_check, posterior_predictive
+from mixedfit.results.report import build_summary
+from mixedfit.results.sensitivity import power_scale_sensitivity
+from mixedfit.results.shrinkage import shrinkage_table
+from mixedfit.results.summaries import STAT_COLUMNS, describe
+from mixedfit.results.tidy import tidy
+from mixedfit.standardize import Standardization, standardize
+
+__all__ = ["ResultView", "STAT_COLUMNS", "describe"]
+
+T = TypeVar("T")
+
+
+def _cached(func: Callable[[ResultView], T]) -> property:
+    name = func.__name__
+
+    def getter(self: ResultView) -> T:
+        if name not in self._cache:
+            self._cache[name] = func(self)
+        return self._cache[name]
+
+    getter.__doc__ = func.__doc__
+    return property(getter)
+
+
+class ResultView:
+    """A fitted mixed model, read: every table, check and prediction.
+
+    A view over the posterior, the design, the priors and the fit plan; it computes
+    and never changes them (the ``interval`` of its tables excepted). The result
+    :func:`mixedfit.fit` returns, :class:`mixedfit.MixedResult`, adds the entry
+    points to plotting, saving and refitting.
+
+    Attributes
+    ----------
+    design : Design
+        Matrices, group indices and the data rows used.
+    family : Family
+        Response family and link.
+    idata : arviz.InferenceData
+        The posterior draws, with group levels as coordinates.
+    plan : FitPlan
+        Every choice of the fit (backend, sampler, parameterisation...).
+    formula : str
+        The formula as written.
+    """
+
+    def __init__(self, *, design: Design, family: Family, priors: dict[str, Prior],
+                 idata: Any, plan: FitPlan | None = None, info: dict[str, Any] | None = None,
+                 interval: float | None = None) -> None:
+        self.design = design
+        self.family = family
+        self._priors = prior_set(priors, design, family)
+        self.idata = idata
+        if plan is None:
+            plan = FitPlan.from_dict({"family": family.name, "link": family.link,
+                                      **(info or {})})
+        self.plan = plan
+        self._cache: dict[str, Any] = {}
+        self._draw_cache: dict[str, Any] = {}
+        self.interval = plan.interval if interval is None else interval
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The fit plan as a dict (``res.info["backend"]``...); see :attr:`plan`."""
+        return self.plan.to_dict()
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def formula(self) -> str:
+        """The formula as written."""
+        return self.design.formula_text
+
+    @property
+    def interval(self) -> float:
+        """Mass of the credible intervals in every table (default 0.94)."""
+        return self._interval
+
+    @interval.setter
+    def interval(self, value: float) -> None:
+        if not (isinstance(value, float | int) and 0 < float(value) < 1):
+            raise OptionError(f"interval must be a number between 0 and 1, got {value!r}.")
+        self._interval = float(value)
+        self._cache.clear()
+
+    @property
+    def n_obs(self) -> int:
+        """Number of observations used in the fit."""
+        return self.design.n_obs
+
+    @property
+    def n_draws(self) -> int:
+        """Total number of posterior draws (chains x draws)."""
+        post = self.idata.posterior
+        return int(post.sizes["chain"] * post.sizes["draw"])
+
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a model variable, shape ``(chains * draws, ...)``.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.draws("fixed").shape[1]
+        2
+        """
+        if name not in self._draw_cache:
+            if name not in self.idata.posterior:
+                raise MixedFitError(f"The posterior has no variable {name!r}.")
+            da = self.idata.posterior[name]
+            arr = np.asarray(da.values)
+            self._draw_cache[name] = arr.reshape((-1,) + arr.shape[2:])
+        return self._draw_cache[name]
+
+    def _quantile_labels(self) -> tuple[str, str]:
+        q = (1.0 - self.interval) / 2.0 * 100
+        return f"{q:g}%", f"{100 - q:g}%"
+
+    def _frame(self, draws: np.ndarray, index: Any) -> pd.DataFrame:
+        stats = describe(draws, self.interval)
+        df = pd.DataFrame({k: np.asarray(v).reshape(-1) for k, v in stats.items()}, index=index)
+        df.attrs["interval"] = self.interval
+        return df
+
+    # ------------------------------------------------------------------ priors
+    @_cached
+    def priors(self) -> pd.DataFrame:
+        """The prior of every parameter, whether it is the default or the user's, and
+        where it sits.
+
+        ``on`` is ``"as reported"`` when the prior is on the parameter as the tables
+        show it, or says where it sits otherwise: the default intercept prior sits on
+        the intercept at the predictors' means, and the default sd and correlation
+        priors of a correlated block with slopes on the group intercepts at the means
+        of its predictors (so that moving a predictor's origin changes nothing; see
+        :mod:`mixedfit.standardize`). Priors are on the user's scale.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.priors.loc["Intercept", "on"]
+        "at the predictors' means (Days = 4.5)"
+        """
+        st = self._standardization
+        user = self._priors.user
+        rows = [{"parameter": k, "prior": repr(p), "source": "user" if k in user else "default",
+                 "on": st.site(k)} for k, p in self._priors.items()]
+        return pd.DataFrame(rows).set_index("parameter")
+
+    @property
+    def _standardization(self) -> Standardization:
+        """The internal coordinates of the fit (where each prior sits)."""
+        if "_standardization" not in self._draw_cache:
+            self._draw_cache["_standardization"] = standardize(self.design, self.family,
+                                                               self._priors)
+        return self._draw_cache["_standardization"]
+
+    def _block_at_prior_sites(self, k: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Draws of block ``k``'s sds and correlations ``(S, q)``, ``(S, q, q)`` in the
+        basis its priors sit in (the group intercepts at the predictors' means in a
+        centred block; as reported otherwise)."""
+        b = self.design.blocks[k]
+        if names.sd_at_means(b.label) in self.idata.posterior:  # sampled there (and stored)
+            return self.draws(names.sd_at_means(b.label)), self.draws(names.cor_at_means(b.label))
+        sd = self.draws(names.sd(b.label))
+        cor = self.draws(names.cor(b.label)) if b.correlated else None
+        if cor is None or not self._standardization.blocks[k].centred:
+            return sd, cor
+        cov = self._standardization.covariance_at_centre(
+            k, sd[:, :, None] * cor * sd[:, None, :])
+        sd_c = np.sqrt(np.einsum("sii->si", cov))
+        return sd_c, cov / (sd_c[:, :, None] * sd_c[:, None, :])
+
+    def _at_prior_sites(self) -> dict[str, np.ndarray]:
+        """Draws of every parameter where its prior sits (see :attr:`priors`)."""
+        d = self.design
+        out: dict[str, np.ndarray] = {}
+        if d.fixed_columns:
+            theta = self._standardization.at_prior_sites(self.draws(names.FIXED))
+            out.update({c: theta[:, j] for j, c in enumerate(d.fixed_columns)})
+        for k, b in enumerate(d.blocks):
+            sd, cor = self._block_at_prior_sites(k)
+            out.update({sd_key(c, b.group): sd[:, j] for j, c in enumerate(b.columns)})
+            if cor is not None:
+                out[cor_key(b.label)] = cor
+        for name in self.family.parameters:
+            out[name] = self.draws(name)
+        return out
+
+    # ------------------------------------------------------------ fixed effects
+    @_cached
+    def fixed_effects(self) -> pd.DataFrame:
+        """Fixed effects: posterior mean, sd, interval, R-hat and bulk/tail ESS.
+
+        On the link scale for non-identity links.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> list(res.fixed_effects.columns)
+        ['mean', 'sd', 'lower', 'upper', 'r_hat', 'ess_bulk', 'ess_tail']
+        """
+        cols = self.design.fixed_columns
+        if not cols:
+            return pd.DataFrame(columns=[*STAT_COLUMNS, "r_hat", "ess_bulk", "ess_tail"])
+        df = self._frame(self.draws(names.FIXED), pd.Index(cols, name="term"))
+        diag = self._diagnostics_of(names.FIXED)
+        for key in ("r_hat", "ess_bulk", "ess_tail"):
+            df[key] = np.asarray(diag[key]).reshape(-1)
+        return df
+
+    def _diagnostics_of(self, name: str) -> dict[str, np.ndarray]:
+        da = self.idata.posterior[name]
+        arr = np.asarray(da.values, dtype=float)
+        shape = arr.shape[2:]
+        r, bulk, tail = rhat_ess(arr.reshape(arr.shape[0], arr.shape[1], -1))
+        return {"r_hat": r.reshape(shape), "ess_bulk": bulk.reshape(shape),
+                "ess_tail": tail.reshape(shape)}
+
+    # ------------------------------------------------------------- group effects
+    def _group_draws(self, group: str) -> tuple[list[str], np.ndarray]:
+        """Columns and draws ``(S, levels, terms)`` of all blocks of a grouping factor."""
+        blocks = self.design.groups[group]
+        cols = [c for b in blocks for c in b.columns]
+        arr = np.concatenate([self.draws(names.effects(b.label)) for b in blocks], axis=2)
+        return cols, arr
+
+    def _group_table(self, group: str, arr: np.ndarray, cols: list[str]) -> pd.DataFrame:
+        levels = self.design.groups[group][0].levels
+        stats = describe(arr, self.interval)
+        data = {(c, s): stats[s][:, j] for j, c in enumerate(cols) for s in STAT_COLUMNS}
+        df = pd.DataFrame(data, index=pd.Index(levels, name=group))
+        df.columns = pd.MultiIndex.from_tuples(df.columns, names=["term", "stat"])
+        df.attrs["interval"] = self.interval
+        return df
+
+    @_cached
+    def random_effects(self) -> dict[str, pd.DataFrame]:
+        """Group deviations from the fixed effects, one table per grouping factor.
+
+        Rows are the factor's levels; columns are ``(term, stat)`` pairs, so
+        ``res.random_effects["Subject"]["Days"]["mean"]`` is each subject's
+        slope deviation. lme4's ``ranef()``.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.random_effects["Subject"].shape
+        (18, 8)
+        """
+        out = {}
+        for group in self.design.groups:
+            cols, arr = self._group_draws(group)
+            out[group] = self._group_table(group, arr, cols)
+        return out
+
+    def _coefficient_draws(self, group: str) -> tuple[list[str], np.ndarray]:
+        cols, arr = self._group_draws(group)
+        arr = arr.copy()
+        if self.design.fixed_columns:
+            fixed = self.draws(names.FIXED)
+            for j, c in enumerate(cols):
+                if c in self.design.fixed_columns:
+                    arr[:, :, j] += fixed[:, self.design.fixed_columns.index(c)][:, None]
+        return cols, arr
+
+    @_cached
+    def coefficients(self) -> dict[str, pd.DataFrame]:
+        """Each group's own coefficients (fixed effect plus the group's deviation).
+
+        Same layout as :attr:`random_effects`; lme4's ``coef()`` restricted to the
+        terms that vary by the factor.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.coefficients["Subject"]["Days"].columns.tolist()
+        ['mean', 'sd', 'lower', 'upper']
+        """
+        out = {}
+        for group in self.design.groups:
+            cols, arr = self._coefficient_draws(group)
+            out[group] = self._group_table(group, arr, cols)
+        return out
+
+    # --------------------------------------------------------- variance components
+    @_cached
+    def variance_components(self) -> pd.DataFrame:
+        """Standard deviations, variances and correlations of the group effects.
+
+        Rows are indexed by ``(group, parameter)`` with parameters such as
+        ``sd(Intercept)``, ``var(Days)`` and ``cor(Intercept,Days)``; the residual
+        sd and variance of Gaussian models come last under group ``Residual``.
+        lme4's ``VarCorr()``.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.variance_components.index.tolist()[:3]
+        [('Subject', 'sd(Intercept)'), ('Subject', 'sd(Days)'), ('Subject', 'var(Intercept)')]
+        """
+        pieces: list[tuple[tuple[str, str], np.ndarray]] = []
+        for group, blocks in self.design.groups.items():
+            sds, columns = [], []
+            for b in blocks:
+                sds.append(self.draws(names.sd(b.label)))
+                columns.extend(b.columns)
+            sd = np.concatenate(sds, axis=1)
+            for j, c in enumerate(columns):
+                pieces.append(((group, names.sd_row(c)), sd[:, j]))
+            for j, c in enumerate(columns):
+                pieces.append(((group, f"var({c})"), sd[:, j] ** 2))
+            for b in blocks:
+                if not b.correlated:
+                    continue
+                cor = self.draws(names.cor(b.label))
+                for i in range(b.n_terms):
+                    for j in range(i + 1, b.n_terms):
+                        pieces.append(((group, names.cor_row(b.columns[i], b.columns[j])),
+                                       cor[:, i, j]))
+        if "sigma" in self.family.parameters:
+            sigma = self.draws("sigma")
+            pieces.append((("Residual", "sd"), sigma))
+            pieces.append((("Residual", "var"), sigma ** 2))
+        if not pieces:
+            return pd.DataFrame(columns=STAT_COLUMNS)
+        draws = np.column_stack([p[1] for p in pieces])
+        index = pd.MultiIndex.from_tuples([p[0] for p in pieces], names=["group", "parameter"])
+        return self._frame(draws, index)
+
+    @_cached
+    def sigma(self) -> pd.Series:
+        """Residual standard deviation (Gaussian family): mean, sd and interval.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> bool(20 < res.sigma["mean"] < 32)
+        True
+        """
+        if "sigma" not in self.family.parameters:
+            raise MixedFitError(f"The {self.family.name} family has no residual sd (sigma).")
+        stats = describe(self.draws("sigma"), self.interval)
+        s = pd.Series({k: float(v) for k, v in stats.items()}, name="sigma")
+        s.attrs["interval"] = self.interval
+        return s
+
+    @_cached
+    def family_parameters(self) -> pd.DataFrame:
+        """The family's own parameters (``sigma``, ``nu``, ``alpha``, ``kappa``), if any.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.family_parameters.index.tolist()
+        ['sigma']
+        """
+        names = list(self.family.parameters)
+        if not names:
+            return pd.DataFrame(columns=STAT_COLUMNS)
+        draws = np.column_stack([self.draws(n) for n in names])
+        return self._frame(draws, pd.Index(names, name="parameter"))
+
+    # ------------------------------------------------------------------ shrinkage
+    @_cached
+    def shrinkage(self) -> pd.DataFrame:
+        """How far each group's estimate was pulled from its own data toward the population.
+
+        One row per ``(group, level, term)`` with columns:
+
+        - ``n_obs``: observations in the level;
+        - ``no_pooling``: the level's own least-squares fit of the terms that vary by
+          the factor, after removing the other effects at their posterior means (NaN
+          when the level has too few observations for its own fit);
+        - ``partial_pooling``: the posterior mean of the level's coefficient;
+        - ``population``: the fixed effect of the term (0 when there is none);
+        - ``shrinkage``: the fraction of the distance from ``no_pooling`` to
+          ``population`` that the estimate moved, ``(no - partial) / (no - population)``;
+        - ``weight``: for random intercepts of Gaussian models, the analytic pooling
+          weight ``w_j = (n_j / sigma^2) / (n_j / sigma^2 + 1 / sd^2)`` (posterior mean),
+          the share of the level's own mean in its estimate; NaN for other terms;
+        - ``note``: why ``no_pooling`` is NaN (too few observations, all successes...).
+
+        For families with a non-identity link every column is on the link scale and
+        the own fit is a maximum-likelihood GLM fit of the level's rows.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> list(res.shrinkage.columns)
+        ['n_obs', 'no_pooling', 'partial_pooling', 'population', 'shrinkage', 'weight', 'note']
+        """
+        return shrinkage_table(self)
+
+    # ----------------------------------------------------------------- prediction
+    def predict(self, newdata: Any = None, *, include_random: bool = True,
+                new_levels: str = "population", scale: str = "response",
+                random_seed: int | None = None) -> pd.DataFrame:
+        """Posterior mean and interval of the expected response.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict; the fitted rows when omitted.
+        include_random : bool, default True
+            Add the group effects (False: the population-level prediction).
+        new_levels : {"population", "error"}, default "population"
+            For a level not seen in fitting: draw its effects from the fitted
+            population distribution (one draw per posterior draw), or raise.
+        scale : {"response", "link"}, default "response"
+            Expected response, or the linear predictor.
+        random_seed : int, optional
+            Seed for the new-level draws.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``mean``, ``sd``, ``lower``, ``upper`` per row, indexed like ``newdata``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> res = _example_result()
+        >>> new = pd.DataFrame({"Days": [0, 9], "Subject": ["308", "new"]})
+        >>> res.predict(new).shape
+        (2, 4)
+        """
+        return predict(self, newdata, include_random=include_random, new_levels=new_levels,
+                       scale=scale, random_seed=random_seed)
+
+    # ------------------------------------------------------------------- checking
+    def posterior_predictive(self, draws: int = 100, *,
+                             random_seed: int | None = None) -> np.ndarray:
+        """Replicated data sets drawn from the posterior predictive distribution.
+
+        Parameters
+        ----------
+        draws : int, default 100
+            Number of replicated data sets (posterior draws picked at random).
+        random_seed : int, optional
+            Seed.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(draws, n_obs)``, comparable with the observed ``res.design.y``.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.posterior_predictive(draws=20, random_seed=1).shape
+        (20, 180)
+        """
+        return posterior_predictive(self, draws, random_seed=random_seed)
+
+    def ppc_grouped(self, group: str, *, stat: str = "mean", draws: int = 200,
+                    random_seed: int | None = None) -> pd.DataFrame:
+        """Grouped posterior predictive check: a statistic per level, observed vs replicated.
+
+        Parameters
+        ----------
+        group : str
+            A grouping factor of the model.
+        stat : {"mean", "sd", "median", "max", "min"}
+            Statistic computed on each level's observations.
+        draws : int
+            Replicated data sets.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Per level: ``n_obs``, ``observed``, ``replicated_mean``, ``lower``, ``upper``
+            and ``p_value`` (share of replicated statistics >= observed).
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> res.ppc_grouped("Subject", stat="sd", random_seed=1).shape
+        (18, 6)
+        """
+        return grouped_check(self, group, stat=stat, draws=draws, random_seed=random_seed)
+
+    def diagnostics(self) -> Any:
+        """Convergence diagnostics: R-hat, bulk and tail ESS, divergences, tree depth, E-BFMI.
+
+        Also reports variance components whose posterior piles up at zero, like
+        lme4's singular fit.
+
+        Returns
+        -------
+        Diagnostics
+            ``.parameters`` (table per parameter), ``.problems`` (each failed check with
+            its remedy), ``.singular``, ``.ok``; prints as a report.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> d = res.diagnostics()
+        >>> list(d.parameters.columns)
+        ['r_hat', 'ess_bulk', 'ess_tail']
+        """
+        if "_diagnostics" not in self._draw_cache:
+            self._draw_cache["_diagnostics"] = diagnose(self)
+        return self._draw_cache["_diagnostics"]
+
+    def _ensure_log_likelihood(self) -> Any:
+        if "log_likelihood" not in self.idata.groups():
+            import xarray as xr  # deferred: xarray loads with ArviZ, when first needed
+
+
+            ll = log_likelihood_draws(self)
+            self.idata.add_groups(log_likelihood=xr.Dataset(
+                {"y": (("chain", "draw", "obs"), ll)},
+                coords={"chain": self.idata.posterior.coords["chain"].values,
+                        "draw": self.idata.posterior.coords["draw"].values}))
+        return self.idata
+
+    def loo(self) -> Any:
+        """PSIS-LOO: expected log predictive density, with Pareto k diagnostics.
+
+        Returns
+        -------
+        arviz.ELPDData
+            ``elpd_loo``, ``se``, ``p_loo`` and pointwise ``pareto_k``; a warning is
+            shown by ArviZ when some k exceed 0.7.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> loo = res.loo()
+        >>> bool(loo["elpd_loo"] < 0)
+        True
+        """
+        import arviz as az  # deferred: ArviZ is heavy and only needed here
+
+        return az.loo(self._ensure_log_likelihood(), pointwise=True)
+
+    def waic(self) -> Any:
+        """WAIC (widely applicable information criterion), ArviZ's ``ELPDData``."""
+        import arviz as az  # deferred: ArviZ is heavy and only needed here
+
+        return az.waic(self._ensure_log_likelihood(), pointwise=True)
+
+    def log_prior(self) -> np.ndarray:
+        """Log prior density of every posterior draw (the priors listed in :attr:`priors`,
+        each evaluated where it sits)."""
+        return log_prior_draws(self._priors, self._at_prior_sites())
+
+    def prior_sensitivity(self, *, threshold: float = 0.05) -> pd.DataFrame:
+        """Power-scaling sensitivity of each parameter to the prior and to the likelihood.
+
+        The posterior is reweighted as if the prior (then the likelihood) were raised
+        to a power near 1, with Pareto-smoothed importance sampling and no refit
+        (Kallioinen et al., 2023, the method of the priorsense package). A parameter
+        whose posterior moves with the prior *and* with the likelihood is flagged as a
+        prior-data conflict; one that moves with the prior only, as a strong prior with
+        a weak likelihood. Power-scaled are the priors listed in :attr:`priors` (fixed
+        effects, group sds and correlations, family parameters), not the group effects'
+        own normal distribution. A fixed slope that also varies by group is informed by
+        the data only through the group slopes, so its likelihood sensitivity stays low
+        even under a conflicting prior: read its flag as "strong prior".
+
+        Returns
+        -------
+        pandas.DataFrame
+            Per parameter: ``prior`` and ``likelihood`` sensitivity, ``diagnosis``, and
+            how the posterior mean moves when the prior is weakened or strengthened.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> ps = res.prior_sensitivity()
+        >>> "prior" in ps.columns and "diagnosis" in ps.columns
+        True
+        """
+        log_lik = self._ensure_log_likelihood().log_likelihood["y"].values
+        log_lik = np.asarray(log_lik).reshape(self.n_draws, -1).sum(axis=1)
+        d = self.design
+        draws: dict[str, np.ndarray] = {}
+        labels: dict[str, list[str]] = {}
+        if d.fixed_columns:
+            draws[names.FIXED] = self.draws(names.FIXED)
+            labels[names.FIXED] = list(d.fixed_columns)
+        for b in d.blocks:
+            draws[names.sd(b.label)] = self.draws(names.sd(b.label))
+            labels[names.sd(b.label)] = list(b.columns)
+            if b.correlated:
+                cor = self.draws(names.cor(b.label))
+                iu = np.triu_indices(b.n_terms, 1)
+                draws[names.cor(b.label)] = cor[:, iu[0], iu[1]]
+                labels[names.cor(b.label)] = [f"{b.columns[i]},{b.columns[j]}"
+                                             for i, j in zip(*iu, strict=True)]
+        for name in self.family.parameters:
+            draws[name] = self.draws(name)
+        return power_scale_sensitivity(
+            draws, self.log_prior(), log_lik,
+            n_chains=int(self.idata.posterior.sizes["chain"]), threshold=threshold,
+            labels=labels)
+
+    # -------------------------------------------------------------------- display
+    def _convergence(self) -> dict[str, float]:
+        diag = self.diagnostics()
+        p = diag.parameters
+        return {"max_r_hat": float(p["r_hat"].max()),
+                "min_ess_bulk": float(p["ess_bulk"].min()),
+                "divergences": diag.divergences}
+
+    def summary(self, *, interval: float | None = None) -> display.Report:
+        """An lme4-like report of the fit.
+
+        Parameters
+        ----------
+        interval : float, optional
+            Interval mass for this report (default :attr:`interval`).
+
+        Returns
+        -------
+        Report
+            Prints as text; renders as HTML in notebooks.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> print(res.summary())  # doctest: +ELLIPSIS
+        Bayesian linear mixed model (NUTS...)
+        Formula: Reaction ~ Days + (Days | Subject)
+        ...
+        """
+        if interval is not None and interval != self.interval:
+            old = self.interval
+            self.interval = interval
+            try:
+                return self.summary()
+            finally:
+                self.interval = old
+        return build_summary(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def __repr__(self) -> str:
+        post = self.idata.posterior
+        return (f"<MixedResult {self.formula!r}: {self.family.name}, {self.n_obs} obs, "
+                f"{post.sizes['chain']} chains x {post.sizes['draw']} draws>")
+
+    # ------------------------------------------------------------------ tidy output
+    def to_frame(self, effects: Any = None) -> pd.DataFrame:
+        """Every parameter as one row of a long table, like R's ``broom.mixed::tidy``.
+
+        Parameters
+        ----------
+        effects : str or sequence of str, optional
+            Kinds of rows: ``"fixed"``, ``"ran_pars"`` (group sds, correlations and the
+            residual sd), ``"ran_vals"`` (level deviations), ``"family"`` (the family's
+            other parameters) and, on request, ``"ran_coefs"`` (level coefficients).
+            Default: the first four.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``effect``, ``group``, ``term``, ``level``, ``estimate`` (posterior
+            mean), ``std_error`` (posterior sd), ``lower``, ``upper``, ``r_hat``,
+            ``ess_bulk``. See :mod:`mixedfit.results.tidy`.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> t = res.to_frame()
+        >>> t.iloc[0][["effect", "term"]].tolist()
+        ['fixed', 'Intercept']
+        >>> res.to_frame("ran_vals").shape
+        (36, 10)
+        """
+        return tidy(self, effects)
+
+    def tidy(self, effects: Any = None) -> pd.DataFrame:
+        """Alias of :meth:`to_frame` (the name broom users know)."""
+        return self.to_frame(effects)

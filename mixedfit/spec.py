@@ -1,0 +1,73 @@
+"""A model specification: the design, the family and the resolved priors, together.
+
+What every backend receives. Which models can be fitted at all is decided when a
+spec is made (:func:`mixedfit.design.build_design` and
+:func:`mixedfit.priors.resolve_priors` check everything); a backend only says which
+of them it covers (:meth:`mixedfit.backends.Backend.supports`).
+
+Examples
+--------
+>>> import mixedfit as mf
+>>> spec = make_spec("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"))
+>>> spec.family, spec.design.n_obs, len(spec.priors)
+(Family(name='gaussian', link='identity'), 180, 6)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mixedfit.design import Design, build_design
+from mixedfit.errors import OptionError
+from mixedfit.families import Family, get_family
+from mixedfit.priors import PriorSet, resolve_priors
+from mixedfit.standardize import Standardization, standardize
+
+__all__ = ["ModelSpec", "make_spec"]
+
+
+@dataclass
+class ModelSpec:
+    """A checked model: design, family and priors.
+
+    Attributes
+    ----------
+    design : Design
+    family : Family
+    priors : PriorSet
+    """
+
+    design: Design
+    family: Family
+    priors: PriorSet
+    _standardization: Standardization | None = field(default=None, repr=False)
+
+    @property
+    def standardization(self) -> Standardization:
+        """The internal coordinates of the model (:mod:`mixedfit.standardize`)."""
+        if self._standardization is None:
+            self._standardization = standardize(self.design, self.family, self.priors)
+        return self._standardization
+
+
+def make_spec(formula: Any, data: Any, *, family: str | Family = "gaussian",
+              priors: Mapping[str, Any] | None = None, trials: Any = None, weights: Any = None,
+              na_action: str = "drop", check_response: bool = True) -> ModelSpec:
+    """Design, family and resolved priors: everything checked before any sampling.
+
+    ``weights`` is lme4's name for the binomial trials (``glmer(y/n ~ ..., weights = n)``).
+    """
+    fam = get_family(family)
+    if weights is not None:
+        if trials is not None:
+            raise OptionError("Give trials= or weights=, not both.")
+        if not fam.takes_trials:
+            raise OptionError(
+                "weights= gives binomial trials; mixedfit has no observation weights for the "
+                f"{fam.name} family.")
+        trials = weights
+    design = build_design(formula, data, family=fam, trials=trials, na_action=na_action,
+                          check_response=check_response)
+    return ModelSpec(design, fam, resolve_priors(design, fam, priors))

@@ -1,0 +1,289 @@
+"""The compiled log density (mixedfit.fast): gradient, density and posterior checks.
+
+The kernel's gradient is written by hand, so every model class it covers is checked
+against central finite differences; its density is checked against the PyMC model
+of ``mixedfit.backends.pymc_model`` (the same priors and likelihood, built independently) up to a
+constant; the correlation transform against the LKJ density; and a fit against a
+fit with ``backend="pymc"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedfit as mf
+from mixedfit.design import build_design
+from mixedfit.fast.layout import make_layout, unsupported_reason
+from mixedfit.fast.sampler import corr_cholesky_np, logp_and_grad
+from mixedfit.priors import Prior, resolve_priors
+
+
+def _data(seed: int = 0, n_groups: int = 7, per: int = 9) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = n_groups * per
+    g = np.repeat(np.arange(n_groups), per)
+    h = rng.integers(0, 4, n)
+    x = rng.normal(size=n)
+    w = rng.normal(size=n)
+    eta = 0.3 + 0.5 * x + rng.normal(0, 0.5, n_groups)[g] + rng.normal(0, 0.3, 4)[h]
+    return pd.DataFrame({
+        "y": eta + rng.normal(0, 0.7, n), "x": x, "w": w,
+        "k": rng.poisson(np.exp(eta)), "b": rng.binomial(1, 1 / (1 + np.exp(-eta))),
+        "s": rng.binomial(5, 1 / (1 + np.exp(-eta))), "t": np.full(n, 5),
+        "e": rng.uniform(0.5, 2.0, n), "z": 2000.0 + 3.0 * x,
+        "g": [f"g{i}" for i in g], "h": [f"h{i}" for i in h]})
+
+
+CASES = [
+    ("y ~ x + (1 + x | g)", "gaussian", None),
+    ("y ~ x + (1 + x + w | g)", "gaussian", None),
+    ("y ~ x + (1 + x || g)", "gaussian", None),
+    ("y ~ x + (1 | g) + (1 | h)", "gaussian", None),
+    ("y ~ 1 + (1 | g/h)", "gaussian", None),
+    ("y ~ x + w + (0 + x | g) + offset(e)", "gaussian", None),
+    ("b ~ x + (1 + x | g)", "bernoulli", None),
+    ("cbind(s, t - s) ~ x + (1 | g) + (1 | h)", "binomial", None),
+    ("k ~ x + offset(log(e)) + (1 + x | g)", "poisson", None),
+    ("k ~ x + (1 | g)", "poisson", {"sd(g)": Prior("Exponential", lam=2.0),
+                                   "x": Prior("StudentT", nu=3, mu=0, sigma=2)}),
+    ("y ~ x + (1 + x | g)", "gaussian", {"sigma": Prior("HalfCauchy", beta=1.0),
+                                        "sd(x|g)": Prior("HalfStudentT", nu=3, sigma=1),
+                                        "cor(g)": Prior("LKJ", eta=2.5),
+                                        "Intercept": Prior("Cauchy", alpha=0, beta=5)}),
+    # a predictor far from its origin: the block and the intercept's prior sit at its mean
+    ("y ~ z + (1 + z | g)", "gaussian", {"cor(g)": Prior("LKJ", eta=0.7)}),
+    ("b ~ z + w + (1 + z + w | g)", "bernoulli", {"sd(w|g)": Prior("Exponential", lam=1.5)}),
+    ("cbind(s, t - s) ~ z + (1 + z | g)", "binomial", {"z": Prior("Laplace", mu=0.1, b=2)}),
+    ("k ~ z + (1 + z | g) + (1 | h)", "poisson", {"sd(g)": Prior("HalfCauchy", beta=2),
+                                                  "Intercept": Prior("StudentT", nu=4, mu=1,
+                                                                     sigma=3)}),
+    ("y ~ z + w + (1 + z | g)", "gaussian", {"sd(Intercept|g)": Prior("Gamma", alpha=2,
+                                                                      beta=0.5),
+                                             "sd(z|g)": Prior("InverseGamma", alpha=3, beta=1),
+                                             "sigma": Prior("LogNormal", mu=0, sigma=1)}),
+    # several columns in the QR step (z and z^2 correlated beyond 0.9999)
+    ("k ~ z + I(z**2) + w + (1 | g)", "poisson", {"w": Prior("StudentT", nu=5, mu=0, sigma=2)}),
+]
+
+
+def _layout(formula: str, family: str, priors: dict | None, centred: bool,
+            sufficient: bool | None = None):
+    fam = mf.families.get_family(family)
+    d = build_design(formula, _data(), family=fam)
+    pri = resolve_priors(d, fam, priors)
+    assert unsupported_reason(d, fam, pri) is None
+    return d, fam, pri, make_layout(d, fam, pri, [centred] * len(d.blocks), sufficient=sufficient)
+
+
+@pytest.mark.parametrize("centred", [False, True])
+@pytest.mark.parametrize(("formula", "family", "priors"), CASES)
+def test_gradient_matches_finite_differences(formula, family, priors, centred):
+    # central differences with step 1e-5 are accurate to about 1e-6 here (truncation
+    # error ~1e-10 x the third derivative, rounding ~1e-11 / 1e-5); a wrong term in a
+    # hand-written gradient is off by O(1)
+    *_, lay = _layout(formula, family, priors, centred)
+    assert_gradient_matches(lay, points=2)
+
+
+def assert_gradient_matches(lay, *, points: int) -> None:
+    """The kernel's gradient against central differences at jittered start points."""
+    rng = np.random.default_rng(5)
+    for _ in range(points):
+        x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.3, lay.dim)
+        _, grad = logp_and_grad(lay, x0)
+        eps = 1e-5
+        num = np.array([(logp_and_grad(lay, x0 + eps * e)[0] - logp_and_grad(lay, x0 - eps * e)[0])
+                        / (2 * eps) for e in np.eye(lay.dim)])
+        np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("formula", ["y ~ x + (1 + x | g)", "y ~ x + (1 + x || g)",
+                                     "y ~ x + w + (1 | g) + offset(e)"])
+def test_sufficient_statistics_equal_the_row_pass(formula):
+    # the same density computed two ways; differences are rounding only (1e-9 relative)
+    for centred in (False, True):
+        *_, rows = _layout(formula, "gaussian", None, centred, sufficient=False)
+        *_, suff = _layout(formula, "gaussian", None, centred, sufficient=True)
+        assert suff.sufficient and not rows.sufficient
+        x0 = rows.initial_point(3)
+        lp_r, g_r = logp_and_grad(rows, x0)
+        lp_s, g_s = logp_and_grad(suff, x0)
+        assert lp_s == pytest.approx(lp_r, rel=1e-9)
+        np.testing.assert_allclose(g_s, g_r, rtol=1e-7, atol=1e-7)
+
+
+def pymc_point(d, lay, x0: np.ndarray, names: set[str]) -> dict:
+    """The point of the PyMC model's value variables that is the kernel's point ``x0``.
+
+    The kernel moves in internal coordinates (:mod:`mixedfit.standardize`), the PyMC
+    model in the parameters the priors sit on, on the user's scale; the two are related
+    by an affine map (constant Jacobian), so their log densities differ by a constant."""
+    st = lay.standardization
+    rows, shifts = st.fixed_prior_rows()
+    theta = shifts + rows @ x0[:lay.p]
+    values: dict[str, np.ndarray] = {"fixed": theta}
+    if lay.sigma >= 0:
+        values["sigma_log__"] = np.log(st.y_scale) + x0[lay.sigma]
+    for k, (b, s) in enumerate(zip(d.blocks, lay.blocks, strict=True)):
+        L = b.label
+        values[f"sd({L})_log__"] = np.log(st.sd_factors(k)) + x0[s.sd:s.sd + s.q]
+        values[f"sd_at_means({L})_log__"] = values[f"sd({L})_log__"]  # (a centred block's)
+        values[f"cor({L})_cholesky_corr__"] = x0[s.cor:s.cor + s.n_cor]
+        eff = x0[s.effects:s.effects + s.m * s.q].reshape(s.m, s.q)
+        values[f"z({L})"] = eff
+        if s.centred:
+            shift = np.array([x0[j] if j >= 0 else 0.0 for j in s.fixed_of_term])
+            values[f"u({L})"] = (eff - shift) * st.sd_factors(k)
+    point = {}
+    for name in names:
+        bare = name.lstrip("_")
+        if "[" in bare:  # one of several variables of a vector with mixed priors
+            head, rest = bare.split("[", 1)
+            i, tail = int(rest.split("]")[0]), rest.split("]", 1)[1]
+            point[name] = values[head + tail][i]
+        else:
+            point[name] = values[bare]
+    return point
+
+
+@pytest.mark.parametrize("centred", [False, True])
+@pytest.mark.parametrize(("formula", "family", "priors"), CASES)
+def test_density_equals_the_pymc_model_up_to_a_constant(formula, family, priors, centred):
+    # the kernel and the PyMC model are written independently (hand-written densities and
+    # gradients in numba; PyMC's distributions and transforms); their coordinates differ
+    # by an affine map, so the log densities differ by a constant only. 1e-8 relative
+    # covers float rounding.
+    from mixedfit.backends.pymc_model import build_model
+
+    d, fam, pri, lay = _layout(formula, family, priors, centred)
+    model = build_model(d, fam, pri, centered=[centred] * len(d.blocks))
+    logp = model.compile_logp()
+    names = {v.name for v in model.value_vars}
+    rng = np.random.default_rng(2)
+    diffs = []
+    for _ in range(3):
+        x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.2, lay.dim)
+        reference = float(logp(pymc_point(d, lay, x0, names)))
+        diffs.append(logp_and_grad(lay, x0)[0] - reference)
+    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+
+
+@pytest.mark.parametrize(("k", "eta"), [(2, 1.0), (3, 1.0), (3, 2.5), (4, 0.7)])
+def test_correlation_transform_gives_the_lkj_density(k, eta):
+    # kernel's correlation term = log LKJ(C) + log |dC/dy| up to a constant; the Jacobian
+    # of y -> (C_ij, i > j) is taken by central differences (accurate to ~1e-8)
+    from mixedfit.fast import kernel
+
+    nc = k * (k - 1) // 2
+    rng = np.random.default_rng(k)
+    rows, cols = np.tril_indices(k, -1)
+
+    def corr_vec(y: np.ndarray) -> np.ndarray:
+        lc = corr_cholesky_np(y, k)
+        return (lc @ lc.T)[rows, cols]
+
+    vals = []
+    for _ in range(4):
+        y = rng.normal(0, 0.6, nc)
+        chol, tan, dl = np.zeros((k, k)), np.zeros((nc, k, k)), np.zeros(nc)
+        lp = kernel.corr_cholesky(y, k, eta, chol, tan, dl)
+        np.testing.assert_allclose(chol, corr_cholesky_np(y, k), atol=1e-12)
+        jac = np.array([(corr_vec(y + 1e-6 * e) - corr_vec(y - 1e-6 * e)) / 2e-6
+                        for e in np.eye(nc)])
+        c = chol @ chol.T
+        lkj = (eta - 1.0) * np.linalg.slogdet(c)[1]
+        vals.append(lp - lkj - np.linalg.slogdet(jac)[1])
+        # and the gradient dl of the value, by finite differences
+        num = np.array([(kernel.corr_cholesky(y + 1e-6 * e, k, eta, chol, tan, np.zeros(nc))
+                         - kernel.corr_cholesky(y - 1e-6 * e, k, eta, chol, tan, np.zeros(nc)))
+                        / 2e-6 for e in np.eye(nc)])
+        np.testing.assert_allclose(dl, num, rtol=1e-5, atol=1e-6)
+    assert np.ptp(vals) < 1e-6
+
+
+def test_centred_blocks_are_centred_on_the_fixed_effects():
+    d, fam, pri, lay = _layout("y ~ x + (1 + x | g) + (1 | h)", "gaussian", None, True)
+    # h has fewer levels than g, so it takes the intercept; g keeps x
+    assert lay.blocks[1].fixed_of_term == [0]
+    assert lay.blocks[0].fixed_of_term == [-1, 1]
+    *_, lay = _layout("y ~ x + (1 + x | g)", "gaussian", None, False)
+    assert lay.blocks[0].fixed_of_term == [-1, -1]  # non-centred blocks are not
+
+
+def test_unsupported_models_name_the_reason():
+    fam = mf.families.gamma()
+    d = build_design("y ~ x + (1 | g)", _data().assign(y=lambda f: np.exp(f.y)))
+    assert "gamma" in unsupported_reason(d, fam, resolve_priors(d, fam, None))
+    fam = mf.families.gaussian()
+    pri = resolve_priors(d, fam, {"x": Prior("Uniform", lower=-5, upper=5)})
+    assert unsupported_reason(d, fam, pri) == "the prior Uniform(lower=-5, upper=5) on x"
+
+
+def test_default_backend_is_compiled_and_falls_back(sleep_quick):
+    res = sleep_quick
+    assert res.info["backend"] == "compiled"
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"y": rng.gamma(2.0, 1.0, 40), "g": np.repeat(list("abcd"), 10)})
+    res = mf.fit("y ~ 1 + (1 | g)", df, family="gamma", draws=30, tune=30, chains=1,
+                 progressbar=False, warn=False, random_seed=1)
+    assert res.info["backend"] == "pymc"
+
+
+@pytest.mark.slow
+def test_compiled_and_pymc_backends_agree():
+    # the same posterior by two independent implementations; 4 x 1000 draws give Monte
+    # Carlo standard errors below 0.05 posterior sd for these summaries, so 0.15 sd
+    # is three of them
+    df = mf.load_dataset("sleepstudy")
+    fits = {b: mf.fit("Reaction ~ Days + (Days | Subject)", df, backend=b, random_seed=2,
+                      progressbar=False) for b in ("compiled", "pymc")}
+    for name in ("fixed", "sd(Subject)", "cor(Subject)", "sigma"):
+        a = fits["compiled"].idata.posterior[name]
+        b = fits["pymc"].idata.posterior[name]
+        sd = np.maximum(np.asarray(b.std(("chain", "draw"))), 1e-12)
+        diff = np.abs(np.asarray(a.mean(("chain", "draw")) - b.mean(("chain", "draw")))) / sd
+        assert np.all(diff[np.isfinite(diff)] < 0.15), (name, diff)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_pymc_correlation_transform_is_the_kernels(k):
+    # the PyMC model samples LKJCorr through the same canonical partial correlations as
+    # the kernel: same correlation matrix, and a log Jacobian equal to the determinant
+    # of the numerical Jacobian of y -> (C_ij, i < j) (central differences, ~1e-8)
+    import pytensor
+    import pytensor.tensor as pt
+
+    from mixedfit.backends.pymc_model import _cpc_transform
+
+    nc = k * (k - 1) // 2
+    tr = _cpc_transform(k)
+    y = pt.dvector("y")
+    backward = pytensor.function([y], tr.backward(y))
+    logjac = pytensor.function([y], tr.log_jac_det(y))
+    forward = pytensor.function([y], tr.forward(tr.backward(y)))
+    iu = np.triu_indices(k, 1)
+    rng = np.random.default_rng(k)
+    for _ in range(3):
+        y0 = rng.normal(0, 0.8, nc)
+        lc = corr_cholesky_np(y0, k)
+        np.testing.assert_allclose(backward(y0), (lc @ lc.T)[iu], atol=1e-12)
+        np.testing.assert_allclose(forward(y0), y0, atol=1e-9)
+        jac = np.array([(backward(y0 + 1e-6 * e) - backward(y0 - 1e-6 * e)) / 2e-6
+                        for e in np.eye(nc)])
+        assert float(logjac(y0)) == pytest.approx(np.linalg.slogdet(jac)[1], abs=1e-6)
+
+
+@pytest.mark.parametrize("value", [19.5, 25.0, -40.0, 400.0])
+def test_extreme_correlation_parameters_give_minus_infinity_not_nan(value):
+    # tanh(y) rounds to +-1 beyond |y| ~ 19: the density there is 0 in floating point
+    from mixedfit.fast import kernel
+
+    for k in (2, 3):
+        nc = k * (k - 1) // 2
+        y = np.full(nc, value)
+        lp = kernel.corr_cholesky(y, k, 1.0, np.zeros((k, k)), np.zeros((nc, k, k)),
+                                  np.zeros(nc))
+        assert lp == -np.inf or np.isfinite(lp)
+        assert not np.isnan(lp)

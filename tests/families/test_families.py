@@ -1,0 +1,73 @@
+"""Each family knows itself: links, parameters, support, likelihood and simulator agree.
+
+The likelihood of every family is checked against its own simulator: the mean and the
+variance of simulated responses match the inverse link and the family's variance (to
+Monte Carlo error, 5 standard errors), and discrete families' probabilities sum to 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mixedfit as mf
+from mixedfit.families import FAMILIES, Family, get_family
+from mixedfit.families.links import LINKS, dmu_deta, inverse_link, link_function
+from mixedfit.priors import DISTRIBUTIONS
+
+PARAMS = {"sigma": 0.7, "nu": 6.0, "alpha": 3.0, "kappa": 12.0}
+
+
+@pytest.mark.parametrize("link", LINKS)
+def test_links_invert_and_differentiate(link):
+    eta = np.linspace(-1.5, 1.5, 7) if link != "inverse" else np.linspace(0.5, 2.0, 7)
+    mu = inverse_link(link, eta)
+    np.testing.assert_allclose(link_function(link, mu), eta, rtol=1e-10, atol=1e-10)
+    num = (inverse_link(link, eta + 1e-6) - inverse_link(link, eta - 1e-6)) / 2e-6
+    np.testing.assert_allclose(dmu_deta(link, eta, mu), num, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_a_family_declares_what_it_needs(name):
+    fam = get_family(name)
+    assert isinstance(fam, Family) and fam.link == fam.links[0]
+    assert set(fam.links) <= set(LINKS)
+    priors = fam.parameter_priors(np.array([1.0, 2.0, 4.0]))
+    assert set(priors) == set(fam.parameters)
+    for dist, params in priors.values():  # every default is a known, positive prior
+        assert DISTRIBUTIONS[dist].support == "positive", (name, dist)
+        mf.Prior(dist, **params)
+    with pytest.raises(mf.FamilyError, match="does not take"):
+        get_family(name, link="nonsense")
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_the_simulator_matches_the_mean_and_variance(name):
+    fam = get_family(name)
+    rng = np.random.default_rng(1)
+    mu0 = {"bernoulli": 0.3, "binomial": 0.3, "beta": 0.3, "gamma": 2.0}.get(name, 2.5)
+    eta = np.full((1, 200_000), float(fam.link_function(mu0)))
+    params = {p: np.array([PARAMS[p]]) for p in fam.parameters}
+    trials = np.full(eta.shape[1], 5.0) if fam.takes_trials else None
+    y = fam.simulate(fam.inverse_link(eta), params, trials, rng)[0]
+    n = 5.0 if fam.takes_trials else 1.0
+    mean = y.mean() / n
+    assert abs(mean - mu0) < 5 * y.std() / n / np.sqrt(y.size), (name, mean)
+    if fam.discrete:
+        support = np.arange(0, 60)
+        eta_s = np.full((1, support.size), eta[0, 0])
+        probs = np.exp(fam.log_likelihood(support.astype(float), eta_s, params,
+                                          None if trials is None else np.full(60, 5.0)))
+        total = probs[0, :6].sum() if fam.takes_trials or fam.binary else probs.sum()
+        if fam.binary:
+            total = probs[0, :2].sum()
+        assert total == pytest.approx(1.0, abs=1e-6), name
+
+
+def test_names_and_aliases():
+    assert get_family("Normal") == mf.families.gaussian()
+    assert get_family("nb").name == "negativebinomial"
+    assert get_family(mf.families.gamma(), link="log").link == "log"
+    assert repr(mf.families.beta("probit")) == "Family(name='beta', link='probit')"
+    with pytest.raises(mf.FamilyError, match="Unknown family"):
+        get_family("quasi")

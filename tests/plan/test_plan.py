@@ -1,0 +1,68 @@
+"""The fit plan: every resolved choice, recorded, saved and reused."""
+
+from __future__ import annotations
+
+import pytest
+
+import mixedfit as mf
+from mixedfit.plan import FitPlan, make_plan
+from mixedfit.spec import make_spec
+from tests.conftest import QUICK, cached_fit
+
+
+@pytest.fixture(scope="module")
+def sleep_spec():
+    return make_spec("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"))
+
+
+def test_the_defaults_resolve_every_choice(sleep_spec):
+    plan = make_plan(sleep_spec, progressbar=False)
+    assert (plan.backend, plan.sampler, plan.marginalized, plan.centered) == \
+        ("compiled", "nutpie", True, None)
+    assert plan.target_accept == 0.9 and plan.low_rank and plan.log_likelihood
+    assert (plan.family, plan.link, plan.interval) == ("gaussian", "identity", 0.94)
+    joint = make_plan(sleep_spec, marginalize=False, progressbar=False)
+    assert joint.centered == [True] and not joint.marginalized  # 10 obs per subject
+    pymc = make_plan(sleep_spec, backend="pymc", progressbar=False)
+    assert pymc.backend == "pymc" and not pymc.marginalized and pymc.target_accept == 0.95
+
+
+def test_a_backend_that_does_not_cover_the_model_is_refused(sleep_spec):
+    with pytest.raises(mf.OptionError, match="does not cover the correlated group effects"):
+        make_plan(sleep_spec, backend="bambi")
+    spec = make_spec("Reaction ~ Days + (1 | Subject)", mf.load_dataset("sleepstudy"),
+                     priors={"Days": mf.Prior("Uniform", lower=-50, upper=50)})
+    assert make_plan(spec, progressbar=False).backend == "pymc"  # auto falls back
+    with pytest.raises(mf.OptionError, match="does not cover the prior Uniform"):
+        make_plan(spec, backend="compiled")
+
+
+def test_the_plan_round_trips_and_reads_old_info(sleep_spec):
+    plan = make_plan(sleep_spec, progressbar=False, random_seed=3)
+    assert FitPlan.from_dict(plan.to_dict()) == plan
+    old = {"sampler": "nutpie", "backend": "compiled", "draws": 10, "tune": 10, "chains": 1,
+           "random_seed": None, "centered": [False], "marginalized": False,
+           "target_accept": 0.95, "max_treedepth": 10, "time": 1.0}
+    back = FitPlan.from_dict(old)  # the info of a file written before plans existed
+    assert back.draws == 10 and back.interval == 0.94 and back.low_rank is False
+
+
+def test_the_result_keeps_the_plan_and_refit_reuses_it(fit_cache, tmp_path):
+    res = fit_cache("Yield ~ 1 + (1 | Batch)", mf.load_dataset("dyestuff"), key="plan",
+                    random_seed=5, **QUICK)
+    assert isinstance(res.plan, FitPlan) and res.info["backend"] == res.plan.backend
+    assert res.plan.time > 0
+    again = res.refit()
+    assert again.plan.draws == res.plan.draws and again.plan.random_seed == 5
+    assert again.plan.backend == res.plan.backend
+    path = tmp_path / "fit.nc"
+    res.save(path)
+    loaded = mf.load(path)
+    assert loaded.plan == res.plan
+
+
+def test_cached_fit_is_reused():  # the suite's own cache, for the fits above
+    a = cached_fit("Yield ~ 1 + (1 | Batch)", mf.load_dataset("dyestuff"), key="plan",
+                   random_seed=5, **QUICK)
+    assert a is cached_fit("Yield ~ 1 + (1 | Batch)", mf.load_dataset("dyestuff"), key="plan",
+                           random_seed=5, **QUICK)
