@@ -12,8 +12,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from mixedfit.fast.kernel import H_DIM, H_LEN, H_PACK, HEADER, logp_grad
-from mixedfit.fast.marginal import H_MARG, marginal_logp_grad
+from mixedfit.fast.buffer import H_DIM, H_LEN, H_MARG, H_PACK, HEADER
+from mixedfit.fast.kernel import logp_grad
+from mixedfit.fast.marginal import marginal_logp_grad
 
 __all__ = ["logp_cfunc", "expand_cfunc"]
 

@@ -6,8 +6,8 @@ read at run time from a flat float64 buffer, so the machine code does not
 depend on the model and numba's on-disk cache (``cache=True``) makes it a
 one-off cost per installation rather than per fit.
 
-The buffer layout and the parameter vector are documented in
-:mod:`mixedfit.fast.layout`. Constants that do not depend on the parameters are
+The buffer's slots are defined in :mod:`mixedfit.fast.buffer`, the parameter vector
+in :mod:`mixedfit.fast.layout`. Constants that do not depend on the parameters are
 left out of the density: NUTS needs the density only up to a constant.
 """
 
@@ -18,22 +18,50 @@ import math
 import numba
 import numpy as np
 
-# header slots (see layout.py)
-H_LEN, H_NROWS, H_P, H_FAMILY, H_NBLOCKS, H_SS, H_DIM, H_X, H_Y, H_TRIALS, H_OFFSET = range(11)
-H_BETA_PRIOR, H_FAM_PRIOR, H_BLOCKS, H_SSDATA, H_NOBS, H_FAM_POS, H_PACK = range(11, 18)
-H_BETA_MAP = 19  # (slot 18 is the marginal model's, see marginal.py)
-HEADER = 20
-BLOCK_WIDTH = 16
-# block descriptor slots
-(B_Q, B_M, B_CORR, B_CENTRED, B_Z, B_INDEX, B_SD_PRIOR, B_ETA, B_SD_POS, B_COR_POS, B_EFF_POS,
- B_MAP) = range(12)
-# families
-GAUSSIAN, BINOMIAL_LOGIT, POISSON_LOG = 0, 1, 2
-# priors: code, three parameters, then the factor from the sampler's parameter to the
-# parameter the prior sits on (see mixedfit.standardize)
-PRIOR_WIDTH = 5
-(NORMAL, HALFNORMAL, HALFSTUDENTT, EXPONENTIAL, HALFCAUCHY, STUDENTT, CAUCHY, GAMMA, INVGAMMA,
- LOGNORMAL, LAPLACE) = range(11)
+from mixedfit.fast.buffer import (
+    B_CENTRED,
+    B_COR_POS,
+    B_CORR,
+    B_EFF_POS,
+    B_ETA,
+    B_INDEX,
+    B_M,
+    B_MAP,
+    B_Q,
+    B_SD_POS,
+    B_SD_PRIOR,
+    B_Z,
+    BINOMIAL_LOGIT,
+    BLOCK_WIDTH,
+    EXPONENTIAL,
+    GAMMA,
+    GAUSSIAN,
+    H_BETA_MAP,
+    H_BETA_PRIOR,
+    H_BLOCKS,
+    H_FAM_POS,
+    H_FAM_PRIOR,
+    H_FAMILY,
+    H_NBLOCKS,
+    H_NOBS,
+    H_NROWS,
+    H_OFFSET,
+    H_P,
+    H_SS,
+    H_SSDATA,
+    H_TRIALS,
+    H_X,
+    H_Y,
+    HALFCAUCHY,
+    HALFNORMAL,
+    HALFSTUDENTT,
+    INVGAMMA,
+    LAPLACE,
+    LOGNORMAL,
+    NORMAL,
+    PRIOR_WIDTH,
+    STUDENTT,
+)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")

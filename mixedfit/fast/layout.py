@@ -20,9 +20,10 @@ This is the same posterior as the PyMC model of :mod:`mixedfit.model`, moved to
 the variables of :mod:`mixedfit.model` by
 :func:`~mixedfit.fast.sampler.constrain`.
 
-The buffer (float64) starts with a header of :data:`~mixedfit.fast.kernel.HEADER`
-slots (lengths and offsets of the parts, see the ``H_*`` names in the kernel),
-then one descriptor of :data:`~mixedfit.fast.kernel.BLOCK_WIDTH` slots per block,
+The buffer (float64) starts with a header of :data:`~mixedfit.fast.buffer.HEADER`
+slots (lengths and offsets of the parts; every slot is named in
+:mod:`mixedfit.fast.buffer`), then one descriptor of
+:data:`~mixedfit.fast.buffer.BLOCK_WIDTH` slots per block,
 then the priors (code, three parameters and the factor from the sampler's value
 to the parameter the prior sits on; the fixed effects' priors sit on the rows of a
 p x p map at slot ``H_BETA_MAP``), then the data: either the
@@ -43,31 +44,30 @@ from scipy import sparse
 
 from mixedfit.design import Design
 from mixedfit.families import Family
+from mixedfit.fast import buffer as B
 from mixedfit.names import cor_key, sd_key
 from mixedfit.priors import Prior
 from mixedfit.standardize import Standardization, standardize
 
 __all__ = ["Layout", "unsupported_reason", "marginal_reason", "make_layout", "parameter_count"]
 
-# kept in step with kernel.py (which imports numba, so it is not imported here)
-HEADER, BLOCK_WIDTH, PRIOR_WIDTH = 20, 16, 5
-H_BETA_MAP = 19
 #: kernel code of each prior distribution it evaluates, with its parameters in order
 PRIOR_CODES = {
-    "Normal": (0, ("mu", "sigma")),
-    "HalfNormal": (1, ("sigma",)),
-    "HalfStudentT": (2, ("nu", "sigma")),
-    "Exponential": (3, ("lam",)),
-    "HalfCauchy": (4, ("beta",)),
-    "StudentT": (5, ("nu", "mu", "sigma")),
-    "Cauchy": (6, ("alpha", "beta")),
-    "Gamma": (7, ("alpha", "beta")),
-    "InverseGamma": (8, ("alpha", "beta")),
-    "LogNormal": (9, ("mu", "sigma")),
-    "Laplace": (10, ("mu", "b")),
+    "Normal": (B.NORMAL, ("mu", "sigma")),
+    "HalfNormal": (B.HALFNORMAL, ("sigma",)),
+    "HalfStudentT": (B.HALFSTUDENTT, ("nu", "sigma")),
+    "Exponential": (B.EXPONENTIAL, ("lam",)),
+    "HalfCauchy": (B.HALFCAUCHY, ("beta",)),
+    "StudentT": (B.STUDENTT, ("nu", "mu", "sigma")),
+    "Cauchy": (B.CAUCHY, ("alpha", "beta")),
+    "Gamma": (B.GAMMA, ("alpha", "beta")),
+    "InverseGamma": (B.INVGAMMA, ("alpha", "beta")),
+    "LogNormal": (B.LOGNORMAL, ("mu", "sigma")),
+    "Laplace": (B.LAPLACE, ("mu", "b")),
 }
 #: the kernel's code of each family code of :attr:`mixedfit.families.Family.compiled`
-FAMILY_CODES = {"gaussian": 0, "binomial_logit": 1, "poisson_log": 2}
+FAMILY_CODES = {"gaussian": B.GAUSSIAN, "binomial_logit": B.BINOMIAL_LOGIT,
+                "poisson_log": B.POISSON_LOG}
 
 
 def _prior_row(prior: Prior, factor: float = 1.0, shift: float = 0.0) -> list[float]:
@@ -79,7 +79,9 @@ def _prior_row(prior: Prior, factor: float = 1.0, shift: float = 0.0) -> list[fl
     if shift:
         values[prior.kind.location] -= shift
     row = [float(values[k]) for k in names]
-    return [float(code), *row, *[0.0] * (3 - len(row)), float(factor)]
+    out = [float(code), *row, *[0.0] * (3 - len(row)), float(factor)]
+    assert len(out) == B.PRIOR_WIDTH
+    return out
 
 
 def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior]) -> str | None:
@@ -346,14 +348,15 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     n, p = design.X.shape
     blocks = design.blocks
     if sufficient is None:
-        sufficient = (fam_code == 0 and len(blocks) == 1
+        sufficient = (fam_code == B.GAUSSIAN and len(blocks) == 1
                       and blocks[0].n_levels * blocks[0].n_terms * 4 < n)
-    sufficient = bool(sufficient and fam_code == 0 and len(blocks) == 1 and not marginal)
+    sufficient = bool(sufficient and fam_code == B.GAUSSIAN and len(blocks) == 1
+                      and not marginal)
 
     # parameter slots
     pos = p
     sigma_pos = -1
-    if fam_code == 0:
+    if fam_code == B.GAUSSIAN:
         sigma_pos = pos
         pos += 1
     slots = []
@@ -368,7 +371,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     _hierarchical_centring(design, slots)
 
     parts: list[np.ndarray] = []
-    cursor = HEADER + BLOCK_WIDTH * len(blocks)
+    cursor = B.HEADER + B.BLOCK_WIDTH * len(blocks)
 
     def put(values: Any) -> int:
         nonlocal cursor
@@ -378,37 +381,36 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         cursor += arr.size
         return at
 
-    header = np.zeros(HEADER)
-    descr = np.zeros((len(blocks), BLOCK_WIDTH))
-    header[2], header[3], header[4], header[5], header[6] = p, fam_code, len(blocks), \
-        float(sufficient), dim
-    header[15], header[16] = n, sigma_pos
+    header = np.zeros(B.HEADER)
+    descr = np.zeros((len(blocks), B.BLOCK_WIDTH))
+    header[B.H_P], header[B.H_FAMILY], header[B.H_NBLOCKS] = p, fam_code, len(blocks)
+    header[B.H_SS], header[B.H_DIM] = float(sufficient), dim
+    header[B.H_NOBS], header[B.H_FAM_POS] = n, sigma_pos
     rows, shifts = st.fixed_prior_rows()
-    header[11] = put([_prior_row(priors[c], 1.0, shifts[k])
-                      for k, c in enumerate(design.fixed_columns)] or np.zeros(0))
-    header[H_BETA_MAP] = put(rows)
-    header[12] = put(_prior_row(priors["sigma"], st.y_scale) if fam_code == 0
-                     else [0.0] * PRIOR_WIDTH)
-    header[13] = HEADER
-    header[7:11] = -1
-    header[14] = -1
-    header[18] = -1
+    header[B.H_BETA_PRIOR] = put([_prior_row(priors[c], 1.0, shifts[k])
+                                  for k, c in enumerate(design.fixed_columns)] or np.zeros(0))
+    header[B.H_BETA_MAP] = put(rows)
+    header[B.H_FAM_PRIOR] = put(_prior_row(priors["sigma"], st.y_scale)
+                                if fam_code == B.GAUSSIAN else [0.0] * B.PRIOR_WIDTH)
+    header[B.H_BLOCKS] = B.HEADER
+    header[[B.H_X, B.H_Y, B.H_TRIALS, B.H_OFFSET, B.H_SSDATA, B.H_MARG]] = -1
     y = np.asarray(design.y, dtype=float)
     offset = design.offset
     for k, (b, s) in enumerate(zip(blocks, slots, strict=True)):
         d = descr[k]
-        d[0], d[1], d[2], d[3] = s.q, s.m, float(b.correlated and s.q > 1), float(s.centred)
+        d[B.B_Q], d[B.B_M] = s.q, s.m
+        d[B.B_CORR], d[B.B_CENTRED] = float(b.correlated and s.q > 1), float(s.centred)
         factors = st.sd_factors(k)
-        d[6] = put([_prior_row(priors[sd_key(c, b.group)], factors[i])
-                    for i, c in enumerate(b.columns)])
-        d[7] = priors[cor_key(b.label)].values["eta"] if b.correlated else 1.0
-        d[8], d[9], d[10] = s.sd, s.cor, s.effects
-        d[4] = d[5] = d[11] = -1
+        d[B.B_SD_PRIOR] = put([_prior_row(priors[sd_key(c, b.group)], factors[i])
+                               for i, c in enumerate(b.columns)])
+        d[B.B_ETA] = priors[cor_key(b.label)].values["eta"] if b.correlated else 1.0
+        d[B.B_SD_POS], d[B.B_COR_POS], d[B.B_EFF_POS] = s.sd, s.cor, s.effects
+        d[[B.B_Z, B.B_INDEX, B.B_MAP]] = -1
         if any(k >= 0 for k in s.fixed_of_term):
-            d[11] = put(s.fixed_of_term)
+            d[B.B_MAP] = put(s.fixed_of_term)
     if marginal:
-        header[1] = 0
-        header[18] = put(_marginal_data(design))
+        header[B.H_NROWS] = 0
+        header[B.H_MARG] = put(_marginal_data(design))
     elif sufficient:
         b = blocks[0]
         yr = y - offset if offset is not None else y
@@ -422,30 +424,31 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                 zz[:, i, j] = np.bincount(idx, weights=Z[:, i] * Z[:, j], minlength=m)
             for j in range(p):
                 zx[:, i, j] = np.bincount(idx, weights=Z[:, i] * X[:, j], minlength=m)
-        header[14] = put(np.concatenate([[yr @ yr], X.T @ yr, (X.T @ X).ravel(), zz.ravel(),
-                                         zy.ravel(), zx.ravel()]))
-        header[1] = 0
+        header[B.H_SSDATA] = put(np.concatenate([[yr @ yr], X.T @ yr, (X.T @ X).ravel(),
+                                                 zz.ravel(), zy.ravel(), zx.ravel()]))
+        header[B.H_NROWS] = 0
     else:
-        header[1] = n
-        header[7] = put(design.X)
-        header[8] = put(y)
-        if design.trials is not None and fam_code == 1:
-            header[9] = put(design.trials)
+        header[B.H_NROWS] = n
+        header[B.H_X] = put(design.X)
+        header[B.H_Y] = put(y)
+        if design.trials is not None and fam_code == B.BINOMIAL_LOGIT:
+            header[B.H_TRIALS] = put(design.trials)
         if offset is not None:
-            header[10] = put(offset)
+            header[B.H_OFFSET] = put(offset)
         for k, b in enumerate(blocks):
             if _block_uses_z(b):
-                descr[k, 4] = put(b.Z)
-            descr[k, 5] = put(b.index)
+                descr[k, B.B_Z] = put(b.Z)
+            descr[k, B.B_INDEX] = put(b.index)
     effects = np.concatenate([np.arange(s.effects, s.effects + s.m * s.q) for s in slots]
                              ) if slots and not marginal else np.zeros(0, int)
     packed = None
-    header[17] = -1
+    header[B.H_PACK] = -1
     if effects.size * stored_draws > PACK_ABOVE:
         population = np.setdiff1d(np.arange(dim), effects)
         packed = (population, effects)
-        header[17] = put(np.concatenate([[population.size, effects.size], population, effects]))
-    header[0] = cursor
+        header[B.H_PACK] = put(np.concatenate([[population.size, effects.size], population,
+                                               effects]))
+    header[B.H_LEN] = cursor
     buffer = np.concatenate([header, descr.ravel(), *parts])
     assert buffer.size == cursor
 

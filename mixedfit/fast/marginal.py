@@ -49,21 +49,21 @@ import math
 import numba
 import numpy as np
 
-from mixedfit.fast.kernel import (
+from mixedfit.fast.buffer import (
     BLOCK_WIDTH,
     H_BLOCKS,
     H_FAM_POS,
     H_FAM_PRIOR,
+    H_MARG,
     H_NBLOCKS,
     H_P,
+)
+from mixedfit.fast.kernel import (
     block_factors,
     block_hyper,
     fixed_priors,
     prior_at,
 )
-
-#: header slot of the marginal model's data (-1 in a joint model)
-H_MARG = 18
 
 
 @numba.njit(cache=True, error_model="numpy")

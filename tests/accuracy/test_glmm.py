@@ -23,9 +23,7 @@ import pandas as pd
 import pytest
 
 import mixedfit as mf
-from tests.conftest import forbid_sampling
-
-from tests.conftest import LONG, QUICK, cached_fit
+from tests.conftest import LONG, QUICK, cached_fit, forbid_sampling
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "lme4_reference.json").read_text())
 MODELS = REF["models"]

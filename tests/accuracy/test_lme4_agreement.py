@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 import mixedfit as mf
-
 from tests.conftest import LONG, cached_fit
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "lme4_reference.json").read_text())

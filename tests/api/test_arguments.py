@@ -15,7 +15,6 @@ import pytest
 
 import mixedfit as mf
 from mixedfit.priors import DISTRIBUTIONS, Prior
-
 from tests.conftest import forbid_sampling
 
 SLEEP = "Reaction ~ Days + (Days | Subject)"

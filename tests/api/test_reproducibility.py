@@ -20,7 +20,6 @@ import pandas as pd
 import pytest
 
 import mixedfit as mf
-
 from tests.conftest import QUICK, cached_fit
 
 FORMULA = "Reaction ~ Days + (Days | Subject)"

@@ -22,7 +22,6 @@ from mixedfit.errors import OptionError
 from mixedfit.fast.layout import MARGINAL_DENSE_MAX, make_layout, marginal_reason
 from mixedfit.fast.sampler import corr_cholesky_np, draw_effects, logp_and_grad
 from mixedfit.priors import Prior, resolve_priors
-
 from tests.backends.test_compiled import _data, assert_gradient_matches
 
 GAUSSIAN = mf.families.gaussian()
@@ -268,7 +267,7 @@ def test_closed_form_equals_the_general_algebra():
     # "shared" flag sends the same model through the general code: equal to rounding
     import dataclasses
 
-    from mixedfit.fast.marginal import H_MARG
+    from mixedfit.fast.buffer import H_MARG
 
     for formula in ("y ~ x + (1 | g)", "y ~ x + (1 + x | g)", "y ~ x + (1 + x || g)"):
         _, _, lay = _layout(formula)

@@ -20,7 +20,6 @@ import pytest
 
 import mixedfit as mf
 from mixedfit.design import build_design
-
 from tests.conftest import QUICK, cached_fit
 
 # Resolve mf.compare before anything imports the submodule mixedfit.compare (as

@@ -2,7 +2,7 @@
 
 Every problem with the formula or the data is a :class:`mixedfit.MixedFitError` raised
 before any sampling starts; the message names the column or term at fault and says how to
-fix it. ``mixedfit.backends.pymc_model.sample`` (and ``sample_prior``) are replaced by a function that
+fix it. Every backend's ``sample`` (and the prior draws) are replaced by a function that
 fails the test, so a check that came too late would show.
 """
 

@@ -9,11 +9,10 @@ import pandas as pd
 import pytest
 
 import mixedfit as mf
+from mixedfit.api import MixedResult
 from mixedfit.design import build_design
 from mixedfit.io import DATA_GROUP, SPEC_KEY, _decode, _decode_data, _encode, _encode_data
 from mixedfit.priors import resolve_priors
-from mixedfit.api import MixedResult
-
 from tests.conftest import QUICK
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"

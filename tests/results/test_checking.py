@@ -11,7 +11,6 @@ import pytest
 
 import mixedfit as mf
 from mixedfit.results.diagnostics import diagnose, warn_if_problems
-
 from tests.conftest import LONG, QUICK, cached_fit
 
 

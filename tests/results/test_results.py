@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 import mixedfit as mf
-
 from tests.conftest import QUICK, cached_fit
 
 

@@ -10,7 +10,6 @@ import pytest
 
 import mixedfit as mf
 from mixedfit.results.tidy import EFFECTS, TIDY_COLUMNS, result_tables
-
 from tests.conftest import QUICK
 
 STATS = {"mean": "estimate", "sd": "std_error", "lower": "lower", "upper": "upper"}

@@ -18,7 +18,6 @@ import mixedfit as mf
 from mixedfit.design import build_design
 from mixedfit.priors import Prior, resolve_priors
 from mixedfit.standardize import standardize
-
 from tests.backends.test_compiled import _data
 
 

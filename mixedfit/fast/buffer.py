@@ -1,0 +1,78 @@
+"""The layout of the compiled model's buffer: defined here once.
+
+:mod:`mixedfit.fast.layout` writes a model into a flat float64 buffer, and the
+compiled densities (:mod:`mixedfit.fast.kernel`, :mod:`mixedfit.fast.marginal`) and
+nutpie's callbacks (:mod:`mixedfit.fast.callbacks`) read it; all of them take the
+slots below from this module (numba compiles them in as constants).
+
+The buffer starts with a header of :data:`HEADER` slots (lengths, and the offsets of
+the parts that follow, -1 where a part is absent), then one descriptor of
+:data:`BLOCK_WIDTH` slots per block of group effects, then the parts: priors
+(:data:`PRIOR_WIDTH` slots each), the fixed-effect priors' map, the data (rows,
+sufficient statistics or a marginal model's statistics) and the packing of stored
+draws.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HEADER", "BLOCK_WIDTH", "PRIOR_WIDTH"]
+
+# --------------------------------------------------------------------------- header
+#: total length of the buffer
+H_LEN = 0
+#: rows in the data part (0 with sufficient statistics)
+H_NROWS = 1
+#: fixed effects
+H_P = 2
+#: the kernel's family code (FAMILY_CODES)
+H_FAMILY = 3
+#: blocks of group effects
+H_NBLOCKS = 4
+#: 1 when the joint model uses sufficient statistics
+H_SS = 5
+#: dimension of the sampler's space
+H_DIM = 6
+#: offsets of the rows' X, y, trials and offset (-1: absent)
+H_X, H_Y, H_TRIALS, H_OFFSET = 7, 8, 9, 10
+#: offsets of the fixed effects' priors and of the family parameter's prior
+H_BETA_PRIOR, H_FAM_PRIOR = 11, 12
+#: offset of the first block descriptor
+H_BLOCKS = 13
+#: offset of the joint model's sufficient statistics (-1: rows)
+H_SSDATA = 14
+#: observations
+H_NOBS = 15
+#: position of the family parameter (log sigma) in the parameter vector, or -1
+H_FAM_POS = 16
+#: offset of the packing of stored draws (-1: stored as they are)
+H_PACK = 17
+#: offset of a marginal model's statistics (-1: a joint model)
+H_MARG = 18
+#: offset of the p x p map of the fixed effects' priors
+H_BETA_MAP = 19
+HEADER = 20
+
+# ------------------------------------------------------------------ block descriptor
+#: terms, levels, correlated (1/0), centred (1/0)
+B_Q, B_M, B_CORR, B_CENTRED = 0, 1, 2, 3
+#: offsets of the block's Z (-1: intercept only) and of its level index
+B_Z, B_INDEX = 4, 5
+#: offset of the sds' priors; LKJ eta
+B_SD_PRIOR, B_ETA = 6, 7
+#: positions of the log sds, the correlations and the effects in the parameter vector
+B_SD_POS, B_COR_POS, B_EFF_POS = 8, 9, 10
+#: offset of the fixed effect each term is centred on (hierarchical centring), or -1
+B_MAP = 11
+BLOCK_WIDTH = 16
+
+# ---------------------------------------------------------------------------- priors
+#: a prior's row: code, three parameters, and the factor from the sampler's value to
+#: the parameter the prior sits on (see mixedfit.standardize)
+PRIOR_WIDTH = 5
+#: prior codes
+(NORMAL, HALFNORMAL, HALFSTUDENTT, EXPONENTIAL, HALFCAUCHY, STUDENTT, CAUCHY, GAMMA, INVGAMMA,
+ LOGNORMAL, LAPLACE) = range(11)
+
+# -------------------------------------------------------------------------- families
+#: the kernel's likelihoods
+GAUSSIAN, BINOMIAL_LOGIT, POISSON_LOG = 0, 1, 2
