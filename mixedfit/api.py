@@ -85,6 +85,18 @@ class MixedResult(ResultView):
         return fit(self.formula, self.design.data, family=self.family, priors=priors,
                    trials=trials, **kwargs)
 
+    def to_bambi(self) -> Any:
+        """The equivalent unfitted ``bambi.Model`` (same terms, family, link and priors),
+        for Bambi's own tools.
+
+        Raises
+        ------
+        OptionError
+            For a model Bambi cannot express (a correlated block, a prior it lacks),
+            with the reason.
+        """
+        return BACKENDS["bambi"].build(ModelSpec(self.design, self.family, self._priors))
+
     # ---------------------------------------------------------------------- plots
     def plot_trace(self, **kwargs: Any) -> Any:
         """Trace (or ``kind="rank"``) plots of the main parameters; see :mod:`mixedfit.plots`."""
