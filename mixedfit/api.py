@@ -78,7 +78,7 @@ class MixedResult(ResultView):
         kwargs = {**self.plan.options(), "progressbar": False, "interval": self.interval,
                   "backend": self.plan.backend, **options}
         if priors is None:
-            priors = {k: p for k, p in self._priors.items() if k in self._priors.user}
+            priors = {k: p for k, p in self.prior_set.items() if k in self.prior_set.user}
         trials = self.design.trials if self.family.takes_trials else None
         if trials is not None and self.design.formula.response.startswith("cbind("):
             trials = None
@@ -95,7 +95,7 @@ class MixedResult(ResultView):
             For a model Bambi cannot express (a correlated block, a prior it lacks),
             with the reason.
         """
-        return BACKENDS["bambi"].build(ModelSpec(self.design, self.family, self._priors))
+        return BACKENDS["bambi"].build(ModelSpec(self.design, self.family, self.prior_set))
 
     # ---------------------------------------------------------------------- plots
     def plot_trace(self, **kwargs: Any) -> Any:
@@ -372,7 +372,7 @@ def _run(spec: ModelSpec, plan: FitPlan) -> MixedResult:
     res = MixedResult(design=spec.design, family=spec.family, priors=spec.priors,
                       idata=idata, plan=plan)
     if plan.log_likelihood:
-        res._ensure_log_likelihood()
+        res.log_likelihood_data()
     if plan.warn:
         warn_if_problems(res.diagnostics())
     return res

@@ -55,7 +55,7 @@ def compare(results: Mapping[str, Any], *, ic: str = "loo") -> pd.DataFrame:
     if len(set(sizes.values())) > 1:
         raise OptionError(f"The fits use different numbers of observations {sizes}; LOO "
                           f"compares models of the same data only.")
-    idatas = {name: res._ensure_log_likelihood() for name, res in results.items()}
+    idatas = {name: res.log_likelihood_data() for name, res in results.items()}
     return az.compare(idatas, ic=ic)
 
 

@@ -167,8 +167,8 @@ def _spec(res: ResultView, columns: list[dict[str, Any]]) -> dict[str, Any]:
         "formula": res.formula,
         "family": {"name": res.family.name, "link": res.family.link},
         "priors": {key: {"name": p.name, "params": _encode(p.params)}
-                   for key, p in res._priors.items()},
-        "user_priors": sorted(getattr(res._priors, "user", ())),
+                   for key, p in res.prior_set.items()},
+        "user_priors": sorted(getattr(res.prior_set, "user", ())),
         "info": _encode(res.info),
         "interval": res.interval,
         "n_dropped": int(d.n_dropped),

@@ -176,10 +176,10 @@ def _singular(res: ResultView) -> list[str]:
     a correlation near -1 or +1 is what the model implies, not a boundary fit."""
     out = []
     for k, block in enumerate(res.design.blocks):
-        sd, cor = res._block_at_prior_sites(k)
+        sd, cor = res.block_at_prior_sites(k)
         where = ""
-        if res._standardization.blocks[k].centred:
-            where = " " + res._standardization.site(sd_key("Intercept", block.group))
+        if res.standardization.blocks[k].centred:
+            where = " " + res.standardization.site(sd_key("Intercept", block.group))
         for j, col in enumerate(block.columns):
             if _piles_at_zero(sd[:, j]):
                 at = where if col == "Intercept" else ""

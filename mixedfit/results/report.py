@@ -44,7 +44,7 @@ def _random_table(res: ResultView, lo: str, hi: str) -> Table:
 def _origin_notes(res: ResultView) -> list[str]:
     """Where a block's intercept sd and correlations are reported and where their priors
     sit, for blocks sampled at the predictors' means (:mod:`mixedfit.standardize`)."""
-    st = res._standardization
+    st = res.standardization
     notes = []
     for k, b in enumerate(res.design.blocks):
         bs = st.blocks[k]
@@ -70,7 +70,7 @@ def _fixed_table(res: ResultView, lo: str, hi: str) -> Table:
 def build_summary(res: ResultView) -> Report:
     """Assemble the summary report (text and HTML from the same tables)."""
     d, info = res.design, res.info
-    lo, hi = res._quantile_labels()
+    lo, hi = res.quantile_labels()
     kind = res.family.kind
     rep = Report()
     rep.add(f"Bayesian {kind} mixed model (NUTS, {info['sampler']}: {info['chains']} chains x "
@@ -108,7 +108,7 @@ def build_summary(res: ResultView) -> Report:
                       title=f"Family parameters ({res.family.name})"))
         rep.add("")
     diag = res.diagnostics()
-    conv = res._convergence()
+    conv = res.convergence()
     rep.add(f"Sampling: max R-hat {conv['max_r_hat']:.3f}; min bulk ESS "
             f"{conv['min_ess_bulk']:.0f}; {conv['divergences']} divergent transitions; "
             f"{info.get('time', np.nan):.1f} s. "

@@ -125,7 +125,7 @@ def shrinkage_table(res: ResultView) -> pd.DataFrame:
     gaussian = res.family.location_scale and res.family.parameters == ("sigma",)
     for group, blocks in d.groups.items():
         cols, nopool, notes = no_pooling_estimates(res, group)
-        _, coef = res._coefficient_draws(group)
+        _, coef = res.coefficient_draws(group)
         partial = coef.mean(axis=0)
         levels = blocks[0].levels
         counts = blocks[0].counts

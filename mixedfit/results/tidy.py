@@ -130,9 +130,9 @@ def _ran_vals(res: ResultView, coefficients: bool) -> list[pd.DataFrame]:
     effect = "ran_coefs" if coefficients else "ran_vals"
     for group in res.design.groups:
         if coefficients:
-            cols, arr = res._coefficient_draws(group)
+            cols, arr = res.coefficient_draws(group)
         else:
-            cols, arr = res._group_draws(group)
+            cols, arr = res.group_draws(group)
         table = tables[group]
         levels = [str(v) for v in table.index]
         n_levels = len(levels)
@@ -269,7 +269,7 @@ def result_tables(res: ResultView) -> dict[str, Any]:
     """
     d = res.design
     diag = res.diagnostics()
-    conv = res._convergence()
+    conv = res.convergence()
     model = {
         "formula": res.formula,
         "family": res.family.name,

@@ -88,6 +88,12 @@ class ResultView:
         self.interval = plan.interval if interval is None else interval
 
     @property
+    def prior_set(self) -> Any:
+        """The resolved priors, parameter name -> :class:`~mixedfit.priors.Prior`, with the
+        names the user set (``.user``); :attr:`priors` shows them as a table."""
+        return self._priors
+
+    @property
     def info(self) -> dict[str, Any]:
         """The fit plan as a dict (``res.info["backend"]``...); see :attr:`plan`."""
         return self.plan.to_dict()
@@ -138,7 +144,7 @@ class ResultView:
             self._draw_cache[name] = arr.reshape((-1,) + arr.shape[2:])
         return self._draw_cache[name]
 
-    def _quantile_labels(self) -> tuple[str, str]:
+    def quantile_labels(self) -> tuple[str, str]:
         q = (1.0 - self.interval) / 2.0 * 100
         return f"{q:g}%", f"{100 - q:g}%"
 
@@ -167,21 +173,21 @@ class ResultView:
         >>> res.priors.loc["Intercept", "on"]
         "at the predictors' means (Days = 4.5)"
         """
-        st = self._standardization
+        st = self.standardization
         user = self._priors.user
         rows = [{"parameter": k, "prior": repr(p), "source": "user" if k in user else "default",
                  "on": st.site(k)} for k, p in self._priors.items()]
         return pd.DataFrame(rows).set_index("parameter")
 
     @property
-    def _standardization(self) -> Standardization:
+    def standardization(self) -> Standardization:
         """The internal coordinates of the fit (where each prior sits)."""
         if "_standardization" not in self._draw_cache:
             self._draw_cache["_standardization"] = standardize(self.design, self.family,
                                                                self._priors)
         return self._draw_cache["_standardization"]
 
-    def _block_at_prior_sites(self, k: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def block_at_prior_sites(self, k: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Draws of block ``k``'s sds and correlations ``(S, q)``, ``(S, q, q)`` in the
         basis its priors sit in (the group intercepts at the predictors' means in a
         centred block; as reported otherwise)."""
@@ -190,22 +196,22 @@ class ResultView:
             return self.draws(names.sd_at_means(b.label)), self.draws(names.cor_at_means(b.label))
         sd = self.draws(names.sd(b.label))
         cor = self.draws(names.cor(b.label)) if b.correlated else None
-        if cor is None or not self._standardization.blocks[k].centred:
+        if cor is None or not self.standardization.blocks[k].centred:
             return sd, cor
-        cov = self._standardization.covariance_at_centre(
+        cov = self.standardization.covariance_at_centre(
             k, sd[:, :, None] * cor * sd[:, None, :])
         sd_c = np.sqrt(np.einsum("sii->si", cov))
         return sd_c, cov / (sd_c[:, :, None] * sd_c[:, None, :])
 
-    def _at_prior_sites(self) -> dict[str, np.ndarray]:
+    def at_prior_sites(self) -> dict[str, np.ndarray]:
         """Draws of every parameter where its prior sits (see :attr:`priors`)."""
         d = self.design
         out: dict[str, np.ndarray] = {}
         if d.fixed_columns:
-            theta = self._standardization.at_prior_sites(self.draws(names.FIXED))
+            theta = self.standardization.at_prior_sites(self.draws(names.FIXED))
             out.update({c: theta[:, j] for j, c in enumerate(d.fixed_columns)})
         for k, b in enumerate(d.blocks):
-            sd, cor = self._block_at_prior_sites(k)
+            sd, cor = self.block_at_prior_sites(k)
             out.update({sd_key(c, b.group): sd[:, j] for j, c in enumerate(b.columns)})
             if cor is not None:
                 out[cor_key(b.label)] = cor
@@ -244,7 +250,7 @@ class ResultView:
                 "ess_tail": tail.reshape(shape)}
 
     # ------------------------------------------------------------- group effects
-    def _group_draws(self, group: str) -> tuple[list[str], np.ndarray]:
+    def group_draws(self, group: str) -> tuple[list[str], np.ndarray]:
         """Columns and draws ``(S, levels, terms)`` of all blocks of a grouping factor."""
         blocks = self.design.groups[group]
         cols = [c for b in blocks for c in b.columns]
@@ -276,12 +282,12 @@ class ResultView:
         """
         out = {}
         for group in self.design.groups:
-            cols, arr = self._group_draws(group)
+            cols, arr = self.group_draws(group)
             out[group] = self._group_table(group, arr, cols)
         return out
 
-    def _coefficient_draws(self, group: str) -> tuple[list[str], np.ndarray]:
-        cols, arr = self._group_draws(group)
+    def coefficient_draws(self, group: str) -> tuple[list[str], np.ndarray]:
+        cols, arr = self.group_draws(group)
         arr = arr.copy()
         if self.design.fixed_columns:
             fixed = self.draws(names.FIXED)
@@ -305,7 +311,7 @@ class ResultView:
         """
         out = {}
         for group in self.design.groups:
-            cols, arr = self._coefficient_draws(group)
+            cols, arr = self.coefficient_draws(group)
             out[group] = self._group_table(group, arr, cols)
         return out
 
@@ -529,7 +535,7 @@ class ResultView:
             self._draw_cache["_diagnostics"] = diagnose(self)
         return self._draw_cache["_diagnostics"]
 
-    def _ensure_log_likelihood(self) -> Any:
+    def log_likelihood_data(self) -> Any:
         if "log_likelihood" not in self.idata.groups():
             import xarray as xr  # deferred: xarray loads with ArviZ, when first needed
 
@@ -559,18 +565,18 @@ class ResultView:
         """
         import arviz as az  # deferred: ArviZ is heavy and only needed here
 
-        return az.loo(self._ensure_log_likelihood(), pointwise=True)
+        return az.loo(self.log_likelihood_data(), pointwise=True)
 
     def waic(self) -> Any:
         """WAIC (widely applicable information criterion), ArviZ's ``ELPDData``."""
         import arviz as az  # deferred: ArviZ is heavy and only needed here
 
-        return az.waic(self._ensure_log_likelihood(), pointwise=True)
+        return az.waic(self.log_likelihood_data(), pointwise=True)
 
     def log_prior(self) -> np.ndarray:
         """Log prior density of every posterior draw (the priors listed in :attr:`priors`,
         each evaluated where it sits)."""
-        return log_prior_draws(self._priors, self._at_prior_sites())
+        return log_prior_draws(self._priors, self.at_prior_sites())
 
     def prior_sensitivity(self, *, threshold: float = 0.05) -> pd.DataFrame:
         """Power-scaling sensitivity of each parameter to the prior and to the likelihood.
@@ -599,7 +605,7 @@ class ResultView:
         >>> "prior" in ps.columns and "diagnosis" in ps.columns
         True
         """
-        log_lik = self._ensure_log_likelihood().log_likelihood["y"].values
+        log_lik = self.log_likelihood_data().log_likelihood["y"].values
         log_lik = np.asarray(log_lik).reshape(self.n_draws, -1).sum(axis=1)
         d = self.design
         draws: dict[str, np.ndarray] = {}
@@ -624,7 +630,7 @@ class ResultView:
             labels=labels)
 
     # -------------------------------------------------------------------- display
-    def _convergence(self) -> dict[str, float]:
+    def convergence(self) -> dict[str, float]:
         diag = self.diagnostics()
         p = diag.parameters
         return {"max_r_hat": float(p["r_hat"].max()),

@@ -234,7 +234,7 @@ def test_parameter_recovery(name, family, formula, slopes, extra):
     for param in res.family.parameters:
         row = fp.loc[param]
         assert row["lower"] <= true[param] <= row["upper"], (name, param)
-    conv = res._convergence()
+    conv = res.convergence()
     assert conv["divergences"] == 0 and conv["max_r_hat"] < 1.05
 
 

@@ -197,3 +197,29 @@ def test_polars_data_fits():
     ref = mf.fit("Yield ~ 1 + (1 | Batch)", pd.DataFrame(frame.to_dict(as_series=False)),
                  **options)
     pd.testing.assert_frame_equal(res.fixed_effects, ref.fixed_effects)
+
+
+def test_a_file_written_before_fit_plans_loads(sleep_quick, tmp_path):
+    # files written before the fit plan (issue 13) kept an "info" dict of fewer choices
+    # and no record of the user's priors: they load, with the choices they then had
+    import json
+
+    import arviz as az
+
+    path = tmp_path / "new.nc"
+    sleep_quick.save(path)
+    idata = az.from_netcdf(str(path))
+    spec = json.loads(idata.posterior.attrs[SPEC_KEY])
+    spec["info"] = {k: spec["info"][k] for k in (
+        "sampler", "backend", "draws", "tune", "chains", "random_seed", "centered",
+        "marginalized", "target_accept", "max_treedepth", "time")}
+    del spec["user_priors"]
+    idata.posterior.attrs[SPEC_KEY] = json.dumps(spec)
+    old = tmp_path / "old.nc"
+    idata.to_netcdf(str(old))
+    back = mf.load(old)
+    assert back.plan.backend == sleep_quick.plan.backend
+    assert back.plan.draws == sleep_quick.plan.draws
+    assert back.plan.family == "gaussian" and back.plan.interval == sleep_quick.interval
+    assert back._priors.user == frozenset()  # every prior was the default
+    assert back.summary().to_text() == sleep_quick.summary().to_text()
