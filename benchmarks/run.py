@@ -13,6 +13,7 @@ Usage::
     python benchmarks/run.py --cases large       # InstEval and the simulated large models
     python benchmarks/run.py --cases all         # small + large (hours: Bambi is slow)
     python benchmarks/run.py --cases scaling     # gaussian_1e4, 3e4, 1e5, 3e5, 1e6
+    python benchmarks/run.py --cases families --tools mixedfit,lme4   # every family
     python benchmarks/run.py --cases scaling --tools mixedfit      # mixedfit only
     python benchmarks/run.py --cases scaling --peer-timeout 1800   # stop Bambi after 30 min
     python benchmarks/run.py --cases sleepstudy_corr,dyestuff --out /tmp/b.md
@@ -95,12 +96,34 @@ LARGE = {
     "gaussian_1e6": _sim_case("gaussian", 1_000_000),
     "bernoulli_1e5": _sim_case("bernoulli", 100_000),
 }
+# Every family and link beyond the Gaussian ("family/link"; issue 14's targets).
+FAMILIES = {
+    "cbpp_probit": ("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                    "p(incidence, size) ~ period + (1 | herd)", "cbpp", "binomial/probit"),
+    "cbpp_cloglog": ("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                     "p(incidence, size) ~ period + (1 | herd)", "cbpp", "binomial/cloglog"),
+    "grouseticks_nb": ("TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | LOCATION)",
+                       "TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | LOCATION)",
+                       "grouseticks", "negativebinomial"),
+    "grouseticks_obs": ("TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX)",
+                        "TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX)",
+                        "grouseticks", "poisson"),
+    "sleepstudy_t": ("Reaction ~ Days + (Days | Subject)", "Reaction ~ Days + (Days | Subject)",
+                     "sleepstudy", "t"),
+    "gamma_2e3": _sim_case("gamma/log", 2_000),
+    "beta_2e3": _sim_case("beta", 2_000),
+    "bernoulli_2e4": _sim_case("bernoulli", 20_000),
+    "poisson_2e4": _sim_case("poisson", 20_000),
+    "verbagg": ("r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)",
+                "r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)", "verbagg",
+                "bernoulli"),
+}
 # Extra points of the scaling curve (not part of --cases all).
 EXTRA = {
     "gaussian_3e4": _sim_case("gaussian", 30_000),
     "gaussian_3e5": _sim_case("gaussian", 300_000),
 }
-CASES = {**SMALL, **LARGE, **EXTRA}
+CASES = {**SMALL, **LARGE, **FAMILIES, **EXTRA}
 #: Options given to mixedfit's fit beyond the defaults, per case (shown in the table).
 #: Every case runs with mixedfit's defaults (none are needed any more: InstEval used
 #: centered=True before the parameterisation rules for many levels and nesting).
@@ -108,7 +131,7 @@ MF_OPTIONS: dict[str, dict] = {}
 SCALING = sorted((c for c in CASES if c.startswith("gaussian_")),
                  key=lambda c: int(CASES[c][2].split(":")[2]))
 SELECTIONS = {"small": list(SMALL), "large": list(LARGE), "all": [*SMALL, *LARGE],
-              "scaling": SCALING}
+              "scaling": SCALING, "families": list(FAMILIES)}
 TOOLS = ("mixedfit", "bambi", "lme4")
 
 LME4 = {
@@ -122,7 +145,21 @@ LME4 = {
     **{case: ("glmer(y ~ x + (1 + x | g), d, family = binomial)" if case.startswith("bernoulli")
               else "lmer(y ~ x + (1 + x | g), d)")
        for case in CASES if case.startswith(("gaussian_", "bernoulli_"))},
+    "cbpp_probit": "glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), d, "
+                   "family = binomial(link = 'probit'))",
+    "cbpp_cloglog": "glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), d, "
+                    "family = binomial(link = 'cloglog'))",
+    "grouseticks_nb": "glmer.nb(TICKS ~ factor(YEAR) + scale(HEIGHT) + (1 | BROOD) + "
+                      "(1 | LOCATION), d)",
+    "grouseticks_obs": "glmer(TICKS ~ factor(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX), "
+                       "d, family = poisson)",
+    "gamma_2e3": "glmer(y ~ x + (1 + x | g), d, family = Gamma(link = 'log'))",
+    "poisson_2e4": "glmer(y ~ x + (1 + x | g), d, family = poisson)",
+    "verbagg": "glmer(factor(r2) ~ Anger + Gender + btype + situ + (1 | id) + (1 | item), d, "
+               "family = binomial)",
 }
+#: The fits lme4 does not offer (no Student-t or beta family in lme4).
+LME4_NONE = {"sleepstudy_t": "no t family", "beta_2e3": "no beta family"}
 
 
 def load_data(spec: str):
@@ -137,8 +174,16 @@ def load_data(spec: str):
         a = rng.normal(0, 1.0, groups)
         b = rng.normal(0, 0.5, groups)
         eta = 0.5 + a[g] + (1.0 + b[g]) * x
+        family = family.split("/")[0]
         if family == "gaussian":
             y = eta + rng.normal(0, 1.0, n)
+        elif family == "poisson":
+            y = rng.poisson(np.exp(0.5 * eta))
+        elif family == "gamma":
+            y = rng.gamma(5.0, np.exp(0.5 * eta) / 5.0)
+        elif family == "beta":
+            mu = 1 / (1 + np.exp(-0.5 * eta))
+            y = np.clip(rng.beta(10 * mu, 10 * (1 - mu)), 1e-6, 1 - 1e-6)
         else:
             y = rng.binomial(1, 1 / (1 + np.exp(-eta)))
         return pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g)})
@@ -196,7 +241,8 @@ def _bambi_priors(formula: str, data, family: str):
     from mixedfit.families import get_family
     from mixedfit.priors import default_priors
 
-    fam = get_family(family)
+    name, _, link = family.partition("/")
+    fam = get_family(name, link=link or None)
     mf_formula = formula.replace("p(incidence, size)", "cbind(incidence, size - incidence)")
     design = build_design(mf_formula, data, family=fam)
     pri = default_priors(design, fam)
@@ -253,7 +299,9 @@ def worker(tool: str, case: str, draws: int, tune: int, chains: int) -> dict:
         size = _data_size(data, data_spec)
         _announce_fit_start(startup_s=time.perf_counter() - t_start, **size)
         t0 = time.perf_counter()
-        res = mf.fit(mf_formula, data, family=family, draws=draws, tune=tune, chains=chains,
+        name, _, link = family.partition("/")
+        fam = mf.families.get_family(name, link=link or None)
+        res = mf.fit(mf_formula, data, family=fam, draws=draws, tune=tune, chains=chains,
                      random_seed=1, progressbar=False, warn=False, **MF_OPTIONS.get(case, {}))
         str(res.summary())
         t1 = time.perf_counter()
@@ -271,7 +319,8 @@ def worker(tool: str, case: str, draws: int, tune: int, chains: int) -> dict:
         size = _data_size(data, data_spec)
         _announce_fit_start(startup_s=time.perf_counter() - t_start, **size)
         t0 = time.perf_counter()
-        model = bmb.Model(bmb_formula, data, family=family, priors=priors)
+        name, _, link = family.partition("/")
+        model = bmb.Model(bmb_formula, data, family=name, link=link or None, priors=priors)
         idata = model.fit(draws=draws, tune=tune, chains=chains, random_seed=1,
                           progressbar=False)
         str(az.summary(idata))
@@ -382,7 +431,7 @@ def r_versions() -> str | None:
 def run_lme4(case: str, limit: float) -> dict:
     """Time the lme4 fit of a case: {"lme4_s": seconds or None, "lme4_note": why not}."""
     if case not in LME4:
-        return {"lme4_s": None, "lme4_note": "-"}
+        return {"lme4_s": None, "lme4_note": LME4_NONE.get(case, "-")}
     if shutil.which("Rscript") is None:
         return {"lme4_s": None, "lme4_note": "R not installed"}
     df = load_data(CASES[case][2])

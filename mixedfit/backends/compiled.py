@@ -1,9 +1,9 @@
 """The compiled backend: mixedfit's own log density (:mod:`mixedfit.fast`) run by nutpie.
 
-It covers the families and priors the kernel knows (Gaussian with the identity link,
-Bernoulli/binomial with the logit link, Poisson with the log link; every prior but
-``Uniform``), integrates the group effects of Gaussian models out when it can
-(:func:`mixedfit.fast.layout.marginal_reason`), and needs no compilation per model.
+It covers every family and link (:mod:`mixedfit.fast.rowlik`) and every prior but
+``Uniform``, integrates the group effects of Gaussian models (identity link) out when
+it can (:func:`mixedfit.fast.layout.marginal_reason`), and needs no compilation per
+model: the machine code is compiled once per installation and cached on disk.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ class Probability(Family):
     links = ("logit", "probit", "cloglog")
     discrete = True
     probability = True
-    _compiled = {"logit": "binomial_logit"}
+    _compiled = "binomial"
 
     @staticmethod
     def _n(y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
@@ -72,6 +72,8 @@ class Probability(Family):
         return 1.0 / (float(np.mean(n)) * p * (1 - p))
 
     def link_scale_start(self, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+        if self.link != "logit":
+            return super().link_scale_start(y, trials)
         y = np.asarray(y, dtype=float)
         n = np.ones_like(y) if trials is None else np.asarray(trials, float)
         pr = (y + 0.5) / (n + 1.0)

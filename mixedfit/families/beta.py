@@ -21,6 +21,7 @@ class Beta(Family):
     links = ("logit", "probit", "cloglog")
     parameters = ("kappa",)
     probability = True
+    _compiled = "beta"
 
     def parameter_priors(self, y: np.ndarray) -> dict[str, PriorSpec]:
         return {"kappa": ("HalfCauchy", {"beta": 1.0})}
@@ -30,6 +31,18 @@ class Beta(Family):
             bad = y[(y <= 0) | (y >= 1)][0]
             raise DataError(f"The beta response {name!r} must lie strictly between 0 and 1; "
                             f"it has {bad:g}. Squeeze it, e.g. (y * (n - 1) + 0.5) / n.")
+
+    def parameter_starts(self, y: np.ndarray, trials: np.ndarray | None) -> dict[str, float]:
+        # method of moments: var = mu (1 - mu) / (1 + kappa)
+        mean, var = float(np.mean(y)), float(np.var(y))
+        return {"kappa": float(np.clip(mean * (1 - mean) / var - 1.0, 0.5, 100.0))
+                if var > 0 else 1.0}
+
+    def working_variance(self, y: np.ndarray, trials: np.ndarray | None) -> float:
+        # var(y) / (d mu / d eta)^2 at the mean, var(y) = mu (1 - mu) / (1 + kappa)
+        mu = float(np.clip(np.mean(y), 0.01, 0.99))
+        slope = float(self.dmu_deta(self.link_function(mu), np.asarray(mu)))
+        return mu * (1 - mu) / (1 + self.parameter_starts(y, trials)["kappa"]) / slope**2
 
     def pymc_likelihood(self, pm: Any, pt: Any, eta: Any, params: dict[str, Any],
                         y: np.ndarray, trials: np.ndarray | None) -> Any:

@@ -82,8 +82,8 @@ class Family:
     kind: ClassVar[str] = "generalized linear"
     #: a location-scale family with the identity link (see :attr:`location_scale`)
     _location_scale: ClassVar[bool] = False
-    #: the compiled kernel's family code for each link it covers
-    _compiled: ClassVar[dict[str, str]] = {}
+    #: the compiled kernel's likelihood of this family (every link it takes)
+    _compiled: ClassVar[str | None] = None
 
     def __init__(self, link: str | None = None) -> None:
         chosen = self.links[0] if link is None else str(link).lower()
@@ -113,9 +113,21 @@ class Family:
 
     @property
     def compiled(self) -> str | None:
-        """The compiled kernel's code for this family and link, or None when the kernel
-        does not cover it (:mod:`mixedfit.fast`)."""
-        return self._compiled.get(self.link)
+        """The compiled kernel's likelihood for this family (with any of its links), or
+        None when the kernel does not cover it (:mod:`mixedfit.fast`)."""
+        return self._compiled
+
+    @property
+    def integrates_out(self) -> bool:
+        """Whether the group effects can be integrated out exactly: a Gaussian response
+        with the identity link (the marginal model of :mod:`mixedfit.fast.marginal`)."""
+        return False
+
+    def parameter_starts(self, y: np.ndarray, trials: np.ndarray | None
+                         ) -> dict[str, float]:
+        """Rough values of the family's own parameters from the response, for the
+        sampler's start (moment estimates; 1 where there is none)."""
+        return {name: 1.0 for name in self.parameters}
 
     def inverse_link(self, eta: Any, xp: Any = np) -> Any:
         """Expected response for linear predictor ``eta``."""
@@ -216,8 +228,14 @@ class Family:
         return 1.0
 
     def link_scale_start(self, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
-        """A rough linear predictor per row, for start values."""
-        return np.log(np.asarray(y, dtype=float) + 0.5)
+        """A rough linear predictor per row, for start values: the link of the
+        starting mean of an IRLS fit."""
+        y = np.asarray(y, dtype=float)
+        n = np.ones_like(y) if trials is None else np.asarray(trials, dtype=float)
+        mu = self.clip_mean(self.irls_start(y, n)[1])
+        if self.link in ("log", "inverse"):
+            mu = np.maximum(mu, 1e-3 * max(float(np.mean(np.abs(y))), 1e-8))
+        return self.link_function(mu)
 
     def params_of(self, params: dict[str, Any], key: str) -> Any:
         """Draws ``(S,)`` of a parameter as a column ``(S, 1)`` against rows."""

@@ -20,6 +20,7 @@ class Gamma(Family):
     name = "gamma"
     links = ("inverse", "log", "identity")
     parameters = ("alpha",)
+    _compiled = "gamma"
 
     def parameter_priors(self, y: np.ndarray) -> dict[str, PriorSpec]:
         return {"alpha": ("HalfCauchy", {"beta": 1.0})}
@@ -28,6 +29,17 @@ class Gamma(Family):
         if np.any(y <= 0):
             raise DataError(f"The gamma response {name!r} must be positive; it has values "
                             f"<= 0 (e.g. {y[y <= 0][0]:g}).")
+
+    def parameter_starts(self, y: np.ndarray, trials: np.ndarray | None) -> dict[str, float]:
+        # method of moments: var = mu^2 / alpha
+        mean, var = float(np.mean(y)), float(np.var(y))
+        return {"alpha": float(np.clip(mean**2 / var, 0.1, 100.0)) if var > 0 else 1.0}
+
+    def working_variance(self, y: np.ndarray, trials: np.ndarray | None) -> float:
+        # var(y) / (d mu / d eta)^2 at the mean, var(y) = mu^2 / alpha
+        mu = float(np.mean(y))
+        slope = float(self.dmu_deta(self.link_function(mu), np.asarray(mu)))
+        return mu**2 / self.parameter_starts(y, trials)["alpha"] / slope**2
 
     def pymc_likelihood(self, pm: Any, pt: Any, eta: Any, params: dict[str, Any],
                         y: np.ndarray, trials: np.ndarray | None) -> Any:

@@ -32,7 +32,14 @@ class Gaussian(Family):
     parameters = ("sigma",)
     kind = "linear"
     _location_scale = True
-    _compiled = {"identity": "gaussian"}
+    _compiled = "gaussian"
+
+    @property
+    def integrates_out(self) -> bool:
+        return self.link == "identity"
+
+    def parameter_starts(self, y: np.ndarray, trials: np.ndarray | None) -> dict[str, float]:
+        return {"sigma": float(np.std(y)) or 1.0}
 
     def parameter_priors(self, y: np.ndarray) -> dict[str, PriorSpec]:
         return {"sigma": scale_prior(y)}
@@ -49,4 +56,6 @@ class Gaussian(Family):
         return rng.normal(mu, self.params_of(params, "sigma"))
 
     def link_scale_start(self, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+        if self.link != "identity":
+            return super().link_scale_start(y, trials)
         return np.asarray(y, dtype=float).copy()

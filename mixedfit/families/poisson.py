@@ -48,7 +48,7 @@ class Poisson(Counts):
     """Counts: ``y ~ Poisson(mu)``; links log, identity."""
 
     name = "poisson"
-    _compiled = {"log": "poisson_log"}
+    _compiled = "poisson"
 
     def pymc_likelihood(self, pm: Any, pt: Any, eta: Any, params: dict[str, Any],
                         y: np.ndarray, trials: np.ndarray | None) -> Any:

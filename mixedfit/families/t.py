@@ -22,9 +22,13 @@ class StudentT(Family):
     parameters = ("sigma", "nu")
     kind = "linear (Student-t)"
     _location_scale = True
+    _compiled = "t"
 
     def parameter_priors(self, y: np.ndarray) -> dict[str, PriorSpec]:
         return {"sigma": scale_prior(y), "nu": ("Gamma", {"alpha": 2.0, "beta": 0.1})}
+
+    def parameter_starts(self, y: np.ndarray, trials: np.ndarray | None) -> dict[str, float]:
+        return {"sigma": float(np.std(y)) or 1.0, "nu": 10.0}
 
     def pymc_likelihood(self, pm: Any, pt: Any, eta: Any, params: dict[str, Any],
                         y: np.ndarray, trials: np.ndarray | None) -> Any:

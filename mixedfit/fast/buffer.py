@@ -24,7 +24,7 @@ H_LEN = 0
 H_NROWS = 1
 #: fixed effects
 H_P = 2
-#: the kernel's family code (FAMILY_CODES)
+#: the kernel's family code (see "families" below)
 H_FAMILY = 3
 #: blocks of group effects
 H_NBLOCKS = 4
@@ -34,7 +34,7 @@ H_SS = 5
 H_DIM = 6
 #: offsets of the rows' X, y, trials and offset (-1: absent)
 H_X, H_Y, H_TRIALS, H_OFFSET = 7, 8, 9, 10
-#: offsets of the fixed effects' priors and of the family parameter's prior
+#: offsets of the fixed effects' priors and of the family parameters' priors
 H_BETA_PRIOR, H_FAM_PRIOR = 11, 12
 #: offset of the first block descriptor
 H_BLOCKS = 13
@@ -42,7 +42,8 @@ H_BLOCKS = 13
 H_SSDATA = 14
 #: observations
 H_NOBS = 15
-#: position of the family parameter (log sigma) in the parameter vector, or -1
+#: position of the family's first parameter (log sigma, log alpha...) in the parameter
+#: vector, or -1; its parameters follow one another, their priors start at H_FAM_PRIOR
 H_FAM_POS = 16
 #: offset of the packing of stored draws (-1: stored as they are)
 H_PACK = 17
@@ -50,7 +51,11 @@ H_PACK = 17
 H_MARG = 18
 #: offset of the p x p map of the fixed effects' priors
 H_BETA_MAP = 19
-HEADER = 20
+#: the kernel's link code (see "links" below)
+H_LINK = 20
+#: the family's own parameters (0, 1 or 2)
+H_NFAM = 21
+HEADER = 22
 
 # ------------------------------------------------------------------ block descriptor
 #: terms, levels, correlated (1/0), centred (1/0)
@@ -74,5 +79,16 @@ PRIOR_WIDTH = 5
  LOGNORMAL, LAPLACE) = range(11)
 
 # -------------------------------------------------------------------------- families
-#: the kernel's likelihoods
-GAUSSIAN, BINOMIAL_LOGIT, POISSON_LOG = 0, 1, 2
+#: the kernel's likelihoods (:attr:`mixedfit.families.Family.compiled` names them; the
+#: family's own parameters in the order of :attr:`~mixedfit.families.Family.parameters`)
+GAUSSIAN, BINOMIAL, POISSON, NEGATIVEBINOMIAL, GAMMA_FAMILY, BETA_FAMILY, STUDENT_T = range(7)
+#: the kernel's code of each family's :attr:`~mixedfit.families.Family.compiled` name
+FAMILIES = {"gaussian": GAUSSIAN, "binomial": BINOMIAL, "poisson": POISSON,
+            "negativebinomial": NEGATIVEBINOMIAL, "gamma": GAMMA_FAMILY, "beta": BETA_FAMILY,
+            "t": STUDENT_T}
+
+# ----------------------------------------------------------------------------- links
+IDENTITY, LOG, INVERSE, LOGIT, PROBIT, CLOGLOG = range(6)
+#: the kernel's code of each link (:data:`mixedfit.families.links.LINKS`)
+LINKS = {"identity": IDENTITY, "log": LOG, "inverse": INVERSE, "logit": LOGIT,
+         "probit": PROBIT, "cloglog": CLOGLOG}

@@ -12,9 +12,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from mixedfit.fast import cache
 from mixedfit.fast.buffer import H_DIM, H_LEN, H_MARG, H_PACK, HEADER
 from mixedfit.fast.kernel import logp_grad
 from mixedfit.fast.marginal import marginal_logp_grad
+
+cache.refresh()  # before numba compiles anything here or loads it from its cache
 
 __all__ = ["logp_cfunc", "expand_cfunc"]
 

@@ -18,6 +18,7 @@ import math
 import numba
 import numpy as np
 
+from mixedfit.fast import cache
 from mixedfit.fast.buffer import (
     B_CENTRED,
     B_COR_POS,
@@ -31,7 +32,7 @@ from mixedfit.fast.buffer import (
     B_SD_POS,
     B_SD_PRIOR,
     B_Z,
-    BINOMIAL_LOGIT,
+    BINOMIAL,
     BLOCK_WIDTH,
     EXPONENTIAL,
     GAMMA,
@@ -42,7 +43,9 @@ from mixedfit.fast.buffer import (
     H_FAM_POS,
     H_FAM_PRIOR,
     H_FAMILY,
+    H_LINK,
     H_NBLOCKS,
+    H_NFAM,
     H_NOBS,
     H_NROWS,
     H_OFFSET,
@@ -55,13 +58,20 @@ from mixedfit.fast.buffer import (
     HALFCAUCHY,
     HALFNORMAL,
     HALFSTUDENTT,
+    IDENTITY,
     INVGAMMA,
     LAPLACE,
+    LOG,
+    LOGIT,
     LOGNORMAL,
     NORMAL,
+    POISSON,
     PRIOR_WIDTH,
     STUDENTT,
 )
+from mixedfit.fast.rowlik import general_rows
+
+cache.refresh()  # before numba compiles anything here or loads it from its cache
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -283,10 +293,12 @@ def _block_rows(buf: np.ndarray, base: int, n: int) -> tuple[int, int, int, np.n
 
 @numba.njit(cache=True, error_model="numpy")
 def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.ndarray,
-              grad: np.ndarray, sigma: float, family: int, n: int, p: int,
-              nblocks: int) -> float:
+              grad: np.ndarray, theta: np.ndarray, gtheta: np.ndarray, family: int, link: int,
+              n: int, p: int, nblocks: int) -> float:
     """Likelihood over the rows: adds d logp / d beta to ``grad`` and d logp / d u to
-    ``gu_all``; returns the log likelihood (up to a constant)."""
+    ``gu_all``, sets ``gtheta`` to d logp / d theta (the family's parameters, but for the
+    Gaussian with the identity link, whose pass adds its gradient in log sigma to
+    ``grad``); returns the log likelihood (up to a constant)."""
     xs = int(buf[H_X])
     ys = int(buf[H_Y])
     ts = int(buf[H_TRIALS])
@@ -321,7 +333,8 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
     y = buf[ys:ys + n]
     logp = 0.0
     d = eta  # overwritten in place by d logp / d eta
-    if family == GAUSSIAN:
+    if family == GAUSSIAN and link == IDENTITY:
+        sigma = theta[0]
         s2inv = 1.0 / (sigma * sigma)
         ss = 0.0
         for r in range(n):
@@ -330,7 +343,7 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
             d[r] = e * s2inv
         logp = -n * math.log(sigma) - 0.5 * ss * s2inv
         grad[int(buf[H_FAM_POS])] += -n + ss * s2inv
-    elif family == BINOMIAL_LOGIT:
+    elif family == BINOMIAL and link == LOGIT:
         for r in range(n):
             e = eta[r]
             nt = 1.0 if ts < 0 else buf[ts + r]
@@ -340,11 +353,16 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
             pr = inv if e > 0 else ex * inv
             logp += y[r] * e - nt * sp
             d[r] = y[r] - nt * pr
-    else:  # POISSON_LOG
+    elif family == POISSON and link == LOG:
         for r in range(n):
             mu = math.exp(eta[r])
             logp += y[r] * eta[r] - mu
             d[r] = y[r] - mu
+    else:  # every other family and link (mixedfit.fast.rowlik)
+        trials = buf[ts:ts + n] if ts >= 0 else buf[0:0]
+        logp = general_rows(family, link, y, eta, trials, theta, gtheta)
+        if not logp > -np.inf:
+            return -np.inf
     if p:
         X = buf[xs:xs + n * p].reshape((n, p))
         gb = np.zeros(p)
@@ -376,6 +394,7 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     n = int(buf[H_NROWS])
     p = int(buf[H_P])
     family = int(buf[H_FAMILY])
+    link = int(buf[H_LINK])
     nblocks = int(buf[H_NBLOCKS])
     use_ss = buf[H_SS] > 0
     n_obs = buf[H_NOBS]
@@ -386,13 +405,17 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     beta = x[:p]
     logp += fixed_priors(x, grad, buf)
 
-    # family parameter (gaussian sigma)
-    sigma = 1.0
+    # the family's own parameters (sigma, nu, alpha, kappa), sampled on the log scale
+    nfam = int(buf[H_NFAM])
     fam_pos = int(buf[H_FAM_POS])
-    if family == GAUSSIAN:
-        sigma, lp, d = _positive(buf, int(buf[H_FAM_PRIOR]), x[fam_pos])
+    theta = np.ones(2)
+    gtheta = np.zeros(2)
+    for i in range(nfam):
+        theta[i], lp, d = _positive(buf, int(buf[H_FAM_PRIOR]) + PRIOR_WIDTH * i,
+                                    x[fam_pos + i])
         logp += lp
-        grad[fam_pos] += d
+        grad[fam_pos + i] += d
+    sigma = theta[0]
 
     # group effects u of every block, from the parameters
     total = 0
@@ -465,7 +488,12 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         logp += -n_obs * math.log(sigma) - 0.5 * ss / (sigma * sigma)
         grad[fam_pos] += -n_obs + ss / (sigma * sigma)
     else:
-        logp += _row_pass(buf, beta, u_all, gu_all, grad, sigma, family, n, p, nblocks)
+        logp += _row_pass(buf, beta, u_all, gu_all, grad, theta, gtheta, family, link, n, p,
+                          nblocks)
+        if not logp > -np.inf:  # a mean outside the family's support
+            return -np.inf
+        for i in range(nfam):
+            grad[fam_pos + i] += gtheta[i] * theta[i]
 
     # priors of the group effects, sds and correlations; chain rule back to parameters
     start = 0

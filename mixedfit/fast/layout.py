@@ -7,7 +7,10 @@ draws back to the user's parameters.
 
 The parameter vector the sampler moves in (all unconstrained, internal units)::
 
-    [ fixed effects (p) | log sigma (Gaussian) | block 1 | block 2 | ... ]
+    [ fixed effects (p) | logs of the family's parameters | block 1 | block 2 | ... ]
+
+    family's parameters: sigma (Gaussian), sigma and nu (Student-t), alpha (negative
+    binomial, gamma), kappa (beta), none (Bernoulli, binomial, Poisson)
 
     block:  [ log sd (q) | correlation (q (q - 1) / 2, correlated blocks) |
               effects (levels x q): z (non-centred) or u (centred) ]
@@ -65,9 +68,6 @@ PRIOR_CODES = {
     "LogNormal": (B.LOGNORMAL, ("mu", "sigma")),
     "Laplace": (B.LAPLACE, ("mu", "b")),
 }
-#: the kernel's code of each family code of :attr:`mixedfit.families.Family.compiled`
-FAMILY_CODES = {"gaussian": B.GAUSSIAN, "binomial_logit": B.BINOMIAL_LOGIT,
-                "poisson_log": B.POISSON_LOG}
 
 
 def _prior_row(prior: Prior, factor: float = 1.0, shift: float = 0.0) -> list[float]:
@@ -96,11 +96,11 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
     >>> d = build_design("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"))
     >>> unsupported_reason(d, fam, resolve_priors(d, fam, None)) is None
     True
-    >>> fam = mf.families.gamma()
-    >>> unsupported_reason(d, fam, resolve_priors(d, fam, None))
-    'the gamma family with the inverse link'
+    >>> pri = resolve_priors(d, fam, {"Days": mf.Prior("Uniform", lower=-50, upper=50)})
+    >>> unsupported_reason(d, fam, pri)
+    'the prior Uniform(lower=-50, upper=50) on Days'
     """
-    if family.compiled not in FAMILY_CODES:
+    if family.compiled not in B.FAMILIES or family.link not in B.LINKS:
         return f"the {family.name} family with the {family.link} link"
     keys = list(design.fixed_columns)
     keys += [sd_key(c, b.group) for b in design.blocks for c in b.columns]
@@ -137,11 +137,13 @@ def marginal_reason(design: Design, family: Family) -> str | None:
     >>> d = build_design("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"))
     >>> marginal_reason(d, mf.families.gaussian()) is None
     True
-    >>> marginal_reason(d, mf.families.poisson())
-    'the poisson family (only Gaussian group effects integrate out)'
+    >>> marginal_reason(d, mf.families.poisson())  # doctest: +NORMALIZE_WHITESPACE
+    'the poisson family with the log link (only the group effects of a Gaussian response
+    with the identity link integrate out)'
     """
-    if family.compiled != "gaussian":
-        return f"the {family.name} family (only Gaussian group effects integrate out)"
+    if not family.integrates_out:
+        return (f"the {family.name} family with the {family.link} link (only the group effects "
+                f"of a Gaussian response with the identity link integrate out)")
     if not design.blocks:
         return "a model without group effects"
     if _one_factor(design):
@@ -176,7 +178,10 @@ class Layout:
     buffer: np.ndarray
     dim: int
     p: int
-    sigma: int  # position of log sigma, or -1
+    #: the family's own parameters: name -> (position of its log in the parameter
+    #: vector, the factor from the sampler's value to the user's: the response's scale
+    #: for the sigma of a standardised response, else 1)
+    family_slots: dict[str, tuple[int, float]] = field(default_factory=dict)
     blocks: list[BlockSlots] = field(default_factory=list)
     sufficient: bool = False
     init_center: np.ndarray | None = None
@@ -190,6 +195,11 @@ class Layout:
     n_effects: int = 0
     #: the internal coordinates and the maps back to the user's parameters
     standardization: Standardization | None = None
+
+    @property
+    def sigma(self) -> int:
+        """Position of log sigma in the parameter vector, or -1 (no sigma)."""
+        return self.family_slots["sigma"][0] if "sigma" in self.family_slots else -1
 
     @property
     def n_expanded(self) -> int:
@@ -312,7 +322,7 @@ def _marginal_data(design: Design) -> np.ndarray:
 
 def parameter_count(design: Design, marginal: bool, family: Family) -> int:
     """The dimension of the sampler's space for ``design`` (see the module docstring)."""
-    dim = len(design.fixed_columns) + int(family.compiled == "gaussian")
+    dim = len(design.fixed_columns) + len(family.parameters)
     for b in design.blocks:
         q = b.n_terms
         dim += q + (q * (q - 1) // 2 if b.correlated else 0) + (0 if marginal else q * b.n_levels)
@@ -344,20 +354,21 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         centred = [False] * len(design.blocks)
     st = standardize(design, family, priors)
     design = st.internal  # everything below is in internal coordinates
-    fam_code = FAMILY_CODES[family.compiled]
+    fam_code = B.FAMILIES[family.compiled]
     n, p = design.X.shape
     blocks = design.blocks
     if sufficient is None:
-        sufficient = (fam_code == B.GAUSSIAN and len(blocks) == 1
+        sufficient = (family.integrates_out and len(blocks) == 1
                       and blocks[0].n_levels * blocks[0].n_terms * 4 < n)
-    sufficient = bool(sufficient and fam_code == B.GAUSSIAN and len(blocks) == 1
+    sufficient = bool(sufficient and family.integrates_out and len(blocks) == 1
                       and not marginal)
 
     # parameter slots
     pos = p
-    sigma_pos = -1
-    if fam_code == B.GAUSSIAN:
-        sigma_pos = pos
+    family_slots = {}
+    for name in family.parameters:  # a standardised response's sigma is in its units
+        factor = st.y_scale if name == "sigma" and family.location_scale else 1.0
+        family_slots[name] = (pos, factor)
         pos += 1
     slots = []
     for b, c in zip(blocks, centred, strict=True):
@@ -384,14 +395,17 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header = np.zeros(B.HEADER)
     descr = np.zeros((len(blocks), B.BLOCK_WIDTH))
     header[B.H_P], header[B.H_FAMILY], header[B.H_NBLOCKS] = p, fam_code, len(blocks)
+    header[B.H_LINK], header[B.H_NFAM] = B.LINKS[family.link], len(family.parameters)
     header[B.H_SS], header[B.H_DIM] = float(sufficient), dim
-    header[B.H_NOBS], header[B.H_FAM_POS] = n, sigma_pos
+    header[B.H_NOBS] = n
+    header[B.H_FAM_POS] = p if family.parameters else -1
     rows, shifts = st.fixed_prior_rows()
     header[B.H_BETA_PRIOR] = put([_prior_row(priors[c], 1.0, shifts[k])
                                   for k, c in enumerate(design.fixed_columns)] or np.zeros(0))
     header[B.H_BETA_MAP] = put(rows)
-    header[B.H_FAM_PRIOR] = put(_prior_row(priors["sigma"], st.y_scale)
-                                if fam_code == B.GAUSSIAN else [0.0] * B.PRIOR_WIDTH)
+    header[B.H_FAM_PRIOR] = put([_prior_row(priors[name], factor)
+                                 for name, (_, factor) in family_slots.items()]
+                                or [0.0] * B.PRIOR_WIDTH)
     header[B.H_BLOCKS] = B.HEADER
     header[[B.H_X, B.H_Y, B.H_TRIALS, B.H_OFFSET, B.H_SSDATA, B.H_MARG]] = -1
     y = np.asarray(design.y, dtype=float)
@@ -431,7 +445,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         header[B.H_NROWS] = n
         header[B.H_X] = put(design.X)
         header[B.H_Y] = put(y)
-        if design.trials is not None and fam_code == B.BINOMIAL_LOGIT:
+        if design.trials is not None and fam_code == B.BINOMIAL:
             header[B.H_TRIALS] = put(design.trials)
         if offset is not None:
             header[B.H_OFFSET] = put(offset)
@@ -452,8 +466,9 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     buffer = np.concatenate([header, descr.ravel(), *parts])
     assert buffer.size == cursor
 
-    center, scale = _start_values(design, family, priors, st, slots, p, sigma_pos, marginal)
-    return Layout(buffer=buffer, dim=dim, p=p, sigma=sigma_pos, blocks=slots,
+    center, scale = _start_values(design, family, priors, st, slots, p, family_slots,
+                                  marginal)
+    return Layout(buffer=buffer, dim=dim, p=p, family_slots=family_slots, blocks=slots,
                   sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
                   marginal=marginal, n_effects=sum(s.m * s.q for s in slots),
                   standardization=st)
@@ -477,11 +492,13 @@ def _prior_scale(prior: Prior) -> float:
 
 
 def _start_values(design: Design, family: Family, priors: dict[str, Prior],
-                  st: Standardization, slots: list[BlockSlots], p: int, sigma_pos: int,
+                  st: Standardization, slots: list[BlockSlots], p: int,
+                  family_slots: dict[str, tuple[int, float]],
                   marginal: bool) -> tuple[np.ndarray, np.ndarray]:
     """Start values in internal coordinates: least squares on the link scale, effects near
-    zero, sds a fraction of their prior's scale; and the width of their jitter."""
-    dim = len(design.fixed_columns) + int(sigma_pos >= 0) + sum(
+    zero, sds a fraction of their prior's scale, the family's parameters from moments of
+    the response; and the width of their jitter."""
+    dim = len(design.fixed_columns) + len(family_slots) + sum(
         s.q + s.n_cor + (0 if marginal else s.m * s.q) for s in slots)
     center = np.zeros(dim)
     scale = np.zeros(dim)
@@ -492,9 +509,12 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
         center[:p] = beta
         resid_sd = float(np.std(target - design.X @ beta)) or resid_sd
         scale[:p] = 0.1 * max(resid_sd, 0.1)
-    if sigma_pos >= 0:
-        center[sigma_pos] = np.log(resid_sd)
-        scale[sigma_pos] = 0.5
+    starts = family.parameter_starts(np.asarray(design.y, dtype=float), design.trials)
+    for name, (pos, _) in family_slots.items():
+        # a standardised response's sigma: the residual sd of the least-squares start
+        value = resid_sd if name == "sigma" and family.location_scale else starts[name]
+        center[pos] = np.log(value)
+        scale[pos] = 0.5
     for k, (b, s) in enumerate(zip(design.blocks, slots, strict=True)):
         factors = st.sd_factors(k)
         for i, col in enumerate(b.columns):

@@ -49,6 +49,7 @@ import math
 import numba
 import numpy as np
 
+from mixedfit.fast import cache
 from mixedfit.fast.buffer import (
     BLOCK_WIDTH,
     H_BLOCKS,
@@ -64,6 +65,8 @@ from mixedfit.fast.kernel import (
     fixed_priors,
     prior_at,
 )
+
+cache.refresh()  # before numba compiles anything here or loads it from its cache
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -54,8 +54,8 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
     out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     if layout.p:
         out[names.FIXED] = (cd + (names.FIXED_DIM,), st.fixed_to_user(x[..., :layout.p]))
-    if layout.sigma >= 0:
-        out["sigma"] = (cd, st.y_scale * np.exp(x[..., layout.sigma]))
+    for name, (pos, factor) in layout.family_slots.items():
+        out[name] = (cd, factor * np.exp(x[..., pos]))
     start = 0
     for k, (b, s) in enumerate(zip(design.blocks, layout.blocks, strict=True)):
         L, G = b.label, b.group

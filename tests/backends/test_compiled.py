@@ -33,7 +33,14 @@ def _data(seed: int = 0, n_groups: int = 7, per: int = 9) -> pd.DataFrame:
         "k": rng.poisson(np.exp(eta)), "b": rng.binomial(1, 1 / (1 + np.exp(-eta))),
         "s": rng.binomial(5, 1 / (1 + np.exp(-eta))), "t": np.full(n, 5),
         "e": rng.uniform(0.5, 2.0, n), "z": 2000.0 + 3.0 * x,
-        "g": [f"g{i}" for i in g], "h": [f"h{i}" for i in h]})
+        "g": [f"g{i}" for i in g], "h": [f"h{i}" for i in h],
+        # responses of the other families: positive, proportions, large counts
+        "pos": rng.gamma(5.0, np.exp(0.5 * eta) / 5.0),
+        "prop": rng.beta(8.0 / (1 + np.exp(-eta)), 8.0 / (1 + np.exp(eta))),
+        "c": rng.poisson(20.0 + 3.0 * x).astype(float),
+        "pinv": rng.gamma(5.0, 1.0 / (3.0 + 0.5 * eta) / 5.0),
+        # group-level predictors: constant within each level of g (of h)
+        "gx": rng.normal(size=n_groups)[g], "hx": rng.normal(size=4)[h] + 5.0})
 
 
 CASES = [
@@ -65,12 +72,39 @@ CASES = [
                                              "sigma": Prior("LogNormal", mu=0, sigma=1)}),
     # several columns in the QR step (z and z^2 correlated beyond 0.9999)
     ("k ~ z + I(z**2) + w + (1 | g)", "poisson", {"w": Prior("StudentT", nu=5, mu=0, sigma=2)}),
+    # group-level predictors
+    ("k ~ x + gx + hx + (1 | g) + (1 | h)", "poisson", None),
+    # every other family and link ("family/link"), each family's parameters with a
+    # default and a user prior
+    ("y ~ x + (1 + x | g)", "t", None),
+    ("y ~ z + (1 | g) + (1 | h)", "t", {"nu": Prior("Exponential", lam=0.1),
+                                       "sigma": Prior("HalfNormal", sigma=2)}),
+    ("pos ~ x + (1 | g)", "t/log", None),
+    ("pinv ~ x + (1 | g)", "t/inverse", None),
+    ("pos ~ x + (1 + x | g)", "gaussian/log", None),
+    ("pinv ~ x + (1 | g)", "gaussian/inverse", {"sigma": Prior("Exponential", lam=1)}),
+    ("b ~ x + (1 + x | g)", "bernoulli/probit", None),
+    ("b ~ z + (1 | g)", "bernoulli/cloglog", None),
+    ("cbind(s, t - s) ~ x + (1 | g) + (1 | h)", "binomial/probit", None),
+    ("cbind(s, t - s) ~ x + (1 + x | g)", "binomial/cloglog", None),
+    ("c ~ x + (1 | g)", "poisson/identity", None),
+    ("k ~ x + offset(log(e)) + (1 + x | g)", "negativebinomial", None),
+    ("k ~ z + (1 | g) + (1 | h)", "negativebinomial", {"alpha": Prior("Gamma", alpha=2,
+                                                                      beta=0.5)}),
+    ("c ~ x + (1 | g)", "negativebinomial/identity", {"alpha": Prior("Exponential", lam=0.1)}),
+    ("pinv ~ x + (1 + x | g)", "gamma", None),
+    ("pos ~ z + (1 | g)", "gamma/log", {"alpha": Prior("LogNormal", mu=1, sigma=1)}),
+    ("c ~ x + (1 | g)", "gamma/identity", None),
+    ("prop ~ x + (1 + x | g)", "beta", None),
+    ("prop ~ x + (1 | g) + (1 | h)", "beta/probit", {"kappa": Prior("HalfNormal", sigma=20)}),
+    ("prop ~ z + (1 | g)", "beta/cloglog", None),
 ]
 
 
 def _layout(formula: str, family: str, priors: dict | None, centred: bool,
             sufficient: bool | None = None):
-    fam = mf.families.get_family(family)
+    name, _, link = family.partition("/")
+    fam = mf.families.get_family(name, link=link or None)
     d = build_design(formula, _data(), family=fam)
     pri = resolve_priors(d, fam, priors)
     assert unsupported_reason(d, fam, pri) is None
@@ -124,8 +158,8 @@ def pymc_point(d, lay, x0: np.ndarray, names: set[str]) -> dict:
     rows, shifts = st.fixed_prior_rows()
     theta = shifts + rows @ x0[:lay.p]
     values: dict[str, np.ndarray] = {"fixed": theta}
-    if lay.sigma >= 0:
-        values["sigma_log__"] = np.log(st.y_scale) + x0[lay.sigma]
+    for name, (pos, factor) in lay.family_slots.items():
+        values[f"{name}_log__"] = np.log(factor) + x0[pos]
     for k, (b, s) in enumerate(zip(d.blocks, lay.blocks, strict=True)):
         L = b.label
         values[f"sd({L})_log__"] = np.log(st.sd_factors(k)) + x0[s.sd:s.sd + s.q]
@@ -212,10 +246,13 @@ def test_centred_blocks_are_centred_on_the_fixed_effects():
     assert lay.blocks[0].fixed_of_term == [-1, -1]  # non-centred blocks are not
 
 
+
 def test_unsupported_models_name_the_reason():
-    fam = mf.families.gamma()
     d = build_design("y ~ x + (1 | g)", _data().assign(y=lambda f: np.exp(f.y)))
-    assert "gamma" in unsupported_reason(d, fam, resolve_priors(d, fam, None))
+    for name in mf.families.FAMILIES:  # every family and link is compiled
+        for link in mf.families.get_family(name).links:
+            fam = mf.families.get_family(name, link=link)
+            assert unsupported_reason(d, fam, resolve_priors(d, fam, None)) is None, fam
     fam = mf.families.gaussian()
     pri = resolve_priors(d, fam, {"x": Prior("Uniform", lower=-5, upper=5)})
     assert unsupported_reason(d, fam, pri) == "the prior Uniform(lower=-5, upper=5) on x"
@@ -227,6 +264,10 @@ def test_default_backend_is_compiled_and_falls_back(sleep_quick):
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"y": rng.gamma(2.0, 1.0, 40), "g": np.repeat(list("abcd"), 10)})
     res = mf.fit("y ~ 1 + (1 | g)", df, family="gamma", draws=30, tune=30, chains=1,
+                 progressbar=False, warn=False, random_seed=1)
+    assert res.info["backend"] == "compiled"
+    res = mf.fit("y ~ 1 + (1 | g)", df, family="gamma", draws=30, tune=30, chains=1,
+                 priors={"Intercept": mf.Prior("Uniform", lower=-5, upper=5)},
                  progressbar=False, warn=False, random_seed=1)
     assert res.info["backend"] == "pymc"
 

@@ -1,0 +1,53 @@
+"""Cost of one gradient of the compiled density for the non-Gaussian families.
+
+Times :func:`mixedfit.fast.kernel.logp_grad` (300 calls, after one to compile or load
+it) on the simulated random-slope models of ``benchmarks/run.py`` (non-centred
+blocks, at a start point): the per-row pass is what a fit of many rows spends its
+time in. Used to measure levers on the row pass (``fastmath``, see
+docs/performance.md).
+
+    python benchmarks/row_pass_cost.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import load_data  # noqa: E402
+
+import mixedfit as mf  # noqa: E402
+from mixedfit.fast import kernel  # noqa: E402
+from mixedfit.fast.layout import make_layout  # noqa: E402
+from mixedfit.spec import make_spec  # noqa: E402
+
+CASES = [("sim:bernoulli:20000:200", "bernoulli"), ("sim:poisson:20000:200", "poisson"),
+         ("sim:gamma:2000:20", "gamma/log"), ("sim:beta:2000:20", "beta")]
+
+
+def main() -> None:
+    for case, family in CASES:
+        data = load_data(case)
+        name, _, link = family.partition("/")
+        spec = make_spec("y ~ x + (1 + x | g)", data,
+                         family=mf.families.get_family(name, link=link or None))
+        lay = make_layout(spec.design, spec.family, spec.priors, [False])
+        x = lay.initial_point(1)
+        grad = np.zeros(lay.dim)
+        kernel.logp_grad(x, grad, lay.buffer)
+        calls = 300
+        start = time.perf_counter()
+        for _ in range(calls):
+            kernel.logp_grad(x, grad, lay.buffer)
+        dt = (time.perf_counter() - start) / calls
+        print(f"{case:28s} {family:10s} {dt * 1e3:.3f} ms per gradient, "
+              f"{dt / len(data) * 1e9:.1f} ns per row")
+
+
+if __name__ == "__main__":
+    main()

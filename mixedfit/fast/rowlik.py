@@ -1,0 +1,251 @@
+"""The rows' log-likelihood of every family and link, with its derivatives, compiled once.
+
+:func:`general_rows` is the likelihood part of the compiled density
+(:mod:`mixedfit.fast.kernel`) for every family and link that has no dedicated pass
+there (those are the Gaussian with the identity link, the binomial with the logit
+link and the Poisson with the log link, whose hand-tuned loops stay as they are). It
+gives the log-likelihood of the rows (constants that depend on the data only left
+out), its derivative in each row's linear predictor and in the family's own
+parameters (``theta``: sigma and nu of the Student-t, alpha of the negative binomial
+and the gamma, kappa of the beta; sigma of a Gaussian with another link).
+
+Each family is written once, in terms of the mean ``mu``; a link gives ``mu`` and
+``d mu / d eta`` (:func:`mean_of`). The binomial is written in ``log p`` and
+``log(1 - p)`` directly (:func:`log_probabilities`), which stay finite far in the
+tails where ``p`` rounds to 0 or 1. A mean outside the family's support (a negative
+Poisson mean under the identity link, a negative gamma mean under the inverse link)
+gives a density of 0 (``-inf``), which the sampler treats as a rejected step.
+
+The formulas are the densities of PyMC's distributions (the reference the tests
+compare with): ``NegativeBinomial(mu, alpha)``, ``Gamma(alpha, beta=alpha / mu)``,
+``Beta(mu kappa, (1 - mu) kappa)`` with ``mu`` clipped to ``[1e-12, 1 - 1e-12]`` as
+:class:`mixedfit.families.Beta` does, ``StudentT(nu, mu, sigma)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from mixedfit.fast import cache
+from mixedfit.fast.buffer import (
+    BETA_FAMILY,
+    BINOMIAL,
+    GAMMA_FAMILY,
+    GAUSSIAN,
+    IDENTITY,
+    INVERSE,
+    LOG,
+    LOGIT,
+    NEGATIVEBINOMIAL,
+    POISSON,
+    PROBIT,
+    STUDENT_T,
+)
+
+cache.refresh()  # before numba compiles anything here or loads it from its cache
+
+__all__ = ["digamma", "log_ndtr", "mean_of", "log_probabilities", "general_rows"]
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+#: beta means are kept inside [_CLIP, 1 - _CLIP] (as mixedfit.families.Beta does)
+_CLIP = 1e-12
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def digamma(x: float) -> float:
+    """The digamma function for ``x > 0``: recurrence up to 6, then the asymptotic series
+    (absolute error below 1e-13)."""
+    r = 0.0
+    while x < 6.0:
+        r -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    return r + math.log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (
+        1.0 / 252 - f * (1.0 / 240 - f / 132))))
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def log_ndtr(x: float) -> tuple[float, float]:
+    """``log Phi(x)`` of the standard normal distribution function and its derivative
+    ``phi(x) / Phi(x)``, finite for every finite ``x``."""
+    if x > 5.0:
+        lp = math.log1p(-0.5 * math.erfc(x * _INV_SQRT2))
+    elif x > -30.0:
+        lp = math.log(0.5 * math.erfc(-x * _INV_SQRT2))
+    else:  # the asymptotic series of Mills' ratio (relative error ~1e-12 here)
+        f = 1.0 / (x * x)
+        lp = (-0.5 * x * x - math.log(-x) - _LOG_SQRT_2PI
+              + math.log1p(f * (-1.0 + f * (3.0 + f * (-15.0 + f * 105.0)))))
+    return lp, math.exp(-0.5 * x * x - _LOG_SQRT_2PI - lp)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def mean_of(link: int, e: float) -> tuple[float, float]:
+    """The mean ``mu = g^-1(e)`` of a linear predictor and ``d mu / d e``."""
+    if link == IDENTITY:
+        return e, 1.0
+    if link == LOG:
+        m = math.exp(e)
+        return m, m
+    if link == INVERSE:
+        m = 1.0 / e
+        return m, -m * m
+    if link == LOGIT:
+        if e >= 0.0:
+            m = 1.0 / (1.0 + math.exp(-e))
+        else:
+            t = math.exp(e)
+            m = t / (1.0 + t)
+        return m, m * (1.0 - m)
+    if link == PROBIT:
+        return 0.5 * math.erfc(-e * _INV_SQRT2), math.exp(-0.5 * e * e - _LOG_SQRT_2PI)
+    # CLOGLOG
+    t = math.exp(e)
+    return -math.expm1(-t), math.exp(e - t)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def log_probabilities(link: int, e: float) -> tuple[float, float, float, float]:
+    """``log p``, ``log(1 - p)`` of a probability link and their derivatives in ``e``."""
+    if link == LOGIT:
+        a = abs(e)
+        sp = math.log1p(math.exp(-a))  # softplus(-|e|)
+        lp = -(max(-e, 0.0) + sp)
+        lq = -(max(e, 0.0) + sp)
+        p = math.exp(lp)
+        return lp, lq, 1.0 - p, -p
+    if link == PROBIT:
+        lp, dp = log_ndtr(e)
+        lq, dq = log_ndtr(-e)
+        return lp, lq, dp, -dq
+    # CLOGLOG: p = 1 - exp(-exp(e))
+    t = math.exp(e)
+    if t < 1e-10:  # p = t - t^2 / 2 + ...: log p = e - t / 2
+        return e - 0.5 * t, -t, 1.0 - 0.5 * t, -t
+    p = -math.expm1(-t)
+    return math.log(p), -t, t * math.exp(-t) / p, -t
+
+
+@numba.njit(cache=True, error_model="numpy")
+def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials: np.ndarray,
+                 theta: np.ndarray, gtheta: np.ndarray) -> float:
+    """Log-likelihood of the rows (up to constants of the data); overwrites ``eta`` with
+    its derivative in each row's linear predictor and sets ``gtheta`` to its derivatives
+    in the family's parameters ``theta``. ``trials`` is empty when there are none (a
+    Bernoulli response, or a family without trials)."""
+    n = y.shape[0]
+    gtheta[:] = 0.0
+    logp = 0.0
+    if family == BINOMIAL:
+        for r in range(n):
+            nt = 1.0 if trials.shape[0] == 0 else trials[r]
+            lp, lq, dp, dq = log_probabilities(link, eta[r])
+            d = 0.0
+            if y[r] > 0.0:
+                logp += y[r] * lp
+                d += y[r] * dp
+            f = nt - y[r]
+            if f > 0.0:
+                logp += f * lq
+                d += f * dq
+            eta[r] = d
+        return logp
+    t0 = theta[0]
+    t1 = theta[1]
+    g0 = 0.0
+    g1 = 0.0
+    if family == GAUSSIAN:  # theta: sigma
+        inv = 1.0 / t0
+        ss = 0.0
+        for r in range(n):
+            mu, dm = mean_of(link, eta[r])
+            z = (y[r] - mu) * inv
+            ss += z * z
+            eta[r] = z * inv * dm
+        logp = -n * math.log(t0) - 0.5 * ss
+        g0 = (-n + ss) * inv
+    elif family == STUDENT_T:  # theta: sigma, nu
+        inv = 1.0 / t0
+        half = 0.5 * (t1 + 1.0)
+        logp = n * (math.lgamma(half) - math.lgamma(0.5 * t1) - 0.5 * math.log(t1)
+                    - math.log(t0))
+        g0 = -n * inv
+        g1 = n * (0.5 * digamma(half) - 0.5 * digamma(0.5 * t1) - 0.5 / t1)
+        for r in range(n):
+            mu, dm = mean_of(link, eta[r])
+            z = (y[r] - mu) * inv
+            w = 1.0 + z * z / t1
+            logp -= half * math.log(w)
+            k = (t1 + 1.0) / (t1 * w)  # (nu + 1) / (nu + z^2)
+            eta[r] = k * z * inv * dm
+            g0 += k * z * z * inv
+            g1 += -0.5 * math.log(w) + 0.5 * k * z * z / t1
+    elif family == POISSON:
+        for r in range(n):
+            mu, dm = mean_of(link, eta[r])
+            if not mu > 0.0:
+                return -np.inf
+            logp += y[r] * math.log(mu) - mu
+            eta[r] = (y[r] / mu - 1.0) * dm
+    elif family == NEGATIVEBINOMIAL:  # theta: alpha
+        a = t0
+        for r in range(n):
+            mu, dm = mean_of(link, eta[r])
+            if not mu > 0.0:
+                return -np.inf
+            yr = y[r]
+            l1p = math.log1p(mu / a)  # log((a + mu) / a)
+            if yr < 16.0:  # lgamma(y + a) - lgamma(a) and its derivative as sums
+                lg = 0.0
+                dg = 0.0
+                for k in range(int(yr)):
+                    lg += math.log(a + k)
+                    dg += 1.0 / (a + k)
+            else:
+                lg = math.lgamma(yr + a) - math.lgamma(a)
+                dg = digamma(yr + a) - digamma(a)
+            logp += lg - a * l1p
+            if yr > 0.0:
+                logp += yr * (math.log(mu / a) - l1p)
+            eta[r] = (yr / mu - (yr + a) / (a + mu)) * dm
+            g0 += dg - l1p + (mu - yr) / (a + mu)
+    elif family == GAMMA_FAMILY:  # theta: alpha (shape); rate alpha / mu
+        a = t0
+        logp = n * (a * math.log(a) - math.lgamma(a))
+        g0 = n * (math.log(a) + 1.0 - digamma(a))
+        for r in range(n):
+            mu, dm = mean_of(link, eta[r])
+            if not mu > 0.0:
+                return -np.inf
+            ly = math.log(y[r])
+            lm = math.log(mu)
+            q = y[r] / mu
+            logp += (a - 1.0) * ly - a * (lm + q)
+            eta[r] = a * (q - 1.0) / mu * dm
+            g0 += ly - lm - q
+    elif family == BETA_FAMILY:  # theta: kappa
+        k = t0
+        logp = n * math.lgamma(k)
+        g0 = n * digamma(k)
+        for r in range(n):
+            mu, dm = mean_of(link, eta[r])
+            if mu < _CLIP:
+                mu, dm = _CLIP, 0.0
+            elif mu > 1.0 - _CLIP:
+                mu, dm = 1.0 - _CLIP, 0.0
+            a = mu * k
+            b = k - a
+            ly = math.log(y[r])
+            lq = math.log1p(-y[r])
+            da = digamma(a)
+            db = digamma(b)
+            logp += -math.lgamma(a) - math.lgamma(b) + (a - 1.0) * ly + (b - 1.0) * lq
+            eta[r] = k * (db - da + ly - lq) * dm
+            g0 += -mu * da - (1.0 - mu) * db + mu * ly + (1.0 - mu) * lq
+    gtheta[0] = g0
+    gtheta[1] = g1
+    return logp
