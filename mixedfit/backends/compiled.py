@@ -63,4 +63,5 @@ class CompiledBackend(Backend):
         return sample_compiled(layout, spec.design, draws=plan.draws, tune=plan.tune,
                                chains=plan.chains, random_seed=plan.random_seed,
                                progressbar=plan.progressbar, target_accept=plan.target_accept,
-                               max_treedepth=plan.max_treedepth, low_rank=plan.low_rank)
+                               max_treedepth=plan.max_treedepth, low_rank=plan.low_rank,
+                               variance_mass_matrix=plan.variance_mass_matrix)

@@ -222,8 +222,13 @@ def logp_and_grad(layout: Layout, x: np.ndarray) -> tuple[float, np.ndarray]:
 
 def sample_compiled(layout: Layout, design: Design, *, draws: int, tune: int,
                     chains: int, random_seed: int | None, progressbar: bool,
-                    target_accept: float, max_treedepth: int, low_rank: bool) -> Any:
-    """Run nutpie on the compiled kernel; an InferenceData laid out like the PyMC path's."""
+                    target_accept: float, max_treedepth: int, low_rank: bool,
+                    variance_mass_matrix: bool = False) -> Any:
+    """Run nutpie on the compiled kernel; an InferenceData laid out like the PyMC path's.
+
+    ``variance_mass_matrix=True`` adapts the diagonal mass matrix from the warm-up
+    draws' variances (Stan's estimate) instead of nutpie's gradient-based one (not with
+    ``low_rank``, which is gradient-based)."""
     import arviz as az  # deferred: ArviZ and nutpie load only to sample
     import nutpie
     import xarray as xr
@@ -233,7 +238,9 @@ def sample_compiled(layout: Layout, design: Design, *, draws: int, tune: int,
     raw = nutpie.sample(model, draws=draws, tune=tune, chains=chains, seed=seed,
                         progress_bar=progressbar, save_warmup=False,
                         low_rank_modified_mass_matrix=low_rank, maxdepth=max_treedepth,
-                        target_accept=target_accept, return_raw_trace=True)
+                        target_accept=target_accept, return_raw_trace=True,
+                        **({"use_grad_based_mass_matrix": False}
+                           if variance_mass_matrix and not low_rank else {}))
     x, stats = _unpack(raw, layout, draws)
     del raw
     coords = names.coords_for(design)

@@ -27,6 +27,23 @@ def test_the_defaults_resolve_every_choice(sleep_spec):
     assert pymc.backend == "pymc" and not pymc.marginalized and pymc.target_accept == 0.95
 
 
+def test_the_mass_matrix_of_non_gaussian_models(sleep_spec):
+    # Stan's variance-based diagonal mass matrix for non-Gaussian models without a
+    # low-rank one (measured in mixedfit.plan); nutpie's gradient-based one otherwise
+    assert not make_plan(sleep_spec, progressbar=False).variance_mass_matrix
+    assert not make_plan(sleep_spec, marginalize=False, centered=False,
+                         progressbar=False).variance_mass_matrix
+    nb = make_spec("TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | LOCATION)",
+                   mf.load_dataset("grouseticks"), family="negativebinomial")
+    plan = make_plan(nb, progressbar=False)
+    assert plan.variance_mass_matrix and not plan.low_rank
+    cbpp = make_spec("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                     mf.load_dataset("cbpp"), family="binomial")
+    plan = make_plan(cbpp, progressbar=False)
+    assert plan.low_rank and not plan.variance_mass_matrix  # low rank is gradient-based
+    assert not make_plan(nb, backend="pymc", progressbar=False).variance_mass_matrix
+
+
 def test_a_backend_that_does_not_cover_the_model_is_refused(sleep_spec):
     with pytest.raises(mf.OptionError, match="does not cover the correlated group effects"):
         make_plan(sleep_spec, backend="bambi")
