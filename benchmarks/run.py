@@ -95,6 +95,7 @@ LARGE = {
     "gaussian_1e5": _sim_case("gaussian", 100_000),
     "gaussian_1e6": _sim_case("gaussian", 1_000_000),
     "bernoulli_1e5": _sim_case("bernoulli", 100_000),
+    "poisson_1e5": _sim_case("poisson", 100_000),
 }
 # Every family and link beyond the Gaussian ("family/link"; issue 14's targets).
 FAMILIES = {
@@ -155,6 +156,7 @@ LME4 = {
                        "d, family = poisson)",
     "gamma_2e3": "glmer(y ~ x + (1 + x | g), d, family = Gamma(link = 'log'))",
     "poisson_2e4": "glmer(y ~ x + (1 + x | g), d, family = poisson)",
+    "poisson_1e5": "glmer(y ~ x + (1 + x | g), d, family = poisson)",
     "verbagg": "glmer(factor(r2) ~ Anger + Gender + btype + situ + (1 | id) + (1 | item), d, "
                "family = binomial)",
 }
