@@ -57,3 +57,42 @@ def test_outer_factor_of_a_centred_nested_factor_is_centred():
     df["a"] = (np.arange(2000) % 4).astype(str)
     d = build_design("y ~ 1 + (1 | a) + (1 | b)", df)
     assert choose_centering(d, GAUSSIAN) == [False, True]
+
+
+def _gamma_groups(levels: int, per: int, sd: float, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(levels), per)
+    mu = np.exp(0.5 + rng.normal(0, sd, levels)[g])
+    return pd.DataFrame({"y": rng.gamma(4.0, mu / 4.0), "g": g.astype(str),
+                         "k": rng.poisson(mu * 3), "b": rng.binomial(1, mu / (1 + mu))})
+
+
+def test_families_with_a_dispersion_parameter_estimate_the_group_sd():
+    # gamma (shape 4: working variance 1/4 on the log scale), 5 rows per level: with the
+    # group sd taken as 1, r = 5 / 0.25 = 20 would centre a block whose sd is 0.2 (the
+    # funnel, divergences); the sd estimated from the data (at most 1) says non-centred.
+    # A large group sd with many rows per level stays centred.
+    gamma = mf.families.get_family("gamma", link="log")
+    small = build_design("y ~ 1 + (1 | g)", _gamma_groups(30, 5, 0.2), family=gamma)
+    assert choose_centering(small, gamma) == [False]
+    large = build_design("y ~ 1 + (1 | g)", _gamma_groups(30, 40, 1.0), family=gamma)
+    assert choose_centering(large, gamma) == [True]
+    for name in ("negativebinomial", "beta"):
+        fam = mf.families.get_family(name)
+        data = _gamma_groups(30, 5, 0.2)
+        if name == "beta":
+            data = data.assign(y=lambda d: d.y / (1 + d.y))
+        else:
+            data = data.assign(y=data.k)
+        d = build_design("y ~ 1 + (1 | g)", data, family=fam)
+        assert information_ratios(d, fam)[0] < CENTRE_ABOVE, name
+
+
+def test_families_without_one_keep_a_group_sd_of_one():
+    # Bernoulli, binomial and Poisson: r = n_j / working variance, whatever the data
+    data = _gamma_groups(30, 5, 0.2)
+    for name, column in (("poisson", "k"), ("bernoulli", "b")):
+        fam = mf.families.get_family(name)
+        d = build_design(f"{column} ~ 1 + (1 | g)", data, family=fam)
+        y = d.y.astype(float)
+        assert information_ratios(d, fam)[0] == 5.0 / fam.working_variance(y, d.trials)
