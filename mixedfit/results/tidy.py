@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mixedfit import names
 from mixedfit.errors import OptionError
 from mixedfit.results.convergence import rhat_ess
 
@@ -91,26 +90,10 @@ def _fixed(res: ResultView) -> list[pd.DataFrame]:
 
 def _ran_pars(res: ResultView) -> list[pd.DataFrame]:
     """Group sds, correlations and the residual sd, in the order of ``variance_components``."""
-    d = res.design
-    keys: list[tuple[str, str]] = []
-    columns: list[np.ndarray] = []
-    for group, blocks in d.groups.items():
-        for b in blocks:
-            sd = res.draws(names.sd(b.label))
-            for j, c in enumerate(b.columns):
-                keys.append((group, names.sd_row(c)))
-                columns.append(sd[:, j])
-        for b in blocks:
-            if not b.correlated:
-                continue
-            cor = res.draws(names.cor(b.label))
-            for i in range(b.n_terms):
-                for j in range(i + 1, b.n_terms):
-                    keys.append((group, names.cor_row(b.columns[i], b.columns[j])))
-                    columns.append(cor[:, i, j])
-    if "sigma" in res.family.parameters:
-        keys.append(("Residual", "sd"))
-        columns.append(res.draws("sigma"))
+    pieces = [(key, draws) for key, draws in res.variance_component_draws()
+              if not key[1].startswith("var")]  # variances repeat the sds
+    keys = [key for key, _ in pieces]
+    columns = [draws for _, draws in pieces]
     if not keys:
         return []
     vc = res.variance_components.loc[keys]

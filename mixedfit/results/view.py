@@ -331,6 +331,16 @@ class ResultView:
         >>> res.variance_components.index.tolist()[:3]
         [('Subject', 'sd(Intercept)'), ('Subject', 'sd(Days)'), ('Subject', 'var(Intercept)')]
         """
+        pieces = self.variance_component_draws()
+        if not pieces:
+            return pd.DataFrame(columns=STAT_COLUMNS)
+        draws = np.column_stack([p[1] for p in pieces])
+        index = pd.MultiIndex.from_tuples([p[0] for p in pieces], names=["group", "parameter"])
+        return self._frame(draws, index)
+
+    def variance_component_draws(self) -> list[tuple[tuple[str, str], np.ndarray]]:
+        """The draws of every row of :attr:`variance_components`, in its order, as
+        ``((group, parameter), draws)``."""
         pieces: list[tuple[tuple[str, str], np.ndarray]] = []
         for group, blocks in self.design.groups.items():
             sds, columns = [], []
@@ -354,11 +364,7 @@ class ResultView:
             sigma = self.draws("sigma")
             pieces.append((("Residual", "sd"), sigma))
             pieces.append((("Residual", "var"), sigma ** 2))
-        if not pieces:
-            return pd.DataFrame(columns=STAT_COLUMNS)
-        draws = np.column_stack([p[1] for p in pieces])
-        index = pd.MultiIndex.from_tuples([p[0] for p in pieces], names=["group", "parameter"])
-        return self._frame(draws, index)
+        return pieces
 
     @_cached
     def sigma(self) -> pd.Series:
