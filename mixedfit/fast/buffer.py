@@ -32,7 +32,7 @@ H_NBLOCKS = 4
 H_SS = 5
 #: dimension of the sampler's space
 H_DIM = 6
-#: offsets of the rows' X, y, trials and offset (-1: absent)
+#: offsets of the rows' X (stored by column: p x n), y, trials and offset (-1: absent)
 H_X, H_Y, H_TRIALS, H_OFFSET = 7, 8, 9, 10
 #: offsets of the fixed effects' priors and of the family parameters' priors
 H_BETA_PRIOR, H_FAM_PRIOR = 11, 12
@@ -60,7 +60,7 @@ HEADER = 22
 # ------------------------------------------------------------------ block descriptor
 #: terms, levels, correlated (1/0), centred (1/0)
 B_Q, B_M, B_CORR, B_CENTRED = 0, 1, 2, 3
-#: offsets of the block's Z (-1: intercept only) and of its level index
+#: offsets of the block's Z (by column: q x n; -1: intercept only) and of its level index
 B_Z, B_INDEX = 4, 5
 #: offset of the sds' priors; LKJ eta
 B_SD_PRIOR, B_ETA = 6, 7

@@ -26,6 +26,11 @@ def _sources() -> list[Path]:
     return sorted(Path(__file__).parent.glob("*.py"))
 
 
+def _placeholder() -> None:
+    """Stands for a function of each source: numba's locators read its first line number
+    (a locator given no function fails, and no folder would be found)."""
+
+
 def _cache_dirs(sources: list[Path]) -> set[Path]:
     """The folders where numba keeps (or would keep) this package's cache: the first of
     its locators that accepts each source, as numba itself chooses."""
@@ -35,7 +40,7 @@ def _cache_dirs(sources: list[Path]) -> set[Path]:
     for path in sources:
         for cls in caching.CacheImpl._locator_classes:
             try:
-                loc = cls.from_function(None, str(path))
+                loc = cls.from_function(_placeholder, str(path))
                 if loc is None:
                     continue
                 loc.ensure_cache_path()

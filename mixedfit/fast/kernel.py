@@ -70,8 +70,13 @@ from mixedfit.fast.buffer import (
     STUDENTT,
 )
 from mixedfit.fast.rowlik import general_rows
+from mixedfit.fast.vecrows import logistic_rows, poisson_log_rows
 
 cache.refresh()  # before numba compiles anything here or loads it from its cache
+
+#: fast-math flags of the row pass: sums over rows in any order (so that they
+#: vectorise) and fused multiply-adds; none that assumes finite values
+_ROWS_FAST = {"reassoc", "contract"}
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -291,14 +296,18 @@ def _block_rows(buf: np.ndarray, base: int, n: int) -> tuple[int, int, int, np.n
     return int(buf[base + B_Q]), int(buf[base + B_M]), int(buf[base + B_Z]), buf[ix:ix + n]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, fastmath=_ROWS_FAST, error_model="numpy")
 def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.ndarray,
               grad: np.ndarray, theta: np.ndarray, gtheta: np.ndarray, family: int, link: int,
               n: int, p: int, nblocks: int) -> float:
     """Likelihood over the rows: adds d logp / d beta to ``grad`` and d logp / d u to
     ``gu_all``, sets ``gtheta`` to d logp / d theta (the family's parameters, but for the
     Gaussian with the identity link, whose pass adds its gradient in log sigma to
-    ``grad``); returns the log likelihood (up to a constant)."""
+    ``grad``); returns the log likelihood (up to a constant).
+
+    ``X`` and ``Z`` are stored by column, so that each loop runs down contiguous
+    columns and vectorises (sums over rows may be added in any order: ``_ROWS_FAST``).
+    """
     xs = int(buf[H_X])
     ys = int(buf[H_Y])
     ts = int(buf[H_TRIALS])
@@ -307,13 +316,11 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
     eta = np.zeros(n)
     if os_ >= 0:
         eta[:] = buf[os_:os_ + n]
-    if p:
-        X = buf[xs:xs + n * p].reshape((n, p))
+    for k in range(p):
+        col = buf[xs + k * n:xs + (k + 1) * n]
+        bk = beta[k]
         for r in range(n):
-            acc = eta[r]
-            for k in range(p):
-                acc += X[r, k] * beta[k]
-            eta[r] = acc
+            eta[r] += col[r] * bk
     start = 0
     for b in range(nblocks):
         q, m, zs, index = _block_rows(buf, hb + BLOCK_WIDTH * b, n)
@@ -322,13 +329,10 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
             for r in range(n):
                 eta[r] += u[int(index[r])]
         else:
-            Z = buf[zs:zs + n * q].reshape((n, q))
-            for r in range(n):
-                g = int(index[r]) * q
-                acc = 0.0
-                for j in range(q):
-                    acc += Z[r, j] * u[g + j]
-                eta[r] += acc
+            for j in range(q):
+                col = buf[zs + j * n:zs + (j + 1) * n]
+                for r in range(n):
+                    eta[r] += col[r] * u[int(index[r]) * q + j]
         start += m * q
     y = buf[ys:ys + n]
     logp = 0.0
@@ -343,34 +347,23 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
             d[r] = e * s2inv
         logp = -n * math.log(sigma) - 0.5 * ss * s2inv
         grad[int(buf[H_FAM_POS])] += -n + ss * s2inv
-    elif family == BINOMIAL and link == LOGIT:
-        for r in range(n):
-            e = eta[r]
-            nt = 1.0 if ts < 0 else buf[ts + r]
-            ex = math.exp(-abs(e))
-            inv = 1.0 / (1.0 + ex)
-            sp = max(e, 0.0) - math.log(inv)  # softplus(e); log is cheaper than log1p
-            pr = inv if e > 0 else ex * inv
-            logp += y[r] * e - nt * sp
-            d[r] = y[r] - nt * pr
+    elif family == BINOMIAL and link == LOGIT:  # vectorised passes (mixedfit.fast.vecrows)
+        d = np.empty(n)  # not eta: a loop that writes what it reads does not vectorise
+        logp = logistic_rows(y, eta, buf[ts:ts + n] if ts >= 0 else buf[0:0], d)
     elif family == POISSON and link == LOG:
-        for r in range(n):
-            mu = math.exp(eta[r])
-            logp += y[r] * eta[r] - mu
-            d[r] = y[r] - mu
+        d = np.empty(n)
+        logp = poisson_log_rows(y, eta, d)
     else:  # every other family and link (mixedfit.fast.rowlik)
         trials = buf[ts:ts + n] if ts >= 0 else buf[0:0]
         logp = general_rows(family, link, y, eta, trials, theta, gtheta)
         if not logp > -np.inf:
             return -np.inf
-    if p:
-        X = buf[xs:xs + n * p].reshape((n, p))
-        gb = np.zeros(p)
+    for k in range(p):
+        col = buf[xs + k * n:xs + (k + 1) * n]
+        acc = 0.0
         for r in range(n):
-            for k in range(p):
-                gb[k] += d[r] * X[r, k]
-        for k in range(p):
-            grad[k] += gb[k]
+            acc += d[r] * col[r]
+        grad[k] += acc
     start = 0
     for b in range(nblocks):
         q, m, zs, index = _block_rows(buf, hb + BLOCK_WIDTH * b, n)
@@ -379,11 +372,10 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
             for r in range(n):
                 gu[int(index[r])] += d[r]
         else:
-            Z = buf[zs:zs + n * q].reshape((n, q))
-            for r in range(n):
-                g = int(index[r]) * q
-                for j in range(q):
-                    gu[g + j] += d[r] * Z[r, j]
+            for j in range(q):
+                col = buf[zs + j * n:zs + (j + 1) * n]
+                for r in range(n):
+                    gu[int(index[r]) * q + j] += d[r] * col[r]
         start += m * q
     return logp
 

@@ -443,7 +443,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         header[B.H_NROWS] = 0
     else:
         header[B.H_NROWS] = n
-        header[B.H_X] = put(design.X)
+        header[B.H_X] = put(design.X.T)  # by column: the kernel's loops run down them
         header[B.H_Y] = put(y)
         if design.trials is not None and fam_code == B.BINOMIAL:
             header[B.H_TRIALS] = put(design.trials)
@@ -451,7 +451,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
             header[B.H_OFFSET] = put(offset)
         for k, b in enumerate(blocks):
             if _block_uses_z(b):
-                descr[k, B.B_Z] = put(b.Z)
+                descr[k, B.B_Z] = put(b.Z.T)
             descr[k, B.B_INDEX] = put(b.index)
     effects = np.concatenate([np.arange(s.effects, s.effects + s.m * s.q) for s in slots]
                              ) if slots and not marginal else np.zeros(0, int)
