@@ -29,6 +29,11 @@ def _expit(x: Any) -> Any:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
 
 
+def _factor(x: Any) -> pd.Categorical:
+    """R's ``factor(x)``: the column as a categorical variable, as ``C(x)`` makes it."""
+    return pd.Categorical(x)
+
+
 #: The only functions a formula may call besides formulae's own transforms
 #: (``C``, ``I``, ``scale``, ``center``, ``standardize``, ``poly``, ``bs``, ``offset``).
 SAFE_FUNCTIONS: dict[str, Any] = {
@@ -41,6 +46,7 @@ SAFE_FUNCTIONS: dict[str, Any] = {
     "abs": np.abs,
     "logit": _logit,
     "expit": _expit,
+    "factor": _factor,
 }
 
 

@@ -66,6 +66,7 @@ RANDOM_HINT = (
 ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
     {
         "C",
+        "factor",
         "I",
         "scale",
         "center",

@@ -282,6 +282,11 @@ class Resolver:
             return self._group_names(node.left) + self._group_names(node.right)
         if isinstance(node, Name) and not node.is_constant:
             return [(node.name, node.pos)]
+        if (isinstance(node, Call) and node.func == "factor" and len(node.args) == 1
+                and not node.kwargs and isinstance(node.args[0], Name)
+                and not node.args[0].is_constant):
+            # (1 | factor(g)) as lme4 users write it: a grouping column is a factor anyway
+            return [(node.args[0].name, node.args[0].pos)]
         if isinstance(node, Random):
             raise self._error("Random-effect terms cannot be nested", node.pos, hint=_GROUP_HINT)
         pos = node.op_pos if isinstance(node, Binary) else node.pos
@@ -457,6 +462,9 @@ class Resolver:
         if name == "C":
             self._check_c(node, where)
             return
+        if name == "factor":
+            self._check_factor(node, where)
+            return
         for arg in node.args:
             self._check_expr(arg, where)
         for kw in node.kwargs:
@@ -484,6 +492,18 @@ class Resolver:
                 self._check_contrast(kw.value)
             else:
                 self._check_literal(kw.value, f"keyword argument '{kw.name}'")
+
+    def _check_factor(self, node: Call, where: str) -> None:
+        """``factor(x)``, as lme4 users write it: the same as ``C(x)``."""
+        self._check_expr(node.args[0], where)
+        hint = ("factor(g) makes g a factor, as C(g) does (the first level the reference); "
+                "for another reference level or contrasts use C(g, Treatment('b')) or "
+                "C(g, Sum).")
+        if len(node.args) > 1:
+            raise self._error("factor() takes one argument", node.args[1].pos, hint=hint)
+        if node.kwargs:
+            raise self._error(f"factor() does not accept the keyword '{node.kwargs[0].name}'",
+                              node.kwargs[0].pos, hint=hint)
 
     def _check_contrast(self, node: Node) -> None:
         hint = 'Use Treatment or Sum, e.g. C(g, Treatment("b")) or C(g, Sum).'

@@ -31,7 +31,7 @@ def collect_variables(node: Node) -> set[str]:
     if isinstance(node, Name):
         return set() if node.is_constant else {node.name}
     if isinstance(node, Call):
-        args = node.args[:1] if node.func == "C" else node.args
+        args = node.args[:1] if node.func in ("C", "factor") else node.args
         found: set[str] = set()
         for arg in args:
             found |= collect_variables(arg)

@@ -144,3 +144,18 @@ def test_no_warning_on_clean_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error", MissingDataWarning)
         build_design("Reaction ~ Days + (1 | Subject)", mf.load_dataset("sleepstudy"))
+
+
+def test_factor_is_c_as_lme4_users_write_it():
+    df = mf.load_dataset("grouseticks")
+    d = build_design("TICKS ~ factor(YEAR) * HEIGHT + (1 | BROOD)", df)
+    ref = build_design("TICKS ~ C(YEAR) * HEIGHT + (1 | BROOD)", df)
+    assert d.fixed_columns == [c.replace("C(YEAR)", "factor(YEAR)") for c in ref.fixed_columns]
+    assert d.fixed_columns[1:3] == ["factor(YEAR)[96]", "factor(YEAR)[97]"]
+    np.testing.assert_array_equal(d.X, ref.X)
+    # new data take the levels seen in fitting, whatever levels they hold themselves
+    new = d.x_for(df.iloc[[5, 0]].assign(YEAR=[97, 95]))
+    np.testing.assert_array_equal(new[:, 1:3], [[0, 1], [0, 0]])
+    # a grouping column is a factor anyway: (1 | factor(g)) groups by g
+    g = build_design("TICKS ~ 1 + (1 | factor(YEAR)) + (1 | factor(YEAR):BROOD)", df)
+    assert [b.group for b in g.blocks] == ["YEAR", "YEAR:BROOD"]

@@ -337,6 +337,7 @@ class TestParse:
             ),
             ("y ~ logit(p) + expit(q)", ("logit(p)", "expit(q)"), True),
             ('y ~ C(g, levels=["b","a"])', ('C(g,levels=["b","a"])',), True),
+            ("y ~ factor(g) + factor( h ):x", ("factor(g)", "factor(h):x"), True),
             (
                 "y ~ C(g, Sum) + C(h, Treatment('b')) + C(k, contrast=Sum('a'))",
                 ("C(g,Sum)", 'C(h,Treatment("b"))', 'C(k,contrast=Sum("a"))'),
@@ -408,6 +409,7 @@ class TestParse:
             ),
             ("y ~ a*b:c + (x*w | g)", {"y", "a", "b", "c", "x", "w", "g"}),
             ("y ~ poly(x, 2, raw=True)", {"y", "x"}),
+            ("y ~ factor(yr) + (1 | factor(site))", {"y", "yr", "site"}),
         ],
     )
     def test_variables(self, text: str, variables: set[str]) -> None:
@@ -539,6 +541,8 @@ ERRORS = [
     ("y ~ C(g, Treatment(x))", "must be a literal", 19),
     ("y ~ C(g, levels=lv)", "must be a literal", 16),
     ("y ~ bs(x, df=k)", "must be a literal", 13),
+    ("y ~ factor(g, Sum)", "factor() takes one argument", 14),
+    ('y ~ factor(g, levels=["b", "a"])', "does not accept the keyword 'levels'", 14),
     ("y ~ I(a:b)", "':' cannot be used inside a function call", 7),
     ("y ~ log()", "needs an argument", 4),
     ("y ~ offset(a, b)", "exactly one argument", 4),
