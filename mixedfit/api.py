@@ -83,7 +83,7 @@ class MixedResult(ResultView):
         if trials is not None and self.design.formula.response.startswith("cbind("):
             trials = None
         return fit(self.formula, self.design.data, family=self.family, priors=priors,
-                   trials=trials, **kwargs)
+                   trials=trials, weights=self.design.weights, **kwargs)
 
     def to_bambi(self) -> Any:
         """The equivalent unfitted ``bambi.Model`` (same terms, family, link and priors),
@@ -301,7 +301,14 @@ def fit(
         values), when the response is a proportion or a count of successes rather
         than ``cbind(successes, failures)``.
     weights : str or array-like, optional
-        lme4's name for ``trials`` (``glmer(y/n ~ ..., weights = n)``); binomial only.
+        Observation weights, one per row (a column name or values, positive), with
+        lme4's meaning for each family: for the Gaussian, precision weights (a row's
+        residual sd is ``sigma / sqrt(w)``, as ``lmer(weights=)``); for the binomial,
+        the number of trials of a proportion response (``glmer(y/n ~ ..., weights =
+        n)``, the same as ``trials=``); for every other family, prior weights (a row's
+        log-likelihood counts ``w`` times, as ``glmer(weights=)``). They enter LOO and
+        the posterior predictive checks (a Gaussian row's replicated sd is ``sigma /
+        sqrt(w)``); ``predict`` on new data gives new rows weight 1.
     log_likelihood : bool, optional
         Store the pointwise log-likelihood in ``res.idata`` for LOO and WAIC. Default:
         when it takes at most 25 million values (else it is computed when needed).
@@ -355,7 +362,7 @@ def fit(
     check_options(**options)
     spec = make_spec(formula, data, family=family, priors=priors, trials=trials,
                      weights=weights, na_action=na_action)
-    plan = make_plan(spec, trials=trials, **options)
+    plan = make_plan(spec, trials=trials, weights=weights, **options)
     return _run(spec, plan)
 
 

@@ -81,6 +81,9 @@ class FitPlan:
         The family and its link.
     trials : str or None
         The column the binomial trials came from, when given by name.
+    weights : str or None
+        The column of the observation weights, when given by name ("values" when
+        given as values; the values are saved with the fit's data).
     log_likelihood : bool
         Whether the pointwise log-likelihood is stored at fit time.
     warn : bool
@@ -108,6 +111,7 @@ class FitPlan:
     family: str
     link: str
     trials: str | None = None
+    weights: str | None = None
     log_likelihood: bool = True
     warn: bool = True
     na_action: str = "drop"
@@ -259,7 +263,8 @@ def check_options(*, draws: Any = 1000, tune: Any = 1000, chains: Any = 4,
     return out
 
 
-def make_plan(spec: ModelSpec, *, trials: Any = None, **options: Any) -> FitPlan:
+def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None,
+              **options: Any) -> FitPlan:
     """Check the options of a fit of ``spec`` and resolve every choice they leave open.
 
     ``options`` are those of :func:`mixedfit.fit` (see :func:`check_options`).
@@ -270,6 +275,11 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, **options: Any) -> FitPlan
         Naming the option and what it takes.
     """
     o = check_options(**options)
+    weights_name = None
+    if spec.design.weights is not None:
+        weights_name = weights if isinstance(weights, str) else "values"
+    elif trials is None:  # a binomial's trials given as weights= (lme4's name)
+        trials = weights
     draws, tune, chains = o["draws"], o["tune"], o["chains"]
     sampler, backend, centered = o["sampler"], o["backend"], o["centered"]
     marginalize, target_accept = o["marginalize"], o["target_accept"]
@@ -322,6 +332,7 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, **options: Any) -> FitPlan
         marginalized=marginal, low_rank=low_rank, target_accept=target_accept,
         max_treedepth=o["max_treedepth"], interval=o["interval"], family=spec.family.name,
         link=spec.family.link, trials=trials if isinstance(trials, str) else None,
+        weights=weights_name,
         log_likelihood=log_likelihood if log_likelihood is not None
         else stored <= MAX_STORED_LOG_LIKELIHOOD,
         warn=o["warn"], na_action=o["na_action"], progressbar=o["progressbar"],

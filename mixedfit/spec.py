@@ -57,17 +57,17 @@ def make_spec(formula: Any, data: Any, *, family: str | Family = "gaussian",
               na_action: str = "drop", check_response: bool = True) -> ModelSpec:
     """Design, family and resolved priors: everything checked before any sampling.
 
-    ``weights`` is lme4's name for the binomial trials (``glmer(y/n ~ ..., weights = n)``).
+    ``weights`` has lme4's meaning: for the binomial family the number of trials of a
+    proportion response (``glmer(y/n ~ ..., weights = n)``), for the Gaussian family
+    precision weights (a row's residual variance ``sigma^2 / w``), for every other
+    family prior weights (a row's log-likelihood times ``w``).
     """
     fam = get_family(family)
-    if weights is not None:
+    if weights is not None and fam.takes_trials:
         if trials is not None:
-            raise OptionError("Give trials= or weights=, not both.")
-        if not fam.takes_trials:
-            raise OptionError(
-                "weights= gives binomial trials; mixedfit has no observation weights for the "
-                f"{fam.name} family.")
-        trials = weights
-    design = build_design(formula, data, family=fam, trials=trials, na_action=na_action,
-                          check_response=check_response)
+            raise OptionError("Give trials= or weights=, not both: for the binomial family "
+                              "weights= are the trials of a proportion response, as in glmer.")
+        trials, weights = weights, None
+    design = build_design(formula, data, family=fam, trials=trials, weights=weights,
+                          na_action=na_action, check_response=check_response)
     return ModelSpec(design, fam, resolve_priors(design, fam, priors))

@@ -329,14 +329,18 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
     offset = design.offset
     if family.location_scale:
         resid = y - offset if offset is not None else y.copy()
+        # observation weights: weighted least squares and a weighted root mean square
+        root_w = (np.sqrt(design.weights) if design.weights is not None
+                  else np.ones(n))
         if p:
             coef = np.zeros(p)
             for _ in range(2):  # one step of iterative refinement
-                step = np.linalg.lstsq(X_star, resid, rcond=None)[0]
+                step = np.linalg.lstsq(X_star * root_w[:, None], resid * root_w,
+                                       rcond=None)[0]
                 coef += step
                 resid = resid - X_star @ step
             shift = K @ coef
-        y_scale = _rms(resid)
+        y_scale = _rms(resid * root_w)
         y = resid / y_scale
         offset = None
 

@@ -330,6 +330,9 @@ class BambiBackend(Backend):
         (a phrase that completes "does not cover ...")."""
         reason = (super().supports(spec, sampler) or _family_reason(spec)
                   or _correlation_reason(spec.design))
+        if reason is None and spec.design.weights is not None:
+            reason = ("observation weights (Bambi has no weights argument; the compiled "
+                      "and PyMC backends take them)")
         if reason is not None:
             return reason
         design, priors = spec.design, spec.priors

@@ -40,7 +40,7 @@ __all__ = ["build_design"]
 
 
 def build_design(formula: str | Formula, data: Any, *, family: Family | str = "gaussian",
-                 trials: Any = None, na_action: str = "drop",
+                 trials: Any = None, weights: Any = None, na_action: str = "drop",
                  check_response: bool = True) -> Design:
     """Turn a formula and a data frame into design matrices and group indices.
 
@@ -58,6 +58,11 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         The response family; the response is checked against it.
     trials : str or array-like, optional
         Binomial trials (column name or values), see :mod:`mixedfit.response`.
+    weights : str or array-like, optional
+        Observation weights (column name or values, positive), as lme4's ``weights``:
+        precision weights for the Gaussian family, prior weights (each row's
+        log-likelihood times its weight) for the others; see
+        :attr:`mixedfit.families.Family.precision_weights`.
     na_action : {"drop", "error"}, default "drop"
         Rows with a missing value in a column the model uses (response, predictors,
         offsets, grouping factors, trials): ``"drop"`` them with a
@@ -130,15 +135,23 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
             raise DataError(f"The trials column {col!r} is not in the data.")
         if col not in needed:
             needed.append(col)
+    if isinstance(weights, str):
+        if weights not in [str(c) for c in frame.columns]:
+            raise DataError(f"The weights column {weights!r} is not in the data.")
+        if weights not in needed:
+            needed.append(weights)
     work, labels, incomplete = handle_missing(select_columns(frame, needed), frame.index, na_action)
     n_dropped = int(incomplete.sum())
     roles = column_roles(parsed)
     for col in response_columns(trials):
         roles.setdefault(col, "binomial trials")
+    if isinstance(weights, str):
+        roles.setdefault(weights, "observation weights")
     check_infinite(work, labels, roles)
 
     if trials is not None and not isinstance(trials, str):
         trials = np.asarray(trials)[~incomplete] if n_dropped else trials
+    row_weights = _weights(weights, work, len(frame), incomplete)
     response = build_response(parsed, work, fam, trials)
     y = response.y
     if check_response:
@@ -207,6 +220,7 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         y=y,
         response_name=parsed.response,
         trials=response.trials,
+        weights=row_weights,
         success=response.success,
         X=X,
         fixed_columns=fixed_columns,
@@ -217,3 +231,35 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         n_dropped=n_dropped,
         _fixed_common=fixed_common,
     )
+
+
+def _weights(weights: Any, work: Any, n_rows: int, incomplete: np.ndarray) -> np.ndarray | None:
+    """The rows' observation weights (those kept), checked: finite and positive."""
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        name = weights
+        values = work[weights]
+        if values.dtype.kind not in "iuf":
+            raise DataError(f"The weights column {name!r} must be numbers, got "
+                            f"{values.dtype}.")
+        w = np.asarray(values, dtype=float)
+    else:
+        name = "weights"
+        try:
+            w = np.asarray(weights, dtype=float).reshape(-1)
+        except (TypeError, ValueError) as err:
+            raise DataError(f"weights= must be a column name or numbers, one per row: "
+                            f"{err}") from err
+        if w.size != n_rows:
+            raise DataError(f"weights= has {w.size} values for {n_rows} rows of data.")
+        w = w[~incomplete]
+        if np.isnan(w).any():
+            raise DataError(f"weights= has {int(np.isnan(w).sum())} missing values; give "
+                            f"every row a weight or drop the rows.")
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        bad = w[~(np.isfinite(w) & (w > 0))]
+        raise DataError(f"The weights {name!r} must be positive and finite (e.g. "
+                        f"{bad[0]:g} in {bad.size} rows). A row with weight 0 carries no "
+                        f"information: drop it from the data instead.")
+    return w

@@ -112,6 +112,9 @@ class Design:
         Number of rows dropped for missing values.
     trials : numpy.ndarray or None
         Binomial trials per row.
+    weights : numpy.ndarray or None
+        Observation weights per row (lme4's ``weights``; see
+        :attr:`mixedfit.families.Family.precision_weights`).
     success : str or None
         The level counted as success for a factor Bernoulli response.
     """
@@ -128,6 +131,7 @@ class Design:
     data: pd.DataFrame
     n_dropped: int = 0
     trials: np.ndarray | None = None
+    weights: np.ndarray | None = None
     success: str | None = None
     _fixed_common: Any = field(default=None, repr=False)
 

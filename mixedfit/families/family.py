@@ -84,6 +84,10 @@ class Family:
     _location_scale: ClassVar[bool] = False
     #: the compiled kernel's likelihood of this family (every link it takes)
     _compiled: ClassVar[str | None] = None
+    #: how observation weights act (lme4's ``weights``): ``True``, precision weights (a
+    #: row's scale divided by ``sqrt(w)``, the Gaussian's); ``False``, prior weights (a
+    #: row's log-likelihood times ``w``)
+    precision_weights: ClassVar[bool] = False
 
     def __init__(self, link: str | None = None) -> None:
         chosen = self.links[0] if link is None else str(link).lower()
@@ -199,6 +203,33 @@ class Family:
                  trials: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """Responses drawn given means ``mu`` (S, n) and parameters (S,)."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------ observation weights
+    def pymc_weighted_likelihood(self, pm: Any, pt: Any, eta: Any, params: dict[str, Any],
+                                 y: np.ndarray, trials: np.ndarray | None,
+                                 weights: np.ndarray | None) -> Any:
+        """:meth:`pymc_likelihood` with observation weights: prior weights add
+        ``(w - 1) log p(y_i)`` as a potential, so that the model's density has
+        ``sum w_i log p(y_i)``."""
+        rv = self.pymc_likelihood(pm, pt, eta, params, y, trials)
+        if weights is not None:
+            pm.Potential("y_weights", pt.sum((np.asarray(weights) - 1.0) * pm.logp(rv, y)))
+        return rv
+
+    def weighted_log_likelihood(self, y: np.ndarray, eta: np.ndarray,
+                                params: dict[str, np.ndarray], trials: np.ndarray | None,
+                                weights: np.ndarray | None) -> np.ndarray:
+        """Each row's term of the model's log-likelihood: :meth:`log_likelihood` times
+        the row's prior weight."""
+        ll = self.log_likelihood(y, eta, params, trials)
+        return ll if weights is None else ll * np.asarray(weights)[None, :]
+
+    def weighted_simulate(self, mu: np.ndarray, params: dict[str, np.ndarray],
+                          trials: np.ndarray | None, weights: np.ndarray | None,
+                          rng: np.random.Generator) -> np.ndarray:
+        """Responses drawn given the means; prior weights do not change a row's
+        distribution."""
+        return self.simulate(mu, params, trials, rng)
 
     # ------------------------------------------------------------ GLM pieces
     def variance(self, mu: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ class Gaussian(Family):
     kind = "linear"
     _location_scale = True
     _compiled = "gaussian"
+    precision_weights = True
 
     @property
     def integrates_out(self) -> bool:
@@ -54,6 +55,25 @@ class Gaussian(Family):
 
     def simulate(self, mu, params, trials, rng):  # noqa: ANN001, ANN201 - as Family
         return rng.normal(mu, self.params_of(params, "sigma"))
+
+    # precision weights: row i has sd sigma / sqrt(w_i), as lmer's weights
+    def pymc_weighted_likelihood(self, pm, pt, eta, params, y, trials, weights):  # noqa: ANN001, ANN201 - as Family
+        if weights is None:
+            return self.pymc_likelihood(pm, pt, eta, params, y, trials)
+        sd = params["sigma"] / np.sqrt(np.asarray(weights, dtype=float))
+        return pm.Normal("y", mu=self.inverse_link(eta, pt), sigma=sd, observed=y, dims="obs")
+
+    def weighted_log_likelihood(self, y, eta, params, trials, weights):  # noqa: ANN001, ANN201 - as Family
+        if weights is None:
+            return self.log_likelihood(y, eta, params, trials)
+        sd = self.params_of(params, "sigma") / np.sqrt(np.asarray(weights))[None, :]
+        return stats.norm.logpdf(y, self.inverse_link(eta), sd)
+
+    def weighted_simulate(self, mu, params, trials, weights, rng):  # noqa: ANN001, ANN201 - as Family
+        if weights is None:
+            return self.simulate(mu, params, trials, rng)
+        sd = self.params_of(params, "sigma") / np.sqrt(np.asarray(weights))[None, :]
+        return rng.normal(mu, sd)
 
     def link_scale_start(self, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
         if self.link != "identity":

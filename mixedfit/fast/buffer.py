@@ -55,7 +55,10 @@ H_BETA_MAP = 19
 H_LINK = 20
 #: the family's own parameters (0, 1 or 2)
 H_NFAM = 21
-HEADER = 22
+#: offset of the rows' prior weights (-1: none; precision weights of the Gaussian are
+#: folded into its rows, see mixedfit.fast.layout)
+H_WEIGHTS = 22
+HEADER = 23
 
 # ------------------------------------------------------------------ block descriptor
 #: terms, levels, correlated (1/0), centred (1/0)

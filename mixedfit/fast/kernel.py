@@ -53,6 +53,7 @@ from mixedfit.fast.buffer import (
     H_SS,
     H_SSDATA,
     H_TRIALS,
+    H_WEIGHTS,
     H_X,
     H_Y,
     HALFCAUCHY,
@@ -335,6 +336,8 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
                     eta[r] += col[r] * u[int(index[r]) * q + j]
         start += m * q
     y = buf[ys:ys + n]
+    ws = int(buf[H_WEIGHTS])  # prior weights (-1: none; a Gaussian's are in its rows)
+    weights = buf[ws:ws + n] if ws >= 0 else buf[0:0]
     logp = 0.0
     d = eta  # overwritten in place by d logp / d eta
     if family == GAUSSIAN and link == IDENTITY:
@@ -349,13 +352,13 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
         grad[int(buf[H_FAM_POS])] += -n + ss * s2inv
     elif family == BINOMIAL and link == LOGIT:  # vectorised passes (mixedfit.fast.vecrows)
         d = np.empty(n)  # not eta: a loop that writes what it reads does not vectorise
-        logp = logistic_rows(y, eta, buf[ts:ts + n] if ts >= 0 else buf[0:0], d)
+        logp = logistic_rows(y, eta, buf[ts:ts + n] if ts >= 0 else buf[0:0], weights, d)
     elif family == POISSON and link == LOG:
         d = np.empty(n)
-        logp = poisson_log_rows(y, eta, d)
+        logp = poisson_log_rows(y, eta, weights, d)
     else:  # every other family and link (mixedfit.fast.rowlik)
         trials = buf[ts:ts + n] if ts >= 0 else buf[0:0]
-        logp = general_rows(family, link, y, eta, trials, theta, gtheta)
+        logp = general_rows(family, link, y, eta, trials, weights, theta, gtheta)
         if not logp > -np.inf:
             return -np.inf
     for k in range(p):

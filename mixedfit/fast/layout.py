@@ -39,6 +39,7 @@ number of rows.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,6 +214,24 @@ class Layout:
         rng = np.random.default_rng(int(seed) % (2 ** 63))
         assert self.init_center is not None and self.init_scale is not None
         return self.init_center + self.init_scale * rng.uniform(-1.0, 1.0, self.dim)
+
+
+def _precision_weighted(design: Design, family: Family) -> Design:
+    """The rows with precision weights folded in: for a Gaussian response with the
+    identity link, ``y ~ Normal(X b + Z u, sigma^2 / w)`` is ``sqrt(w) y ~ Normal(sqrt(w)
+    (X b + Z u), sigma^2)``, so the marginal, sufficient-statistics and row densities
+    need no weights of their own (up to the constant ``sum log w / 2``). Other
+    families keep their (prior) weights for the kernel's row pass."""
+    w = design.weights
+    if w is None or not (family.precision_weights and family.integrates_out):
+        return design
+    root = np.sqrt(np.asarray(w, dtype=float))
+    offset = None if design.offset is None else design.offset * root
+    blocks = [dataclasses.replace(b, Z=np.asarray(b.Z, dtype=float) * root[:, None])
+              for b in design.blocks]
+    return dataclasses.replace(design, X=design.X * root[:, None],
+                               y=np.asarray(design.y, dtype=float) * root, offset=offset,
+                               blocks=blocks, weights=None)
 
 
 def _block_uses_z(block: Any) -> bool:
@@ -407,9 +426,10 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                                  for name, (_, factor) in family_slots.items()]
                                 or [0.0] * B.PRIOR_WIDTH)
     header[B.H_BLOCKS] = B.HEADER
-    header[[B.H_X, B.H_Y, B.H_TRIALS, B.H_OFFSET, B.H_SSDATA, B.H_MARG]] = -1
-    y = np.asarray(design.y, dtype=float)
-    offset = design.offset
+    header[[B.H_X, B.H_Y, B.H_TRIALS, B.H_OFFSET, B.H_SSDATA, B.H_MARG, B.H_WEIGHTS]] = -1
+    rowdata = _precision_weighted(design, family)  # the rows the likelihood reads
+    y = np.asarray(rowdata.y, dtype=float)
+    offset = rowdata.offset
     for k, (b, s) in enumerate(zip(blocks, slots, strict=True)):
         d = descr[k]
         d[B.B_Q], d[B.B_M] = s.q, s.m
@@ -424,11 +444,11 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
             d[B.B_MAP] = put(s.fixed_of_term)
     if marginal:
         header[B.H_NROWS] = 0
-        header[B.H_MARG] = put(_marginal_data(design))
+        header[B.H_MARG] = put(_marginal_data(rowdata))
     elif sufficient:
-        b = blocks[0]
+        b = rowdata.blocks[0]
         yr = y - offset if offset is not None else y
-        X, Z, idx, m, q = design.X, b.Z.astype(float), b.index, b.n_levels, b.n_terms
+        X, Z, idx, m, q = rowdata.X, b.Z.astype(float), b.index, b.n_levels, b.n_terms
         zz = np.zeros((m, q, q))
         zy = np.zeros((m, q))
         zx = np.zeros((m, q, p))
@@ -443,13 +463,15 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         header[B.H_NROWS] = 0
     else:
         header[B.H_NROWS] = n
-        header[B.H_X] = put(design.X.T)  # by column: the kernel's loops run down them
+        header[B.H_X] = put(rowdata.X.T)  # by column: the kernel's loops run down them
         header[B.H_Y] = put(y)
         if design.trials is not None and fam_code == B.BINOMIAL:
             header[B.H_TRIALS] = put(design.trials)
         if offset is not None:
             header[B.H_OFFSET] = put(offset)
-        for k, b in enumerate(blocks):
+        if rowdata.weights is not None:  # prior weights (precision weights are in the rows)
+            header[B.H_WEIGHTS] = put(rowdata.weights)
+        for k, b in enumerate(rowdata.blocks):
             if _block_uses_z(b):
                 descr[k, B.B_Z] = put(b.Z.T)
             descr[k, B.B_INDEX] = put(b.index)

@@ -132,68 +132,81 @@ def log_probabilities(link: int, e: float) -> tuple[float, float, float, float]:
 
 @numba.njit(cache=True, error_model="numpy")
 def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials: np.ndarray,
-                 theta: np.ndarray, gtheta: np.ndarray) -> float:
+                 w: np.ndarray, theta: np.ndarray, gtheta: np.ndarray) -> float:
     """Log-likelihood of the rows (up to constants of the data); overwrites ``eta`` with
     its derivative in each row's linear predictor and sets ``gtheta`` to its derivatives
     in the family's parameters ``theta``. ``trials`` is empty when there are none (a
-    Bernoulli response, or a family without trials)."""
+    Bernoulli response, or a family without trials). ``w``, the rows' observation
+    weights (empty: none), are precision weights for the Gaussian (a row's sd
+    ``sigma / sqrt(w)``) and prior weights (a row's log-likelihood times ``w``) for every
+    other family."""
     n = y.shape[0]
+    unweighted = w.shape[0] == 0
+    sw = float(n) if unweighted else 0.0  # the sum of the weights
+    if not unweighted:
+        for r in range(n):
+            sw += w[r]
     gtheta[:] = 0.0
     logp = 0.0
     if family == BINOMIAL:
         for r in range(n):
             nt = 1.0 if trials.shape[0] == 0 else trials[r]
+            wr = 1.0 if unweighted else w[r]
             lp, lq, dp, dq = log_probabilities(link, eta[r])
             d = 0.0
             if y[r] > 0.0:
-                logp += y[r] * lp
+                logp += wr * y[r] * lp
                 d += y[r] * dp
             f = nt - y[r]
             if f > 0.0:
-                logp += f * lq
+                logp += wr * f * lq
                 d += f * dq
-            eta[r] = d
+            eta[r] = wr * d
         return logp
     t0 = theta[0]
     t1 = theta[1]
     g0 = 0.0
     g1 = 0.0
-    if family == GAUSSIAN:  # theta: sigma
+    if family == GAUSSIAN:  # theta: sigma; precision weights
         inv = 1.0 / t0
         ss = 0.0
         for r in range(n):
+            wr = 1.0 if unweighted else w[r]
             mu, dm = mean_of(link, eta[r])
             z = (y[r] - mu) * inv
-            ss += z * z
-            eta[r] = z * inv * dm
+            ss += wr * z * z
+            eta[r] = wr * z * inv * dm
         logp = -n * math.log(t0) - 0.5 * ss
         g0 = (-n + ss) * inv
     elif family == STUDENT_T:  # theta: sigma, nu
         inv = 1.0 / t0
         half = 0.5 * (t1 + 1.0)
-        logp = n * (math.lgamma(half) - math.lgamma(0.5 * t1) - 0.5 * math.log(t1)
-                    - math.log(t0))
-        g0 = -n * inv
-        g1 = n * (0.5 * digamma(half) - 0.5 * digamma(0.5 * t1) - 0.5 / t1)
+        logp = sw * (math.lgamma(half) - math.lgamma(0.5 * t1) - 0.5 * math.log(t1)
+                     - math.log(t0))
+        g0 = -sw * inv
+        g1 = sw * (0.5 * digamma(half) - 0.5 * digamma(0.5 * t1) - 0.5 / t1)
         for r in range(n):
+            wr = 1.0 if unweighted else w[r]
             mu, dm = mean_of(link, eta[r])
             z = (y[r] - mu) * inv
-            w = 1.0 + z * z / t1
-            logp -= half * math.log(w)
-            k = (t1 + 1.0) / (t1 * w)  # (nu + 1) / (nu + z^2)
-            eta[r] = k * z * inv * dm
-            g0 += k * z * z * inv
-            g1 += -0.5 * math.log(w) + 0.5 * k * z * z / t1
+            v = 1.0 + z * z / t1
+            logp -= wr * half * math.log(v)
+            k = (t1 + 1.0) / (t1 * v)  # (nu + 1) / (nu + z^2)
+            eta[r] = wr * k * z * inv * dm
+            g0 += wr * k * z * z * inv
+            g1 += wr * (-0.5 * math.log(v) + 0.5 * k * z * z / t1)
     elif family == POISSON:
         for r in range(n):
+            wr = 1.0 if unweighted else w[r]
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
-            logp += y[r] * math.log(mu) - mu
-            eta[r] = (y[r] / mu - 1.0) * dm
+            logp += wr * (y[r] * math.log(mu) - mu)
+            eta[r] = wr * (y[r] / mu - 1.0) * dm
     elif family == NEGATIVEBINOMIAL:  # theta: alpha
         a = t0
         for r in range(n):
+            wr = 1.0 if unweighted else w[r]
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
@@ -208,30 +221,33 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             else:
                 lg = math.lgamma(yr + a) - math.lgamma(a)
                 dg = digamma(yr + a) - digamma(a)
-            logp += lg - a * l1p
+            term = lg - a * l1p
             if yr > 0.0:
-                logp += yr * (math.log(mu / a) - l1p)
-            eta[r] = (yr / mu - (yr + a) / (a + mu)) * dm
-            g0 += dg - l1p + (mu - yr) / (a + mu)
+                term += yr * (math.log(mu / a) - l1p)
+            logp += wr * term
+            eta[r] = wr * (yr / mu - (yr + a) / (a + mu)) * dm
+            g0 += wr * (dg - l1p + (mu - yr) / (a + mu))
     elif family == GAMMA_FAMILY:  # theta: alpha (shape); rate alpha / mu
         a = t0
-        logp = n * (a * math.log(a) - math.lgamma(a))
-        g0 = n * (math.log(a) + 1.0 - digamma(a))
+        logp = sw * (a * math.log(a) - math.lgamma(a))
+        g0 = sw * (math.log(a) + 1.0 - digamma(a))
         for r in range(n):
+            wr = 1.0 if unweighted else w[r]
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
             ly = math.log(y[r])
             lm = math.log(mu)
             q = y[r] / mu
-            logp += (a - 1.0) * ly - a * (lm + q)
-            eta[r] = a * (q - 1.0) / mu * dm
-            g0 += ly - lm - q
+            logp += wr * ((a - 1.0) * ly - a * (lm + q))
+            eta[r] = wr * a * (q - 1.0) / mu * dm
+            g0 += wr * (ly - lm - q)
     elif family == BETA_FAMILY:  # theta: kappa
         k = t0
-        logp = n * math.lgamma(k)
-        g0 = n * digamma(k)
+        logp = sw * math.lgamma(k)
+        g0 = sw * digamma(k)
         for r in range(n):
+            wr = 1.0 if unweighted else w[r]
             mu, dm = mean_of(link, eta[r])
             if mu < _CLIP:
                 mu, dm = _CLIP, 0.0
@@ -243,9 +259,9 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             lq = math.log1p(-y[r])
             da = digamma(a)
             db = digamma(b)
-            logp += -math.lgamma(a) - math.lgamma(b) + (a - 1.0) * ly + (b - 1.0) * lq
-            eta[r] = k * (db - da + ly - lq) * dm
-            g0 += -mu * da - (1.0 - mu) * db + mu * ly + (1.0 - mu) * lq
+            logp += wr * (-math.lgamma(a) - math.lgamma(b) + (a - 1.0) * ly + (b - 1.0) * lq)
+            eta[r] = wr * k * (db - da + ly - lq) * dm
+            g0 += wr * (-mu * da - (1.0 - mu) * db + mu * ly + (1.0 - mu) * lq)
     gtheta[0] = g0
     gtheta[1] = g1
     return logp

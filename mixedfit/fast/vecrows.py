@@ -98,14 +98,16 @@ def _scales(a_of: np.ndarray, sign: float, bits: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
-def logistic_rows(y: np.ndarray, eta: np.ndarray, trials: np.ndarray, d: np.ndarray) -> float:
-    """Binomial log-likelihood with the logit link, ``sum y eta - n softplus(eta)``, and
-    its derivative in each ``eta`` (``y - n p``) written to ``d`` (not ``eta`` itself:
-    the loop vectorises only when they do not overlap).
-    ``trials`` empty: one trial per row."""
+def logistic_rows(y: np.ndarray, eta: np.ndarray, trials: np.ndarray, w: np.ndarray,
+                  d: np.ndarray) -> float:
+    """Binomial log-likelihood with the logit link, ``sum w (y eta - n softplus(eta))``,
+    and its derivative in each ``eta`` (``w (y - n p)``) written to ``d`` (not ``eta``
+    itself: the loop vectorises only when they do not overlap). ``trials`` empty: one
+    trial per row; ``w`` (prior weights) empty: 1."""
     n = eta.size
     scale = _scales(eta, -1.0, np.empty(n, np.int64))
     ones = trials.size == 0
+    unweighted = w.size == 0
     logp = 0.0
     for r in range(n):
         e = eta[r]
@@ -116,17 +118,20 @@ def logistic_rows(y: np.ndarray, eta: np.ndarray, trials: np.ndarray, d: np.ndar
         sp = max(e, 0.0) + _log1p_small(ex)  # softplus(e)
         pr = inv if e > 0 else ex * inv  # inverse logit of e
         nt = 1.0 if ones else trials[r]
-        logp += y[r] * e - nt * sp
-        d[r] = y[r] - nt * pr
+        wr = 1.0 if unweighted else w[r]
+        logp += wr * (y[r] * e - nt * sp)
+        d[r] = wr * (y[r] - nt * pr)
     return logp
 
 
 @numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
-def poisson_log_rows(y: np.ndarray, eta: np.ndarray, d: np.ndarray) -> float:
-    """Poisson log-likelihood with the log link, ``sum y eta - exp(eta)`` (``log y!`` left
-    out), and its derivative ``y - exp(eta)`` written to ``d`` (not ``eta``)."""
+def poisson_log_rows(y: np.ndarray, eta: np.ndarray, w: np.ndarray, d: np.ndarray) -> float:
+    """Poisson log-likelihood with the log link, ``sum w (y eta - exp(eta))`` (``log y!``
+    left out), and its derivative ``w (y - exp(eta))`` written to ``d`` (not ``eta``);
+    ``w`` (prior weights) empty: 1."""
     n = eta.size
     scale = _scales(eta, 1.0, np.empty(n, np.int64))
+    unweighted = w.size == 0
     logp = 0.0
     for r in range(n):
         e = eta[r]
@@ -134,6 +139,7 @@ def poisson_log_rows(y: np.ndarray, eta: np.ndarray, d: np.ndarray) -> float:
         k = _exponent(a)
         mu = _exp_reduced((a - k * _LN2_HI) - k * _LN2_LO) * scale[r]
         mu = mu if e <= _HIGHEST else math.inf
-        logp += y[r] * e - mu
-        d[r] = y[r] - mu
+        wr = 1.0 if unweighted else w[r]
+        logp += wr * (y[r] * e - mu)
+        d[r] = wr * (y[r] - mu)
     return logp

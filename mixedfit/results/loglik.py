@@ -24,8 +24,10 @@ __all__ = ["pointwise_log_likelihood", "log_likelihood_draws", "MAX_STORED"]
 
 def pointwise_log_likelihood(family: Family, y: np.ndarray, eta: np.ndarray,
                              params: dict[str, np.ndarray],
-                             trials: np.ndarray | None = None) -> np.ndarray:
-    """``log p(y_i | draw s)`` for linear-predictor draws ``eta`` (S, n): the family's.
+                             trials: np.ndarray | None = None,
+                             weights: np.ndarray | None = None) -> np.ndarray:
+    """``log p(y_i | draw s)`` for linear-predictor draws ``eta`` (S, n): the family's,
+    with the rows' observation weights (precision or prior weights, as the family says).
 
     Examples
     --------
@@ -35,7 +37,7 @@ def pointwise_log_likelihood(family: Family, y: np.ndarray, eta: np.ndarray,
     >>> np.round(ll, 4).tolist()
     [[-0.9189, -0.9189]]
     """
-    return family.log_likelihood(y, eta, params, trials)
+    return family.weighted_log_likelihood(y, eta, params, trials, weights)
 
 
 def log_likelihood_draws(res: ResultView) -> np.ndarray:
@@ -43,5 +45,6 @@ def log_likelihood_draws(res: ResultView) -> np.ndarray:
     post = res.idata.posterior
     eta = linear_predictor_draws(res, None)
     params = {k: res.draws(k) for k in res.family.parameters}
-    ll = pointwise_log_likelihood(res.family, res.design.y, eta, params, res.design.trials)
+    ll = pointwise_log_likelihood(res.family, res.design.y, eta, params, res.design.trials,
+                                  res.design.weights)
     return ll.reshape(post.sizes["chain"], post.sizes["draw"], -1)

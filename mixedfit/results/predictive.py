@@ -21,8 +21,10 @@ __all__ = ["simulate_response", "posterior_predictive", "grouped_check", "PriorD
 
 
 def simulate_response(family: Family, eta: np.ndarray, params: dict[str, np.ndarray],
-                      trials: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-    """Draw responses given linear-predictor draws ``eta`` (S, n) and family parameters (S,).
+                      trials: np.ndarray | None, rng: np.random.Generator,
+                      weights: np.ndarray | None = None) -> np.ndarray:
+    """Draw responses given linear-predictor draws ``eta`` (S, n) and family parameters (S,)
+    (a Gaussian row with precision weight ``w`` has sd ``sigma / sqrt(w)``).
 
     Examples
     --------
@@ -31,7 +33,7 @@ def simulate_response(family: Family, eta: np.ndarray, params: dict[str, np.ndar
     >>> simulate_response(poisson(), np.zeros((2, 3)), {}, None, rng).shape
     (2, 3)
     """
-    return family.simulate(family.inverse_link(eta), params, trials, rng)
+    return family.weighted_simulate(family.inverse_link(eta), params, trials, weights, rng)
 
 
 def posterior_predictive(res: ResultView, draws: int = 100, *,
@@ -44,7 +46,8 @@ def posterior_predictive(res: ResultView, draws: int = 100, *,
     pick = rng.choice(total, size=min(draws, total), replace=False)
     eta = linear_predictor_draws(res, None)[pick]
     params = {k: res.draws(k)[pick] for k in res.family.parameters}
-    return simulate_response(res.family, eta, params, res.design.trials, rng)
+    return simulate_response(res.family, eta, params, res.design.trials, rng,
+                             res.design.weights)
 
 
 def grouped_check(res: ResultView, group: str, *, stat: str = "mean", draws: int = 200,

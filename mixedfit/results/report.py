@@ -82,6 +82,11 @@ def build_summary(res: ResultView) -> Report:
     dropped = f", {d.n_dropped} dropped for missing values" if d.n_dropped else ""
     groups = "; ".join(f"{g}, {blocks[0].n_levels}" for g, blocks in d.groups.items())
     rep.add(f"Data: {d.n_obs} observations{dropped}; groups: {groups}")
+    if d.weights is not None:
+        kind_w = "precision" if res.family.precision_weights else "prior"
+        source = info.get("weights") or "values"
+        rep.add(f"Weights: {source} ({kind_w} weights, {float(d.weights.min()):.4g} to "
+                f"{float(d.weights.max()):.4g})")
     rep.add(f"Intervals: {res.interval:.0%} equal-tailed ({lo} to {hi} quantiles)")
     centred = info.get("centered")
     if info.get("marginalized") and d.blocks:

@@ -36,8 +36,10 @@ def _other_effects(res: ResultView, group: str, cols: list[str]) -> np.ndarray:
 
 
 def glm_fit(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, family: Family,
-            trials: np.ndarray | None = None, max_iter: int = 100) -> np.ndarray | None:
-    """Maximum-likelihood coefficients of a GLM by iteratively reweighted least squares.
+            trials: np.ndarray | None = None, max_iter: int = 100,
+            weights: np.ndarray | None = None) -> np.ndarray | None:
+    """Maximum-likelihood coefficients of a GLM by iteratively reweighted least squares
+    (with observation weights, which multiply the working weights).
 
     Returns None when the fit does not converge to finite values (separation).
 
@@ -58,6 +60,8 @@ def glm_fit(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, family: Family,
         d = family.dmu_deta(eta, mu)
         var = np.maximum(family.variance(mu), 1e-12)
         w = n * d**2 / var
+        if weights is not None:
+            w = w * weights
         z = eta - offset + (target - mu) / np.where(np.abs(d) > 1e-300, d, 1e-300)
         sw = np.sqrt(w)
         new = np.linalg.lstsq(Z * sw[:, None], z * sw, rcond=None)[0]
@@ -102,14 +106,17 @@ def no_pooling_estimates(res: ResultView, group: str
             continue
         yj = d.y[rows]
         nj = None if d.trials is None else d.trials[rows]
+        wj = None if d.weights is None else d.weights[rows]
         if gaussian:
-            out[j] = np.linalg.lstsq(Zj, yj - other[rows], rcond=None)[0]
+            root = np.ones(len(rows)) if wj is None else np.sqrt(wj)
+            out[j] = np.linalg.lstsq(Zj * root[:, None], (yj - other[rows]) * root,
+                                     rcond=None)[0]
             continue
         problem = fam.own_fit_problem(yj, nj)
         if problem:
             notes[j] = problem
             continue
-        coef = glm_fit(Zj, yj, other[rows], fam, nj)
+        coef = glm_fit(Zj, yj, other[rows], fam, nj, weights=wj)
         if coef is None:
             notes[j] = "the level's own fit does not converge (separation)"
             continue
@@ -136,7 +143,10 @@ def shrinkage_table(res: ResultView) -> pd.DataFrame:
             sd_all = np.concatenate([res.draws(names.sd(b.label)) for b in blocks], axis=1)
             sd = sd_all[:, j][:, None]
             sigma = res.draws("sigma")[:, None]
-            prec = counts[None, :] / sigma**2
+            # a level's information: its rows' (precision) weights, 1 each unweighted
+            info = counts if d.weights is None else np.bincount(
+                blocks[0].index, weights=d.weights, minlength=len(levels))
+            prec = info[None, :] / sigma**2
             weight_col[:, j] = (prec / (prec + 1.0 / sd**2)).mean(axis=0)
         for j, c in enumerate(cols):
             pop = fixed[d.fixed_columns.index(c)] if c in d.fixed_columns else 0.0

@@ -170,8 +170,6 @@ def test_family_and_link_errors():
         mf.families.binomial(link="log")
     with pytest.raises(mf.FamilyError, match="needs family='binomial'"):
         mf.fit("cbind(y, n - y) ~ x + (1 | g)", _frame([1, 2, 1, 0], n=[3, 3, 3, 3]))
-    with pytest.raises(mf.OptionError, match="weights= gives binomial trials"):
-        mf.fit("y ~ x + (1 | g)", _frame([1.0, 2, 1, 0]), weights="x")
     with pytest.raises(mf.DataError, match="needs its number of trials"):
         mf.fit("y ~ x + (1 | g)", _frame([1, 2, 1, 0]), family="binomial")
 

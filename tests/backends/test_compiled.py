@@ -102,10 +102,10 @@ CASES = [
 
 
 def _layout(formula: str, family: str, priors: dict | None, centred: bool,
-            sufficient: bool | None = None):
+            sufficient: bool | None = None, weights: str | None = None):
     name, _, link = family.partition("/")
     fam = mf.families.get_family(name, link=link or None)
-    d = build_design(formula, _data(), family=fam)
+    d = build_design(formula, _data(), family=fam, weights=weights)
     pri = resolve_priors(d, fam, priors)
     assert unsupported_reason(d, fam, pri) is None
     return d, fam, pri, make_layout(d, fam, pri, [centred] * len(d.blocks), sufficient=sufficient)
@@ -135,11 +135,14 @@ def assert_gradient_matches(lay, *, points: int) -> None:
 
 @pytest.mark.parametrize("formula", ["y ~ x + (1 + x | g)", "y ~ x + (1 + x || g)",
                                      "y ~ x + w + (1 | g) + offset(e)"])
-def test_sufficient_statistics_equal_the_row_pass(formula):
+@pytest.mark.parametrize("weights", [None, "e"])
+def test_sufficient_statistics_equal_the_row_pass(formula, weights):
     # the same density computed two ways; differences are rounding only (1e-9 relative)
     for centred in (False, True):
-        *_, rows = _layout(formula, "gaussian", None, centred, sufficient=False)
-        *_, suff = _layout(formula, "gaussian", None, centred, sufficient=True)
+        *_, rows = _layout(formula, "gaussian", None, centred, sufficient=False,
+                           weights=weights)
+        *_, suff = _layout(formula, "gaussian", None, centred, sufficient=True,
+                           weights=weights)
         assert suff.sufficient and not rows.sufficient
         x0 = rows.initial_point(3)
         lp_r, g_r = logp_and_grad(rows, x0)
@@ -328,3 +331,52 @@ def test_extreme_correlation_parameters_give_minus_infinity_not_nan(value):
                                   np.zeros(nc))
         assert lp == -np.inf or np.isfinite(lp)
         assert not np.isnan(lp)
+
+
+# observation weights (column e, 0.5 to 2): precision weights for the Gaussian, folded
+# into its rows; prior weights for the others, in the kernel's row pass. The PyMC model
+# puts them in independently (a vector sigma / sqrt(w); a potential (w - 1) log p).
+WEIGHTED = [
+    ("y ~ x + (1 + x | g)", "gaussian", None),
+    ("y ~ x + w + (1 | g) + (1 | h) + offset(e)", "gaussian", None),
+    ("pos ~ x + (1 + x | g)", "gaussian/log", None),
+    ("y ~ x + (1 | g)", "t", None),
+    ("b ~ x + (1 + x | g)", "bernoulli", None),
+    ("b ~ x + (1 | g)", "bernoulli/probit", None),
+    ("k ~ x + offset(log(e)) + (1 + x | g)", "poisson", None),
+    ("c ~ x + (1 | g)", "poisson/identity", None),
+    ("k ~ x + (1 | g) + (1 | h)", "negativebinomial", None),
+    ("pinv ~ x + (1 | g)", "gamma", None),
+    ("pos ~ z + (1 | g)", "gamma/log", None),
+    ("prop ~ x + (1 | g)", "beta", None),
+]
+
+
+@pytest.mark.parametrize("centred", [False, True])
+@pytest.mark.parametrize(("formula", "family", "priors"), WEIGHTED)
+def test_weighted_density_equals_the_pymc_model(formula, family, priors, centred):
+    # as test_density_equals_the_pymc_model_up_to_a_constant, with weights
+    from mixedfit.backends.pymc_model import build_model
+
+    d, fam, pri, lay = _layout(formula, family, priors, centred, weights="e")
+    assert d.weights is not None
+    model = build_model(d, fam, pri, centered=[centred] * len(d.blocks))
+    logp = model.compile_logp()
+    names = {v.name for v in model.value_vars}
+    rng = np.random.default_rng(2)
+    diffs = []
+    for _ in range(3):
+        x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.2, lay.dim)
+        diffs.append(logp_and_grad(lay, x0)[0] - float(logp(pymc_point(d, lay, x0, names))))
+    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+    # and the weights matter: the unweighted kernel differs by more than a constant
+    *_, plain = _layout(formula, family, priors, centred)
+    x1 = [plain.initial_point(int(s)) + 0.2 for s in (1, 2)]
+    gap = [logp_and_grad(lay, x)[0] - logp_and_grad(plain, x)[0] for x in x1]
+    assert abs(gap[0] - gap[1]) > 1e-6
+
+
+@pytest.mark.parametrize(("formula", "family", "priors"), WEIGHTED)
+def test_weighted_gradient_matches_finite_differences(formula, family, priors):
+    *_, lay = _layout(formula, family, priors, False, weights="e")
+    assert_gradient_matches(lay, points=1)

@@ -30,7 +30,7 @@ def test_logistic_rows(trials: bool, scale: float) -> None:
     nt = rng.integers(1, 30, eta.size).astype(float) if trials else np.ones(eta.size)
     y = np.floor(rng.random(eta.size) * (nt + 1))
     d = np.empty_like(eta)
-    value = logistic_rows(y, eta, nt if trials else np.empty(0), d)
+    value = logistic_rows(y, eta, nt if trials else np.empty(0), np.empty(0), d)
     expected = np.sum(y * eta - nt * np.logaddexp(0.0, eta))
     assert value == pytest.approx(expected, rel=1e-12)
     p = np.exp(-np.logaddexp(0.0, -eta))  # inverse logit, without overflow
@@ -43,7 +43,7 @@ def test_poisson_log_rows(scale: float) -> None:
     eta = eta[eta < 700]  # exp overflows above 709.78
     y = np.random.default_rng(4).poisson(np.exp(np.minimum(eta, 5.0))).astype(float)
     d = np.empty_like(eta)
-    value = poisson_log_rows(y, eta, d)
+    value = poisson_log_rows(y, eta, np.empty(0), d)
     mu = np.exp(eta)
     assert value == pytest.approx(np.sum(y * eta - mu), rel=1e-12)
     # y - mu cancels where y is near mu: an error of a few ulps of y + mu
@@ -53,7 +53,7 @@ def test_poisson_log_rows(scale: float) -> None:
 
 def test_poisson_log_rows_overflow_is_infinite() -> None:
     d = np.empty(2)
-    value = poisson_log_rows(np.array([1.0, 0.0]), np.array([0.0, 800.0]), d)
+    value = poisson_log_rows(np.array([1.0, 0.0]), np.array([0.0, 800.0]), np.empty(0), d)
     assert value == -np.inf
     assert d[1] == -np.inf
 
@@ -62,6 +62,22 @@ def test_exp_is_exact_to_an_ulp_or_two() -> None:
     # exp(a) through the Poisson pass: d = y - exp(eta) with y = 0
     a = np.linspace(-700.0, 700.0, 200_001)
     d = np.empty_like(a)
-    poisson_log_rows(np.zeros_like(a), a, d)
+    poisson_log_rows(np.zeros_like(a), a, np.empty(0), d)
     ulps = np.abs(-d - np.exp(a)) / np.spacing(np.exp(a))
     assert ulps.max() <= 4
+
+
+def test_prior_weights_multiply_each_row() -> None:
+    rng = np.random.default_rng(6)
+    eta = rng.normal(0.0, 2.0, 3000)
+    w = rng.uniform(0.2, 3.0, eta.size)
+    y = rng.integers(0, 2, eta.size).astype(float)
+    d = np.empty_like(eta)
+    value = logistic_rows(y, eta, np.empty(0), w, d)
+    assert value == pytest.approx(np.sum(w * (y * eta - np.logaddexp(0.0, eta))), rel=1e-12)
+    np.testing.assert_allclose(d, w * (y - np.exp(-np.logaddexp(0.0, -eta))), rtol=1e-13,
+                               atol=1e-13)
+    k = rng.poisson(3.0, eta.size).astype(float)
+    value = poisson_log_rows(k, eta, w, d)
+    assert value == pytest.approx(np.sum(w * (k * eta - np.exp(eta))), rel=1e-12)
+    np.testing.assert_allclose(d, w * (k - np.exp(eta)), rtol=1e-12, atol=1e-12)
