@@ -83,7 +83,7 @@ class MixedResult(ResultView):
         if trials is not None and self.design.formula.response.startswith("cbind("):
             trials = None
         return fit(self.formula, self.design.data, family=self.family, priors=priors,
-                   trials=trials, weights=self.design.weights, **kwargs)
+                   trials=trials, weights=self.design.weights, se=self.design.se, **kwargs)
 
     def to_bambi(self) -> Any:
         """The equivalent unfitted ``bambi.Model`` (same terms, family, link and priors),
@@ -167,6 +167,7 @@ def prior_predictive(
     random_seed: int | None = None,
     trials: Any = None,
     weights: Any = None,
+    se: Any = None,
     na_action: str = "drop",
 ) -> PriorPredictive:
     """Simulate responses from the priors alone, to see what they imply before fitting.
@@ -189,7 +190,7 @@ def prior_predictive(
     draws = check_int("draws", draws, 1)
     random_seed = check_seed(random_seed)
     spec = make_spec(formula, data, family=family, priors=priors, trials=trials,
-                     weights=weights, na_action=na_action, check_response=False)
+                     weights=weights, se=se, na_action=na_action, check_response=False)
     try:
         idata = BACKENDS["pymc"].prior_draws(spec, draws, random_seed)
     except MixedFitError:
@@ -221,6 +222,7 @@ def fit(
     interval: float = 0.94,
     trials: Any = None,
     weights: Any = None,
+    se: Any = None,
     log_likelihood: bool | None = None,
     warn: bool = True,
     na_action: str = "drop",
@@ -309,6 +311,11 @@ def fit(
         log-likelihood counts ``w`` times, as ``glmer(weights=)``). They enter LOO and
         the posterior predictive checks (a Gaussian row's replicated sd is ``sigma /
         sqrt(w)``); ``predict`` on new data gives new rows weight 1.
+    se : str or array-like, optional
+        Each row's known standard error (a column name or values, positive), for a
+        Gaussian response with the identity link: ``y_i ~ Normal(mu_i, se_i)`` with no
+        residual sd (brms' ``y | se(sei)``, metafor's ``rma(yi, sei = ...)``), e.g. a
+        random-effects meta-analysis ``mf.fit("yi ~ 1 + (1 | study)", df, se="sei")``.
     log_likelihood : bool, optional
         Store the pointwise log-likelihood in ``res.idata`` for LOO and WAIC. Default:
         when it takes at most 25 million values (else it is computed when needed).
@@ -361,8 +368,8 @@ def fit(
     # the options that need no data first, so that a wrong one fails at once
     check_options(**options)
     spec = make_spec(formula, data, family=family, priors=priors, trials=trials,
-                     weights=weights, na_action=na_action)
-    plan = make_plan(spec, trials=trials, weights=weights, **options)
+                     weights=weights, se=se, na_action=na_action)
+    plan = make_plan(spec, trials=trials, weights=weights, se=se, **options)
     return _run(spec, plan)
 
 

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "'binomial:probit'. Default: gaussian")
     p.add_argument("--trials", metavar="COLUMN",
                    help="binomial only: the column with each row's number of trials")
+    p.add_argument("--se", metavar="COLUMN",
+                   help="gaussian only: the column of each row's known standard error "
+                        "(a meta-analysis); no residual sd is estimated")
     p.add_argument("--weights", metavar="COLUMN",
                    help="the column of observation weights, as lme4's weights: precision "
                         "weights (gaussian), trials (binomial), prior weights (others)")
@@ -175,7 +178,8 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     res = fit(args.formula, data, family=family, draws=args.draws, tune=args.tune,
                  chains=args.chains, random_seed=args.seed, progressbar=progress,
-                 interval=args.interval, trials=args.trials, weights=args.weights)
+                 interval=args.interval, trials=args.trials, weights=args.weights,
+                 se=args.se)
     if args.output:
         res.save(args.output)
         print(f"mixedfit: saved the result to {args.output}", file=sys.stderr)

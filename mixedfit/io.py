@@ -8,8 +8,8 @@ statistics, observed data and, when computed, the pointwise log-likelihood) with
   ``"mixedfit_spec"``): formula, family and link, every prior (name and
   parameters), the fit plan (``res.plan``, as ``info``), the interval mass and
   the number of rows dropped for missing values;
-- the data rows used in the fit (``res.design.data``), the binomial trials and the
-  observation weights, as
+- the data rows used in the fit (``res.design.data``), the binomial trials, the
+  observation weights and the known standard errors, as
   a group ``mixedfit_data`` of the same file. Categorical columns keep their
   categories and their order, so group levels and factor codings come back
   unchanged.
@@ -66,6 +66,7 @@ DATA_GROUP = "mixedfit_data"
 _ROW_DIM = "row"
 _TRIALS = "trials"
 _WEIGHTS = "weights"
+_SE = "se"
 
 
 # --------------------------------------------------------------------------- JSON
@@ -102,7 +103,8 @@ def _decode(value: Any) -> Any:
 
 # --------------------------------------------------------------------------- data
 def _encode_data(data: pd.DataFrame, trials: np.ndarray | None,
-                 weights: np.ndarray | None = None) -> tuple[Any, list[dict[str, Any]]]:
+                 weights: np.ndarray | None = None, se: np.ndarray | None = None
+                 ) -> tuple[Any, list[dict[str, Any]]]:
     """The data rows as an xarray Dataset (one variable per column) and their descriptions."""
     import xarray as xr  # deferred: xarray loads with ArviZ, when first needed
 
@@ -132,6 +134,8 @@ def _encode_data(data: pd.DataFrame, trials: np.ndarray | None,
         variables[_TRIALS] = xr.DataArray(np.asarray(trials, dtype=float), dims=(_ROW_DIM,))
     if weights is not None:
         variables[_WEIGHTS] = xr.DataArray(np.asarray(weights, dtype=float), dims=(_ROW_DIM,))
+    if se is not None:
+        variables[_SE] = xr.DataArray(np.asarray(se, dtype=float), dims=(_ROW_DIM,))
     return xr.Dataset(variables), columns
 
 
@@ -201,7 +205,8 @@ def save(res: ResultView, path: str | os.PathLike[str]) -> None:
 
     if not isinstance(res, ResultView):
         raise MixedFitError(f"save() takes a fitted MixedResult, not {type(res).__name__}.")
-    data, columns = _encode_data(res.design.data, res.design.trials, res.design.weights)
+    data, columns = _encode_data(res.design.data, res.design.trials, res.design.weights,
+                                 res.design.se)
     spec = _spec(res, columns)
     groups = {g: getattr(res.idata, g) for g in res.idata.groups() if g != DATA_GROUP}
     posterior = groups["posterior"].copy()
@@ -262,14 +267,17 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     data = _decode_data(ds, spec["columns"])
     trials = np.asarray(ds[_TRIALS].values) if spec["trials"] and _TRIALS in ds else None
     weights = np.asarray(ds[_WEIGHTS].values) if _WEIGHTS in ds else None
+    se = np.asarray(ds[_SE].values) if _SE in ds else None
     try:
         fam = get_family(spec["family"]["name"], link=str(spec["family"]["link"]))
     except MixedFitError as err:
         raise _not_ours(path, str(err)) from err
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if se is not None:  # known standard errors: the family without its sigma
+            fam = fam.with_known_scale()
         design = build_design(spec["formula"], data, family=fam, trials=trials,
-                              weights=weights)
+                              weights=weights, se=se)
     design.n_dropped = int(spec.get("n_dropped", 0))
     priors = {key: Prior(p["name"], **_decode(p["params"])) for key, p in spec["priors"].items()}
     # written before the user's priors were recorded: those that are not the default

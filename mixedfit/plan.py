@@ -84,6 +84,8 @@ class FitPlan:
     weights : str or None
         The column of the observation weights, when given by name ("values" when
         given as values; the values are saved with the fit's data).
+    se : str or None
+        The column of the rows' known standard errors, likewise.
     log_likelihood : bool
         Whether the pointwise log-likelihood is stored at fit time.
     warn : bool
@@ -112,6 +114,7 @@ class FitPlan:
     link: str
     trials: str | None = None
     weights: str | None = None
+    se: str | None = None
     log_likelihood: bool = True
     warn: bool = True
     na_action: str = "drop"
@@ -263,7 +266,7 @@ def check_options(*, draws: Any = 1000, tune: Any = 1000, chains: Any = 4,
     return out
 
 
-def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None,
+def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: Any = None,
               **options: Any) -> FitPlan:
     """Check the options of a fit of ``spec`` and resolve every choice they leave open.
 
@@ -333,6 +336,7 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None,
         max_treedepth=o["max_treedepth"], interval=o["interval"], family=spec.family.name,
         link=spec.family.link, trials=trials if isinstance(trials, str) else None,
         weights=weights_name,
+        se=(se if isinstance(se, str) else "values") if spec.design.se is not None else None,
         log_likelihood=log_likelihood if log_likelihood is not None
         else stored <= MAX_STORED_LOG_LIKELIHOOD,
         warn=o["warn"], na_action=o["na_action"], progressbar=o["progressbar"],

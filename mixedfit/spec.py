@@ -54,20 +54,29 @@ class ModelSpec:
 
 def make_spec(formula: Any, data: Any, *, family: str | Family = "gaussian",
               priors: Mapping[str, Any] | None = None, trials: Any = None, weights: Any = None,
-              na_action: str = "drop", check_response: bool = True) -> ModelSpec:
+              se: Any = None, na_action: str = "drop", check_response: bool = True
+              ) -> ModelSpec:
     """Design, family and resolved priors: everything checked before any sampling.
 
     ``weights`` has lme4's meaning: for the binomial family the number of trials of a
     proportion response (``glmer(y/n ~ ..., weights = n)``), for the Gaussian family
     precision weights (a row's residual variance ``sigma^2 / w``), for every other
-    family prior weights (a row's log-likelihood times ``w``).
+    family prior weights (a row's log-likelihood times ``w``). ``se`` gives each row a
+    known standard error (a Gaussian response with the identity link, no residual sd).
     """
     fam = get_family(family)
+    if se is not None:
+        if weights is not None:
+            raise OptionError("Give se= or weights=, not both: se= fixes each row's sd "
+                              "(its precision 1 / se^2), weights= scale an estimated one.")
+        fam = fam.with_known_scale()
+    elif fam.known_scale:
+        raise OptionError(f"{fam!r} needs se=, the column of each row's standard error.")
     if weights is not None and fam.takes_trials:
         if trials is not None:
             raise OptionError("Give trials= or weights=, not both: for the binomial family "
                               "weights= are the trials of a proportion response, as in glmer.")
         trials, weights = weights, None
-    design = build_design(formula, data, family=fam, trials=trials, weights=weights,
+    design = build_design(formula, data, family=fam, trials=trials, weights=weights, se=se,
                           na_action=na_action, check_response=check_response)
     return ModelSpec(design, fam, resolve_priors(design, fam, priors))

@@ -330,8 +330,8 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
     if family.location_scale:
         resid = y - offset if offset is not None else y.copy()
         # observation weights: weighted least squares and a weighted root mean square
-        root_w = (np.sqrt(design.weights) if design.weights is not None
-                  else np.ones(n))
+        lw = design.likelihood_weights()
+        root_w = np.sqrt(lw) if lw is not None else np.ones(n)
         if p:
             coef = np.zeros(p)
             for _ in range(2):  # one step of iterative refinement

@@ -333,6 +333,9 @@ class BambiBackend(Backend):
         if reason is None and spec.design.weights is not None:
             reason = ("observation weights (Bambi has no weights argument; the compiled "
                       "and PyMC backends take them)")
+        if reason is None and spec.design.se is not None:
+            reason = ("known standard errors, se= (the compiled and PyMC backends take "
+                      "them)")
         if reason is not None:
             return reason
         design, priors = spec.design, spec.priors

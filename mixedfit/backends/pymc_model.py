@@ -233,7 +233,7 @@ def _likelihood(pm: Any, family: Family, priors: dict[str, Prior], eta: Any,
     params = {name: priors[name].distribution()(name, **priors[name].values)
               for name in family.parameters}
     family.pymc_weighted_likelihood(pm, pt, eta, params, design.y, design.trials,
-                                    design.weights)
+                                    design.likelihood_weights())
 
 
 def sample(model: Any, *, draws: int, tune: int, chains: int, random_seed: int | None,

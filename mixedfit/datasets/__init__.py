@@ -1,7 +1,9 @@
 """Standard mixed-model data sets bundled with mixedfit.
 
 The CSV files are exported unchanged from the R package lme4 (sleepstudy,
-Dyestuff, Penicillin, Pastes, cbpp, VerbAgg); :func:`load_dataset` restores the column
+Dyestuff, Penicillin, Pastes, cbpp, VerbAgg, grouseticks) and written by
+``tests/reference/weights_se_reference.R`` (eight_schools; bcg from metafor's dat.bcg
+with escalc's log risk ratios); :func:`load_dataset` restores the column
 types those packages use, so that a factor in R is a categorical column here.
 Nothing is downloaded.
 
@@ -65,6 +67,18 @@ DATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX), family='poisson'",
         ("INDEX", "BROOD", "LOCATION"),
     ),
+    "eight_schools": (
+        "Estimated effects y of coaching on SAT scores in 8 schools, with their standard "
+        "errors sigma (Rubin 1981; Gelman et al., BDA 5.5)",
+        "y ~ 1 + (1 | school), se='sigma'",
+        ("school",),
+    ),
+    "bcg": (
+        "BCG vaccine trials: log risk ratio yi of tuberculosis, its sampling variance vi "
+        "and standard error sei, in 13 trials (metafor dat.bcg, escalc measure 'RR')",
+        "yi ~ 1 + (1 | trial), se='sei'",
+        ("trial", "alloc"),
+    ),
 }
 
 _APPEARANCE = {"verbagg": ("item", "mode")}
@@ -95,7 +109,8 @@ def load_dataset(name: str) -> pd.DataFrame:
     ----------
     name : str
         One of ``"sleepstudy"``, ``"dyestuff"``, ``"penicillin"``, ``"pastes"``, ``"cbpp"``,
-        ``"verbagg"``, ``"grouseticks"`` (case-insensitive).
+        ``"verbagg"``, ``"grouseticks"``, ``"eight_schools"``, ``"bcg"``
+        (case-insensitive).
 
     Returns
     -------

@@ -40,8 +40,8 @@ __all__ = ["build_design"]
 
 
 def build_design(formula: str | Formula, data: Any, *, family: Family | str = "gaussian",
-                 trials: Any = None, weights: Any = None, na_action: str = "drop",
-                 check_response: bool = True) -> Design:
+                 trials: Any = None, weights: Any = None, se: Any = None,
+                 na_action: str = "drop", check_response: bool = True) -> Design:
     """Turn a formula and a data frame into design matrices and group indices.
 
     Everything that can be checked without sampling is checked here, and each problem
@@ -63,6 +63,9 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         precision weights for the Gaussian family, prior weights (each row's
         log-likelihood times its weight) for the others; see
         :attr:`mixedfit.families.Family.precision_weights`.
+    se : str or array-like, optional
+        Each row's known standard error (column name or values, positive), as brms'
+        ``y | se(sei)``: the response's sd is known, no residual sd is estimated.
     na_action : {"drop", "error"}, default "drop"
         Rows with a missing value in a column the model uses (response, predictors,
         offsets, grouping factors, trials): ``"drop"`` them with a
@@ -135,23 +138,27 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
             raise DataError(f"The trials column {col!r} is not in the data.")
         if col not in needed:
             needed.append(col)
-    if isinstance(weights, str):
-        if weights not in [str(c) for c in frame.columns]:
-            raise DataError(f"The weights column {weights!r} is not in the data.")
-        if weights not in needed:
-            needed.append(weights)
+    for what, value in (("weights", weights), ("se", se)):
+        if isinstance(value, str):
+            if value not in [str(c) for c in frame.columns]:
+                raise DataError(f"The {_ROW_VALUES[what]} column {value!r} is not in the "
+                                f"data.")
+            if value not in needed:
+                needed.append(value)
     work, labels, incomplete = handle_missing(select_columns(frame, needed), frame.index, na_action)
     n_dropped = int(incomplete.sum())
     roles = column_roles(parsed)
     for col in response_columns(trials):
         roles.setdefault(col, "binomial trials")
-    if isinstance(weights, str):
-        roles.setdefault(weights, "observation weights")
+    for what, value in (("weights", weights), ("se", se)):
+        if isinstance(value, str):
+            roles.setdefault(value, _ROW_VALUES[what])
     check_infinite(work, labels, roles)
 
     if trials is not None and not isinstance(trials, str):
         trials = np.asarray(trials)[~incomplete] if n_dropped else trials
-    row_weights = _weights(weights, work, len(frame), incomplete)
+    row_weights = _row_values("weights", weights, work, len(frame), incomplete)
+    row_se = _row_values("se", se, work, len(frame), incomplete)
     response = build_response(parsed, work, fam, trials)
     y = response.y
     if check_response:
@@ -221,6 +228,7 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         response_name=parsed.response,
         trials=response.trials,
         weights=row_weights,
+        se=row_se,
         success=response.success,
         X=X,
         fixed_columns=fixed_columns,
@@ -233,33 +241,41 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     )
 
 
-def _weights(weights: Any, work: Any, n_rows: int, incomplete: np.ndarray) -> np.ndarray | None:
-    """The rows' observation weights (those kept), checked: finite and positive."""
-    if weights is None:
+#: what each per-row option is, in messages
+_ROW_VALUES = {"weights": "observation weights", "se": "standard errors"}
+
+
+def _row_values(what: str, value: Any, work: Any, n_rows: int, incomplete: np.ndarray
+                ) -> np.ndarray | None:
+    """A per-row option (``weights=``, ``se=``) for the rows kept, checked: finite and
+    positive."""
+    if value is None:
         return None
-    if isinstance(weights, str):
-        name = weights
-        values = work[weights]
-        if values.dtype.kind not in "iuf":
-            raise DataError(f"The weights column {name!r} must be numbers, got "
-                            f"{values.dtype}.")
-        w = np.asarray(values, dtype=float)
+    if isinstance(value, str):
+        name = value
+        column = work[value]
+        if column.dtype.kind not in "iuf":
+            raise DataError(f"The {_ROW_VALUES[what]} column {name!r} must be numbers, got "
+                            f"{column.dtype}.")
+        w = np.asarray(column, dtype=float)
     else:
-        name = "weights"
+        name = what
         try:
-            w = np.asarray(weights, dtype=float).reshape(-1)
+            w = np.asarray(value, dtype=float).reshape(-1)
         except (TypeError, ValueError) as err:
-            raise DataError(f"weights= must be a column name or numbers, one per row: "
+            raise DataError(f"{what}= must be a column name or numbers, one per row: "
                             f"{err}") from err
         if w.size != n_rows:
-            raise DataError(f"weights= has {w.size} values for {n_rows} rows of data.")
+            raise DataError(f"{what}= has {w.size} values for {n_rows} rows of data.")
         w = w[~incomplete]
         if np.isnan(w).any():
-            raise DataError(f"weights= has {int(np.isnan(w).sum())} missing values; give "
-                            f"every row a weight or drop the rows.")
+            raise DataError(f"{what}= has {int(np.isnan(w).sum())} missing values; give "
+                            f"every row a value or drop the rows.")
     if not np.all(np.isfinite(w)) or np.any(w <= 0):
         bad = w[~(np.isfinite(w) & (w > 0))]
-        raise DataError(f"The weights {name!r} must be positive and finite (e.g. "
-                        f"{bad[0]:g} in {bad.size} rows). A row with weight 0 carries no "
-                        f"information: drop it from the data instead.")
+        hint = (" A row with weight 0 carries no information: drop it from the data "
+                "instead." if what == "weights" else
+                " A standard error of 0 would be an exact observation: check the column.")
+        raise DataError(f"The {_ROW_VALUES[what]} {name!r} must be positive and finite (e.g. "
+                        f"{bad[0]:g} in {bad.size} rows).{hint}")
     return w

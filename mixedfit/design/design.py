@@ -115,6 +115,8 @@ class Design:
     weights : numpy.ndarray or None
         Observation weights per row (lme4's ``weights``; see
         :attr:`mixedfit.families.Family.precision_weights`).
+    se : numpy.ndarray or None
+        Each row's known standard error (``se=``; brms' ``y | se(sei)``).
     success : str or None
         The level counted as success for a factor Bernoulli response.
     """
@@ -132,6 +134,7 @@ class Design:
     n_dropped: int = 0
     trials: np.ndarray | None = None
     weights: np.ndarray | None = None
+    se: np.ndarray | None = None
     success: str | None = None
     _fixed_common: Any = field(default=None, repr=False)
 
@@ -147,6 +150,13 @@ class Design:
         for block in self.blocks:
             out.setdefault(block.group, []).append(block)
         return out
+
+    def likelihood_weights(self) -> np.ndarray | None:
+        """The weights the family's likelihood takes: the observation weights, or for
+        known standard errors their precisions ``1 / se^2`` (None when neither)."""
+        if self.se is not None:
+            return 1.0 / np.asarray(self.se, dtype=float) ** 2
+        return self.weights
 
     @property
     def has_intercept(self) -> bool:

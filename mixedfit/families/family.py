@@ -88,6 +88,8 @@ class Family:
     #: row's scale divided by ``sqrt(w)``, the Gaussian's); ``False``, prior weights (a
     #: row's log-likelihood times ``w``)
     precision_weights: ClassVar[bool] = False
+    #: each row's scale is known (``se=``), so the family has no scale parameter
+    known_scale: ClassVar[bool] = False
 
     def __init__(self, link: str | None = None) -> None:
         chosen = self.links[0] if link is None else str(link).lower()
@@ -203,6 +205,14 @@ class Family:
                  trials: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """Responses drawn given means ``mu`` (S, n) and parameters (S,)."""
         raise NotImplementedError
+
+    def with_known_scale(self) -> Family:
+        """This family with each row's standard error known (``se=``): only the Gaussian
+        with the identity link has one (brms' ``y | se(sei)``)."""
+        raise FamilyError(
+            f"se= gives each row a known standard error of a normal response; the "
+            f"{self.name} family (link {self.link}) has none. Use family='gaussian' (with "
+            f"the identity link), or weights= for weighted rows.")
 
     # ------------------------------------------------------------ observation weights
     def pymc_weighted_likelihood(self, pm: Any, pt: Any, eta: Any, params: dict[str, Any],

@@ -58,7 +58,10 @@ H_NFAM = 21
 #: offset of the rows' prior weights (-1: none; precision weights of the Gaussian are
 #: folded into its rows, see mixedfit.fast.layout)
 H_WEIGHTS = 22
-HEADER = 23
+#: the Gaussian's sigma in the internal units when it is known (se=, no sigma parameter:
+#: H_FAM_POS is -1), else 0
+H_FIXED_SIGMA = 23
+HEADER = 24
 
 # ------------------------------------------------------------------ block descriptor
 #: terms, levels, correlated (1/0), centred (1/0)

@@ -43,6 +43,7 @@ from mixedfit.fast.buffer import (
     H_FAM_POS,
     H_FAM_PRIOR,
     H_FAMILY,
+    H_FIXED_SIGMA,
     H_LINK,
     H_NBLOCKS,
     H_NFAM,
@@ -349,7 +350,8 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
             ss += e * e
             d[r] = e * s2inv
         logp = -n * math.log(sigma) - 0.5 * ss * s2inv
-        grad[int(buf[H_FAM_POS])] += -n + ss * s2inv
+        if buf[H_FAM_POS] >= 0:
+            grad[int(buf[H_FAM_POS])] += -n + ss * s2inv
     elif family == BINOMIAL and link == LOGIT:  # vectorised passes (mixedfit.fast.vecrows)
         d = np.empty(n)  # not eta: a loop that writes what it reads does not vectorise
         logp = logistic_rows(y, eta, buf[ts:ts + n] if ts >= 0 else buf[0:0], weights, d)
@@ -410,6 +412,8 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
                                     x[fam_pos + i])
         logp += lp
         grad[fam_pos + i] += d
+    if nfam == 0 and buf[H_FIXED_SIGMA] > 0:  # known standard errors: sigma is fixed
+        theta[0] = buf[H_FIXED_SIGMA]
     sigma = theta[0]
 
     # group effects u of every block, from the parameters
@@ -481,7 +485,8 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
                 for k in range(p):
                     grad[k] -= zx[(g * q + i) * p + k] * ui / (sigma * sigma)
         logp += -n_obs * math.log(sigma) - 0.5 * ss / (sigma * sigma)
-        grad[fam_pos] += -n_obs + ss / (sigma * sigma)
+        if fam_pos >= 0:
+            grad[fam_pos] += -n_obs + ss / (sigma * sigma)
     else:
         logp += _row_pass(buf, beta, u_all, gu_all, grad, theta, gtheta, family, link, n, p,
                           nblocks)

@@ -222,7 +222,7 @@ def _precision_weighted(design: Design, family: Family) -> Design:
     (X b + Z u), sigma^2)``, so the marginal, sufficient-statistics and row densities
     need no weights of their own (up to the constant ``sum log w / 2``). Other
     families keep their (prior) weights for the kernel's row pass."""
-    w = design.weights
+    w = design.likelihood_weights()  # precisions 1 / se^2 for known standard errors
     if w is None or not (family.precision_weights and family.integrates_out):
         return design
     root = np.sqrt(np.asarray(w, dtype=float))
@@ -231,7 +231,7 @@ def _precision_weighted(design: Design, family: Family) -> Design:
               for b in design.blocks]
     return dataclasses.replace(design, X=design.X * root[:, None],
                                y=np.asarray(design.y, dtype=float) * root, offset=offset,
-                               blocks=blocks, weights=None)
+                               blocks=blocks, weights=None, se=None)
 
 
 def _block_uses_z(block: Any) -> bool:
@@ -418,6 +418,9 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[B.H_SS], header[B.H_DIM] = float(sufficient), dim
     header[B.H_NOBS] = n
     header[B.H_FAM_POS] = p if family.parameters else -1
+    # known standard errors (se=): sigma is 1 on the user's scale, their precisions are
+    # folded into the rows (_precision_weighted)
+    header[B.H_FIXED_SIGMA] = 1.0 / st.y_scale if family.known_scale else 0.0
     rows, shifts = st.fixed_prior_rows()
     header[B.H_BETA_PRIOR] = put([_prior_row(priors[c], 1.0, shifts[k])
                                   for k, c in enumerate(design.fixed_columns)] or np.zeros(0))

@@ -55,6 +55,7 @@ from mixedfit.fast.buffer import (
     H_BLOCKS,
     H_FAM_POS,
     H_FAM_PRIOR,
+    H_FIXED_SIGMA,
     H_MARG,
     H_NBLOCKS,
     H_P,
@@ -206,7 +207,9 @@ def _work(kmax: int) -> tuple:
 @numba.njit(cache=True, error_model="numpy")
 def _setup(x: np.ndarray, buf: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """Fixed effects, sigma and every block's Cholesky factor at ``x``."""
-    return x[:int(buf[H_P])], math.exp(x[int(buf[H_FAM_POS])]), block_factors(x, buf)
+    fam_pos = int(buf[H_FAM_POS])  # -1: sigma known (se=), fixed at H_FIXED_SIGMA
+    sigma = math.exp(x[fam_pos]) if fam_pos >= 0 else buf[H_FIXED_SIGMA]
+    return x[:int(buf[H_P])], sigma, block_factors(x, buf)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -220,10 +223,11 @@ def marginal_logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> floa
     beta, sigma, chols = _setup(x, buf)
     logp += fixed_priors(x, grad, buf)
     fam_pos = int(buf[H_FAM_POS])
-    fp = int(buf[H_FAM_PRIOR])
-    lp, d = prior_at(buf, fp, sigma)
-    logp += lp + x[fam_pos]
-    grad[fam_pos] += d * sigma + 1.0
+    if fam_pos >= 0:
+        fp = int(buf[H_FAM_PRIOR])
+        lp, d = prior_at(buf, fp, sigma)
+        logp += lp + x[fam_pos]
+        grad[fam_pos] += d * sigma + 1.0
     s = sigma * sigma
 
     mg = int(buf[H_MARG])
@@ -340,7 +344,8 @@ def marginal_logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> floa
     for e in range(npairs):
         gcs[pairs[e, 2], pairs[e, 3], pairs[e, 4]] += glam[e] / s
     logp += -n_obs * math.log(sigma) - 0.5 * (2.0 * logdet + cq / s - wm)
-    grad[fam_pos] += -(n_obs - ds - cq / s + wm)
+    if fam_pos >= 0:
+        grad[fam_pos] += -(n_obs - ds - cq / s + wm)
     for c in range(p):
         grad[c] += gb[c] / s
     for b in range(nblocks):

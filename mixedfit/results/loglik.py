@@ -46,5 +46,5 @@ def log_likelihood_draws(res: ResultView) -> np.ndarray:
     eta = linear_predictor_draws(res, None)
     params = {k: res.draws(k) for k in res.family.parameters}
     ll = pointwise_log_likelihood(res.family, res.design.y, eta, params, res.design.trials,
-                                  res.design.weights)
+                                  res.design.likelihood_weights())
     return ll.reshape(post.sizes["chain"], post.sizes["draw"], -1)

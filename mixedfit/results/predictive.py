@@ -47,7 +47,7 @@ def posterior_predictive(res: ResultView, draws: int = 100, *,
     eta = linear_predictor_draws(res, None)[pick]
     params = {k: res.draws(k)[pick] for k in res.family.parameters}
     return simulate_response(res.family, eta, params, res.design.trials, rng,
-                             res.design.weights)
+                             res.design.likelihood_weights())
 
 
 def grouped_check(res: ResultView, group: str, *, stat: str = "mean", draws: int = 200,

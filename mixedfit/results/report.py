@@ -82,6 +82,9 @@ def build_summary(res: ResultView) -> Report:
     dropped = f", {d.n_dropped} dropped for missing values" if d.n_dropped else ""
     groups = "; ".join(f"{g}, {blocks[0].n_levels}" for g, blocks in d.groups.items())
     rep.add(f"Data: {d.n_obs} observations{dropped}; groups: {groups}")
+    if d.se is not None:
+        rep.add(f"Known standard errors: {info.get('se') or 'values'} "
+                f"({float(d.se.min()):.4g} to {float(d.se.max()):.4g}); no residual sd")
     if d.weights is not None:
         kind_w = "precision" if res.family.precision_weights else "prior"
         source = info.get("weights") or "values"

@@ -106,7 +106,8 @@ def no_pooling_estimates(res: ResultView, group: str
             continue
         yj = d.y[rows]
         nj = None if d.trials is None else d.trials[rows]
-        wj = None if d.weights is None else d.weights[rows]
+        lw = d.likelihood_weights()
+        wj = None if lw is None else lw[rows]
         if gaussian:
             root = np.ones(len(rows)) if wj is None else np.sqrt(wj)
             out[j] = np.linalg.lstsq(Zj * root[:, None], (yj - other[rows]) * root,
@@ -145,7 +146,7 @@ def shrinkage_table(res: ResultView) -> pd.DataFrame:
             sigma = res.draws("sigma")[:, None]
             # a level's information: its rows' (precision) weights, 1 each unweighted
             info = counts if d.weights is None else np.bincount(
-                blocks[0].index, weights=d.weights, minlength=len(levels))
+                blocks[0].index, weights=d.likelihood_weights(), minlength=len(levels))
             prec = info[None, :] / sigma**2
             weight_col[:, j] = (prec / (prec + 1.0 / sd**2)).mean(axis=0)
         for j, c in enumerate(cols):

@@ -377,6 +377,9 @@ class ResultView:
         True
         """
         if "sigma" not in self.family.parameters:
+            if self.family.known_scale:
+                raise MixedFitError("This model has no residual sd (sigma): each row's sd "
+                                    "is known (se=).")
             raise MixedFitError(f"The {self.family.name} family has no residual sd (sigma).")
         stats = describe(self.draws("sigma"), self.interval)
         s = pd.Series({k: float(v) for k, v in stats.items()}, name="sigma")

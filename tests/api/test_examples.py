@@ -32,6 +32,9 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "growth.py": (["Formula: height ~ age + (1 + age | child)", "Growth rate of each child",
                    "new child"],
                   ["growth_lines.png", "growth_rates.png"]),
+    "meta_analysis.py": (["Known standard errors: sei", "Average risk ratio:",
+                          "Risk ratio in a new trial", "Meta-regression on absolute latitude"],
+                         ["meta_forest.png"]),
 }
 
 

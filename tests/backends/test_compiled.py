@@ -380,3 +380,29 @@ def test_weighted_density_equals_the_pymc_model(formula, family, priors, centred
 def test_weighted_gradient_matches_finite_differences(formula, family, priors):
     *_, lay = _layout(formula, family, priors, False, weights="e")
     assert_gradient_matches(lay, points=1)
+
+
+@pytest.mark.parametrize("centred", [False, True])
+@pytest.mark.parametrize("formula", ["y ~ x + (1 + x | g)", "y ~ 1 + (1 | g) + (1 | h)"])
+def test_known_se_density_equals_the_pymc_model(formula, centred):
+    # se= (column e): sigma fixed, each row's sd known; the kernel folds the precisions
+    # 1 / e^2 into the rows with sigma 1 on the user's scale, PyMC uses Normal(mu, e)
+    from mixedfit.backends.pymc_model import build_model
+
+    fam = mf.families.gaussian().with_known_scale()
+    d = build_design(formula, _data(), family=fam, se="e")
+    pri = resolve_priors(d, fam, None)
+    assert "sigma" not in pri
+    for sufficient in (False, True) if formula.count("|") == 1 else (False,):
+        lay = make_layout(d, fam, pri, [centred] * len(d.blocks), sufficient=sufficient)
+        assert lay.sigma == -1
+        model = build_model(d, fam, pri, centered=[centred] * len(d.blocks))
+        logp = model.compile_logp()
+        names = {v.name for v in model.value_vars}
+        rng = np.random.default_rng(2)
+        diffs = []
+        for _ in range(3):
+            x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.2, lay.dim)
+            diffs.append(logp_and_grad(lay, x0)[0] - float(logp(pymc_point(d, lay, x0, names))))
+        assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+        assert_gradient_matches(lay, points=1)

@@ -401,3 +401,37 @@ def test_weighted_marginal_is_the_joint_density_integrated(formula):
     plain = make_layout(build_design(formula, _data()), GAUSSIAN, pri,
                         [False] * len(d.blocks), marginal=True)
     assert not np.allclose(plain.buffer, marg.buffer)
+
+
+def test_known_se_marginal_is_the_joint_density_integrated():
+    # se= (column e): as above, with sigma fixed (no sigma parameter in either layout)
+    fam = mf.families.gaussian().with_known_scale()
+    d = build_design("y ~ x + (1 + x | g)", _data(), family=fam, se="e")
+    pri = resolve_priors(d, fam, None)
+    marg = make_layout(d, fam, pri, [False], marginal=True)
+    joint = make_layout(d, fam, pri, [False], sufficient=False)
+    s = joint.blocks[0]
+    effects = np.arange(s.effects, s.effects + s.m * s.q)
+    population = np.setdiff1d(np.arange(joint.dim), effects)
+    assert population.size == marg.dim and marg.sigma == -1
+    rng = np.random.default_rng(5)
+    diffs = []
+    for _ in range(3):
+        theta = marg.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.3, marg.dim)
+        x = np.zeros(joint.dim)
+        x[population] = theta
+
+        def grad_z(z: np.ndarray, x: np.ndarray = x) -> np.ndarray:
+            x[effects] = z
+            return logp_and_grad(joint, x)[1][effects]
+
+        z0 = np.zeros(effects.size)
+        h = np.array([(grad_z(z0 + 1e-4 * e) - grad_z(z0 - 1e-4 * e)) / 2e-4
+                      for e in np.eye(effects.size)])
+        h = 0.5 * (h + h.T)
+        x[effects] = z0 - np.linalg.solve(h, grad_z(z0))
+        laplace = (logp_and_grad(joint, x)[0] + 0.5 * effects.size * np.log(2 * np.pi)
+                   - 0.5 * np.linalg.slogdet(-h)[1])
+        diffs.append(logp_and_grad(marg, theta)[0] - laplace)
+    assert np.ptp(diffs) < 1e-6 * max(1.0, abs(diffs[0]))
+    assert_gradient_matches(marg, points=1)
