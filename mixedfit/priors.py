@@ -80,7 +80,7 @@ class Distribution:
         Parameters that may be left out, with PyMC's default.
     positive : tuple of str
         Parameters that must be positive (scales, shapes, rates, degrees of freedom).
-    support : {"real", "positive", "interval", "correlation"}
+    support : {"real", "positive", "interval", "unit", "correlation"}
         Where the distribution puts its mass.
     location : str or None
         The parameter that shifts the distribution (``v - location`` is what matters).
@@ -143,7 +143,7 @@ class Distribution:
 
     def lower_bound(self, values: Mapping[str, float]) -> float:
         """Smallest value with prior mass (``-inf`` for the real line)."""
-        if self.support == "positive":
+        if self.support in ("positive", "unit"):
             return 0.0
         if self.support == "interval":
             return float(values["lower"])
@@ -187,6 +187,7 @@ DISTRIBUTIONS: dict[str, Distribution] = {d.name: d for d in (
     Distribution("InverseGamma", ("alpha", "beta"), "positive", ("alpha", "beta")),
     Distribution("LogNormal", ("mu", "sigma"), "positive", ("sigma",), {"mu": 0.0},
                  alternatives={"tau": ("sigma", _inv_sqrt)}),
+    Distribution("Beta", ("alpha", "beta"), "unit", ("alpha", "beta")),
     Distribution("LKJ", ("eta",), "correlation", ("eta",), {"eta": 1.0}),
 )}
 
@@ -373,8 +374,9 @@ def log_prior_draws(priors: Mapping[str, Prior], values: Mapping[str, np.ndarray
 
 def parameter_support(key: str, family: Family | None = None) -> str:
     """What values the parameter ``key`` takes: ``"correlation"`` for ``cor(...)``,
-    ``"positive"`` for sds and the family's parameters (``sigma``, ``nu``, ``alpha``,
-    ``kappa``: all positive), ``"real"`` for fixed effects.
+    ``"positive"`` for sds and the family's positive parameters (``sigma``, ``nu``,
+    ``alpha``, ``kappa``), ``"unit"`` for its probabilities (``zi``, ``hu``: see
+    :attr:`mixedfit.families.Family.unit_parameters`), ``"real"`` for fixed effects.
 
     Examples
     --------
@@ -383,6 +385,8 @@ def parameter_support(key: str, family: Family | None = None) -> str:
     """
     if is_cor_key(key):
         return "correlation"
+    if family is not None and key in family.unit_parameters:
+        return "unit"
     if parse_sd_key(key) is not None or (family is not None and key in family.parameters):
         return "positive"
     return "real"
@@ -402,6 +406,18 @@ def check_support(key: str, prior: Prior, support: str) -> None:
             raise PriorError(f"The prior for {key!r} must be an LKJ prior, e.g. "
                              f"Prior('LKJ', eta=2); got {prior!r}.")
         return
+    if support == "unit":
+        inside = kind.support == "unit" or (
+            kind.support == "interval" and prior.values["lower"] >= 0
+            and prior.values["upper"] <= 1)
+        if not inside:
+            raise PriorError(f"{key!r} is a probability, between 0 and 1, but {prior!r} puts "
+                             f"mass outside; use e.g. Prior('Beta', alpha=1, beta=1).")
+        return
+    if kind.support == "unit" and support != "unit":
+        raise PriorError(f"{prior!r} is a prior for probabilities; {key!r} is not one. Use "
+                         f"e.g. Prior('Normal', ...) for a coefficient or "
+                         f"Prior('HalfNormal', ...) for an sd.")
     if kind.support == "correlation":
         raise PriorError(f"{prior!r} is a prior for correlation matrices, 'cor(g)'; {key!r} is "
                          f"not one. Use e.g. Prior('Normal', mu=0, sigma=1) for a coefficient "

@@ -286,6 +286,13 @@ def _models() -> dict[str, SBCModel]:
                  "alpha": Prior("Gamma", alpha=4.0, beta=1.0)}),
                ("gamma", "gamma/log", ("alpha",), {"alpha": Prior("Gamma", alpha=4.0, beta=1.0)}),
                ("beta", "beta", ("kappa",), {"kappa": Prior("Gamma", alpha=10.0, beta=0.5)}),
+               ("zero_inflated_poisson", "zero_inflated_poisson", ("zi",),
+                {"Intercept": Prior("Normal", mu=1.5, sigma=0.5),
+                 "zi": Prior("Beta", alpha=2.0, beta=3.0)}),
+               ("hurdle_negativebinomial", "hurdle_negativebinomial", ("alpha", "hu"),
+                {"Intercept": Prior("Normal", mu=1.5, sigma=0.5),
+                 "alpha": Prior("Gamma", alpha=4.0, beta=1.0),
+                 "hu": Prior("Beta", alpha=2.0, beta=3.0)}),
            )},
     }
 

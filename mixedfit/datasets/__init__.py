@@ -3,7 +3,8 @@
 The CSV files are exported unchanged from the R package lme4 (sleepstudy,
 Dyestuff, Penicillin, Pastes, cbpp, VerbAgg, grouseticks) and written by
 ``tests/reference/weights_se_reference.R`` (eight_schools; bcg from metafor's dat.bcg
-with escalc's log risk ratios); :func:`load_dataset` restores the column
+with escalc's log risk ratios) and ``tests/reference/zero_inflated_reference.R``
+(glmmTMB's Salamanders); :func:`load_dataset` restores the column
 types those packages use, so that a factor in R is a categorical column here.
 Nothing is downloaded.
 
@@ -79,9 +80,15 @@ DATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "yi ~ 1 + (1 | trial), se='sei'",
         ("trial", "alloc"),
     ),
+    "salamanders": (
+        "Salamander counts in 23 streams (sites), mined or not, 4 samples per site and "
+        "species (glmmTMB Salamanders; mined's levels yes, no as in R)",
+        "count ~ mined + (1 | site), family='zero_inflated_poisson'",
+        ("site", "mined", "spp"),
+    ),
 }
 
-_APPEARANCE = {"verbagg": ("item", "mode")}
+_APPEARANCE = {"verbagg": ("item", "mode"), "salamanders": ("mined", "spp")}
 
 
 def list_datasets() -> pd.DataFrame:
@@ -109,7 +116,7 @@ def load_dataset(name: str) -> pd.DataFrame:
     ----------
     name : str
         One of ``"sleepstudy"``, ``"dyestuff"``, ``"penicillin"``, ``"pastes"``, ``"cbpp"``,
-        ``"verbagg"``, ``"grouseticks"``, ``"eight_schools"``, ``"bcg"``
+        ``"verbagg"``, ``"grouseticks"``, ``"eight_schools"``, ``"bcg"``, ``"salamanders"``
         (case-insensitive).
 
     Returns

@@ -48,6 +48,12 @@ from mixedfit.families.links import LINKS, dmu_deta, inverse_link, link_function
 from mixedfit.families.negativebinomial import NegativeBinomial
 from mixedfit.families.poisson import Poisson
 from mixedfit.families.t import StudentT
+from mixedfit.families.zeroinflated import (
+    HurdleNegativeBinomial,
+    HurdlePoisson,
+    ZeroInflatedNegativeBinomial,
+    ZeroInflatedPoisson,
+)
 
 __all__ = [
     "Family",
@@ -59,6 +65,10 @@ __all__ = [
     "negativebinomial",
     "gamma",
     "beta",
+    "zero_inflated_poisson",
+    "zero_inflated_negativebinomial",
+    "hurdle_poisson",
+    "hurdle_negativebinomial",
     "get_family",
     "FAMILIES",
     "LINKS",
@@ -69,7 +79,8 @@ __all__ = [
 
 #: Every family, by name.
 FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (
-    Gaussian, StudentT, Bernoulli, Binomial, Poisson, NegativeBinomial, Gamma, Beta)}
+    Gaussian, StudentT, Bernoulli, Binomial, Poisson, NegativeBinomial, Gamma, Beta,
+    ZeroInflatedPoisson, ZeroInflatedNegativeBinomial, HurdlePoisson, HurdleNegativeBinomial)}
 
 _ALIASES = {
     "normal": "gaussian",
@@ -82,6 +93,14 @@ _ALIASES = {
     "negbin": "negativebinomial",
     "nb": "negativebinomial",
     "logistic": "bernoulli",
+    "zip": "zero_inflated_poisson",
+    "zeroinflatedpoisson": "zero_inflated_poisson",
+    "zinb": "zero_inflated_negativebinomial",
+    "zero_inflated_negbinomial": "zero_inflated_negativebinomial",
+    "zeroinflatednegativebinomial": "zero_inflated_negativebinomial",
+    "hurdlepoisson": "hurdle_poisson",
+    "hurdle_negbinomial": "hurdle_negativebinomial",
+    "hurdlenegativebinomial": "hurdle_negativebinomial",
 }
 
 
@@ -135,6 +154,27 @@ def gamma(link: str = "inverse") -> Family:
 def beta(link: str = "logit") -> Family:
     """Proportions strictly inside (0, 1): ``y ~ Beta(mu kappa, (1 - mu) kappa)``."""
     return Beta(link)
+
+
+def zero_inflated_poisson(link: str = "log") -> Family:
+    """Counts with structural zeros: ``y ~ ZeroInflatedPoisson(zi, mu)``."""
+    return ZeroInflatedPoisson(link)
+
+
+def zero_inflated_negativebinomial(link: str = "log") -> Family:
+    """Over-dispersed counts with structural zeros:
+    ``y ~ ZeroInflatedNegativeBinomial(zi, mu, alpha)``."""
+    return ZeroInflatedNegativeBinomial(link)
+
+
+def hurdle_poisson(link: str = "log") -> Family:
+    """Zeros with probability ``hu``, else a Poisson count truncated at zero."""
+    return HurdlePoisson(link)
+
+
+def hurdle_negativebinomial(link: str = "log") -> Family:
+    """Zeros with probability ``hu``, else a negative binomial count truncated at zero."""
+    return HurdleNegativeBinomial(link)
 
 
 def get_family(spec: str | Family, link: str | None = None) -> Family:

@@ -90,6 +90,9 @@ class Family:
     precision_weights: ClassVar[bool] = False
     #: each row's scale is known (``se=``), so the family has no scale parameter
     known_scale: ClassVar[bool] = False
+    #: those of :attr:`parameters` that are probabilities (``zi``, ``hu``: sampled on the
+    #: logit scale); the others are positive (sampled on the log scale)
+    unit_parameters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, link: str | None = None) -> None:
         chosen = self.links[0] if link is None else str(link).lower()
@@ -138,6 +141,12 @@ class Family:
     def inverse_link(self, eta: Any, xp: Any = np) -> Any:
         """Expected response for linear predictor ``eta``."""
         return inverse_link(self.link, eta, xp)
+
+    def expected_response(self, eta: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
+        """``E[y]`` for linear-predictor draws ``eta`` (S, n) and the family's parameters
+        (S,): the inverse link of ``eta``, except where the family's mean is not the
+        mean of its response (zero-inflated and hurdle families)."""
+        return self.inverse_link(eta)
 
     def link_function(self, mu: Any) -> Any:
         """Linear predictor for expected response ``mu``."""

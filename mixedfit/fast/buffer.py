@@ -61,7 +61,10 @@ H_WEIGHTS = 22
 #: the Gaussian's sigma in the internal units when it is known (se=, no sigma parameter:
 #: H_FAM_POS is -1), else 0
 H_FIXED_SIGMA = 23
-HEADER = 24
+#: offset of one flag per family parameter: 1 for a probability (sampled on the logit
+#: scale), 0 for a positive parameter (on the log scale)
+H_FAM_UNIT = 24
+HEADER = 25
 
 # ------------------------------------------------------------------ block descriptor
 #: terms, levels, correlated (1/0), centred (1/0)
@@ -82,16 +85,18 @@ BLOCK_WIDTH = 16
 PRIOR_WIDTH = 5
 #: prior codes
 (NORMAL, HALFNORMAL, HALFSTUDENTT, EXPONENTIAL, HALFCAUCHY, STUDENTT, CAUCHY, GAMMA, INVGAMMA,
- LOGNORMAL, LAPLACE) = range(11)
+ LOGNORMAL, LAPLACE, BETA_PRIOR) = range(12)
 
 # -------------------------------------------------------------------------- families
 #: the kernel's likelihoods (:attr:`mixedfit.families.Family.compiled` names them; the
 #: family's own parameters in the order of :attr:`~mixedfit.families.Family.parameters`)
-GAUSSIAN, BINOMIAL, POISSON, NEGATIVEBINOMIAL, GAMMA_FAMILY, BETA_FAMILY, STUDENT_T = range(7)
+(GAUSSIAN, BINOMIAL, POISSON, NEGATIVEBINOMIAL, GAMMA_FAMILY, BETA_FAMILY, STUDENT_T, ZIP, ZINB,
+ HURDLE_POISSON, HURDLE_NB) = range(11)
 #: the kernel's code of each family's :attr:`~mixedfit.families.Family.compiled` name
 FAMILIES = {"gaussian": GAUSSIAN, "binomial": BINOMIAL, "poisson": POISSON,
             "negativebinomial": NEGATIVEBINOMIAL, "gamma": GAMMA_FAMILY, "beta": BETA_FAMILY,
-            "t": STUDENT_T}
+            "t": STUDENT_T, "zero_inflated_poisson": ZIP, "zero_inflated_negativebinomial": ZINB,
+            "hurdle_poisson": HURDLE_POISSON, "hurdle_negativebinomial": HURDLE_NB}
 
 # ----------------------------------------------------------------------------- links
 IDENTITY, LOG, INVERSE, LOGIT, PROBIT, CLOGLOG = range(6)

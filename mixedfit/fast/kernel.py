@@ -32,6 +32,7 @@ from mixedfit.fast.buffer import (
     B_SD_POS,
     B_SD_PRIOR,
     B_Z,
+    BETA_PRIOR,
     BINOMIAL,
     BLOCK_WIDTH,
     EXPONENTIAL,
@@ -42,6 +43,7 @@ from mixedfit.fast.buffer import (
     H_BLOCKS,
     H_FAM_POS,
     H_FAM_PRIOR,
+    H_FAM_UNIT,
     H_FAMILY,
     H_FIXED_SIGMA,
     H_LINK,
@@ -92,6 +94,9 @@ def prior_logp(code: int, a: float, b: float, c: float, v: float) -> tuple[float
         lv = math.log(v)
         z = (lv - a) / b
         return -lv - 0.5 * z * z - math.log(b), -(1.0 + z / b) / v
+    if code == BETA_PRIOR:  # alpha=a, beta=b, on (0, 1)
+        return ((a - 1.0) * math.log(v) + (b - 1.0) * math.log1p(-v),
+                (a - 1.0) / v - (b - 1.0) / (1.0 - v))
     if code == LAPLACE:  # mu=a, b=b
         t = v - a
         return -abs(t) / b - math.log(b), (-1.0 if t > 0 else 1.0) / b
@@ -290,6 +295,20 @@ def _positive(buf: np.ndarray, at: int, x: float) -> tuple[float, float, float]:
     return v, lp + x, d * v + 1.0
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _probability(buf: np.ndarray, at: int, x: float) -> tuple[float, float, float, float]:
+    """A probability ``v = 1 / (1 + exp(-x))``: value, log prior + log Jacobian, its
+    gradient, and ``dv / dx``."""
+    soft = math.log1p(math.exp(-abs(x)))  # log(1 + exp(-|x|))
+    log_v = -soft - max(-x, 0.0)  # log v, log(1 - v): finite for every finite x
+    log_w = -soft - max(x, 0.0)
+    v = math.exp(log_v)
+    w = math.exp(log_w)
+    lp, d = prior_at(buf, at, v)
+    log_jac = log_v + log_w
+    return v, lp + log_jac, d * v * w + (w - v), v * w
+
+
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _block_rows(buf: np.ndarray, base: int, n: int) -> tuple[int, int, int, np.ndarray]:
     """A block's terms, levels, offset of its ``Z`` (-1: intercept only) and level index
@@ -407,9 +426,15 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     fam_pos = int(buf[H_FAM_POS])
     theta = np.ones(2)
     gtheta = np.zeros(2)
+    dtheta = np.ones(2)  # d theta / d x: theta on the log scale, v (1 - v) on the logit
+    unit = int(buf[H_FAM_UNIT])
     for i in range(nfam):
-        theta[i], lp, d = _positive(buf, int(buf[H_FAM_PRIOR]) + PRIOR_WIDTH * i,
-                                    x[fam_pos + i])
+        at = int(buf[H_FAM_PRIOR]) + PRIOR_WIDTH * i
+        if unit >= 0 and buf[unit + i] > 0:
+            theta[i], lp, d, dtheta[i] = _probability(buf, at, x[fam_pos + i])
+        else:
+            theta[i], lp, d = _positive(buf, at, x[fam_pos + i])
+            dtheta[i] = theta[i]
         logp += lp
         grad[fam_pos + i] += d
     if nfam == 0 and buf[H_FIXED_SIGMA] > 0:  # known standard errors: sigma is fixed
@@ -493,7 +518,7 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         if not logp > -np.inf:  # a mean outside the family's support
             return -np.inf
         for i in range(nfam):
-            grad[fam_pos + i] += gtheta[i] * theta[i]
+            grad[fam_pos + i] += gtheta[i] * dtheta[i]
 
     # priors of the group effects, sds and correlations; chain rule back to parameters
     start = 0

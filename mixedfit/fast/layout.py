@@ -68,6 +68,7 @@ PRIOR_CODES = {
     "InverseGamma": (B.INVGAMMA, ("alpha", "beta")),
     "LogNormal": (B.LOGNORMAL, ("mu", "sigma")),
     "Laplace": (B.LAPLACE, ("mu", "b")),
+    "Beta": (B.BETA_PRIOR, ("alpha", "beta")),
 }
 
 
@@ -183,6 +184,8 @@ class Layout:
     #: vector, the factor from the sampler's value to the user's: the response's scale
     #: for the sigma of a standardised response, else 1)
     family_slots: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: those family parameters that are probabilities (their slot holds the logit)
+    family_units: frozenset[str] = frozenset()
     blocks: list[BlockSlots] = field(default_factory=list)
     sufficient: bool = False
     init_center: np.ndarray | None = None
@@ -428,6 +431,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[B.H_FAM_PRIOR] = put([_prior_row(priors[name], factor)
                                  for name, (_, factor) in family_slots.items()]
                                 or [0.0] * B.PRIOR_WIDTH)
+    header[B.H_FAM_UNIT] = put([float(name in family.unit_parameters)
+                                for name in family_slots] or [0.0])
     header[B.H_BLOCKS] = B.HEADER
     header[[B.H_X, B.H_Y, B.H_TRIALS, B.H_OFFSET, B.H_SSDATA, B.H_MARG, B.H_WEIGHTS]] = -1
     rowdata = _precision_weighted(design, family)  # the rows the likelihood reads
@@ -493,7 +498,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
 
     center, scale = _start_values(design, family, priors, st, slots, p, family_slots,
                                   marginal)
-    return Layout(buffer=buffer, dim=dim, p=p, family_slots=family_slots, blocks=slots,
+    return Layout(buffer=buffer, dim=dim, p=p, family_slots=family_slots,
+                  family_units=frozenset(family.unit_parameters), blocks=slots,
                   sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
                   marginal=marginal, n_effects=sum(s.m * s.q for s in slots),
                   standardization=st)
@@ -538,7 +544,8 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
     for name, (pos, _) in family_slots.items():
         # a standardised response's sigma: the residual sd of the least-squares start
         value = resid_sd if name == "sigma" and family.location_scale else starts[name]
-        center[pos] = np.log(value)
+        center[pos] = (np.log(value / (1.0 - value)) if name in family.unit_parameters
+                       else np.log(value))
         scale[pos] = 0.5
     for k, (b, s) in enumerate(zip(design.blocks, slots, strict=True)):
         factors = st.sd_factors(k)

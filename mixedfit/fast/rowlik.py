@@ -35,6 +35,8 @@ from mixedfit.fast.buffer import (
     BINOMIAL,
     GAMMA_FAMILY,
     GAUSSIAN,
+    HURDLE_NB,
+    HURDLE_POISSON,
     IDENTITY,
     INVERSE,
     LOG,
@@ -43,16 +45,38 @@ from mixedfit.fast.buffer import (
     POISSON,
     PROBIT,
     STUDENT_T,
+    ZINB,
+    ZIP,
 )
 
 cache.refresh()  # before numba compiles anything here or loads it from its cache
 
-__all__ = ["digamma", "log_ndtr", "mean_of", "log_probabilities", "general_rows"]
+__all__ = ["digamma", "log_ndtr", "mean_of", "log_probabilities", "nb_term", "general_rows"]
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 #: beta means are kept inside [_CLIP, 1 - _CLIP] (as mixedfit.families.Beta does)
 _CLIP = 1e-12
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def nb_term(yr: float, mu: float, a: float) -> tuple[float, float, float]:
+    """The negative binomial's ``log p(y | mu, alpha)`` less ``log y!``, with its
+    derivatives in ``mu`` and in ``alpha``."""
+    l1p = math.log1p(mu / a)  # log((a + mu) / a)
+    if yr < 16.0:  # lgamma(y + a) - lgamma(a) and its derivative as sums
+        lg = 0.0
+        dg = 0.0
+        for k in range(int(yr)):
+            lg += math.log(a + k)
+            dg += 1.0 / (a + k)
+    else:
+        lg = math.lgamma(yr + a) - math.lgamma(a)
+        dg = digamma(yr + a) - digamma(a)
+    term = lg - a * l1p
+    if yr > 0.0:
+        term += yr * (math.log(mu / a) - l1p)
+    return term, yr / mu - (yr + a) / (a + mu), dg - l1p + (mu - yr) / (a + mu)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -210,23 +234,79 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
-            yr = y[r]
-            l1p = math.log1p(mu / a)  # log((a + mu) / a)
-            if yr < 16.0:  # lgamma(y + a) - lgamma(a) and its derivative as sums
-                lg = 0.0
-                dg = 0.0
-                for k in range(int(yr)):
-                    lg += math.log(a + k)
-                    dg += 1.0 / (a + k)
-            else:
-                lg = math.lgamma(yr + a) - math.lgamma(a)
-                dg = digamma(yr + a) - digamma(a)
-            term = lg - a * l1p
-            if yr > 0.0:
-                term += yr * (math.log(mu / a) - l1p)
+            term, dmu, da = nb_term(y[r], mu, a)
             logp += wr * term
-            eta[r] = wr * (yr / mu - (yr + a) / (a + mu)) * dm
-            g0 += wr * (dg - l1p + (mu - yr) / (a + mu))
+            eta[r] = wr * dmu * dm
+            g0 += wr * da
+    elif family == ZIP or family == HURDLE_POISSON:  # theta: zi (hu)
+        p = t0  # the probability of a structural zero (of a zero, for the hurdle)
+        hurdle = family == HURDLE_POISSON
+        for r in range(n):
+            wr = 1.0 if unweighted else w[r]
+            mu, dm = mean_of(link, eta[r])
+            if not mu > 0.0:
+                return -np.inf
+            yr = y[r]
+            if yr == 0.0:
+                if hurdle:
+                    logp += wr * math.log(p)
+                    eta[r] = 0.0
+                    g0 += wr / p
+                else:
+                    p0 = math.exp(-mu)
+                    total = p + (1.0 - p) * p0
+                    logp += wr * math.log(total)
+                    eta[r] = -wr * (1.0 - p) * p0 / total * dm
+                    g0 += wr * (1.0 - p0) / total
+            else:
+                dmu = yr / mu - 1.0
+                term = math.log1p(-p) + yr * math.log(mu) - mu
+                if hurdle:  # the positive counts: a Poisson truncated at zero
+                    term -= math.log(-math.expm1(-mu))
+                    dmu -= 1.0 / math.expm1(mu)
+                logp += wr * term
+                eta[r] = wr * dmu * dm
+                g0 -= wr / (1.0 - p)
+    elif family == ZINB or family == HURDLE_NB:  # theta: alpha, zi (hu)
+        a = t0
+        p = t1
+        hurdle = family == HURDLE_NB
+        for r in range(n):
+            wr = 1.0 if unweighted else w[r]
+            mu, dm = mean_of(link, eta[r])
+            if not mu > 0.0:
+                return -np.inf
+            yr = y[r]
+            l1p = math.log1p(mu / a)
+            log_p0 = -a * l1p  # log p(0 | mu, alpha)
+            dlp0_mu = -a / (a + mu)
+            dlp0_a = -l1p + mu / (a + mu)
+            if yr == 0.0:
+                if hurdle:
+                    logp += wr * math.log(p)
+                    eta[r] = 0.0
+                    g1 += wr / p
+                else:
+                    p0 = math.exp(log_p0)
+                    total = p + (1.0 - p) * p0
+                    logp += wr * math.log(total)
+                    f = (1.0 - p) * p0 / total
+                    eta[r] = wr * f * dlp0_mu * dm
+                    g0 += wr * f * dlp0_a
+                    g1 += wr * (1.0 - p0) / total
+            else:
+                term, dmu, da = nb_term(yr, mu, a)
+                term += math.log1p(-p)
+                if hurdle:  # the positive counts: truncated at zero
+                    q = -math.expm1(log_p0)  # 1 - p0
+                    term -= math.log(q)
+                    p0 = 1.0 - q
+                    dmu += p0 * dlp0_mu / q
+                    da += p0 * dlp0_a / q
+                logp += wr * term
+                eta[r] = wr * dmu * dm
+                g0 += wr * da
+                g1 -= wr / (1.0 - p)
     elif family == GAMMA_FAMILY:  # theta: alpha (shape); rate alpha / mu
         a = t0
         logp = sw * (a * math.log(a) - math.lgamma(a))

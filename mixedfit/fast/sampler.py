@@ -55,7 +55,10 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
     if layout.p:
         out[names.FIXED] = (cd + (names.FIXED_DIM,), st.fixed_to_user(x[..., :layout.p]))
     for name, (pos, factor) in layout.family_slots.items():
-        out[name] = (cd, factor * np.exp(x[..., pos]))
+        if name in layout.family_units:  # a probability, sampled as its logit
+            out[name] = (cd, 1.0 / (1.0 + np.exp(-x[..., pos])))
+        else:
+            out[name] = (cd, factor * np.exp(x[..., pos]))
     start = 0
     for k, (b, s) in enumerate(zip(design.blocks, layout.blocks, strict=True)):
         L, G = b.label, b.group

@@ -110,7 +110,11 @@ def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True
             raise DataError(f"newdata lacks the column {missing[0]!r} used by the model.")
     eta = linear_predictor_draws(res, data, include_random=include_random,
                                  new_levels=new_levels, random_seed=random_seed)
-    values = eta if scale == "link" else res.family.inverse_link(eta)
+    if scale == "link":
+        values = eta
+    else:  # E[y]: the inverse link, or what the family says its response's mean is
+        params = {k: res.draws(k) for k in res.family.parameters}
+        values = res.family.expected_response(eta, params)
     stats = describe(values, res.interval)
     index = res.design.data.index if data is None else data.index
     df = pd.DataFrame(stats, index=index)

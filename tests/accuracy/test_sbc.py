@@ -162,7 +162,8 @@ def test_captured_model_is_the_one_fit_builds(monkeypatch: pytest.MonkeyPatch) -
 
 #: the models of every other family run on the compiled backend only here (their PyMC
 #: density is checked against the kernel's in tests/backends/test_compiled.py)
-FAMILY_MODELS = ("t", "probit", "poisson_identity", "negativebinomial", "gamma", "beta")
+FAMILY_MODELS = ("t", "probit", "poisson_identity", "negativebinomial", "gamma", "beta",
+                 "zero_inflated_poisson", "hurdle_negativebinomial")
 
 
 @pytest.mark.slow

@@ -66,7 +66,7 @@ def test_every_distribution_is_known_by_name_with_its_parameters():
                 "HalfStudentT": {"nu": 3}, "HalfCauchy": {"beta": 1},
                 "Exponential": {"scale": 2}, "Gamma": {"alpha": 2, "beta": 1},
                 "InverseGamma": {"alpha": 2, "beta": 1}, "LogNormal": {"mu": 0, "sigma": 1},
-                "LKJ": {}}
+                "Beta": {"alpha": 2, "beta": 3}, "LKJ": {}}
     assert set(examples) == set(DISTRIBUTIONS)
     assert Prior("HalfNormal", tau=4).values == {"sigma": 0.5}
     assert Prior("Exponential", scale=2).values == {"lam": 0.5}

@@ -162,7 +162,10 @@ def pymc_point(d, lay, x0: np.ndarray, names: set[str]) -> dict:
     theta = shifts + rows @ x0[:lay.p]
     values: dict[str, np.ndarray] = {"fixed": theta}
     for name, (pos, factor) in lay.family_slots.items():
-        values[f"{name}_log__"] = np.log(factor) + x0[pos]
+        if name in lay.family_units:  # a probability: the logit, PyMC's logodds transform
+            values[f"{name}_logodds__"] = x0[pos]
+        else:
+            values[f"{name}_log__"] = np.log(factor) + x0[pos]
     for k, (b, s) in enumerate(zip(d.blocks, lay.blocks, strict=True)):
         L = b.label
         values[f"sd({L})_log__"] = np.log(st.sd_factors(k)) + x0[s.sd:s.sd + s.q]
@@ -406,3 +409,33 @@ def test_known_se_density_equals_the_pymc_model(formula, centred):
             diffs.append(logp_and_grad(lay, x0)[0] - float(logp(pymc_point(d, lay, x0, names))))
         assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
         assert_gradient_matches(lay, points=1)
+
+
+@pytest.mark.parametrize("centred", [False, True])
+@pytest.mark.parametrize("weights", [None, "e"])
+@pytest.mark.parametrize("family", ["zero_inflated_poisson", "zero_inflated_negativebinomial",
+                                    "hurdle_poisson", "hurdle_negativebinomial"])
+def test_zero_inflated_density_equals_the_pymc_model(family, weights, centred):
+    # the probability zi (hu) is sampled on the logit scale (PyMC's logodds transform) with
+    # a Beta prior; counts with added zeros (column k0)
+    from mixedfit.backends.pymc_model import build_model
+
+    data = _data()
+    data["k0"] = np.where(np.random.default_rng(3).random(len(data)) < 0.3, 0, data["k"])
+    fam = mf.families.get_family(family)
+    d = build_design("k0 ~ x + (1 + x | g)", data, family=fam, weights=weights)
+    prob = fam.unit_parameters[0]
+    pri = resolve_priors(d, fam, {prob: Prior("Beta", alpha=2, beta=3)} if weights else None)
+    assert unsupported_reason(d, fam, pri) is None
+    lay = make_layout(d, fam, pri, [centred])
+    model = build_model(d, fam, pri, centered=[centred])
+    logp = model.compile_logp()
+    names = {v.name for v in model.value_vars}
+    assert f"{prob}_logodds__" in names
+    rng = np.random.default_rng(2)
+    diffs = []
+    for _ in range(3):
+        x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.3, lay.dim)
+        diffs.append(logp_and_grad(lay, x0)[0] - float(logp(pymc_point(d, lay, x0, names))))
+    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+    assert_gradient_matches(lay, points=1)

@@ -15,7 +15,7 @@ from mixedfit.families import FAMILIES, Family, get_family
 from mixedfit.families.links import LINKS, dmu_deta, inverse_link, link_function
 from mixedfit.priors import DISTRIBUTIONS
 
-PARAMS = {"sigma": 0.7, "nu": 6.0, "alpha": 3.0, "kappa": 12.0}
+PARAMS = {"sigma": 0.7, "nu": 6.0, "alpha": 3.0, "kappa": 12.0, "zi": 0.3, "hu": 0.4}
 
 
 @pytest.mark.parametrize("link", LINKS)
@@ -34,9 +34,11 @@ def test_a_family_declares_what_it_needs(name):
     assert set(fam.links) <= set(LINKS)
     priors = fam.parameter_priors(np.array([1.0, 2.0, 4.0]))
     assert set(priors) == set(fam.parameters)
-    for dist, params in priors.values():  # every default is a known, positive prior
-        assert DISTRIBUTIONS[dist].support == "positive", (name, dist)
+    for key, (dist, params) in priors.items():  # a known prior, positive or on (0, 1)
+        support = "unit" if key in fam.unit_parameters else "positive"
+        assert DISTRIBUTIONS[dist].support == support, (name, dist)
         mf.Prior(dist, **params)
+    assert set(fam.unit_parameters) <= set(fam.parameters)
     with pytest.raises(mf.FamilyError, match="does not take"):
         get_family(name, link="nonsense")
 
@@ -52,7 +54,12 @@ def test_the_simulator_matches_the_mean_and_variance(name):
     y = fam.simulate(fam.inverse_link(eta), params, trials, rng)[0]
     n = 5.0 if fam.takes_trials else 1.0
     mean = y.mean() / n
-    assert abs(mean - mu0) < 5 * y.std() / n / np.sqrt(y.size), (name, mean)
+    # E[y]: mu, or (1 - zi) mu and (1 - hu) mu / (1 - p(0)) for the zero-inflated and
+    # hurdle families (their mean is not the count part's)
+    expected = float(fam.expected_response(eta[:, :1], params)[0, 0])
+    assert abs(mean - expected) < 5 * y.std() / n / np.sqrt(y.size), (name, mean, expected)
+    if fam.unit_parameters:
+        assert expected != pytest.approx(mu0, rel=0.05)
     if fam.discrete:
         support = np.arange(0, 60)
         eta_s = np.full((1, support.size), eta[0, 0])
