@@ -79,7 +79,7 @@ class _ZeroModel:
         zero = np.asarray(y)[None, :] == 0
         if self.hurdle:
             positive = np.log1p(-p) + log_count - np.log(-np.expm1(log_p0))
-            return np.where(zero, np.log(p) + 0.0 * log_count, positive)
+            return np.where(zero, np.broadcast_to(np.log(p), positive.shape), positive)
         return np.where(zero, np.log(p + (1.0 - p) * np.exp(log_p0)),
                         np.log1p(-p) + log_count)
 

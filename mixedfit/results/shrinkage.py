@@ -98,6 +98,7 @@ def no_pooling_estimates(res: ResultView, group: str
     order = np.argsort(index, kind="stable")
     bounds = np.searchsorted(index[order], np.arange(n_levels + 1))
     gaussian = fam.location_scale
+    weights = d.likelihood_weights()
     for j in range(n_levels):
         rows = order[bounds[j]:bounds[j + 1]]
         Zj = Z[rows]
@@ -106,8 +107,7 @@ def no_pooling_estimates(res: ResultView, group: str
             continue
         yj = d.y[rows]
         nj = None if d.trials is None else d.trials[rows]
-        lw = d.likelihood_weights()
-        wj = None if lw is None else lw[rows]
+        wj = None if weights is None else weights[rows]
         if gaussian:
             root = np.ones(len(rows)) if wj is None else np.sqrt(wj)
             out[j] = np.linalg.lstsq(Zj * root[:, None], (yj - other[rows]) * root,
