@@ -188,6 +188,25 @@ def pymc_point(d, lay, x0: np.ndarray, names: set[str]) -> dict:
     return point
 
 
+def assert_density_equals_pymc(d, fam, pri, lay, centred: bool, jitter: float = 0.2
+                               ) -> set[str]:
+    """The kernel's log density minus the PyMC model's is the same constant at three
+    jittered start points (1e-8 relative: float rounding); returns the PyMC model's
+    value variables."""
+    from mixedfit.backends.pymc_model import build_model
+
+    model = build_model(d, fam, pri, centered=[centred] * len(d.blocks))
+    logp = model.compile_logp()
+    names = {v.name for v in model.value_vars}
+    rng = np.random.default_rng(2)
+    diffs = []
+    for _ in range(3):
+        x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, jitter, lay.dim)
+        diffs.append(logp_and_grad(lay, x0)[0] - float(logp(pymc_point(d, lay, x0, names))))
+    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+    return names
+
+
 @pytest.mark.parametrize("centred", [False, True])
 @pytest.mark.parametrize(("formula", "family", "priors"), CASES)
 def test_density_equals_the_pymc_model_up_to_a_constant(formula, family, priors, centred):
@@ -195,19 +214,8 @@ def test_density_equals_the_pymc_model_up_to_a_constant(formula, family, priors,
     # gradients in numba; PyMC's distributions and transforms); their coordinates differ
     # by an affine map, so the log densities differ by a constant only. 1e-8 relative
     # covers float rounding.
-    from mixedfit.backends.pymc_model import build_model
-
     d, fam, pri, lay = _layout(formula, family, priors, centred)
-    model = build_model(d, fam, pri, centered=[centred] * len(d.blocks))
-    logp = model.compile_logp()
-    names = {v.name for v in model.value_vars}
-    rng = np.random.default_rng(2)
-    diffs = []
-    for _ in range(3):
-        x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.2, lay.dim)
-        reference = float(logp(pymc_point(d, lay, x0, names)))
-        diffs.append(logp_and_grad(lay, x0)[0] - reference)
-    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+    assert_density_equals_pymc(d, fam, pri, lay, centred)
 
 
 @pytest.mark.parametrize(("k", "eta"), [(2, 1.0), (3, 1.0), (3, 2.5), (4, 0.7)])
@@ -359,19 +367,9 @@ WEIGHTED = [
 @pytest.mark.parametrize(("formula", "family", "priors"), WEIGHTED)
 def test_weighted_density_equals_the_pymc_model(formula, family, priors, centred):
     # as test_density_equals_the_pymc_model_up_to_a_constant, with weights
-    from mixedfit.backends.pymc_model import build_model
-
     d, fam, pri, lay = _layout(formula, family, priors, centred, weights="e")
     assert d.weights is not None
-    model = build_model(d, fam, pri, centered=[centred] * len(d.blocks))
-    logp = model.compile_logp()
-    names = {v.name for v in model.value_vars}
-    rng = np.random.default_rng(2)
-    diffs = []
-    for _ in range(3):
-        x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.2, lay.dim)
-        diffs.append(logp_and_grad(lay, x0)[0] - float(logp(pymc_point(d, lay, x0, names))))
-    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+    assert_density_equals_pymc(d, fam, pri, lay, centred)
     # and the weights matter: the unweighted kernel differs by more than a constant
     *_, plain = _layout(formula, family, priors, centred)
     x1 = [plain.initial_point(int(s)) + 0.2 for s in (1, 2)]
@@ -390,8 +388,6 @@ def test_weighted_gradient_matches_finite_differences(formula, family, priors):
 def test_known_se_density_equals_the_pymc_model(formula, centred):
     # se= (column e): sigma fixed, each row's sd known; the kernel folds the precisions
     # 1 / e^2 into the rows with sigma 1 on the user's scale, PyMC uses Normal(mu, e)
-    from mixedfit.backends.pymc_model import build_model
-
     fam = mf.families.gaussian().with_known_scale()
     d = build_design(formula, _data(), family=fam, se="e")
     pri = resolve_priors(d, fam, None)
@@ -399,15 +395,7 @@ def test_known_se_density_equals_the_pymc_model(formula, centred):
     for sufficient in (False, True) if formula.count("|") == 1 else (False,):
         lay = make_layout(d, fam, pri, [centred] * len(d.blocks), sufficient=sufficient)
         assert lay.sigma == -1
-        model = build_model(d, fam, pri, centered=[centred] * len(d.blocks))
-        logp = model.compile_logp()
-        names = {v.name for v in model.value_vars}
-        rng = np.random.default_rng(2)
-        diffs = []
-        for _ in range(3):
-            x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.2, lay.dim)
-            diffs.append(logp_and_grad(lay, x0)[0] - float(logp(pymc_point(d, lay, x0, names))))
-        assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+        assert_density_equals_pymc(d, fam, pri, lay, centred)
         assert_gradient_matches(lay, points=1)
 
 
@@ -418,8 +406,6 @@ def test_known_se_density_equals_the_pymc_model(formula, centred):
 def test_zero_inflated_density_equals_the_pymc_model(family, weights, centred):
     # the probability zi (hu) is sampled on the logit scale (PyMC's logodds transform) with
     # a Beta prior; counts with added zeros (column k0)
-    from mixedfit.backends.pymc_model import build_model
-
     data = _data()
     data["k0"] = np.where(np.random.default_rng(3).random(len(data)) < 0.3, 0, data["k"])
     fam = mf.families.get_family(family)
@@ -428,14 +414,6 @@ def test_zero_inflated_density_equals_the_pymc_model(family, weights, centred):
     pri = resolve_priors(d, fam, {prob: Prior("Beta", alpha=2, beta=3)} if weights else None)
     assert unsupported_reason(d, fam, pri) is None
     lay = make_layout(d, fam, pri, [centred])
-    model = build_model(d, fam, pri, centered=[centred])
-    logp = model.compile_logp()
-    names = {v.name for v in model.value_vars}
+    names = assert_density_equals_pymc(d, fam, pri, lay, centred, jitter=0.3)
     assert f"{prob}_logodds__" in names
-    rng = np.random.default_rng(2)
-    diffs = []
-    for _ in range(3):
-        x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.3, lay.dim)
-        diffs.append(logp_and_grad(lay, x0)[0] - float(logp(pymc_point(d, lay, x0, names))))
-    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
     assert_gradient_matches(lay, points=1)

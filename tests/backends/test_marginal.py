@@ -359,62 +359,17 @@ def test_marginal_and_joint_posteriors_agree():
         assert np.all(diff[mask] < 0.2 * sd[mask]), name
 
 
-@pytest.mark.parametrize("formula", ["y ~ x + (1 + x | g)", "y ~ x + (1 | g) + (1 | h)",
-                                     "y ~ x + w + (1 + x | g) + offset(e)"])
-def test_weighted_marginal_is_the_joint_density_integrated(formula):
-    # precision weights (column e): the marginal density at the population parameters
-    # equals the joint density (non-centred group effects z) integrated over z. The joint
-    # is Gaussian in z, so its Laplace integral is exact: one Newton step from any z gives
-    # the mode, and the Hessian (central differences of the gradient, exact for a
-    # quadratic up to rounding) the volume. The joint density is checked against the
-    # PyMC model with weights in tests/backends/test_compiled.py. Rounding: 1e-6.
-    d = build_design(formula, _data(), weights="e")
-    pri = resolve_priors(d, GAUSSIAN, None)
-    marg = make_layout(d, GAUSSIAN, pri, [False] * len(d.blocks), marginal=True)
-    joint = make_layout(d, GAUSSIAN, pri, [False] * len(d.blocks), sufficient=False)
+def _marginal_minus_laplace(marg, joint, seed: int) -> list[float]:
+    """The marginal log density minus the joint one integrated over the group effects
+    (non-centred ``z``) at three population points. The joint is Gaussian in ``z``, so
+    its Laplace integral is exact: one Newton step from any ``z`` gives the mode, and the
+    Hessian (central differences of the gradient, exact for a quadratic up to rounding)
+    the volume."""
     effects = np.concatenate([np.arange(s.effects, s.effects + s.m * s.q)
                               for s in joint.blocks])
     population = np.setdiff1d(np.arange(joint.dim), effects)
     assert population.size == marg.dim
-    rng = np.random.default_rng(4)
-    diffs = []
-    for _ in range(3):
-        theta = marg.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.3, marg.dim)
-        x = np.zeros(joint.dim)
-        x[population] = theta
-
-        def grad_z(z: np.ndarray, x: np.ndarray = x) -> np.ndarray:
-            x[effects] = z
-            return logp_and_grad(joint, x)[1][effects]
-
-        z0 = np.zeros(effects.size)
-        h = np.array([(grad_z(z0 + 1e-4 * e) - grad_z(z0 - 1e-4 * e)) / 2e-4
-                      for e in np.eye(effects.size)])
-        h = 0.5 * (h + h.T)
-        z_star = z0 - np.linalg.solve(h, grad_z(z0))
-        x[effects] = z_star
-        laplace = (logp_and_grad(joint, x)[0] + 0.5 * effects.size * np.log(2 * np.pi)
-                   - 0.5 * np.linalg.slogdet(-h)[1])
-        diffs.append(logp_and_grad(marg, theta)[0] - laplace)
-    assert np.ptp(diffs) < 1e-6 * max(1.0, abs(diffs[0]))
-    # weighted fits that differ from the unweighted ones
-    plain = make_layout(build_design(formula, _data()), GAUSSIAN, pri,
-                        [False] * len(d.blocks), marginal=True)
-    assert not np.allclose(plain.buffer, marg.buffer)
-
-
-def test_known_se_marginal_is_the_joint_density_integrated():
-    # se= (column e): as above, with sigma fixed (no sigma parameter in either layout)
-    fam = mf.families.gaussian().with_known_scale()
-    d = build_design("y ~ x + (1 + x | g)", _data(), family=fam, se="e")
-    pri = resolve_priors(d, fam, None)
-    marg = make_layout(d, fam, pri, [False], marginal=True)
-    joint = make_layout(d, fam, pri, [False], sufficient=False)
-    s = joint.blocks[0]
-    effects = np.arange(s.effects, s.effects + s.m * s.q)
-    population = np.setdiff1d(np.arange(joint.dim), effects)
-    assert population.size == marg.dim and marg.sigma == -1
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(seed)
     diffs = []
     for _ in range(3):
         theta = marg.initial_point(int(rng.integers(1000))) + rng.normal(0, 0.3, marg.dim)
@@ -433,5 +388,36 @@ def test_known_se_marginal_is_the_joint_density_integrated():
         laplace = (logp_and_grad(joint, x)[0] + 0.5 * effects.size * np.log(2 * np.pi)
                    - 0.5 * np.linalg.slogdet(-h)[1])
         diffs.append(logp_and_grad(marg, theta)[0] - laplace)
+    return diffs
+
+
+@pytest.mark.parametrize("formula", ["y ~ x + (1 + x | g)", "y ~ x + (1 | g) + (1 | h)",
+                                     "y ~ x + w + (1 + x | g) + offset(e)"])
+def test_weighted_marginal_is_the_joint_density_integrated(formula):
+    # precision weights (column e): the marginal density at the population parameters
+    # equals the joint density integrated over the group effects (the joint density is
+    # checked against the PyMC model with weights in tests/backends/test_compiled.py).
+    # Rounding: 1e-6.
+    d = build_design(formula, _data(), weights="e")
+    pri = resolve_priors(d, GAUSSIAN, None)
+    marg = make_layout(d, GAUSSIAN, pri, [False] * len(d.blocks), marginal=True)
+    joint = make_layout(d, GAUSSIAN, pri, [False] * len(d.blocks), sufficient=False)
+    diffs = _marginal_minus_laplace(marg, joint, 4)
+    assert np.ptp(diffs) < 1e-6 * max(1.0, abs(diffs[0]))
+    # weighted fits that differ from the unweighted ones
+    plain = make_layout(build_design(formula, _data()), GAUSSIAN, pri,
+                        [False] * len(d.blocks), marginal=True)
+    assert not np.allclose(plain.buffer, marg.buffer)
+
+
+def test_known_se_marginal_is_the_joint_density_integrated():
+    # se= (column e): as above, with sigma fixed (no sigma parameter in either layout)
+    fam = mf.families.gaussian().with_known_scale()
+    d = build_design("y ~ x + (1 + x | g)", _data(), family=fam, se="e")
+    pri = resolve_priors(d, fam, None)
+    marg = make_layout(d, fam, pri, [False], marginal=True)
+    joint = make_layout(d, fam, pri, [False], sufficient=False)
+    assert marg.sigma == -1
+    diffs = _marginal_minus_laplace(marg, joint, 5)
     assert np.ptp(diffs) < 1e-6 * max(1.0, abs(diffs[0]))
     assert_gradient_matches(marg, points=1)
