@@ -238,75 +238,64 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             logp += wr * term
             eta[r] = wr * dmu * dm
             g0 += wr * da
-    elif family == ZIP or family == HURDLE_POISSON:  # theta: zi (hu)
-        p = t0  # the probability of a structural zero (of a zero, for the hurdle)
-        hurdle = family == HURDLE_POISSON
-        for r in range(n):
-            wr = 1.0 if unweighted else w[r]
-            mu, dm = mean_of(link, eta[r])
-            if not mu > 0.0:
-                return -np.inf
-            yr = y[r]
-            if yr == 0.0:
-                if hurdle:
-                    logp += wr * math.log(p)
-                    eta[r] = 0.0
-                    g0 += wr / p
-                else:
-                    p0 = math.exp(-mu)
-                    total = p + (1.0 - p) * p0
-                    logp += wr * math.log(total)
-                    eta[r] = -wr * (1.0 - p) * p0 / total * dm
-                    g0 += wr * (1.0 - p0) / total
-            else:
-                dmu = yr / mu - 1.0
-                term = math.log1p(-p) + yr * math.log(mu) - mu
-                if hurdle:  # the positive counts: a Poisson truncated at zero
-                    term -= math.log(-math.expm1(-mu))
-                    dmu -= 1.0 / math.expm1(mu)
-                logp += wr * term
-                eta[r] = wr * dmu * dm
-                g0 -= wr / (1.0 - p)
-    elif family == ZINB or family == HURDLE_NB:  # theta: alpha, zi (hu)
+    elif family == ZIP or family == ZINB or family == HURDLE_POISSON or family == HURDLE_NB:
+        # theta: zi (hu), or alpha and zi (hu) for the negative binomial's. A count part
+        # (Poisson or negative binomial) with its p(0); zeros from it and from zi (a
+        # zero-inflated model) or from hu alone (a hurdle model, whose counts are the
+        # count part truncated at zero)
+        nb = family == ZINB or family == HURDLE_NB
+        hurdle = family == HURDLE_POISSON or family == HURDLE_NB
         a = t0
-        p = t1
-        hurdle = family == HURDLE_NB
+        p = t1 if nb else t0  # the probability of a structural zero (of any zero: hurdle)
+        ga = 0.0  # d / d alpha
+        gp = 0.0  # d / d p
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
             yr = y[r]
-            l1p = math.log1p(mu / a)
-            log_p0 = -a * l1p  # log p(0 | mu, alpha)
-            dlp0_mu = -a / (a + mu)
-            dlp0_a = -l1p + mu / (a + mu)
+            if nb:  # log p(0 | mu, alpha) and its derivatives
+                l1p = math.log1p(mu / a)
+                log_p0 = -a * l1p
+                dlp0_mu = -a / (a + mu)
+                dlp0_a = -l1p + mu / (a + mu)
+            else:
+                log_p0 = -mu
+                dlp0_mu = -1.0
+                dlp0_a = 0.0
             if yr == 0.0:
                 if hurdle:
                     logp += wr * math.log(p)
                     eta[r] = 0.0
-                    g1 += wr / p
+                    gp += wr / p
                 else:
                     p0 = math.exp(log_p0)
                     total = p + (1.0 - p) * p0
-                    logp += wr * math.log(total)
                     f = (1.0 - p) * p0 / total
+                    logp += wr * math.log(total)
                     eta[r] = wr * f * dlp0_mu * dm
-                    g0 += wr * f * dlp0_a
-                    g1 += wr * (1.0 - p0) / total
+                    ga += wr * f * dlp0_a
+                    gp += wr * (1.0 - p0) / total
             else:
-                term, dmu, da = nb_term(yr, mu, a)
+                if nb:
+                    term, dmu, da = nb_term(yr, mu, a)
+                else:
+                    term, dmu, da = yr * math.log(mu) - mu, yr / mu - 1.0, 0.0
                 term += math.log1p(-p)
-                if hurdle:  # the positive counts: truncated at zero
-                    q = -math.expm1(log_p0)  # 1 - p0
+                if hurdle:  # truncated at zero: divided by 1 - p(0)
+                    q = -math.expm1(log_p0)
                     term -= math.log(q)
-                    p0 = 1.0 - q
-                    dmu += p0 * dlp0_mu / q
-                    da += p0 * dlp0_a / q
+                    dmu += (1.0 - q) * dlp0_mu / q
+                    da += (1.0 - q) * dlp0_a / q
                 logp += wr * term
                 eta[r] = wr * dmu * dm
-                g0 += wr * da
-                g1 -= wr / (1.0 - p)
+                ga += wr * da
+                gp -= wr / (1.0 - p)
+        if nb:
+            g0, g1 = ga, gp
+        else:
+            g0 = gp
     elif family == GAMMA_FAMILY:  # theta: alpha (shape); rate alpha / mu
         a = t0
         logp = sw * (a * math.log(a) - math.lgamma(a))
