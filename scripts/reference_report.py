@@ -1,0 +1,79 @@
+"""Print the fits of the weights, known-se and zero-inflated reference tests beside
+their reference values (the numbers quoted in issue notes and docs).
+
+    python scripts/reference_report.py
+
+Uses the tests' own fits (``tests/accuracy/test_weights.py``, ``test_known_se.py``,
+``test_zero_inflated.py``: same data, options and seeds).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+warnings.simplefilter("ignore")
+
+from tests.accuracy import test_known_se as se  # noqa: E402
+from tests.accuracy import test_weights as wt  # noqa: E402
+from tests.accuracy import test_zero_inflated as zi  # noqa: E402
+from tests.conftest import LONG, cached_fit  # noqa: E402
+
+
+def row(name: str, fit, ref: float) -> str:
+    return f"  {name:16s} {fit['mean']:10.4f} (sd {fit['sd']:.4f})   reference {ref:.4f}"
+
+
+def main() -> None:
+    res = cached_fit("Reaction ~ Days + (Days | Subject)", wt._sleepstudy_weighted(),
+                     key="sleep-weighted-compiled", weights="w", backend="compiled", **LONG)
+    ref = wt.REF["lmer_weighted"]["reml"]
+    print("sleepstudy, precision weights, against lmer(weights=) REML")
+    for term, value in ref["fixed"].items():
+        print(row(term, res.fixed_effects.loc[term], value["estimate"]))
+    vc = res.variance_components
+    print(row("sigma", vc.loc[("Residual", "sd")], ref["sigma"]))
+    for term, sd in ref["random"]["Subject"]["sd"].items():
+        print(row(f"sd({term})", vc.loc[("Subject", f"sd({term})")], sd))
+
+    res = cached_fit("TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | LOCATION)",
+                     wt._grouseticks_weighted(), key="grouse-weighted", family="poisson",
+                     weights="w", **LONG)
+    ref = wt.REF["glmer_poisson_weighted"]
+    print("grouseticks Poisson, prior weights, against glmer(weights=)")
+    for term, value in ref["fixed"].items():
+        print(row(term, res.fixed_effects.loc[term], value["estimate"]))
+    print(row("sd(LOCATION)", res.variance_components.loc[("LOCATION", "sd(Intercept)")],
+              ref["random"]["LOCATION"]["sd"]["Intercept"]))
+
+    exact = se._exact_eight_schools()
+    res = se._schools()
+    print("eight schools, se=, against the exact posterior (quadrature)")
+    print(row("mu", res.fixed_effects.loc["Intercept"], exact["mu"]))
+    print(row("tau", res.variance_components.loc[("school", "sd(Intercept)")], exact["tau"]))
+    res = cached_fit("yi ~ 1 + (1 | trial)", se.mf.load_dataset("bcg"), key="bcg", se="sei",
+                     **LONG)
+    ref = se.REF["rma_bcg"]["reml"]
+    print("BCG trials, se=, against metafor rma REML")
+    print(row("mu", res.fixed_effects.loc["Intercept"], ref["mu"]["estimate"]))
+    print(row("tau", res.variance_components.loc[("trial", "sd(Intercept)")], ref["tau"]))
+
+    for key in sorted(zi.FAMILIES):
+        res = zi._fit(key)
+        ref = zi.REF[key]
+        a, b = ref["fixed"]["Intercept"]["estimate"], ref["fixed"]["mined[no]"]["estimate"]
+        print(f"salamanders {key} against glmmTMB ({res.plan.time:.1f} s sampling)")
+        print(row("Intercept", res.fixed_effects.loc["Intercept"], a + b))
+        print(row("mined[yes]", res.fixed_effects.loc["mined[yes]"], -b))
+        print(row("sd(site)", res.variance_components.loc[("site", "sd(Intercept)")],
+                  ref["site_sd"]))
+        prob = "hu" if key.startswith("hurdle") else "zi"
+        print(row(prob, res.family_parameters.loc[prob], ref["zi_prob"]["estimate"]))
+        if "theta" in ref:
+            print(row("alpha (theta)", res.family_parameters.loc["alpha"], ref["theta"]))
+
+
+if __name__ == "__main__":
+    main()
