@@ -1,0 +1,172 @@
+"""Measurements behind the levers of docs/performance.md ("Levers measured") that no
+benchmark case covers: run one part at a time.
+
+    python benchmarks/levers.py steps      # leapfrog steps: nutpie's mass matrices
+    python benchmarks/levers.py parts      # a gradient's row pass, part by part
+    python benchmarks/levers.py centring   # parameterisations of verbagg and grouseticks
+
+``steps``: the simulated 20,000-row Bernoulli model ``y ~ x + (1 + x | g)`` sampled by
+nutpie on the compiled kernel (2 chains x 1000 after 1000 warm-up, seed 1) with the
+variance-based diagonal mass matrix (mixedfit's default for it), the low-rank matrix and
+nutpie's gradient-based diagonal: seconds, leapfrog steps (warm-up included), min bulk
+ESS. ``parts``: numba loops on the same model's arrays (ns per row, 3,000 calls): the
+fixed effects, the group effects' gathers and scatters, unsorted and with the rows
+sorted by level (plain and level by level). ``centring``: min bulk ESS, max R-hat and
+divergences of every ``centered=`` combination (4 x 1000, seeds 1 and 2 for the
+grouseticks negative binomial, seed 1 for verbagg).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import load_data  # noqa: E402
+
+import mixedfit as mf  # noqa: E402
+
+
+def steps() -> None:
+    import arviz as az
+    import nutpie
+
+    from mixedfit.fast import sampler
+    from mixedfit.fast.layout import make_layout
+    from mixedfit.spec import make_spec
+
+    data = load_data("sim:bernoulli:20000:200")
+    spec = make_spec("y ~ x + (1 + x | g)", data, family=mf.families.get_family("bernoulli"))
+    lay = make_layout(spec.design, spec.family, spec.priors, [True])
+    model = sampler._model_class()(dims={}, layout=lay)
+    for name, kw in [("variance-based", {"use_grad_based_mass_matrix": False}),
+                     ("low rank", {"low_rank_modified_mass_matrix": True}),
+                     ("gradient-based", {})]:
+        start = time.perf_counter()
+        tr = nutpie.sample(model, draws=1000, tune=1000, chains=2, cores=2, seed=1,
+                           progress_bar=False, save_warmup=True, **kw)
+        dt = time.perf_counter() - start
+        n = int(tr.warmup_sample_stats.n_steps.sum() + tr.sample_stats.n_steps.sum())
+        ess = float(az.ess(tr.posterior).to_array().min())
+        print(f"{name:15s} {dt:6.1f} s  {n:7d} leapfrog steps  min bulk ESS {ess:.0f}")
+
+
+def parts() -> None:
+    import numba
+
+    from mixedfit.spec import make_spec
+
+    data = load_data("sim:bernoulli:20000:200")
+    spec = make_spec("y ~ x + (1 + x | g)", data, family=mf.families.get_family("bernoulli"))
+    d, b = spec.design, spec.design.blocks[0]
+    n = d.n_obs
+    X = np.ascontiguousarray(d.X.T)
+    Z = np.ascontiguousarray(b.Z.T.astype(float))
+    idx = b.index.astype(float)
+    order = np.argsort(b.index, kind="stable")
+    sidx = b.index[order].astype(float)
+    Zs = np.ascontiguousarray(Z[:, order])
+    segs = np.searchsorted(b.index[order], np.arange(b.n_levels + 1)).astype(float)
+    fm = {"reassoc", "contract"}
+
+    @numba.njit(fastmath=fm)
+    def fixed(X, beta, eta, dd, g):  # noqa: ANN001, ANN202
+        for k in range(X.shape[0]):
+            col = X[k]
+            bk = beta[k]
+            acc = 0.0
+            for r in range(eta.size):
+                eta[r] += col[r] * bk
+                acc += dd[r] * col[r]
+            g[k] += acc
+
+    @numba.njit(fastmath=fm)
+    def gather(Z, u, idx, eta):  # noqa: ANN001, ANN202
+        q = Z.shape[0]
+        for j in range(q):
+            col = Z[j]
+            for r in range(eta.size):
+                eta[r] += col[r] * u[int(idx[r]) * q + j]
+
+    @numba.njit(fastmath=fm)
+    def scatter(Z, idx, dd, gu):  # noqa: ANN001, ANN202
+        q = Z.shape[0]
+        for j in range(q):
+            col = Z[j]
+            for r in range(dd.size):
+                gu[int(idx[r]) * q + j] += dd[r] * col[r]
+
+    @numba.njit(fastmath=fm)
+    def level_gather(Z, u, segs, eta):  # noqa: ANN001, ANN202
+        q = Z.shape[0]
+        for g in range(segs.size - 1):
+            for j in range(q):
+                ug = u[g * q + j]
+                col = Z[j]
+                for r in range(int(segs[g]), int(segs[g + 1])):
+                    eta[r] += col[r] * ug
+
+    @numba.njit(fastmath=fm)
+    def level_scatter(Z, segs, dd, gu):  # noqa: ANN001, ANN202
+        q = Z.shape[0]
+        for g in range(segs.size - 1):
+            for j in range(q):
+                col = Z[j]
+                acc = 0.0
+                for r in range(int(segs[g]), int(segs[g + 1])):
+                    acc += dd[r] * col[r]
+                gu[g * q + j] += acc
+
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=b.n_levels * b.n_terms)
+    eta, dd = np.zeros(n), rng.normal(size=n)
+    cases = [("fixed effects (both passes)", fixed, (X, np.array([0.1, 0.2]), eta, dd,
+                                                     np.zeros(2))),
+             ("gather, rows as given", gather, (Z, u, idx, eta)),
+             ("scatter, rows as given", scatter, (Z, idx, dd, np.zeros(u.size))),
+             ("gather, rows sorted", gather, (Zs, u, sidx, eta)),
+             ("scatter, rows sorted", scatter, (Zs, sidx, dd, np.zeros(u.size))),
+             ("gather, level by level", level_gather, (Zs, u, segs, eta)),
+             ("scatter, level by level", level_scatter, (Zs, segs, dd, np.zeros(u.size)))]
+    for name, fn, args in cases:
+        fn(*args)
+        start = time.perf_counter()
+        for _ in range(3000):
+            fn(*args)
+        print(f"{name:28s} {(time.perf_counter() - start) / 3000 / n * 1e9:5.2f} ns per row")
+
+
+def centring() -> None:
+    import arviz as az
+
+    warnings.simplefilter("ignore")
+    runs = [("grouseticks negative binomial", "grouseticks",
+             "TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | LOCATION)",
+             "negativebinomial", (1, 2)),
+            ("verbagg", "verbagg", "r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)",
+             "bernoulli", (1,))]
+    for label, dataset, formula, family, seeds in runs:
+        df = mf.load_dataset(dataset)
+        for centred in (None, [True, True], [False, False], [True, False], [False, True]):
+            for seed in seeds:
+                start = time.perf_counter()
+                res = mf.fit(formula, df, family=family, centered=centred, random_seed=seed,
+                             warn=False)
+                dt = time.perf_counter() - start
+                post = res.idata.posterior
+                post = post[[v for v in post.data_vars if not v.startswith(("u(", "z("))]]
+                ess = float(az.ess(post).to_array().min())
+                rhat = float(az.rhat(post).to_array().max())
+                div = int(res.idata.sample_stats.diverging.sum())
+                print(f"{label}: centered={centred} (plan {res.plan.centered}) seed {seed}: "
+                      f"{dt:.1f} s, min bulk ESS {ess:.0f}, max R-hat {rhat:.3f}, "
+                      f"{div} divergences")
+
+
+if __name__ == "__main__":
+    {"steps": steps, "parts": parts, "centring": centring}[sys.argv[1]]()
