@@ -36,7 +36,7 @@ import pandas as pd
 from mixedfit._version import __version__
 from mixedfit.api import fit, load
 from mixedfit.datasets import DATASETS, list_datasets, load_dataset
-from mixedfit.errors import MixedFitError
+from mixedfit.errors import MixedFitError, OptionError
 from mixedfit.families import get_family
 from mixedfit.results.tidy import result_tables
 
@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", default="gaussian",
                    help="response family (gaussian, binomial, poisson, ...); a link as "
                         "'binomial:probit'. Default: gaussian")
+    p.add_argument("--categories", metavar="A,B,...",
+                   help="cumulative (ordinal) only: the response's categories, lowest first, "
+                        "comma-separated (needed when they are text; numbers are ordered)")
     p.add_argument("--trials", metavar="COLUMN",
                    help="binomial only: the column with each row's number of trials")
     p.add_argument("--se", metavar="COLUMN",
@@ -175,6 +178,11 @@ def _print_result(res: Any, fmt: str, out: TextIO) -> None:
 def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     data = read_data(args.data)
     family = _family(args.family)
+    if args.categories:
+        if not family.ordered_categories:
+            raise OptionError(f"--categories orders an ordinal response (--family "
+                              f"cumulative); the {family.name} family has none.")
+        family = family.for_levels([c.strip() for c in args.categories.split(",")])
     progress = not args.no_progress and sys.stderr.isatty()
     res = fit(args.formula, data, family=family, draws=args.draws, tune=args.tune,
                  chains=args.chains, random_seed=args.seed, progressbar=progress,

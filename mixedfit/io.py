@@ -173,7 +173,9 @@ def _spec(res: ResultView, columns: list[dict[str, Any]]) -> dict[str, Any]:
         "version": FORMAT_VERSION,
         "mixedfit_version": __version__,
         "formula": res.formula,
-        "family": {"name": res.family.name, "link": res.family.link},
+        "family": {"name": res.family.name, "link": res.family.link,
+                   "categories": (None if res.family.categories is None
+                                  else list(res.family.categories))},
         "priors": {key: {"name": p.name, "params": _encode(p.params)}
                    for key, p in res.prior_set.items()},
         "user_priors": sorted(getattr(res.prior_set, "user", ())),
@@ -269,7 +271,8 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     weights = np.asarray(ds[_WEIGHTS].values) if _WEIGHTS in ds else None
     se = np.asarray(ds[_SE].values) if _SE in ds else None
     try:
-        fam = get_family(spec["family"]["name"], link=str(spec["family"]["link"]))
+        fam = get_family(spec["family"]["name"], link=str(spec["family"]["link"])
+                         ).for_levels(spec["family"].get("categories"))
     except MixedFitError as err:
         raise _not_ours(path, str(err)) from err
     with warnings.catch_warnings():
@@ -278,6 +281,7 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
             fam = fam.with_known_scale()
         design = build_design(spec["formula"], data, family=fam, trials=trials,
                               weights=weights, se=se)
+    fam = fam.for_levels(design.categories)
     design.n_dropped = int(spec.get("n_dropped", 0))
     priors = {key: Prior(p["name"], **_decode(p["params"])) for key, p in spec["priors"].items()}
     # written before the user's priors were recorded: those that are not the default

@@ -717,12 +717,17 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
         A fitted model.
     draws : int, default 50
         Number of replicated data sets (thin lines).
-    kind : {"kde", "ecdf", "counts", "proportion"}, optional
+    kind : {"kde", "ecdf", "counts", "proportion", "bars", "rootogram"}, optional
         How each distribution is drawn: a kernel density (default for continuous
         families), an empirical cumulative distribution, the number of
-        observations at each count (default for discrete families; binned when the
-        counts span many values), or, for binomial models, a histogram of the
-        proportion of successes ``y / trials``.
+        observations at each count (default for count families; binned when the
+        counts span many values), for binomial models a histogram of the
+        proportion of successes ``y / trials``; ``"bars"``, the observed number of
+        rows at each value (each category of an ordered response: the default there)
+        with the replicated numbers' mean and interval; ``"rootogram"``, a hanging
+        rootogram for counts (bars of sqrt(observed frequency) hanging from the curve of
+        sqrt(expected frequency): a bar ending off the zero line is a count the model
+        misses, such as excess zeros).
     random_seed : int, optional
         Seed for picking and simulating the replicated data sets.
     ax : matplotlib.axes.Axes, optional
@@ -744,11 +749,18 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
     """
     draws = _check_draws(draws)
     fam = res.family
-    kind = ("counts" if fam.discrete else "kde") if kind is None else kind
-    _check_choice("kind", kind, ("kde", "ecdf", "counts", "proportion"))
-    if kind == "counts" and not fam.discrete:
-        raise OptionError(f"kind='counts' needs a count response; the {fam.name} family is "
+    if kind is None:
+        kind = "bars" if fam.ordered_categories else "counts" if fam.discrete else "kde"
+    _check_choice("kind", kind, ("kde", "ecdf", "counts", "proportion", "bars", "rootogram"))
+    if kind in ("counts", "rootogram") and (not fam.discrete or fam.ordered_categories):
+        raise OptionError(f"kind={kind!r} needs a count response; the {fam.name} family's is "
+                          + ("ordered categories (use 'bars')." if fam.ordered_categories
+                             else "continuous (use 'kde' or 'ecdf')."))
+    if kind == "bars" and not fam.discrete:
+        raise OptionError(f"kind='bars' needs a discrete response; the {fam.name} family is "
                           "continuous (use 'kde' or 'ecdf').")
+    if kind in ("bars", "rootogram"):
+        return _ppc_frequencies(res, kind, draws, random_seed, ax, figsize)
     if kind == "proportion" and not (fam.binary or fam.takes_trials):
         raise OptionError("kind='proportion' is for binomial and bernoulli models.")
     yrep = res.posterior_predictive(draws, random_seed=random_seed)
@@ -767,6 +779,66 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
     ax.set_xlabel(xlabel)
     ax.set_title(f"Posterior predictive check: {res.design.response_name}", fontsize=11)
     _distribution_legend(ax)
+    return fig
+
+
+def _ppc_frequencies(res: ResultView, kind: str, draws: int, random_seed: int | None,
+                     ax: Axes | None, figsize: tuple[float, float] | None) -> Figure:
+    """The frequency of each response value, observed against replicated: bars of the
+    observed counts with the replicated counts' mean and interval (``"bars"``, bayesplot's
+    ``ppc_bars``), or a hanging rootogram (``"rootogram"``, Kleiber and Zeileis 2016):
+    bars of sqrt(observed count) hanging from the curve of sqrt(expected count), so
+    that a bar ending above or below the zero line is a value the model under- or
+    over-predicts."""
+    from matplotlib.lines import Line2D  # deferred: matplotlib is heavy
+    from matplotlib.patches import Patch
+
+    d = res.design
+    yrep = res.posterior_predictive(draws, random_seed=random_seed)
+    y = np.asarray(d.y, dtype=int)
+    if d.categories:
+        values = np.arange(len(d.categories))
+        labels = list(d.categories)
+    else:  # counts up to the largest observed (and the replicated 99th percentile)
+        top = int(max(y.max(), np.quantile(yrep, 0.99)))
+        values = np.arange(top + 1)
+        labels = [str(v) for v in values]
+    observed = np.bincount(y, minlength=values.size)[:values.size].astype(float)
+    rep = np.stack([np.bincount(np.asarray(r, dtype=int).clip(0, values.size),
+                                minlength=values.size + 1)[:values.size] for r in yrep])
+    pct = _percent(res.interval)
+    lo_q, hi_q = (1.0 - res.interval) / 2.0, 1.0 - (1.0 - res.interval) / 2.0
+    fig, ax = _new_axes(ax, figsize, (7.0, 4.2))
+    if kind == "bars":
+        ax.bar(values, observed, color="#cfd8e3", edgecolor=_OBSERVED, lw=0.8, width=0.75,
+               label="observed", gid="observed")
+        mean = rep.mean(axis=0)
+        ax.errorbar(values, mean, yerr=[mean - np.quantile(rep, lo_q, axis=0),
+                                        np.quantile(rep, hi_q, axis=0) - mean],
+                    fmt="o", color=_PARTIAL, ms=5, capsize=3, lw=1.6, gid="replicated",
+                    label=f"replicated mean and {pct} interval ({len(yrep)} draws)")
+        ax.set_ylabel("observations")
+        ax.legend(fontsize=8, frameon=False, loc="best")
+        title = "Posterior predictive check"
+    else:
+        expected = np.sqrt(rep.mean(axis=0))
+        root = np.sqrt(observed)
+        ax.bar(values, root, bottom=expected - root, color="#cfd8e3", edgecolor=_OBSERVED,
+               lw=0.8, width=0.8, gid="observed")
+        ax.plot(values, expected, "-o", color=_FLAG, ms=3.5, lw=1.5, gid="expected")
+        ax.axhline(0.0, color=_OBSERVED, lw=0.8)
+        ax.set_ylabel("sqrt(frequency)")
+        ax.legend(handles=[Patch(facecolor="#cfd8e3", edgecolor=_OBSERVED,
+                                 label="sqrt(observed), hanging from the curve"),
+                           Line2D([], [], color=_FLAG, marker="o", ms=3.5,
+                                  label=f"sqrt(expected), {len(yrep)} replicated data sets")],
+                  fontsize=8, frameon=False, loc="best")
+        title = "Hanging rootogram"
+    step = max(1, -(-values.size // 15))  # at most 15 tick labels
+    ax.set_xticks(values[::step])
+    ax.set_xticklabels(labels[::step])
+    ax.set_xlabel(_response_label(d, res.family))
+    ax.set_title(f"{title}: {d.response_name}", fontsize=11)
     return fig
 
 

@@ -376,7 +376,8 @@ def parameter_support(key: str, family: Family | None = None) -> str:
     """What values the parameter ``key`` takes: ``"correlation"`` for ``cor(...)``,
     ``"positive"`` for sds and the family's positive parameters (``sigma``, ``nu``,
     ``alpha``, ``kappa``), ``"unit"`` for its probabilities (``zi``, ``hu``: see
-    :attr:`mixedfit.families.Family.unit_parameters`), ``"real"`` for fixed effects.
+    :attr:`mixedfit.families.Family.unit_parameters`), ``"real"`` for fixed effects and
+    an ordinal model's thresholds.
 
     Examples
     --------
@@ -385,9 +386,10 @@ def parameter_support(key: str, family: Family | None = None) -> str:
     """
     if is_cor_key(key):
         return "correlation"
-    if family is not None and key in family.unit_parameters:
-        return "unit"
-    if parse_sd_key(key) is not None or (family is not None and key in family.parameters):
+    if family is not None and key in family.parameters:
+        kind = family.parameter_transform(key)
+        return "real" if kind in ("real", "increment") else kind
+    if parse_sd_key(key) is not None:
         return "positive"
     return "real"
 
@@ -490,6 +492,9 @@ def _targets(design: Design, priors: dict[str, Prior], key: str) -> list[str]:
     for term, columns in design.fixed_terms.items():
         if bare(term) == key:
             return list(columns)
+    indexed = [name for name in priors if name.startswith(key + "[") and name.endswith("]")]
+    if indexed:  # "Intercept": every threshold Intercept[k] of an ordinal model
+        return indexed
     if key.startswith(("sd(", "cor(")) and key.endswith(")"):
         kind, inner = key[: key.index("(")], key[key.index("(") + 1 : -1]
         if kind == "sd" and "|" in inner:

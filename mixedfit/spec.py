@@ -79,4 +79,5 @@ def make_spec(formula: Any, data: Any, *, family: str | Family = "gaussian",
         trials, weights = weights, None
     design = build_design(formula, data, family=fam, trials=trials, weights=weights, se=se,
                           na_action=na_action, check_response=check_response)
+    fam = fam.for_levels(design.categories)  # an ordinal family's thresholds
     return ModelSpec(design, fam, resolve_priors(design, fam, priors))

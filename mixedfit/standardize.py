@@ -171,6 +171,9 @@ class Standardization:
     blocks: list[BlockScaling]
     internal: Design
     _labels: dict[str, str] = field(default_factory=dict, repr=False)
+    #: the predictors' means that the family's intercepts (an ordinal model's
+    #: thresholds) absorb: zeros unless the family has them
+    intercept_center: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     # ----------------------------------------------------------------- fixed effects
     def fixed_to_user(self, beta_star: np.ndarray) -> np.ndarray:
@@ -189,6 +192,14 @@ class Standardization:
     def fixed_design_at_sites(self, X: np.ndarray) -> np.ndarray:
         """``X F^-1``: the design whose coefficients are the parameters the priors sit on."""
         return X @ np.linalg.inv(self.functional)
+
+    def intercepts_to_user(self, internal: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """The family's intercepts (thresholds) on the user's scale from the sampler's,
+        which sit at the predictors' means: ``c = c* + m . beta`` for the user's fixed
+        effects ``beta`` (any leading axes; ``internal`` has one more, the thresholds)."""
+        if not self.intercept_center.size:
+            return internal
+        return internal + (np.asarray(beta) @ self.intercept_center)[..., None]
 
     # ----------------------------------------------------------------- group effects
     def sd_factors(self, k: int) -> np.ndarray:
@@ -310,6 +321,9 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
     if i0 >= 0 and p > 1:
         x_center = X.mean(axis=0)
         x_center[i0] = 0.0
+    absorbs = bool(family.intercepts) and p > 0
+    if absorbs:  # the family's thresholds are the intercept: they absorb the centring
+        x_center = X.mean(axis=0)
     x_scale = np.array([_rms(X[:, j] - x_center[j]) for j in range(p)])
     X_star = (X - x_center[None, :]) / x_scale[None, :] if p else X
     if i0 >= 0:
@@ -322,6 +336,8 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
     if i0 >= 0 and p > 1 and "Intercept" not in user:
         functional[i0] += x_center
         labels["Intercept"] = "at " + _means_text(names, np.delete(x_center, i0))
+    if absorbs:
+        labels.update({name: "at " + _means_text(names, x_center) for name in family.intercepts})
 
     shift = np.zeros(p)
     y_scale = 1.0
@@ -359,4 +375,5 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
     internal = dataclasses.replace(design, X=X_star, y=y, offset=offset, blocks=new_blocks)
     return Standardization(x_center=x_center, x_scale=x_scale, x_intercept=i0, K=K, shift=shift,
                            y_scale=y_scale, functional=functional, blocks=blocks,
-                           internal=internal, _labels=labels)
+                           internal=internal, _labels=labels,
+                           intercept_center=x_center if absorbs else np.zeros(0))

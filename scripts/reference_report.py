@@ -1,10 +1,10 @@
-"""Print the fits of the weights, known-se and zero-inflated reference tests beside
+"""Print the fits of the weights, known-se, zero-inflated and ordinal reference tests beside
 their reference values (the numbers quoted in issue notes and docs).
 
     python scripts/reference_report.py
 
 Uses the tests' own fits (``tests/accuracy/test_weights.py``, ``test_known_se.py``,
-``test_zero_inflated.py``: same data, options and seeds).
+``test_zero_inflated.py``, ``test_cumulative.py``: same data, options and seeds).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.simplefilter("ignore")
 
+from tests.accuracy import test_cumulative as cu  # noqa: E402
 from tests.accuracy import test_known_se as se  # noqa: E402
 from tests.accuracy import test_weights as wt  # noqa: E402
 from tests.accuracy import test_zero_inflated as zi  # noqa: E402
@@ -73,6 +74,18 @@ def main() -> None:
         print(row(prob, res.family_parameters.loc[prob], ref["zi_prob"]["estimate"]))
         if "theta" in ref:
             print(row("alpha (theta)", res.family_parameters.loc["alpha"], ref["theta"]))
+
+    for key, link, formula in (("clmm_logit", "logit", cu.FORMULA),
+                               ("clmm_probit", "probit", cu.FORMULA),
+                               ("clm_logit", "logit", "rating ~ temp + contact")):
+        res = cu._fit(link, formula)
+        ref = cu.REF[key]
+        print(f"wine {key} against ordinal ({res.plan.time:.1f} s sampling)")
+        for term, value in ref["fixed"].items():
+            print(row(term, res.fixed_effects.loc[term], value["estimate"]))
+        if "judge_sd" in ref:
+            print(row("sd(judge)", res.variance_components.loc[("judge", "sd(Intercept)")],
+                      ref["judge_sd"]))
 
 
 if __name__ == "__main__":

@@ -294,6 +294,16 @@ def _models() -> dict[str, SBCModel]:
                  "alpha": Prior("Gamma", alpha=4.0, beta=1.0),
                  "hu": Prior("Beta", alpha=2.0, beta=3.0)}),
            )},
+        # ordinal: 4 categories, thresholds sampled as the first and the logs of the
+        # differences, with one prior on each (set through "Intercept")
+        "cumulative": SBCModel(
+            "y ~ x + (1 | g)",
+            {"Intercept": Prior("Normal", mu=0.0, sigma=2.0), "x": Prior("Normal", mu=0.0,
+                                                                         sigma=0.5),
+             "sd(g)": Prior("HalfNormal", sigma=0.5)},
+            (*(Parameter(f"Intercept[{k}]", f"Intercept[{k}]") for k in (1, 2, 3)),
+             *common[1:], u_intercept),
+            family="cumulative"),
     }
 
 
@@ -302,6 +312,9 @@ def with_placeholder(data: pd.DataFrame, family: str) -> pd.DataFrame:
     family of positive values or of values in (0, 1))."""
     from mixedfit.errors import DataError
 
+    fam = _family(family)
+    if fam.ordered_categories:  # every category once in a while
+        return data.assign(y=np.arange(len(data)) % len(fam.categories))
     try:
         _family(family).check_values(np.zeros(1), "y")
     except DataError:
@@ -314,7 +327,14 @@ def _family(spec: str) -> Any:
     from mixedfit.families import get_family
 
     name, _, link = spec.partition("/")
-    return get_family(name, link=link or None)
+    fam = get_family(name, link=link or None)
+    if fam.ordered_categories:  # an ordinal response of ORDINAL_CATEGORIES categories
+        fam = fam.for_levels([str(k) for k in range(ORDINAL_CATEGORIES)])
+    return fam
+
+
+#: categories of the ordinal models' response (codes 0, 1, ...)
+ORDINAL_CATEGORIES = 4
 
 
 def _family_priors() -> dict[str, Any]:

@@ -32,6 +32,7 @@ import numpy as np
 
 from mixedfit import names
 from mixedfit.design import BlockDesign, Design
+from mixedfit.errors import PriorError
 from mixedfit.families import Family
 from mixedfit.names import cor_key, sd_key
 from mixedfit.priors import Prior
@@ -207,6 +208,7 @@ def build_model(design: Design, family: Family, priors: dict[str, Prior], *,
     # GIL) at every evaluation; its CPC transform only yields valid correlation matrices
     with pm.Model(coords=names.coords_for(design), check_bounds=False) as model:
         eta = pt.zeros(design.n_obs)
+        beta = None
         if design.fixed_columns:
             fixed_priors = [priors[c] for c in design.fixed_columns]
             if np.array_equal(st.functional, np.eye(len(fixed_priors))):
@@ -215,25 +217,55 @@ def build_model(design: Design, family: Family, priors: dict[str, Prior], *,
             else:  # the intercept's prior sits at the predictors' means
                 theta = _vector_rv(pm, "_" + names.FIXED, fixed_priors, names.FIXED_DIM)
                 eta = pt.dot(pt.as_tensor_variable(st.fixed_design_at_sites(design.X)), theta)
-                pm.Deterministic(names.FIXED, pt.dot(np.linalg.inv(st.functional), theta),
-                                 dims=names.FIXED_DIM)
+                beta = pm.Deterministic(names.FIXED, pt.dot(np.linalg.inv(st.functional), theta),
+                                        dims=names.FIXED_DIM)
         if design.offset is not None:
             eta = eta + design.offset
         for block, scaling, centre in zip(design.blocks, st.blocks, per_block, strict=True):
             eta = eta + _block_effects(pm, pt, block, scaling, priors, centre)
-        _likelihood(pm, family, priors, eta, design)
+        params = _family_parameters(pm, pt, family, priors, design, st.intercept_center, beta)
+        family.pymc_weighted_likelihood(pm, pt, eta, params, design.y, design.trials,
+                                        design.likelihood_weights())
     return model
 
 
-def _likelihood(pm: Any, family: Family, priors: dict[str, Prior], eta: Any,
-                design: Design) -> None:
-    """The family's own parameters (with their priors) and its observed variable."""
-    import pytensor.tensor as pt  # deferred: PyTensor is heavy and only needed here
+#: the name of an ordinal model's thresholds where their priors sit (dropped from the
+#: posterior, which holds each threshold on the user's scale by its own name)
+THRESHOLDS = "_thresholds"
 
+
+def _family_parameters(pm: Any, pt: Any, family: Family, priors: dict[str, Prior],
+                       design: Design, center: np.ndarray, beta: Any) -> dict[str, Any]:
+    """The family's own parameters with their priors.
+
+    Ordered thresholds (:meth:`~mixedfit.families.Family.parameter_transform` ``"real"``
+    then ``"increment"``) are one vector with PyMC's ordered transform (the first value
+    and the logs of the differences, as the compiled kernel's), sitting at the
+    predictors' means; each threshold on the user's scale is ``c + center . beta``."""
+    cuts = [n for n in family.parameters
+            if family.parameter_transform(n) in ("real", "increment")]
     params = {name: priors[name].distribution()(name, **priors[name].values)
-              for name in family.parameters}
-    family.pymc_weighted_likelihood(pm, pt, eta, params, design.y, design.trials,
-                                    design.likelihood_weights())
+              for name in family.parameters if name not in cuts}
+    if not cuts:
+        return params
+    stacked = _stack_params([priors[n] for n in cuts])
+    if stacked is None:
+        raise PriorError(
+            f"backend='pymc' needs one prior distribution for all the thresholds "
+            f"({', '.join(cuts)}), with any parameters; use the compiled backend (the "
+            f"default) for thresholds with different distributions.")
+    starts = family.parameter_starts(np.asarray(design.y, dtype=float), design.trials)
+    from pymc.distributions import transforms  # deferred: PyMC loads only to build a model
+
+    raw = getattr(pm, stacked[0])(THRESHOLDS, **stacked[1], shape=len(cuts),
+                                  transform=transforms.ordered,
+                                  initval=np.array([starts[n] for n in cuts]))
+    values = pt.sort(raw)  # the identity where sampled; orders prior predictive draws
+    if beta is not None and center.size:
+        values = values + pt.dot(beta, center)
+    for j, name in enumerate(cuts):
+        params[name] = pm.Deterministic(name, values[j])
+    return params
 
 
 def sample(model: Any, *, draws: int, tune: int, chains: int, random_seed: int | None,

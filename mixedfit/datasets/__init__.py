@@ -4,7 +4,8 @@ The CSV files are exported unchanged from the R package lme4 (sleepstudy,
 Dyestuff, Penicillin, Pastes, cbpp, VerbAgg, grouseticks) and written by
 ``tests/reference/weights_se_reference.R`` (eight_schools; bcg from metafor's dat.bcg
 with escalc's log risk ratios) and ``tests/reference/zero_inflated_reference.R``
-(glmmTMB's Salamanders); :func:`load_dataset` restores the column
+(glmmTMB's Salamanders) and ``tests/reference/cumulative_reference.R`` (ordinal's
+wine); :func:`load_dataset` restores the column
 types those packages use, so that a factor in R is a categorical column here.
 Nothing is downloaded.
 
@@ -86,7 +87,17 @@ DATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "count ~ mined + (1 | site), family='zero_inflated_poisson'",
         ("site", "mined", "spp"),
     ),
+    "wine": (
+        "Bitterness ratings 1 (least) to 5 of 8 wines (temperature cold/warm x contact "
+        "with skins no/yes x 2 bottles) by 9 judges (Randall 1989; ordinal's wine; rating "
+        "an ordered categorical)",
+        "rating ~ temp + contact + (1 | judge), family='cumulative'",
+        ("temp", "contact", "bottle", "judge"),
+    ),
 }
+
+#: ordered categorical columns (R's ordered factors), levels in sorted order
+_ORDERED = {"wine": ("rating",)}
 
 _APPEARANCE = {"verbagg": ("item", "mode"), "salamanders": ("mined", "spp")}
 
@@ -116,7 +127,8 @@ def load_dataset(name: str) -> pd.DataFrame:
     ----------
     name : str
         One of ``"sleepstudy"``, ``"dyestuff"``, ``"penicillin"``, ``"pastes"``, ``"cbpp"``,
-        ``"verbagg"``, ``"grouseticks"``, ``"eight_schools"``, ``"bcg"``, ``"salamanders"``
+        ``"verbagg"``, ``"grouseticks"``, ``"eight_schools"``, ``"bcg"``, ``"salamanders"``,
+        ``"wine"``
         (case-insensitive).
 
     Returns
@@ -152,4 +164,8 @@ def load_dataset(name: str) -> pd.DataFrame:
         else:
             levels = sorted(values.unique().tolist())
         df[col] = pd.Categorical(values.astype(str), categories=[str(v) for v in levels])
+    for col in _ORDERED.get(key, ()):
+        levels = sorted(df[col].unique().tolist())
+        df[col] = pd.Categorical(df[col].astype(str), categories=[str(v) for v in levels],
+                                 ordered=True)
     return df

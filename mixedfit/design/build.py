@@ -160,6 +160,7 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     row_weights = _row_values("weights", weights, work, len(frame), incomplete)
     row_se = _row_values("se", se, work, len(frame), incomplete)
     response = build_response(parsed, work, fam, trials)
+    fam = fam.for_levels(response.categories)
     y = response.y
     if check_response:
         check_fittable_response(y, response.trials, parsed.response, fam)
@@ -217,6 +218,18 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         check_precision(block.Z, block.columns, "random-effect term",
                          term_of_columns(block._common))
     check_collinear(X, fixed_columns, fixed_source, "fixed-effects", "")
+    absorbed = bool(fam.intercepts)
+    if absorbed:  # the family's thresholds take the intercept's place
+        if "Intercept" not in fixed_columns:
+            raise FormulaError(
+                f"A {fam.name} model's thresholds ({', '.join(fam.intercepts[:2])}, ...) "
+                f"act as its intercept, which the formula removes ('0 +' or '- 1'): without "
+                f"it a factor's columns would duplicate the thresholds.", text, None,
+                f"Keep the intercept: write {parsed.response} ~ ... without '0 +' or '- 1'.")
+        j = fixed_columns.index("Intercept")
+        X = np.delete(X, j, axis=1)
+        fixed_columns = fixed_columns[:j] + fixed_columns[j + 1:]
+        fixed_terms = {t: c for t, c in fixed_terms.items() if c != ["Intercept"]}
     check_slopes(blocks)
     for block in blocks:
         check_collinear(block.Z, block.columns, term_of_columns(block._common),
@@ -230,6 +243,8 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         weights=row_weights,
         se=row_se,
         success=response.success,
+        categories=response.categories,
+        intercept_absorbed=absorbed,
         X=X,
         fixed_columns=fixed_columns,
         fixed_terms=fixed_terms,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedfit.design.evaluate import evaluate_offset, new_data_columns
+from mixedfit.design.evaluate import column_labels, evaluate_offset, new_data_columns
 from mixedfit.design.groups import group_labels
 from mixedfit.formula import Formula, RandomTerm
 
@@ -119,6 +119,13 @@ class Design:
         Each row's known standard error (``se=``; brms' ``y | se(sei)``).
     success : str or None
         The level counted as success for a factor Bernoulli response.
+    categories : list of str or None
+        An ordered categorical response's categories, lowest first (``y`` holds their
+        codes 0, 1, ...).
+    intercept_absorbed : bool
+        The family's thresholds take the intercept's place
+        (:attr:`mixedfit.families.Family.intercepts`): the formula's intercept column
+        is left out of ``X``.
     """
 
     formula: Formula
@@ -136,6 +143,8 @@ class Design:
     weights: np.ndarray | None = None
     se: np.ndarray | None = None
     success: str | None = None
+    categories: list[str] | None = None
+    intercept_absorbed: bool = False
     _fixed_common: Any = field(default=None, repr=False)
 
     @property
@@ -167,7 +176,10 @@ class Design:
         """The fixed-effects design evaluated on new data."""
         if not self.fixed_columns:
             return np.zeros((len(data), 0))
-        return new_data_columns(self._fixed_common, data, "the fixed effects")
+        X = new_data_columns(self._fixed_common, data, "the fixed effects")
+        if self.intercept_absorbed:  # the family's thresholds are the intercept
+            X = np.delete(X, column_labels(self._fixed_common).index("Intercept"), axis=1)
+        return X
 
     def offset_for(self, data: pd.DataFrame) -> np.ndarray | None:
         """The offset evaluated on new data (None when the model has none)."""

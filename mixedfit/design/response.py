@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfit.design.evaluate import design_matrices
-from mixedfit.errors import DataError, FamilyError
+from mixedfit.errors import DataError, FamilyError, MixedFitWarning
 from mixedfit.families import Family
 from mixedfit.families.family import integers
 from mixedfit.formula import Formula
@@ -51,12 +52,16 @@ class Response:
         The response's text in the formula.
     success : str or None
         The level counted as success for a factor Bernoulli response.
+    categories : list of str or None
+        An ordered categorical response's categories, lowest first (``y`` holds their
+        codes 0, 1, ...).
     """
 
     y: np.ndarray
     trials: np.ndarray | None
     name: str
     success: str | None = None
+    categories: list[str] | None = None
 
 
 def _cbind_parts(formula: Formula) -> tuple[str, str] | None:
@@ -110,9 +115,10 @@ def _not_numeric(what: str, values: pd.Series, family: Family) -> str:
                 f"first, e.g. data[{what!r}] = pd.to_numeric(data[{what!r}]).")
     if not family.binary and values.nunique() == 2:
         return message + " For a two-level outcome use family='bernoulli'."
-    return (message + " The response must be numbers: recode it (a categorical outcome with "
-            "more than two levels is not supported), or use a 0/1 outcome with "
-            "family='bernoulli'.")
+    return (message + " The response must be numbers: recode it, use family='cumulative' "
+            "for ordered categories (ratings, Likert items), or a 0/1 outcome with "
+            "family='bernoulli'. Unordered outcomes with more than two categories are not "
+            "supported yet.")
 
 
 def _bernoulli(values: Any, what: str) -> tuple[np.ndarray, str | None]:
@@ -143,6 +149,65 @@ def _bernoulli(values: Any, what: str) -> tuple[np.ndarray, str | None]:
                         f"nothing to model.")
     success = levels[1]
     return (series == success).to_numpy(dtype=float), str(success)
+
+
+def _ordered(values: Any, what: str, family: Family) -> tuple[np.ndarray, list[str]]:
+    """An ordered categorical response as codes 0, ..., K - 1 and its categories.
+
+    The order comes from ``family.categories`` when given (values compared as text),
+    else from an ordered pandas categorical, else from numbers (numeric order);
+    strings and unordered categoricals need the order stated."""
+    series = pd.Series(values).reset_index(drop=True)
+    if family.categories is not None:
+        order = list(family.categories)
+        numeric = pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(
+            series.dtype, pd.CategoricalDtype)
+        text = series.map(lambda v: f"{v:g}") if numeric else series.astype(str)
+        unknown = sorted(set(text) - set(order))
+        if unknown:
+            raise DataError(
+                f"The response {what!r} has values not among the categories given "
+                f"({', '.join(map(repr, order))}): {', '.join(map(repr, unknown[:5]))}. List "
+                f"every category, lowest first, in categories=.")
+        codes = text.map({c: k for k, c in enumerate(order)}).to_numpy(dtype=float)
+        categories = order
+    elif isinstance(series.dtype, pd.CategoricalDtype) and series.cat.ordered:
+        categories = [str(c) for c in series.cat.categories]
+        codes = series.cat.codes.to_numpy(dtype=float)
+    elif pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+            series.dtype):
+        arr = series.to_numpy(dtype=float)
+        if np.any(np.abs(arr - np.round(arr)) > 1e-8):
+            raise DataError(
+                f"The {family.name} response {what!r} has non-integer values (e.g. "
+                f"{arr[np.abs(arr - np.round(arr)) > 1e-8][0]:g}); an ordered response is "
+                f"categories: integers (1, 2, 3...), an ordered pandas categorical, or text "
+                f"with its order given by family=mf.families.cumulative(categories=[...]).")
+        uniq = np.unique(arr)
+        categories = [f"{v:g}" for v in uniq]
+        codes = np.searchsorted(uniq, arr).astype(float)
+    else:
+        sample = ", ".join(repr(v) for v in pd.unique(series.dropna())[:3])
+        raise DataError(
+            f"The {family.name} response {what!r} has categories ({sample}, ...) without an "
+            f"order. State it: make the column an ordered categorical, e.g. data[{what!r}] = "
+            f"pd.Categorical(data[{what!r}], categories=[...], ordered=True), or pass "
+            f"family=mf.families.cumulative(categories=[...]) with the categories lowest "
+            f"first (command line: --categories A,B,...).")
+    seen = np.bincount(codes.astype(int), minlength=len(categories))
+    if np.count_nonzero(seen) < 2:
+        raise DataError(f"The {family.name} response {what!r} has a single category "
+                        f"({categories[int(np.argmax(seen))]!r}) in the rows used: nothing "
+                        f"to model.")
+    empty = [c for c, k in zip(categories, seen, strict=True) if k == 0]
+    if empty:  # (only stated categories can be empty: numbers give those observed)
+        warnings.warn(
+            f"The {family.name} response {what!r} has categories that no row takes: "
+            f"{', '.join(map(repr, empty))}. Their thresholds are set by their priors alone; "
+            f"drop the categories (e.g. data[{what!r}].cat.remove_unused_categories()) or "
+            f"merge them with a neighbour unless the scale is meant to include them.",
+            MixedFitWarning, stacklevel=2)
+    return codes, categories
 
 
 def build_response(formula: Formula, data: pd.DataFrame, family: Family,
@@ -176,6 +241,9 @@ def build_response(formula: Formula, data: pd.DataFrame, family: Family,
     if family.takes_trials:
         return _binomial(name, parts, data, trials, family)
     values = _evaluate(name, data)
+    if family.ordered_categories:
+        y, categories = _ordered(values, name, family)
+        return Response(y, None, name, categories=categories)
     if family.binary:
         y, success = _bernoulli(values, name)
         return Response(y, None, name, success)

@@ -22,6 +22,10 @@ family knows of itself); adding a family is one such module, an entry in
 - ``beta``: ``y ~ Beta(mu * kappa, (1 - mu) * kappa)`` with y in (0, 1), variance
   ``mu (1 - mu) / (1 + kappa)``; links logit, probit, cloglog;
   ``kappa ~ HalfCauchy(beta=1)``.
+- ``zero_inflated_poisson``, ``zero_inflated_negativebinomial``, ``hurdle_poisson``,
+  ``hurdle_negativebinomial``: counts with extra zeros (:mod:`~mixedfit.families.zeroinflated`).
+- ``cumulative``: an ordered categorical response, ``P(y <= k) = F(Intercept[k] - eta)``;
+  links logit, probit (:mod:`~mixedfit.families.cumulative`).
 
 The default priors of the coefficients are set on the link scale; see
 :mod:`mixedfit.priors`.
@@ -41,6 +45,7 @@ from mixedfit.errors import FamilyError
 from mixedfit.families.bernoulli import Bernoulli
 from mixedfit.families.beta import Beta
 from mixedfit.families.binomial import Binomial
+from mixedfit.families.cumulative import Cumulative
 from mixedfit.families.family import Family
 from mixedfit.families.gamma import Gamma
 from mixedfit.families.gaussian import Gaussian
@@ -69,6 +74,7 @@ __all__ = [
     "zero_inflated_negativebinomial",
     "hurdle_poisson",
     "hurdle_negativebinomial",
+    "cumulative",
     "get_family",
     "FAMILIES",
     "LINKS",
@@ -80,7 +86,8 @@ __all__ = [
 #: Every family, by name.
 FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (
     Gaussian, StudentT, Bernoulli, Binomial, Poisson, NegativeBinomial, Gamma, Beta,
-    ZeroInflatedPoisson, ZeroInflatedNegativeBinomial, HurdlePoisson, HurdleNegativeBinomial)}
+    ZeroInflatedPoisson, ZeroInflatedNegativeBinomial, HurdlePoisson, HurdleNegativeBinomial,
+    Cumulative)}
 
 _ALIASES = {
     "normal": "gaussian",
@@ -101,6 +108,8 @@ _ALIASES = {
     "hurdlepoisson": "hurdle_poisson",
     "hurdle_negbinomial": "hurdle_negativebinomial",
     "hurdlenegativebinomial": "hurdle_negativebinomial",
+    "ordinal": "cumulative",
+    "ordered": "cumulative",
 }
 
 
@@ -177,6 +186,20 @@ def hurdle_negativebinomial(link: str = "log") -> Family:
     return HurdleNegativeBinomial(link)
 
 
+def cumulative(link: str = "logit", categories: list | None = None) -> Family:
+    """An ordered categorical response: ``P(y <= k) = F(Intercept[k] - eta)``.
+
+    ``categories`` states the order of the response's values (lowest first) when the
+    column does not carry it (strings, an unordered categorical).
+
+    Examples
+    --------
+    >>> cumulative(categories=["disagree", "neutral", "agree"]).parameters
+    ('Intercept[1]', 'Intercept[2]')
+    """
+    return Cumulative(link, categories)
+
+
 def get_family(spec: str | Family, link: str | None = None) -> Family:
     """A family from a name (with an optional link) or a Family object.
 
@@ -193,7 +216,7 @@ def get_family(spec: str | Family, link: str | None = None) -> Family:
     Family(name='binomial', link='probit')
     """
     if isinstance(spec, Family):
-        return spec if link is None else type(spec)(link)
+        return spec if link is None else type(spec)(link).for_levels(spec.categories)
     if not isinstance(spec, str):
         raise FamilyError(f"family must be a name or a Family, not {type(spec).__name__}.")
     key = spec.lower().replace(" ", "")

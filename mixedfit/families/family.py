@@ -93,6 +93,11 @@ class Family:
     #: those of :attr:`parameters` that are probabilities (``zi``, ``hu``: sampled on the
     #: logit scale); the others are positive (sampled on the log scale)
     unit_parameters: ClassVar[tuple[str, ...]] = ()
+    #: the response is ordered categories (read as codes 0, ..., K - 1 by the design
+    #: layer; see :meth:`for_levels`)
+    ordered_categories: ClassVar[bool] = False
+    #: the response's categories, lowest first, once known (ordered-categories families)
+    categories: tuple[str, ...] | None = None
 
     def __init__(self, link: str | None = None) -> None:
         chosen = self.links[0] if link is None else str(link).lower()
@@ -110,6 +115,37 @@ class Family:
 
     def __hash__(self) -> int:
         return hash((self.name, self.link))
+
+    def for_levels(self, levels: Any) -> Family:
+        """This family with the response's categories (lowest first), for a family whose
+        parameters depend on them (:attr:`ordered_categories`); the family itself
+        otherwise."""
+        return self
+
+    @property
+    def intercepts(self) -> tuple[str, ...]:
+        """Those of :attr:`parameters` that take the intercept's place (the thresholds of
+        an ordinal model): the fixed part then has no ``Intercept`` column, they are
+        reported with the fixed effects and, like an intercept, their priors sit at the
+        predictors' means."""
+        return ()
+
+    @property
+    def distribution_parameters(self) -> tuple[str, ...]:
+        """:attr:`parameters` less :attr:`intercepts`: those reported as the family's own
+        (``res.family_parameters``), the intercepts being reported with the fixed effects."""
+        return tuple(p for p in self.parameters if p not in self.intercepts)
+
+    def parameter_transform(self, name: str) -> str:
+        """How the sampler moves parameter ``name``: ``"positive"`` (on the log scale),
+        ``"unit"`` (a probability, on the logit scale), ``"real"`` (as it is) or
+        ``"increment"`` (above the parameter before it: the log of the difference)."""
+        return "unit" if name in self.unit_parameters else "positive"
+
+    def category_probabilities(self, eta: np.ndarray, params: dict[str, np.ndarray]
+                               ) -> np.ndarray | None:
+        """``P(y = k)`` ``(S, n, K)`` for a categorical response (None otherwise)."""
+        return None
 
     # ------------------------------------------------------------ the mean
     @property

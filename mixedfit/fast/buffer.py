@@ -61,10 +61,17 @@ H_WEIGHTS = 22
 #: the Gaussian's sigma in the internal units when it is known (se=, no sigma parameter:
 #: H_FAM_POS is -1), else 0
 H_FIXED_SIGMA = 23
-#: offset of one flag per family parameter: 1 for a probability (sampled on the logit
-#: scale), 0 for a positive parameter (on the log scale)
-H_FAM_UNIT = 24
+#: offset of one code per family parameter: how the sampler moves it (PARAM_* below)
+H_FAM_KIND = 24
 HEADER = 25
+
+# ------------------------------------------------------------ family parameters' kinds
+#: a positive parameter (its log), a probability (its logit), a real number (itself), a
+#: number above the parameter before it (the log of the difference: ordered thresholds)
+PARAM_POSITIVE, PARAM_UNIT, PARAM_REAL, PARAM_INCREMENT = range(4)
+#: the kernel's code of each kind (:meth:`mixedfit.families.Family.parameter_transform`)
+PARAM_KINDS = {"positive": PARAM_POSITIVE, "unit": PARAM_UNIT, "real": PARAM_REAL,
+               "increment": PARAM_INCREMENT}
 
 # ------------------------------------------------------------------ block descriptor
 #: terms, levels, correlated (1/0), centred (1/0)
@@ -91,12 +98,13 @@ PRIOR_WIDTH = 5
 #: the kernel's likelihoods (:attr:`mixedfit.families.Family.compiled` names them; the
 #: family's own parameters in the order of :attr:`~mixedfit.families.Family.parameters`)
 (GAUSSIAN, BINOMIAL, POISSON, NEGATIVEBINOMIAL, GAMMA_FAMILY, BETA_FAMILY, STUDENT_T, ZIP, ZINB,
- HURDLE_POISSON, HURDLE_NB) = range(11)
+ HURDLE_POISSON, HURDLE_NB, CUMULATIVE) = range(12)
 #: the kernel's code of each family's :attr:`~mixedfit.families.Family.compiled` name
 FAMILIES = {"gaussian": GAUSSIAN, "binomial": BINOMIAL, "poisson": POISSON,
             "negativebinomial": NEGATIVEBINOMIAL, "gamma": GAMMA_FAMILY, "beta": BETA_FAMILY,
             "t": STUDENT_T, "zero_inflated_poisson": ZIP, "zero_inflated_negativebinomial": ZINB,
-            "hurdle_poisson": HURDLE_POISSON, "hurdle_negativebinomial": HURDLE_NB}
+            "hurdle_poisson": HURDLE_POISSON, "hurdle_negativebinomial": HURDLE_NB,
+            "cumulative": CUMULATIVE}
 
 # ----------------------------------------------------------------------------- links
 IDENTITY, LOG, INVERSE, LOGIT, PROBIT, CLOGLOG = range(6)

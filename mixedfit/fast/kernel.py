@@ -41,9 +41,9 @@ from mixedfit.fast.buffer import (
     H_BETA_MAP,
     H_BETA_PRIOR,
     H_BLOCKS,
+    H_FAM_KIND,
     H_FAM_POS,
     H_FAM_PRIOR,
-    H_FAM_UNIT,
     H_FAMILY,
     H_FIXED_SIGMA,
     H_LINK,
@@ -69,6 +69,9 @@ from mixedfit.fast.buffer import (
     LOGIT,
     LOGNORMAL,
     NORMAL,
+    PARAM_INCREMENT,
+    PARAM_REAL,
+    PARAM_UNIT,
     POISSON,
     PRIOR_WIDTH,
     STUDENTT,
@@ -379,7 +382,8 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
         logp = poisson_log_rows(y, eta, weights, d)
     else:  # every other family and link (mixedfit.fast.rowlik)
         trials = buf[ts:ts + n] if ts >= 0 else buf[0:0]
-        logp = general_rows(family, link, y, eta, trials, weights, theta, gtheta)
+        logp = general_rows(family, link, y, eta, trials, weights, theta, gtheta,
+                            int(buf[H_NFAM]))
         if not logp > -np.inf:
             return -np.inf
     for k in range(p):
@@ -421,16 +425,32 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     beta = x[:p]
     logp += fixed_priors(x, grad, buf)
 
-    # the family's own parameters (sigma, nu, alpha, kappa), sampled on the log scale
+    # the family's own parameters: positive ones (sigma, nu, alpha, kappa) sampled on the
+    # log scale, probabilities (zi, hu) on the logit scale, ordered thresholds as the
+    # first one and the logs of the differences
     nfam = int(buf[H_NFAM])
     fam_pos = int(buf[H_FAM_POS])
-    theta = np.ones(2)
-    gtheta = np.zeros(2)
-    dtheta = np.ones(2)  # d theta / d x: theta on the log scale, v (1 - v) on the logit
-    unit = int(buf[H_FAM_UNIT])
+    ntheta = max(nfam, 2)
+    theta = np.ones(ntheta)
+    gtheta = np.zeros(ntheta)
+    dtheta = np.ones(ntheta)  # d theta / d x: theta on the log scale, v (1 - v) on the logit
+    gprior = np.zeros(ntheta)  # d log prior / d theta, of the thresholds
+    kinds = int(buf[H_FAM_KIND])
+    ordered = False
     for i in range(nfam):
         at = int(buf[H_FAM_PRIOR]) + PRIOR_WIDTH * i
-        if unit >= 0 and buf[unit + i] > 0:
+        kind = int(buf[kinds + i])
+        if kind == PARAM_REAL or kind == PARAM_INCREMENT:
+            ordered = True
+            if kind == PARAM_REAL:
+                theta[i] = x[fam_pos + i]
+            else:  # above the one before: log Jacobian x
+                theta[i] = theta[i - 1] + math.exp(x[fam_pos + i])
+                logp += x[fam_pos + i]
+            lp, gprior[i] = prior_at(buf, at, theta[i])
+            logp += lp
+            continue
+        if kind == PARAM_UNIT:
             theta[i], lp, d, dtheta[i] = _probability(buf, at, x[fam_pos + i])
         else:
             theta[i], lp, d = _positive(buf, at, x[fam_pos + i])
@@ -518,7 +538,19 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         if not logp > -np.inf:  # a mean outside the family's support
             return -np.inf
         for i in range(nfam):
-            grad[fam_pos + i] += gtheta[i] * dtheta[i]
+            kind = int(buf[kinds + i])
+            if kind != PARAM_REAL and kind != PARAM_INCREMENT:
+                grad[fam_pos + i] += gtheta[i] * dtheta[i]
+    if ordered:  # thresholds: each moves every one above it
+        acc = 0.0
+        for i in range(nfam - 1, -1, -1):
+            kind = int(buf[kinds + i])
+            if kind == PARAM_INCREMENT:
+                acc += gtheta[i] + gprior[i]
+                grad[fam_pos + i] += acc * (theta[i] - theta[i - 1]) + 1.0
+            elif kind == PARAM_REAL:
+                grad[fam_pos + i] += acc + gtheta[i] + gprior[i]
+                acc = 0.0
 
     # priors of the group effects, sds and correlations; chain rule back to parameters
     start = 0

@@ -104,6 +104,9 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
     """
     if family.compiled not in B.FAMILIES or family.link not in B.LINKS:
         return f"the {family.name} family with the {family.link} link"
+    if family.ordered_categories and not family.parameters:
+        return (f"the {family.name} family before its categories are known (bind them with "
+                f"family.for_levels(design.categories))")
     keys = list(design.fixed_columns)
     keys += [sd_key(c, b.group) for b in design.blocks for c in b.columns]
     keys += list(family.parameters)
@@ -184,8 +187,10 @@ class Layout:
     #: vector, the factor from the sampler's value to the user's: the response's scale
     #: for the sigma of a standardised response, else 1)
     family_slots: dict[str, tuple[int, float]] = field(default_factory=dict)
-    #: those family parameters that are probabilities (their slot holds the logit)
-    family_units: frozenset[str] = frozenset()
+    #: how the sampler moves each family parameter (its slot holds the log, the logit,
+    #: the value, or the log of its difference from the parameter before it): name ->
+    #: :meth:`mixedfit.families.Family.parameter_transform`
+    family_kinds: dict[str, str] = field(default_factory=dict)
     blocks: list[BlockSlots] = field(default_factory=list)
     sufficient: bool = False
     init_center: np.ndarray | None = None
@@ -431,7 +436,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[B.H_FAM_PRIOR] = put([_prior_row(priors[name], factor)
                                  for name, (_, factor) in family_slots.items()]
                                 or [0.0] * B.PRIOR_WIDTH)
-    header[B.H_FAM_UNIT] = put([float(name in family.unit_parameters)
+    header[B.H_FAM_KIND] = put([float(B.PARAM_KINDS[family.parameter_transform(name)])
                                 for name in family_slots] or [0.0])
     header[B.H_BLOCKS] = B.HEADER
     header[[B.H_X, B.H_Y, B.H_TRIALS, B.H_OFFSET, B.H_SSDATA, B.H_MARG, B.H_WEIGHTS]] = -1
@@ -499,7 +504,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     center, scale = _start_values(design, family, priors, st, slots, p, family_slots,
                                   marginal)
     return Layout(buffer=buffer, dim=dim, p=p, family_slots=family_slots,
-                  family_units=frozenset(family.unit_parameters), blocks=slots,
+                  family_kinds={name: family.parameter_transform(name)
+                                for name in family.parameters}, blocks=slots,
                   sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
                   marginal=marginal, n_effects=sum(s.m * s.q for s in slots),
                   standardization=st)
@@ -541,12 +547,21 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
         resid_sd = float(np.std(target - design.X @ beta)) or resid_sd
         scale[:p] = 0.1 * max(resid_sd, 0.1)
     starts = family.parameter_starts(np.asarray(design.y, dtype=float), design.trials)
+    previous = 0.0
     for name, (pos, _) in family_slots.items():
         # a standardised response's sigma: the residual sd of the least-squares start
         value = resid_sd if name == "sigma" and family.location_scale else starts[name]
-        center[pos] = (np.log(value / (1.0 - value)) if name in family.unit_parameters
-                       else np.log(value))
-        scale[pos] = 0.5
+        kind = family.parameter_transform(name)
+        if kind == "unit":
+            center[pos] = np.log(value / (1.0 - value))
+        elif kind == "real":
+            center[pos] = value
+        elif kind == "increment":  # above the parameter before it
+            center[pos] = np.log(max(value - previous, 1e-3))
+        else:
+            center[pos] = np.log(value)
+        previous = value
+        scale[pos] = 0.5 if kind != "increment" else 0.1
     for k, (b, s) in enumerate(zip(design.blocks, slots, strict=True)):
         factors = st.sd_factors(k)
         for i, col in enumerate(b.columns):

@@ -33,6 +33,7 @@ from mixedfit.fast import cache
 from mixedfit.fast.buffer import (
     BETA_FAMILY,
     BINOMIAL,
+    CUMULATIVE,
     GAMMA_FAMILY,
     GAUSSIAN,
     HURDLE_NB,
@@ -51,7 +52,8 @@ from mixedfit.fast.buffer import (
 
 cache.refresh()  # before numba compiles anything here or loads it from its cache
 
-__all__ = ["digamma", "log_ndtr", "mean_of", "log_probabilities", "nb_term", "general_rows"]
+__all__ = ["digamma", "log_ndtr", "mean_of", "log_probabilities", "nb_term", "interval_term",
+           "general_rows"]
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -154,9 +156,62 @@ def log_probabilities(link: int, e: float) -> tuple[float, float, float, float]:
     return math.log(p), -t, t * math.exp(-t) / p, -t
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _softplus(x: float) -> float:
+    """``log(1 + exp(x))``, finite for every finite ``x``."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def interval_term(link: int, a: float, b: float, upper: bool, lower: bool
+                  ) -> tuple[float, float, float]:
+    """``log(F(a) - F(b))`` of the latent distribution (logistic for the logit link,
+    standard normal for the probit) with its derivatives in ``a`` and ``b``; ``a`` is
+    ``+inf`` when ``upper`` is False, ``b`` is ``-inf`` when ``lower`` is False (the
+    first and last categories of a cumulative model)."""
+    if link == LOGIT:  # log F(a) = -softplus(-a), log(1 - F(b)) = -softplus(b)
+        lp = 0.0
+        da = 0.0
+        db = 0.0
+        if upper:
+            t = math.exp(-abs(a))
+            lp -= max(-a, 0.0) + math.log1p(t)
+            da = t / (1.0 + t) if a > 0.0 else 1.0 / (1.0 + t)  # F(-a)
+        if lower:
+            t = math.exp(-abs(b))
+            lp -= max(b, 0.0) + math.log1p(t)
+            db = -(1.0 / (1.0 + t) if b > 0.0 else t / (1.0 + t))  # -F(b)
+        if upper and lower:  # + log(1 - exp(b - a)), whose derivative in a is 1 / expm1(a - b)
+            em = math.expm1(b - a)  # -(1 - e^(b - a))
+            lp += math.log(-em)
+            r = -(1.0 + em) / em
+            da += r
+            db -= r
+        return lp, da, db
+    # PROBIT
+    if not lower:
+        lp, r = log_ndtr(a)
+        return lp, r, 0.0
+    if not upper:
+        lp, r = log_ndtr(-b)
+        return lp, 0.0, -r
+    flip = b > 0.0  # Phi(a) - Phi(b) = Phi(-b) - Phi(-a): the smaller tail, no cancellation
+    u = -b if flip else a
+    lo = -a if flip else b
+    lu, ru = log_ndtr(u)
+    ll, rl = log_ndtr(lo)
+    t = math.exp(ll - lu)  # Phi(lo) / Phi(u) < 1
+    lp = lu + math.log1p(-t)
+    du = ru / (1.0 - t)
+    dl = -rl * t / (1.0 - t)
+    if flip:
+        return lp, -dl, -du
+    return lp, du, dl
+
+
 @numba.njit(cache=True, error_model="numpy")
 def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials: np.ndarray,
-                 w: np.ndarray, theta: np.ndarray, gtheta: np.ndarray) -> float:
+                 w: np.ndarray, theta: np.ndarray, gtheta: np.ndarray, ntheta: int) -> float:
     """Log-likelihood of the rows (up to constants of the data); overwrites ``eta`` with
     its derivative in each row's linear predictor and sets ``gtheta`` to its derivatives
     in the family's parameters ``theta``. ``trials`` is empty when there are none (a
@@ -186,6 +241,23 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
                 logp += wr * f * lq
                 d += f * dq
             eta[r] = wr * d
+        return logp
+    if family == CUMULATIVE:  # theta: the ntheta ordered thresholds; y: category codes
+        for r in range(n):
+            wr = 1.0 if unweighted else w[r]
+            k = int(y[r])
+            e = eta[r]
+            a = theta[k] - e if k < ntheta else 0.0
+            b = theta[k - 1] - e if k > 0 else 0.0
+            lp, da, db = interval_term(link, a, b, k < ntheta, k > 0)
+            if not lp > -np.inf:
+                return -np.inf
+            logp += wr * lp
+            eta[r] = -wr * (da + db)
+            if k < ntheta:
+                gtheta[k] += wr * da
+            if k > 0:
+                gtheta[k - 1] += wr * db
         return logp
     t0 = theta[0]
     t1 = theta[1]

@@ -54,11 +54,27 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
     out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     if layout.p:
         out[names.FIXED] = (cd + (names.FIXED_DIM,), st.fixed_to_user(x[..., :layout.p]))
+    previous = None
+    ordered: list[str] = []
     for name, (pos, factor) in layout.family_slots.items():
-        if name in layout.family_units:  # a probability, sampled as its logit
-            out[name] = (cd, 1.0 / (1.0 + np.exp(-x[..., pos])))
+        kind = layout.family_kinds.get(name, "positive")
+        if kind == "unit":  # a probability, sampled as its logit
+            value = 1.0 / (1.0 + np.exp(-x[..., pos]))
+        elif kind == "real":
+            value = x[..., pos].copy()
+            ordered.append(name)
+        elif kind == "increment":  # above the one before it
+            value = previous + np.exp(x[..., pos])
+            ordered.append(name)
         else:
-            out[name] = (cd, factor * np.exp(x[..., pos]))
+            value = factor * np.exp(x[..., pos])
+        out[name] = (cd, value)
+        previous = value
+    if ordered and layout.p:  # thresholds sit at the predictors' means: to the user's
+        cuts = st.intercepts_to_user(np.stack([out[n][1] for n in ordered], axis=-1),
+                                     out[names.FIXED][1])
+        for j, name in enumerate(ordered):
+            out[name] = (cd, cuts[..., j])
     start = 0
     for k, (b, s) in enumerate(zip(design.blocks, layout.blocks, strict=True)):
         L, G = b.label, b.group

@@ -110,13 +110,22 @@ def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True
             raise DataError(f"newdata lacks the column {missing[0]!r} used by the model.")
     eta = linear_predictor_draws(res, data, include_random=include_random,
                                  new_levels=new_levels, random_seed=random_seed)
+    index = res.design.data.index if data is None else data.index
+    params = {k: res.draws(k) for k in res.family.parameters}
+    probs = res.family.category_probabilities(eta, params) if scale == "response" else None
+    if probs is not None:  # a categorical response: each category's probability
+        cats = list(res.design.categories or range(probs.shape[2]))
+        stats = describe(probs.reshape(probs.shape[0], -1), res.interval)
+        rows = pd.MultiIndex.from_product([index, cats],
+                                          names=[index.name, res.design.response_name])
+        df = pd.DataFrame(stats, index=rows)
+        df.attrs["interval"] = res.interval
+        return df
     if scale == "link":
         values = eta
     else:  # E[y]: the inverse link, or what the family says its response's mean is
-        params = {k: res.draws(k) for k in res.family.parameters}
         values = res.family.expected_response(eta, params)
     stats = describe(values, res.interval)
-    index = res.design.data.index if data is None else data.index
     df = pd.DataFrame(stats, index=index)
     df.attrs["interval"] = res.interval
     return df

@@ -78,6 +78,9 @@ def build_summary(res: ResultView) -> Report:
     rep.add(f"Formula: {d.formula_text}")
     success = f"; success = {d.response_name} == {d.success!r}" if d.success else ""
     scale = "" if res.family.link == "identity" else "; coefficients on the link scale"
+    if d.categories:  # an ordered response: its categories and the model's convention
+        success = (f"; categories {' < '.join(d.categories)}; P({d.response_name} <= k) = "
+                   f"F(Intercept[k] - eta)")
     rep.add(f"Family: {res.family.name} (link: {res.family.link}{scale}{success})")
     dropped = f", {d.n_dropped} dropped for missing values" if d.n_dropped else ""
     groups = "; ".join(f"{g}, {blocks[0].n_levels}" for g, blocks in d.groups.items())
@@ -107,7 +110,7 @@ def build_summary(res: ResultView) -> Report:
         rep.add("")
     rep.add(_fixed_table(res, lo, hi))
     rep.add("")
-    extra = [p for p in res.family.parameters if p != "sigma"]
+    extra = [p for p in res.family.distribution_parameters if p != "sigma"]
     if extra:
         fp = res.family_parameters
         rows = [[p, fmt_num(fp.loc[p, "mean"]), fmt_num(fp.loc[p, "sd"]),

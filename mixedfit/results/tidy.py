@@ -129,7 +129,7 @@ def _ran_vals(res: ResultView, coefficients: bool) -> list[pd.DataFrame]:
 
 
 def _family(res: ResultView) -> list[pd.DataFrame]:
-    names = [p for p in res.family.parameters if p != "sigma"]
+    names = [p for p in res.family.distribution_parameters if p != "sigma"]
     if not names:
         return []
     fp = res.family_parameters.loc[names]

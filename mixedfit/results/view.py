@@ -217,6 +217,11 @@ class ResultView:
                 out[cor_key(b.label)] = cor
         for name in self.family.parameters:
             out[name] = self.draws(name)
+        if self.family.intercepts and d.fixed_columns:  # thresholds: at the predictors' means
+            m = self.standardization.intercept_center
+            shift = self.draws(names.FIXED) @ m if m.size else 0.0
+            for name in self.family.intercepts:
+                out[name] = out[name] - shift
         return out
 
     # ------------------------------------------------------------ fixed effects
@@ -233,12 +238,17 @@ class ResultView:
         ['mean', 'sd', 'lower', 'upper', 'r_hat', 'ess_bulk', 'ess_tail']
         """
         cols = self.design.fixed_columns
-        if not cols:
+        cuts = list(self.family.intercepts)  # an ordinal model's thresholds come first
+        if not cols and not cuts:
             return pd.DataFrame(columns=[*STAT_COLUMNS, "r_hat", "ess_bulk", "ess_tail"])
-        df = self._frame(self.draws(names.FIXED), pd.Index(cols, name="term"))
-        diag = self._diagnostics_of(names.FIXED)
+        parts = [self.draws(c)[:, None] for c in cuts]
+        diags = [self._diagnostics_of(c) for c in cuts]
+        if cols:
+            parts.append(self.draws(names.FIXED))
+            diags.append(self._diagnostics_of(names.FIXED))
+        df = self._frame(np.concatenate(parts, axis=1), pd.Index(cuts + cols, name="term"))
         for key in ("r_hat", "ess_bulk", "ess_tail"):
-            df[key] = np.asarray(diag[key]).reshape(-1)
+            df[key] = np.concatenate([np.asarray(d[key]).reshape(-1) for d in diags])
         return df
 
     def _diagnostics_of(self, name: str) -> dict[str, np.ndarray]:
@@ -396,7 +406,7 @@ class ResultView:
         >>> res.family_parameters.index.tolist()
         ['sigma']
         """
-        names = list(self.family.parameters)
+        names = list(self.family.distribution_parameters)
         if not names:
             return pd.DataFrame(columns=STAT_COLUMNS)
         draws = np.column_stack([self.draws(n) for n in names])
@@ -449,14 +459,17 @@ class ResultView:
             For a level not seen in fitting: draw its effects from the fitted
             population distribution (one draw per posterior draw), or raise.
         scale : {"response", "link"}, default "response"
-            Expected response, or the linear predictor.
+            Expected response, or the linear predictor. For an ordered (cumulative)
+            response, "response" gives the probability of each category.
         random_seed : int, optional
             Seed for the new-level draws.
 
         Returns
         -------
         pandas.DataFrame
-            ``mean``, ``sd``, ``lower``, ``upper`` per row, indexed like ``newdata``.
+            ``mean``, ``sd``, ``lower``, ``upper`` per row, indexed like ``newdata``;
+            for an ordered response one row per row and category (a two-level index:
+            the row's label, then the category).
 
         Examples
         --------

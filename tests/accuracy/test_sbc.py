@@ -136,7 +136,8 @@ def test_model_parameters_exist_in_prior_draws(name: str) -> None:
         design = build_design(spec.formula, data, family=fam, check_response=False)
         resolved = resolve_priors(design, fam, spec.priors)
         y = (np.arange(30.0) % 2 if fam.binary else (np.arange(30.0) + 1) / 31
-             if fam.probability else np.arange(30.0) * 9 + 1)
+             if fam.probability else np.arange(30.0) % 3 if fam.ordered_categories
+             else np.arange(30.0) * 9 + 1)
         other = resolve_priors(build_design(spec.formula, data.assign(y=y), family=fam), fam,
                                spec.priors)
     assert resolved == other  # the priors do not depend on the response
@@ -163,7 +164,7 @@ def test_captured_model_is_the_one_fit_builds(monkeypatch: pytest.MonkeyPatch) -
 #: the models of every other family run on the compiled backend only here (their PyMC
 #: density is checked against the kernel's in tests/backends/test_compiled.py)
 FAMILY_MODELS = ("t", "probit", "poisson_identity", "negativebinomial", "gamma", "beta",
-                 "zero_inflated_poisson", "hurdle_negativebinomial")
+                 "zero_inflated_poisson", "hurdle_negativebinomial", "cumulative")
 
 
 @pytest.mark.slow

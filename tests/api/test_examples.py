@@ -38,6 +38,9 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "meta_analysis.py": (["Known standard errors: sei", "Average risk ratio:",
                           "Risk ratio in a new trial", "Meta-regression on absolute latitude"],
                          ["meta_forest.png"]),
+    "wine.py": (["categories 1 < 2 < 3 < 4 < 5", "Intercept[4]", "P(rating = k) for a typical",
+                 "P(warm fermentation raises the bitterness)", "logit / probit"],
+                ["wine_ppc.png"]),
 }
 
 

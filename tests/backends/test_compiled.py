@@ -28,7 +28,7 @@ def _data(seed: int = 0, n_groups: int = 7, per: int = 9) -> pd.DataFrame:
     x = rng.normal(size=n)
     w = rng.normal(size=n)
     eta = 0.3 + 0.5 * x + rng.normal(0, 0.5, n_groups)[g] + rng.normal(0, 0.3, 4)[h]
-    return pd.DataFrame({
+    df = pd.DataFrame({
         "y": eta + rng.normal(0, 0.7, n), "x": x, "w": w,
         "k": rng.poisson(np.exp(eta)), "b": rng.binomial(1, 1 / (1 + np.exp(-eta))),
         "s": rng.binomial(5, 1 / (1 + np.exp(-eta))), "t": np.full(n, 5),
@@ -41,6 +41,10 @@ def _data(seed: int = 0, n_groups: int = 7, per: int = 9) -> pd.DataFrame:
         "pinv": rng.gamma(5.0, 1.0 / (3.0 + 0.5 * eta) / 5.0),
         # group-level predictors: constant within each level of g (of h)
         "gx": rng.normal(size=n_groups)[g], "hx": rng.normal(size=4)[h] + 5.0})
+    # an ordinal response: ratings 1 to 4, the latent eta + logistic noise cut at -1, 0.5, 2
+    latent = eta + np.random.default_rng(seed + 100).logistic(size=n)
+    df["o"] = 1 + np.searchsorted([-1.0, 0.5, 2.0], latent)
+    return df
 
 
 CASES = [
@@ -98,6 +102,12 @@ CASES = [
     ("prop ~ x + (1 + x | g)", "beta", None),
     ("prop ~ x + (1 | g) + (1 | h)", "beta/probit", {"kappa": Prior("HalfNormal", sigma=20)}),
     ("prop ~ z + (1 | g)", "beta/cloglog", None),
+    # ordinal: thresholds (the first and the logs of the differences) at the predictors'
+    # means, with the default and a user prior on all of them ("Intercept")
+    ("o ~ x + (1 + x | g)", "cumulative", None),
+    ("o ~ z + w + (1 | g) + (1 | h)", "cumulative/probit",
+     {"Intercept": Prior("StudentT", nu=5, mu=1, sigma=4)}),
+    ("o ~ x + (1 | g)", "cumulative/probit", None),
 ]
 
 
@@ -106,6 +116,7 @@ def _layout(formula: str, family: str, priors: dict | None, centred: bool,
     name, _, link = family.partition("/")
     fam = mf.families.get_family(name, link=link or None)
     d = build_design(formula, _data(), family=fam, weights=weights)
+    fam = fam.for_levels(d.categories)  # an ordinal family's thresholds
     pri = resolve_priors(d, fam, priors)
     assert unsupported_reason(d, fam, pri) is None
     return d, fam, pri, make_layout(d, fam, pri, [centred] * len(d.blocks), sufficient=sufficient)
@@ -161,8 +172,14 @@ def pymc_point(d, lay, x0: np.ndarray, names: set[str]) -> dict:
     rows, shifts = st.fixed_prior_rows()
     theta = shifts + rows @ x0[:lay.p]
     values: dict[str, np.ndarray] = {"fixed": theta}
+    cuts = [pos for name, (pos, _) in lay.family_slots.items()
+            if lay.family_kinds[name] in ("real", "increment")]
+    if cuts:  # thresholds: one vector with PyMC's ordered transform, as the kernel's
+        values["thresholds_ordered__"] = x0[cuts]
     for name, (pos, factor) in lay.family_slots.items():
-        if name in lay.family_units:  # a probability: the logit, PyMC's logodds transform
+        if lay.family_kinds[name] in ("real", "increment"):
+            continue
+        if lay.family_kinds[name] == "unit":  # a probability: the logit, PyMC's logodds
             values[f"{name}_logodds__"] = x0[pos]
         else:
             values[f"{name}_log__"] = np.log(factor) + x0[pos]
@@ -188,11 +205,18 @@ def pymc_point(d, lay, x0: np.ndarray, names: set[str]) -> dict:
     return point
 
 
+#: PyMC's OrderedProbit computes each row's log probability to about 1e-7 (measured
+#: against scipy's log_ndtr, to which the kernel's agrees within 1e-14:
+#: test_ordinal_interval_probabilities_are_exact), so over the 63 rows of _data its sum
+#: moves by up to ~1e-6 between points; every other family is compared at 1e-8 relative
+PROBIT_ORDINAL_TOL = 1e-5
+
+
 def assert_density_equals_pymc(d, fam, pri, lay, centred: bool, jitter: float = 0.2
                                ) -> set[str]:
     """The kernel's log density minus the PyMC model's is the same constant at three
-    jittered start points (1e-8 relative: float rounding); returns the PyMC model's
-    value variables."""
+    jittered start points (1e-8 relative: float rounding; see PROBIT_ORDINAL_TOL);
+    returns the PyMC model's value variables."""
     from mixedfit.backends.pymc_model import build_model
 
     model = build_model(d, fam, pri, centered=[centred] * len(d.blocks))
@@ -203,7 +227,9 @@ def assert_density_equals_pymc(d, fam, pri, lay, centred: bool, jitter: float = 
     for _ in range(3):
         x0 = lay.initial_point(int(rng.integers(1000))) + rng.normal(0, jitter, lay.dim)
         diffs.append(logp_and_grad(lay, x0)[0] - float(logp(pymc_point(d, lay, x0, names))))
-    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+    tol = (PROBIT_ORDINAL_TOL if fam.ordered_categories and fam.link == "probit"
+           else 1e-8 * max(1.0, abs(diffs[0])))
+    assert np.ptp(diffs) < tol
     return names
 
 
@@ -265,8 +291,10 @@ def test_unsupported_models_name_the_reason():
     d = build_design("y ~ x + (1 | g)", _data().assign(y=lambda f: np.exp(f.y)))
     for name in mf.families.FAMILIES:  # every family and link is compiled
         for link in mf.families.get_family(name).links:
-            fam = mf.families.get_family(name, link=link)
+            fam = mf.families.get_family(name, link=link).for_levels(["a", "b", "c"])
             assert unsupported_reason(d, fam, resolve_priors(d, fam, None)) is None, fam
+    unbound = mf.families.cumulative()  # an ordinal family needs its categories
+    assert "before its categories are known" in unsupported_reason(d, unbound, {})
     fam = mf.families.gaussian()
     pri = resolve_priors(d, fam, {"x": Prior("Uniform", lower=-5, upper=5)})
     assert unsupported_reason(d, fam, pri) == "the prior Uniform(lower=-5, upper=5) on x"
@@ -417,3 +445,62 @@ def test_zero_inflated_density_equals_the_pymc_model(family, weights, centred):
     names = assert_density_equals_pymc(d, fam, pri, lay, centred, jitter=0.3)
     assert f"{prob}_logodds__" in names
     assert_gradient_matches(lay, points=1)
+
+
+@pytest.mark.parametrize("weights", [None, "e"])
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_ordinal_thresholds_with_mixed_priors_and_weights(link, weights):
+    # thresholds with priors of different distributions (the compiled backend only) and
+    # prior weights: the gradient by central differences, the density against PyMC's
+    # with one distribution
+    fam = mf.families.cumulative(link)
+    d = build_design("o ~ x + w + (1 + x | g)", _data(), family=fam, weights=weights)
+    fam = fam.for_levels(d.categories)
+    assert d.categories == ["1", "2", "3", "4"] and "Intercept" not in d.fixed_columns
+    pri = resolve_priors(d, fam, {"Intercept[2]": Prior("Normal", mu=0.5, sigma=2),
+                                  "Intercept[3]": Prior("Cauchy", alpha=1, beta=3)})
+    lay = make_layout(d, fam, pri, [False])
+    assert_gradient_matches(lay, points=2)
+    pri = resolve_priors(d, fam, None)
+    lay = make_layout(d, fam, pri, [True])
+    names = assert_density_equals_pymc(d, fam, pri, lay, True, jitter=0.3)
+    assert "_thresholds_ordered__" in names
+
+
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_ordinal_interval_probabilities_are_exact(link):
+    # the kernel's log(F(a) - F(b)) against scipy (log_ndtr; the logistic's logs by
+    # logaddexp) far into both tails, and its derivatives against central differences
+    from scipy import special
+
+    from mixedfit.fast.buffer import LINKS
+    from mixedfit.fast.rowlik import interval_term
+
+    def log_cdf(x):
+        return special.log_ndtr(x) if link == "probit" else -np.logaddexp(0.0, -x)
+
+    code = LINKS[link]
+    for b in (-40.0, -8.0, -1.3, 0.0, 0.4, 6.0, 35.0):
+        for gap in (1e-6, 0.05, 1.0, 4.0, 30.0):
+            a = b + gap
+            hi, lo = (a, b) if b <= 0 else (-b, -a)  # the smaller tail, as the kernel
+            diff = log_cdf(lo) - log_cdf(hi)
+            expected = log_cdf(hi) + np.log1p(-np.exp(diff))
+            # the reference loses eps |log F(lo)| in diff to cancellation, magnified by
+            # e^diff / (1 - e^diff) (the kernel computes a - b exactly instead)
+            slack = 4e-16 * abs(log_cdf(lo)) * np.exp(diff) / -np.expm1(diff)
+            lp, da, db = interval_term(code, a, b, True, True)
+            assert lp == pytest.approx(expected, rel=1e-12, abs=1e-12 + slack), (a, b)
+            h = 1e-6 * max(1.0, abs(a))
+            if gap > 10 * h:
+                num_a = (interval_term(code, a + h, b, True, True)[0]
+                         - interval_term(code, a - h, b, True, True)[0]) / (2 * h)
+                num_b = (interval_term(code, a, b + h, True, True)[0]
+                         - interval_term(code, a, b - h, True, True)[0]) / (2 * h)
+                assert da == pytest.approx(num_a, rel=1e-5, abs=1e-6), (a, b)
+                assert db == pytest.approx(num_b, rel=1e-5, abs=1e-6), (a, b)
+        # the first and last categories
+        assert interval_term(code, b, 0.0, True, False)[0] == pytest.approx(
+            log_cdf(b), rel=1e-12, abs=1e-300)
+        assert interval_term(code, 0.0, b, False, True)[0] == pytest.approx(
+            log_cdf(-b), rel=1e-12, abs=1e-300)

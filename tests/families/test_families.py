@@ -15,7 +15,13 @@ from mixedfit.families import FAMILIES, Family, get_family
 from mixedfit.families.links import LINKS, dmu_deta, inverse_link, link_function
 from mixedfit.priors import DISTRIBUTIONS
 
-PARAMS = {"sigma": 0.7, "nu": 6.0, "alpha": 3.0, "kappa": 12.0, "zi": 0.3, "hu": 0.4}
+PARAMS = {"sigma": 0.7, "nu": 6.0, "alpha": 3.0, "kappa": 12.0, "zi": 0.3, "hu": 0.4,
+          "Intercept[1]": -1.0, "Intercept[2]": 0.2, "Intercept[3]": 1.5}
+
+
+def _family(name: str) -> Family:
+    """The family, with four categories where it needs its response's (ordinal)."""
+    return get_family(name).for_levels(["a", "b", "c", "d"])
 
 
 @pytest.mark.parametrize("link", LINKS)
@@ -29,13 +35,15 @@ def test_links_invert_and_differentiate(link):
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_a_family_declares_what_it_needs(name):
-    fam = get_family(name)
+    fam = _family(name)
     assert isinstance(fam, Family) and fam.link == fam.links[0]
     assert set(fam.links) <= set(LINKS)
-    priors = fam.parameter_priors(np.array([1.0, 2.0, 4.0]))
+    priors = fam.parameter_priors(np.array([1.0, 2.0, 3.0]))
     assert set(priors) == set(fam.parameters)
-    for key, (dist, params) in priors.items():  # a known prior, positive or on (0, 1)
-        support = "unit" if key in fam.unit_parameters else "positive"
+    for key, (dist, params) in priors.items():  # a known prior: positive, on (0, 1), real
+        kind = fam.parameter_transform(key)
+        support = {"increment": "real"}.get(kind, kind)
+        assert (key in fam.unit_parameters) == (kind == "unit")
         assert DISTRIBUTIONS[dist].support == support, (name, dist)
         mf.Prior(dist, **params)
     assert set(fam.unit_parameters) <= set(fam.parameters)
@@ -45,17 +53,19 @@ def test_a_family_declares_what_it_needs(name):
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_the_simulator_matches_the_mean_and_variance(name):
-    fam = get_family(name)
+    fam = _family(name)
     rng = np.random.default_rng(1)
     mu0 = {"bernoulli": 0.3, "binomial": 0.3, "beta": 0.3, "gamma": 2.0}.get(name, 2.5)
-    eta = np.full((1, 200_000), float(fam.link_function(mu0)))
+    # an ordinal family's linear predictor is a location (its "link" acts on the thresholds)
+    eta0 = 0.3 if fam.ordered_categories else float(fam.link_function(mu0))
+    eta = np.full((1, 200_000), eta0)
     params = {p: np.array([PARAMS[p]]) for p in fam.parameters}
     trials = np.full(eta.shape[1], 5.0) if fam.takes_trials else None
     y = fam.simulate(fam.inverse_link(eta), params, trials, rng)[0]
     n = 5.0 if fam.takes_trials else 1.0
     mean = y.mean() / n
     # E[y]: mu, or (1 - zi) mu and (1 - hu) mu / (1 - p(0)) for the zero-inflated and
-    # hurdle families (their mean is not the count part's)
+    # hurdle families (their mean is not the count part's), the mean code for an ordinal one
     expected = float(fam.expected_response(eta[:, :1], params)[0, 0])
     assert abs(mean - expected) < 5 * y.std() / n / np.sqrt(y.size), (name, mean, expected)
     if fam.unit_parameters:
@@ -69,6 +79,13 @@ def test_the_simulator_matches_the_mean_and_variance(name):
         if fam.binary:
             total = probs[0, :2].sum()
         assert total == pytest.approx(1.0, abs=1e-6), name
+    probs = fam.category_probabilities(eta[:, :1], params)
+    if probs is not None:  # each category's share among the simulated responses
+        shares = np.bincount(y.astype(int), minlength=probs.shape[2]) / y.size
+        np.testing.assert_allclose(shares, probs[0, 0], atol=5 * np.sqrt(0.25 / y.size))
+        np.testing.assert_allclose(np.exp(fam.log_likelihood(
+            np.arange(probs.shape[2], dtype=float), np.full((1, probs.shape[2]), eta0),
+            params, None))[0], probs[0, 0], rtol=1e-12)
 
 
 def test_names_and_aliases():
