@@ -83,7 +83,8 @@ class MixedResult(ResultView):
         if trials is not None and self.design.formula.response.startswith("cbind("):
             trials = None
         return fit(self.formula, self.design.data, family=self.family, priors=priors,
-                   trials=trials, weights=self.design.weights, se=self.design.se, **kwargs)
+                   trials=trials, weights=self.design.weights, se=self.design.se,
+                   **{**self.design.dpar_formulas, **kwargs})
 
     def to_bambi(self) -> Any:
         """The equivalent unfitted ``bambi.Model`` (same terms, family, link and priors),
@@ -169,10 +170,12 @@ def prior_predictive(
     weights: Any = None,
     se: Any = None,
     na_action: str = "drop",
+    **formulas: str,
 ) -> PriorPredictive:
     """Simulate responses from the priors alone, to see what they imply before fitting.
 
-    Parameters are as in :func:`fit`; ``draws`` is the number of simulated data sets.
+    Parameters are as in :func:`fit`; ``draws`` is the number of simulated data sets;
+    ``sigma=``, ``zi=``... give family parameters their formulas, as in :func:`fit`.
 
     Returns
     -------
@@ -190,7 +193,8 @@ def prior_predictive(
     draws = check_int("draws", draws, 1)
     random_seed = check_seed(random_seed)
     spec = make_spec(formula, data, family=family, priors=priors, trials=trials,
-                     weights=weights, se=se, na_action=na_action, check_response=False)
+                     weights=weights, se=se, na_action=na_action, check_response=False,
+                     dpars=formulas)
     try:
         idata = BACKENDS["pymc"].prior_draws(spec, draws, random_seed)
     except MixedFitError:
@@ -226,6 +230,12 @@ def fit(
     log_likelihood: bool | None = None,
     warn: bool = True,
     na_action: str = "drop",
+    sigma: str | None = None,
+    nu: str | None = None,
+    alpha: str | None = None,
+    kappa: str | None = None,
+    zi: str | None = None,
+    hu: str | None = None,
 ) -> MixedResult:
     """Fit a mixed-effects model written as an lme4 formula.
 
@@ -327,6 +337,13 @@ def fit(
         offsets, grouping factors, trials): ``"drop"`` them with a
         :class:`~mixedfit.design.MissingDataWarning` that counts them, or raise a
         :class:`DataError` that names the columns and rows.
+    sigma, nu, alpha, kappa, zi, hu : str, optional
+        A one-sided formula for the family parameter of that name, with fixed and group
+        terms (``sigma="~ x + (1 | g)"``): the parameter varies by row, on its log scale
+        (the logit scale for ``zi`` and ``hu``); brms' ``bf(y ~ ..., sigma ~ ...)``,
+        glmmTMB's ``dispformula`` and ``ziformula``. Its coefficients are reported with
+        the fixed effects as ``sigma_Intercept``, ``sigma_x``, its group effects under
+        the parameter's name (``sigma_Intercept`` of ``g``).
 
     Returns
     -------
@@ -367,8 +384,10 @@ def fit(
                "na_action": na_action}
     # the options that need no data first, so that a wrong one fails at once
     check_options(**options)
+    dpars = {k: v for k, v in (("sigma", sigma), ("nu", nu), ("alpha", alpha),
+                                ("kappa", kappa), ("zi", zi), ("hu", hu)) if v is not None}
     spec = make_spec(formula, data, family=family, priors=priors, trials=trials,
-                     weights=weights, se=se, na_action=na_action)
+                     weights=weights, se=se, na_action=na_action, dpars=dpars)
     plan = make_plan(spec, trials=trials, weights=weights, se=se, **options)
     return _run(spec, plan)
 

@@ -42,6 +42,8 @@ from mixedfit.results.tidy import result_tables
 
 __all__ = ["main", "build_parser", "read_data", "CLIError"]
 
+#: The family parameters that take a formula (``--sigma '~ x'``...), as :func:`fit`'s.
+DPAR_OPTIONS = ("sigma", "nu", "alpha", "kappa", "zi", "hu")
 #: Output formats of ``fit`` and ``show``.
 FORMATS = ("text", "json", "csv")
 #: File suffixes read as CSV and as Parquet.
@@ -129,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--categories", metavar="A,B,...",
                    help="cumulative (ordinal) only: the response's categories, lowest first, "
                         "comma-separated (needed when they are text; numbers are ordered)")
+    for par in DPAR_OPTIONS:
+        p.add_argument(f"--{par}", metavar="FORMULA",
+                       help=f"a one-sided formula for the family parameter {par}, e.g. "
+                            f"'~ x + (1 | g)' (brms' {par} ~ ..., glmmTMB's "
+                            f"{'ziformula' if par in ('zi', 'hu') else 'dispformula'})")
     p.add_argument("--trials", metavar="COLUMN",
                    help="binomial only: the column with each row's number of trials")
     p.add_argument("--se", metavar="COLUMN",
@@ -187,7 +194,8 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     res = fit(args.formula, data, family=family, draws=args.draws, tune=args.tune,
                  chains=args.chains, random_seed=args.seed, progressbar=progress,
                  interval=args.interval, trials=args.trials, weights=args.weights,
-                 se=args.se)
+                 se=args.se, **{par: getattr(args, par) for par in DPAR_OPTIONS
+                                if getattr(args, par) is not None})
     if args.output:
         res.save(args.output)
         print(f"mixedfit: saved the result to {args.output}", file=sys.stderr)

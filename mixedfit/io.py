@@ -173,6 +173,7 @@ def _spec(res: ResultView, columns: list[dict[str, Any]]) -> dict[str, Any]:
         "version": FORMAT_VERSION,
         "mixedfit_version": __version__,
         "formula": res.formula,
+        "dpars": dict(d.dpar_formulas),
         "family": {"name": res.family.name, "link": res.family.link,
                    "categories": (None if res.family.categories is None
                                   else list(res.family.categories))},
@@ -280,7 +281,7 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
         if se is not None:  # known standard errors: the family without its sigma
             fam = fam.with_known_scale()
         design = build_design(spec["formula"], data, family=fam, trials=trials,
-                              weights=weights, se=se)
+                              weights=weights, se=se, dpars=spec.get("dpars") or None)
     fam = fam.for_levels(design.categories)
     design.n_dropped = int(spec.get("n_dropped", 0))
     priors = {key: Prior(p["name"], **_decode(p["params"])) for key, p in spec["priors"].items()}

@@ -67,6 +67,8 @@ blocks the diagonal mass matrix samples better.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from mixedfit.design import BlockDesign, Design
@@ -161,7 +163,17 @@ def _nested_in(inner: BlockDesign, outer: BlockDesign) -> bool:
 
 
 def choose_centering(design: Design, family: Family) -> list[bool]:
-    """Centred (True) or non-centred (False) for each block of the design."""
+    """Centred (True) or non-centred (False) for each block of the design; the blocks of
+    a family parameter's own formula are non-centred (a level's rows carry little
+    information about its scale)."""
+    if design.dpars:
+        mean = dataclasses.replace(design, X=design.X[:, design.columns_of("")],
+                                   fixed_columns=[design.fixed_columns[j]
+                                                  for j in design.columns_of("")],
+                                   fixed_targets=[], dpar_formulas={},
+                                   blocks=design.blocks_of(""))
+        chosen = iter(choose_centering(mean, family))
+        return [False if b.target else next(chosen) for b in design.blocks]
     gaussian = family.location_scale
     out = []
     for block, r in zip(design.blocks, information_ratios(design, family), strict=True):

@@ -332,20 +332,31 @@ def default_priors(design: Design, family: Family) -> dict[str, Prior]:
         standard deviations and correlations, then family parameters.
     """
     loc, scale = family.prior_location_scale(design.y, design.trials)
+    # a family parameter with its own formula: its intercept's prior and its scale
+    dpar = {par: family.dpar_priors(par, design.y, design.trials) for par in design.dpars}
+    targets = design.target_of_columns()
     priors: dict[str, Prior] = {}
     for j, col in enumerate(design.fixed_columns):
-        if col == "Intercept":
+        target = targets[j]
+        if target:
+            (dist, params), s = dpar[target]
+            priors[col] = (Prior(dist, **params) if col == f"{target}_Intercept" else
+                           Prior("Normal", mu=0.0, sigma=s / _scale(design.X[:, j])))
+        elif col == "Intercept":
             priors[col] = Prior("Normal", mu=loc, sigma=2.5 * scale)
         else:
             priors[col] = Prior("Normal", mu=0.0, sigma=2.5 * scale / _scale(design.X[:, j]))
     for block in design.blocks:
+        width = dpar[block.target][1] if block.target else 2.5 * scale
+        intercept = f"{block.target}_Intercept" if block.target else "Intercept"
         for j, col in enumerate(block.columns):
-            s = 1.0 if col == "Intercept" else _scale(block.Z[:, j])
-            priors[sd_key(col, block.group)] = Prior("HalfNormal", sigma=2.5 * scale / s)
+            s = 1.0 if col == intercept else _scale(block.Z[:, j])
+            priors[sd_key(col, block.group)] = Prior("HalfNormal", sigma=width / s)
         if block.correlated:
             priors[cor_key(block.label)] = Prior("LKJ", eta=1.0)
     priors.update({name: Prior(dist, **params)
-                   for name, (dist, params) in family.parameter_priors(design.y).items()})
+                   for name, (dist, params) in family.parameter_priors(design.y).items()
+                   if name not in design.dpar_formulas})
     return priors
 
 

@@ -54,8 +54,8 @@ class ModelSpec:
 
 def make_spec(formula: Any, data: Any, *, family: str | Family = "gaussian",
               priors: Mapping[str, Any] | None = None, trials: Any = None, weights: Any = None,
-              se: Any = None, na_action: str = "drop", check_response: bool = True
-              ) -> ModelSpec:
+              se: Any = None, na_action: str = "drop", check_response: bool = True,
+              dpars: Mapping[str, str] | None = None) -> ModelSpec:
     """Design, family and resolved priors: everything checked before any sampling.
 
     ``weights`` has lme4's meaning: for the binomial family the number of trials of a
@@ -78,6 +78,7 @@ def make_spec(formula: Any, data: Any, *, family: str | Family = "gaussian",
                               "weights= are the trials of a proportion response, as in glmer.")
         trials, weights = weights, None
     design = build_design(formula, data, family=fam, trials=trials, weights=weights, se=se,
-                          na_action=na_action, check_response=check_response)
+                          na_action=na_action, check_response=check_response,
+                          dpars=dict(dpars or {}))
     fam = fam.for_levels(design.categories)  # an ordinal family's thresholds
     return ModelSpec(design, fam, resolve_priors(design, fam, priors))

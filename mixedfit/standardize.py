@@ -91,6 +91,12 @@ def _rms(values: np.ndarray) -> float:
     return top * float(np.sqrt(np.mean((values / top) ** 2)))
 
 
+def _column_means(values: np.ndarray) -> np.ndarray:
+    """Each column's mean, computed on the column alone (the same bits whatever the
+    array's memory order or the other columns)."""
+    return np.array([float(np.mean(values[:, j])) for j in range(values.shape[1])])
+
+
 def _centring_matrix(center: np.ndarray, scale: np.ndarray, intercept: int) -> np.ndarray:
     """``M`` with ``W* = W M`` for ``W*_j = (W_j - center_j W_intercept) / scale_j``."""
     q = center.size
@@ -121,6 +127,9 @@ class BlockScaling:
     scale: np.ndarray
     intercept: int
     centred: bool
+    #: the response's scale ``s`` for a block of the mean's linear predictor, 1 for a
+    #: family parameter's (on its log or logit scale, which has no units)
+    factor: float = 1.0
 
     @property
     def internal_map(self) -> np.ndarray:
@@ -174,16 +183,24 @@ class Standardization:
     #: the predictors' means that the family's intercepts (an ordinal model's
     #: thresholds) absorb: zeros unless the family has them
     intercept_center: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: each fixed column's factor: ``s`` for the mean's columns, 1 for those of a family
+    #: parameter's own formula (empty: ``s`` for every column)
+    column_factor: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def _factors(self) -> np.ndarray | float:
+        return self.column_factor if self.column_factor.size else self.y_scale
 
     # ----------------------------------------------------------------- fixed effects
     def fixed_to_user(self, beta_star: np.ndarray) -> np.ndarray:
         """User's fixed effects from internal ones (any leading axes)."""
-        return self.shift + self.y_scale * beta_star @ self.K.T
+        return self.shift + self._factors * (beta_star @ self.K.T)
 
     def fixed_prior_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """``(R, h)``: the parameter that fixed prior ``k`` sits on is ``h_k + R_k . beta*``."""
         F = self.functional
-        return self.y_scale * F @ self.K, F @ self.shift
+        factors = np.broadcast_to(self._factors, (self.K.shape[0],))
+        return F @ (factors[:, None] * self.K), F @ self.shift
 
     def at_prior_sites(self, beta: np.ndarray) -> np.ndarray:
         """The parameters the fixed-effect priors sit on, ``F beta`` (any leading axes)."""
@@ -204,16 +221,16 @@ class Standardization:
     # ----------------------------------------------------------------- group effects
     def sd_factors(self, k: int) -> np.ndarray:
         """Block ``k``'s sds where its priors sit, per unit of internal sd: ``s / e``."""
-        return self.y_scale / self.blocks[k].scale
+        return self.blocks[k].factor / self.blocks[k].scale
 
     def effects_to_user(self, k: int, u_star: np.ndarray) -> np.ndarray:
         """User's group effects ``(..., q)`` of block ``k`` from internal ones."""
-        return self.y_scale * u_star @ self.blocks[k].internal_map.T
+        return self.blocks[k].factor * u_star @ self.blocks[k].internal_map.T
 
     def covariance_to_user(self, k: int, chol_star: np.ndarray) -> np.ndarray:
         """User's covariance ``(..., q, q)`` of block ``k``'s effects from internal
         Cholesky factors ``(..., q, q)``."""
-        a = self.y_scale * self.blocks[k].internal_map
+        a = self.blocks[k].factor * self.blocks[k].internal_map
         c = a @ chol_star
         return c @ np.swapaxes(c, -1, -2)
 
@@ -237,18 +254,20 @@ def _means_text(names: list[str], means: np.ndarray, limit: int = 3) -> str:
     return f"the predictors' means ({', '.join(shown[:limit])}{more})"
 
 
-def _block_scaling(block: BlockDesign, user: frozenset[str]) -> BlockScaling:
+def _block_scaling(block: BlockDesign, user: frozenset[str], factor: float) -> BlockScaling:
     q = block.n_terms
-    i0 = block.columns.index("Intercept") if "Intercept" in block.columns else -1
-    pinned = {sd_key("Intercept", block.group), cor_key(block.label)} & user
+    name0 = f"{block.target}_Intercept" if block.target else "Intercept"
+    i0 = block.columns.index(name0) if name0 in block.columns else -1
+    pinned = {sd_key(name0, block.group), cor_key(block.label)} & user
     centred = bool(block.correlated and q > 1 and i0 >= 0 and not pinned)
     Z = np.asarray(block.Z, dtype=float)
     center = np.zeros(q)
     if centred:
-        center = Z.mean(axis=0)
+        center = _column_means(Z)
         center[i0] = 0.0
     scale = np.array([_rms(Z[:, j] - center[j]) for j in range(q)])
-    return BlockScaling(center=center, scale=scale, intercept=i0, centred=centred)
+    return BlockScaling(center=center, scale=scale, intercept=i0, centred=centred,
+                        factor=factor)
 
 
 def _shared_columns(design: Design) -> list[int]:
@@ -316,28 +335,48 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
     X = np.asarray(design.X, dtype=float)
     n, p = X.shape
     cols = design.fixed_columns
+    targets = design.target_of_columns()
     i0 = cols.index("Intercept") if "Intercept" in cols else -1
     x_center = np.zeros(p)
-    if i0 >= 0 and p > 1:
-        x_center = X.mean(axis=0)
-        x_center[i0] = 0.0
-    absorbs = bool(family.intercepts) and p > 0
-    if absorbs:  # the family's thresholds are the intercept: they absorb the centring
-        x_center = X.mean(axis=0)
-    x_scale = np.array([_rms(X[:, j] - x_center[j]) for j in range(p)])
-    X_star = (X - x_center[None, :]) / x_scale[None, :] if p else X
-    if i0 >= 0:
-        X_star[:, i0] = 1.0
-    X_star, orth = _orthogonalise(X_star, _shared_columns(design), i0)
-    K = _centring_matrix(x_center, x_scale, i0) @ orth
+    x_scale = np.ones(p)
+    X_star = X.copy()
+    K = np.eye(p)
     functional = np.eye(p)
     labels: dict[str, str] = {}
-    names = [c for c in cols if c != "Intercept"]
-    if i0 >= 0 and p > 1 and "Intercept" not in user:
-        functional[i0] += x_center
-        labels["Intercept"] = "at " + _means_text(names, np.delete(x_center, i0))
-    if absorbs:
-        labels.update({name: "at " + _means_text(names, x_center) for name in family.intercepts})
+    absorbs = bool(family.intercepts) and len(design.columns_of("")) > 0
+    # each linear predictor (the mean's, and that of each family parameter with its own
+    # formula) is centred, scaled and orthogonalised on its own columns
+    for target in dict.fromkeys(targets.tolist()):
+        idx = np.flatnonzero(targets == target)
+        name0 = f"{target}_Intercept" if target else "Intercept"
+        tcols = [cols[j] for j in idx]
+        j0 = tcols.index(name0) if name0 in tcols else -1
+        Xt = X[:, idx]
+        center = np.zeros(idx.size)
+        if (j0 >= 0 and idx.size > 1) or (absorbs and not target):
+            # (an ordinal model's thresholds are its intercept: they absorb the centring);
+            # column by column, so that a column shared with a block has the block's centre
+            # to the last bit (hierarchical centring compares them)
+            center = _column_means(Xt)
+            if j0 >= 0:
+                center[j0] = 0.0
+        scale = np.array([_rms(Xt[:, j] - center[j]) for j in range(idx.size)])
+        St = (Xt - center[None, :]) / scale[None, :] if idx.size else Xt
+        if j0 >= 0:
+            St[:, j0] = 1.0
+        shared = [k for k, j in enumerate(idx) if j in _shared_columns(design)]
+        St, orth = _orthogonalise(St, shared, j0)
+        X_star[:, idx] = St
+        K[np.ix_(idx, idx)] = _centring_matrix(center, scale, j0) @ orth
+        x_center[idx], x_scale[idx] = center, scale
+        others = [c for c in tcols if c != name0]
+        if j0 >= 0 and idx.size > 1 and name0 not in user:
+            functional[idx[j0], idx] += center
+            labels[name0] = "at " + _means_text(others, np.delete(center, j0))
+        if absorbs and not target:
+            labels.update({name: "at " + _means_text(others, center)
+                           for name in family.intercepts})
+    mean_idx = design.columns_of("")
 
     shift = np.zeros(p)
     y_scale = 1.0
@@ -348,19 +387,22 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
         # observation weights: weighted least squares and a weighted root mean square
         lw = design.likelihood_weights()
         root_w = np.sqrt(lw) if lw is not None else np.ones(n)
-        if p:
-            coef = np.zeros(p)
+        if mean_idx.size:
+            Xm = X_star[:, mean_idx]
+            coef = np.zeros(mean_idx.size)
             for _ in range(2):  # one step of iterative refinement
-                step = np.linalg.lstsq(X_star * root_w[:, None], resid * root_w,
-                                       rcond=None)[0]
+                step = np.linalg.lstsq(Xm * root_w[:, None], resid * root_w, rcond=None)[0]
                 coef += step
-                resid = resid - X_star @ step
-            shift = K @ coef
+                resid = resid - Xm @ step
+            shift[mean_idx] = K[np.ix_(mean_idx, mean_idx)] @ coef
         y_scale = _rms(resid * root_w)
         y = resid / y_scale
         offset = None
+        if "sigma" in design.dpar_formulas:  # log sigma = log s + log sigma*
+            shift[cols.index("sigma_Intercept")] = np.log(y_scale)
+    column_factor = np.where(targets == "", y_scale, 1.0) if design.dpars else np.zeros(0)
 
-    blocks = [_block_scaling(b, user) for b in design.blocks]
+    blocks = [_block_scaling(b, user, 1.0 if b.target else y_scale) for b in design.blocks]
     new_blocks = []
     for b, bs in zip(design.blocks, blocks, strict=True):
         Zs = (np.asarray(b.Z, dtype=float) - bs.center[None, :]) / bs.scale[None, :]
@@ -368,12 +410,14 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
             Zs[:, bs.intercept] = 1.0
         new_blocks.append(dataclasses.replace(b, Z=Zs))
         if bs.centred:
-            text = "at " + _means_text([c for c in b.columns if c != "Intercept"],
+            text = "at " + _means_text([c for k, c in enumerate(b.columns)
+                                        if k != bs.intercept],
                                        np.delete(bs.center, bs.intercept))
-            labels[sd_key("Intercept", b.group)] = text
+            labels[sd_key(b.columns[bs.intercept], b.group)] = text
             labels[cor_key(b.label)] = text
     internal = dataclasses.replace(design, X=X_star, y=y, offset=offset, blocks=new_blocks)
     return Standardization(x_center=x_center, x_scale=x_scale, x_intercept=i0, K=K, shift=shift,
                            y_scale=y_scale, functional=functional, blocks=blocks,
                            internal=internal, _labels=labels,
-                           intercept_center=x_center if absorbs else np.zeros(0))
+                           intercept_center=(x_center[mean_idx] if absorbs else np.zeros(0)),
+                           column_factor=column_factor)

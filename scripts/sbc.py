@@ -207,6 +207,8 @@ class SBCModel:
     family: str = "gaussian"
     defaults: dict[str, Any] = field(default_factory=dict)
     x_shift: float = 0.0
+    #: family parameters' own formulas (``{"sigma": "~ x + (1 | g)"}``)
+    dpars: dict[str, str] = field(default_factory=dict)
 
 
 def _priors(correlated: bool) -> dict[str, Any]:
@@ -304,6 +306,20 @@ def _models() -> dict[str, SBCModel]:
             (*(Parameter(f"Intercept[{k}]", f"Intercept[{k}]") for k in (1, 2, 3)),
              *common[1:], u_intercept),
             family="cumulative"),
+        # sigma with its own formula: a slope and a group effect on log sigma
+        "sigma_formula": SBCModel(
+            "y ~ x + (1 | g)",
+            {"Intercept": Prior("Normal", mu=0.0, sigma=2.0),
+             "x": Prior("Normal", mu=0.0, sigma=1.0), "sd(g)": Prior("HalfNormal", sigma=1.0),
+             "sigma_Intercept": Prior("Normal", mu=0.0, sigma=0.5),
+             "sigma_x": Prior("Normal", mu=0.0, sigma=0.5),
+             "sd(sigma_Intercept|g)": Prior("HalfNormal", sigma=0.5)},
+            (*common, Parameter("sigma_Intercept", "fixed", {"fixed_term": "sigma_Intercept"}),
+             Parameter("sigma_x", "fixed", {"fixed_term": "sigma_x"}),
+             Parameter("sd(sigma_Intercept|g)", "sd(sigma_g)",
+                       {"term(sigma_g)": "sigma_Intercept"}),
+             u_intercept),
+            dpars={"sigma": "~ x + (1 | g)"}),
     }
 
 
@@ -472,11 +488,13 @@ class Refitter:
 
     def __init__(self, formula: str, data: pd.DataFrame, priors: dict[str, Any], *,
                  draws: int, tune: int, chains: int, via_fit: bool = False,
-                 backend: str = "compiled", family: Any = "gaussian") -> None:
+                 backend: str = "compiled", family: Any = "gaussian",
+                 dpars: dict[str, str] | None = None) -> None:
         self.formula = formula
         self.data = data
         self.priors = priors
-        self.options = {"draws": draws, "tune": tune, "chains": chains, "family": family}
+        self.options = {"draws": draws, "tune": tune, "chains": chains, "family": family,
+                        **(dpars or {})}
         self.via_fit = via_fit or backend in ("compiled", "joint")
         self.backend = backend
         self._compiled: dict[tuple[str, ...], _Compiled] = {}
@@ -591,11 +609,12 @@ def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 2
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             prior = mf.prior_predictive(spec.formula, data, priors=spec.priors, draws=reps,
-                                        random_seed=seed, family=_family(spec.family))
+                                        random_seed=seed, family=_family(spec.family),
+                                        **spec.dpars)
         truth = {p.name: p.values(prior.idata.prior) for p in spec.parameters}
         refitter = Refitter(spec.formula, data, spec.priors, draws=draws, tune=tune,
                             chains=chains, via_fit=via_fit, backend=backend,
-                            family=_family(spec.family))
+                            family=_family(spec.family), dpars=spec.dpars)
         rows = []
         start = time.perf_counter()
         for r in range(reps):

@@ -333,6 +333,10 @@ class BambiBackend(Backend):
         if reason is None and spec.design.weights is not None:
             reason = ("observation weights (Bambi has no weights argument; the compiled "
                       "and PyMC backends take them)")
+        if reason is None and spec.design.dpars:
+            reason = (f"a formula for {', '.join(spec.design.dpars)} (mixedfit's Bambi "
+                      f"backend builds one linear predictor; the compiled and PyMC backends "
+                      f"take these formulas)")
         if reason is None and spec.design.se is not None:
             reason = ("known standard errors, se= (the compiled and PyMC backends take "
                       "them)")

@@ -207,23 +207,36 @@ def build_model(design: Design, family: Family, priors: dict[str, Prior], *,
     # positive-definiteness check of LKJCorr would run in numba's object mode (with the
     # GIL) at every evaluation; its CPC transform only yields valid correlation matrices
     with pm.Model(coords=names.coords_for(design), check_bounds=False) as model:
-        eta = pt.zeros(design.n_obs)
+        # one linear predictor for the mean ("") and one per family parameter with its own
+        # formula; each fixed column and block adds to its own
+        etas = {t: pt.zeros(design.n_obs) for t in ("", *design.dpars)}
+        targets = design.target_of_columns()
         beta = None
         if design.fixed_columns:
             fixed_priors = [priors[c] for c in design.fixed_columns]
             if np.array_equal(st.functional, np.eye(len(fixed_priors))):
                 beta = _vector_rv(pm, names.FIXED, fixed_priors, names.FIXED_DIM)
-                eta = pt.dot(pt.as_tensor_variable(design.X), beta)
-            else:  # the intercept's prior sits at the predictors' means
-                theta = _vector_rv(pm, "_" + names.FIXED, fixed_priors, names.FIXED_DIM)
-                eta = pt.dot(pt.as_tensor_variable(st.fixed_design_at_sites(design.X)), theta)
-                beta = pm.Deterministic(names.FIXED, pt.dot(np.linalg.inv(st.functional), theta),
+                coef, XF = beta, design.X
+            else:  # the intercepts' priors sit at the predictors' means
+                coef = _vector_rv(pm, "_" + names.FIXED, fixed_priors, names.FIXED_DIM)
+                XF = st.fixed_design_at_sites(design.X)
+                beta = pm.Deterministic(names.FIXED, pt.dot(np.linalg.inv(st.functional), coef),
                                         dims=names.FIXED_DIM)
+            for t in etas:
+                idx = np.flatnonzero(targets == t)
+                if idx.size:
+                    etas[t] = pt.dot(pt.as_tensor_variable(XF[:, idx]), coef[idx])
         if design.offset is not None:
-            eta = eta + design.offset
+            etas[""] = etas[""] + design.offset
         for block, scaling, centre in zip(design.blocks, st.blocks, per_block, strict=True):
-            eta = eta + _block_effects(pm, pt, block, scaling, priors, centre)
-        params = _family_parameters(pm, pt, family, priors, design, st.intercept_center, beta)
+            etas[block.target] = etas[block.target] + _block_effects(pm, pt, block, scaling,
+                                                                     priors, centre)
+        eta = etas[""]
+        mean_beta = None if beta is None else beta[design.columns_of("")]
+        params = _family_parameters(pm, pt, family, priors, design, st.intercept_center,
+                                    mean_beta)
+        params.update({par: family.dpar_inverse_link(par, etas[par], pt)
+                       for par in design.dpars})
         family.pymc_weighted_likelihood(pm, pt, eta, params, design.y, design.trials,
                                         design.likelihood_weights())
     return model
@@ -245,7 +258,8 @@ def _family_parameters(pm: Any, pt: Any, family: Family, priors: dict[str, Prior
     cuts = [n for n in family.parameters
             if family.parameter_transform(n) in ("real", "increment")]
     params = {name: priors[name].distribution()(name, **priors[name].values)
-              for name in family.parameters if name not in cuts}
+              for name in family.parameters
+              if name not in cuts and name not in design.dpar_formulas}
     if not cuts:
         return params
     stacked = _stack_params([priors[n] for n in cuts])

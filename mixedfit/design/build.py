@@ -41,7 +41,8 @@ __all__ = ["build_design"]
 
 def build_design(formula: str | Formula, data: Any, *, family: Family | str = "gaussian",
                  trials: Any = None, weights: Any = None, se: Any = None,
-                 na_action: str = "drop", check_response: bool = True) -> Design:
+                 na_action: str = "drop", check_response: bool = True,
+                 dpars: dict[str, str] | None = None) -> Design:
     """Turn a formula and a data frame into design matrices and group indices.
 
     Everything that can be checked without sampling is checked here, and each problem
@@ -70,6 +71,10 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         Rows with a missing value in a column the model uses (response, predictors,
         offsets, grouping factors, trials): ``"drop"`` them with a
         :class:`MissingDataWarning` that counts them, or raise a :class:`DataError`.
+    dpars : dict, optional
+        Family parameter -> a one-sided formula with fixed and group terms
+        (``{"sigma": "~ x + (1 | g)"}``): the parameter gets its own linear predictor
+        (on its log scale, or logit for a probability); see :class:`Design`.
     check_response : bool, default True
         Refuse a response with nothing to fit (see below; a binary response without
         successes or without failures gets a :class:`OneSidedResponseWarning`); False
@@ -133,6 +138,11 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
                         f"{', '.join(map(repr, sorted(parsed.variables)))}.")
     fam = get_family(family)
     needed = check_columns(parsed, text, frame)
+    dpar_parsed = _dpar_formulas(dpars, fam, se)
+    for dtext, dparsed in dpar_parsed.values():
+        for col in check_columns(dparsed, dtext, frame):
+            if col not in needed:
+                needed.append(col)
     for col in response_columns(trials):
         if col not in [str(c) for c in frame.columns]:
             raise DataError(f"The trials column {col!r} is not in the data.")
@@ -184,34 +194,7 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         check_finite(offset[:, None], [f"offset({' + '.join(parsed.offsets)})"], labels,
                       "offset", {})
 
-    blocks: list[BlockDesign] = []
-    seen_groups: dict[str, int] = {}
-    for term in parsed.random:
-        group = term.group_name
-        k = seen_groups.get(group, 0)
-        seen_groups[group] = k + 1
-        label = group if k == 0 else f"{group}.{k}"
-        common = design_matrices(term.lhs, work).common
-        if common is None:
-            raise FormulaError(f"The random-effect term {term} has no columns.", text, None)
-        Z = np.asarray(common).astype(float)
-        columns = column_labels(common)
-        check_finite(Z, columns, labels, "random-effect term", term_of_columns(common),
-                      f" of {term}")
-        index, levels = group_index(work, term.group)
-        blocks.append(
-            BlockDesign(
-                term=term,
-                label=label,
-                group=group,
-                columns=columns,
-                Z=Z,
-                index=index,
-                levels=levels,
-                correlated=term.correlated and len(columns) > 1,
-                _common=common,
-            )
-        )
+    blocks = _blocks(parsed, text, work, labels, "")
     check_blocks(blocks, text)
     check_precision(X, fixed_columns, "fixed-effects term", fixed_source)
     for block in blocks:
@@ -230,6 +213,29 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         X = np.delete(X, j, axis=1)
         fixed_columns = fixed_columns[:j] + fixed_columns[j + 1:]
         fixed_terms = {t: c for t, c in fixed_terms.items() if c != ["Intercept"]}
+    targets: list[str] = [""] * len(fixed_columns) if dpar_parsed else []
+    dpar_commons: dict[str, Any] = {}
+    for par, (dtext, dparsed) in dpar_parsed.items():
+        common = design_matrices(dparsed.fixed_formula, work).common
+        if common is None:
+            raise FormulaError(f"The formula of {par}, {dtext!r}, has no columns; write "
+                               f"'~ 1' for a parameter that varies by group only.", dtext,
+                               None, None)
+        Xd = np.asarray(common).astype(float)
+        cols = [f"{par}_{c}" for c in column_labels(common)]
+        source = {f"{par}_{c}": t for c, t in term_of_columns(common).items()}
+        check_finite(Xd, cols, labels, f"term of {par}", source)
+        check_precision(Xd, cols, f"term of {par}", source)
+        check_collinear(Xd, cols, source, f"{par}", "")
+        X = np.hstack([X, Xd])
+        fixed_columns = fixed_columns + cols
+        for name, term in common.terms.items():
+            fixed_terms[f"{par}_{name}"] = [f"{par}_{c}" for c in term.labels]
+        targets += [par] * len(cols)
+        dpar_commons[par] = common
+        dblocks = _blocks(dparsed, dtext, work, labels, par)
+        check_blocks(dblocks, dtext)
+        blocks = blocks + dblocks
     check_slopes(blocks)
     for block in blocks:
         check_collinear(block.Z, block.columns, term_of_columns(block._common),
@@ -245,6 +251,9 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         success=response.success,
         categories=response.categories,
         intercept_absorbed=absorbed,
+        fixed_targets=targets,
+        dpar_formulas={par: dtext for par, (dtext, _) in dpar_parsed.items()},
+        _dpar_commons=dpar_commons,
         X=X,
         fixed_columns=fixed_columns,
         fixed_terms=fixed_terms,
@@ -254,6 +263,62 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         n_dropped=n_dropped,
         _fixed_common=fixed_common,
     )
+
+
+def _blocks(parsed: Formula, text: str, work: Any, labels: Any, target: str
+            ) -> list[BlockDesign]:
+    """The blocks of group effects of a formula's random terms; a family parameter's
+    (``target``) have their columns and labels prefixed with its name."""
+    prefix = f"{target}_" if target else ""
+    blocks: list[BlockDesign] = []
+    seen_groups: dict[str, int] = {}
+    for term in parsed.random:
+        group = term.group_name
+        k = seen_groups.get(group, 0)
+        seen_groups[group] = k + 1
+        label = prefix + (group if k == 0 else f"{group}.{k}")
+        common = design_matrices(term.lhs, work).common
+        if common is None:
+            raise FormulaError(f"The random-effect term {term} has no columns.", text, None)
+        Z = np.asarray(common).astype(float)
+        columns = [prefix + c for c in column_labels(common)]
+        check_finite(Z, columns, labels, "random-effect term",
+                     {prefix + c: t for c, t in term_of_columns(common).items()},
+                     f" of {term}")
+        index, levels = group_index(work, term.group)
+        blocks.append(BlockDesign(term=term, label=label, group=group, columns=columns, Z=Z,
+                                  index=index, levels=levels,
+                                  correlated=term.correlated and len(columns) > 1,
+                                  target=target, _common=common))
+    return blocks
+
+
+def _dpar_formulas(dpars: dict[str, str] | None, fam: Family, se: Any
+                   ) -> dict[str, tuple[str, Formula]]:
+    """The family parameters' formulas, parsed and checked against the family."""
+    out: dict[str, tuple[str, Formula]] = {}
+    for par, dtext in (dpars or {}).items():
+        if dtext is None:
+            continue
+        if se is not None and par == "sigma":
+            raise OptionError("se= fixes each row's sd; it cannot be combined with a formula "
+                              "for sigma.")
+        if par not in fam.distribution_parameters or par in fam.intercepts:
+            own = ", ".join(fam.distribution_parameters) or "none"
+            raise OptionError(f"{par}= gives a formula to the family parameter {par!r}; the "
+                              f"{fam.name} family's parameters are: {own}.")
+        if not isinstance(dtext, str):
+            raise OptionError(f"{par}= takes a one-sided formula as text, e.g. "
+                              f"{par}=\"~ x + (1 | g)\"; got {type(dtext).__name__}.")
+        body = dtext.strip()
+        if not body.startswith("~"):
+            body = "~ " + body
+        dparsed = parse(body)
+        if dparsed.offsets:
+            raise FormulaError(f"The formula of {par} has an offset; offsets act on the mean "
+                               f"only.", body, None, None)
+        out[par] = (body, dparsed)
+    return out
 
 
 #: what each per-row option is, in messages

@@ -207,13 +207,18 @@ def check_slopes(blocks: list[BlockDesign]) -> None:
     Such a slope cannot be told apart from the group's random intercept: in each level
     ``a_j + b_j * x_j`` only the sum is identified.
     """
-    intercept_groups = {b.group for b in blocks if "Intercept" in b.columns}
+    def prefix(b: BlockDesign) -> str:  # a family parameter's columns: "sigma_x"
+        return f"{b.target}_" if b.target else ""
+
+    intercept_groups = {(b.target, b.group) for b in blocks
+                        if prefix(b) + "Intercept" in b.columns}
     for block in blocks:
-        if block.group not in intercept_groups:
+        if (block.target, block.group) not in intercept_groups:
             continue
         source = term_of_columns(block._common)
         counts = np.bincount(block.index, minlength=block.n_levels).astype(float)
         for j, col in enumerate(block.columns):
+            col = col[len(prefix(block)):]
             if col == "Intercept":
                 continue
             z = block.Z[:, j]

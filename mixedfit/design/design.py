@@ -43,6 +43,10 @@ class BlockDesign:
         Level labels, in order.
     correlated : bool
         Whether the block's effects are correlated (``|``) or not (``||``).
+    target : str
+        The linear predictor the block adds to: ``""`` the mean's, else a family
+        parameter's with its own formula (``"sigma"``...; its columns are then named
+        ``sigma_Intercept``...).
     """
 
     term: RandomTerm
@@ -53,6 +57,7 @@ class BlockDesign:
     index: np.ndarray
     levels: list[str]
     correlated: bool
+    target: str = ""
     _common: Any = field(default=None, repr=False)
     _group_levels: list[list[Any]] = field(default_factory=list, repr=False)
 
@@ -126,6 +131,14 @@ class Design:
         The family's thresholds take the intercept's place
         (:attr:`mixedfit.families.Family.intercepts`): the formula's intercept column
         is left out of ``X``.
+    fixed_targets : list of str
+        The linear predictor of each column of ``X``: ``""`` the mean's, else a family
+        parameter's with its own formula (:attr:`dpar_formulas`); empty when every
+        column is the mean's.
+    dpar_formulas : dict
+        Family parameter -> its one-sided formula (``{"sigma": "~ x + (1 | g)"}``): the
+        parameter varies by row, ``log sigma = X_sigma b + Z_sigma u`` (brms'
+        distributional parameters, glmmTMB's ``dispformula``).
     """
 
     formula: Formula
@@ -145,7 +158,10 @@ class Design:
     success: str | None = None
     categories: list[str] | None = None
     intercept_absorbed: bool = False
+    fixed_targets: list[str] = field(default_factory=list)
+    dpar_formulas: dict[str, str] = field(default_factory=dict)
     _fixed_common: Any = field(default=None, repr=False)
+    _dpar_commons: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def n_obs(self) -> int:
@@ -172,9 +188,31 @@ class Design:
         """Whether the fixed part has an intercept column."""
         return "Intercept" in self.fixed_columns
 
-    def x_for(self, data: pd.DataFrame) -> np.ndarray:
-        """The fixed-effects design evaluated on new data."""
-        if not self.fixed_columns:
+    def target_of_columns(self) -> np.ndarray:
+        """The linear predictor of each fixed column (``""``: the mean's), as an array."""
+        return (np.array(self.fixed_targets, dtype=object) if self.fixed_targets
+                else np.array([""] * len(self.fixed_columns), dtype=object))
+
+    def columns_of(self, target: str = "") -> np.ndarray:
+        """Positions of the fixed columns of one linear predictor (``""``: the mean's)."""
+        return np.flatnonzero(self.target_of_columns() == target)
+
+    def blocks_of(self, target: str = "") -> list[BlockDesign]:
+        """The blocks of one linear predictor (``""``: the mean's)."""
+        return [b for b in self.blocks if b.target == target]
+
+    @property
+    def dpars(self) -> tuple[str, ...]:
+        """The family parameters with their own formula."""
+        return tuple(self.dpar_formulas)
+
+    def x_for(self, data: pd.DataFrame, target: str = "") -> np.ndarray:
+        """The fixed-effects design of one linear predictor (``""``: the mean's)
+        evaluated on new data."""
+        if target:
+            return new_data_columns(self._dpar_commons[target], data,
+                                    f"the formula of {target}")
+        if not len(self.columns_of("")):
             return np.zeros((len(data), 0))
         X = new_data_columns(self._fixed_common, data, "the fixed effects")
         if self.intercept_absorbed:  # the family's thresholds are the intercept

@@ -157,7 +157,14 @@ class Cumulative(Family):
         return dict(zip(self.parameters, cuts.tolist(), strict=True))
 
     def link_scale_start(self, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
-        return np.zeros(np.shape(y))
+        # a rough latent score per row: the quantile of the middle of its category's share
+        # (so that the spread between groups, which decides their parameterisation, shows)
+        code = np.asarray(y, dtype=int)
+        counts = np.bincount(code, minlength=len(self.parameters) + 1).astype(float)
+        mid = (np.cumsum(counts) - 0.5 * counts) / counts.sum()
+        mid = np.clip(mid, 0.01, 0.99)
+        score = special.logit(mid) if self.link == "logit" else special.ndtri(mid)
+        return score[code] - float(np.mean(score[code]))
 
     def working_variance(self, y: np.ndarray, trials: np.ndarray | None) -> float:
         # the latent variable's variance (pi^2 / 3 for the logistic): the information per

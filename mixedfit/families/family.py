@@ -324,5 +324,36 @@ class Family:
         return self.link_function(mu)
 
     def params_of(self, params: dict[str, Any], key: str) -> Any:
-        """Draws ``(S,)`` of a parameter as a column ``(S, 1)`` against rows."""
-        return np.asarray(params[key])[:, None]
+        """Draws ``(S,)`` of a parameter as a column ``(S, 1)`` against rows; a parameter
+        with its own formula has draws per row ``(S, n)`` already."""
+        values = np.asarray(params[key])
+        return values if values.ndim == 2 else values[:, None]
+
+    # ------------------------------------------------------------ distributional parameters
+    def dpar_link(self, name: str) -> str:
+        """The link of parameter ``name`` when it has its own formula: ``"logit"`` for a
+        probability, ``"log"`` for a positive parameter (brms' and glmmTMB's)."""
+        return "logit" if self.parameter_transform(name) == "unit" else "log"
+
+    def dpar_inverse_link(self, name: str, eta: Any, xp: Any = np) -> Any:
+        """Parameter ``name`` from its linear predictor."""
+        if self.dpar_link(name) == "logit":
+            return 1.0 / (1.0 + xp.exp(-eta))
+        return xp.exp(eta)
+
+    def dpar_priors(self, name: str, y: np.ndarray, trials: np.ndarray | None
+                    ) -> tuple[PriorSpec, float]:
+        """Default priors of parameter ``name`` with its own formula: the intercept's (on
+        the link scale, at the predictors' means), and the scale ``s`` that gives a
+        coefficient ``Normal(0, s / sd(x))`` and a group sd ``HalfNormal(s / sd(z))``.
+
+        The intercept's prior is centred at the link of a moment estimate of the
+        parameter (so that it moves with the response's units, as the parameter does):
+        ``Normal(log(start), 2.5)`` on the log scale, ``Normal(logit(start), 1.5)`` on
+        the logit scale; the scale ``s`` is 1 on the log scale (a coefficient of 2 per sd
+        of ``x`` multiplies the parameter by e^2) and 2.5 on the logit scale."""
+        start = float(self.parameter_starts(np.asarray(y, dtype=float), trials)[name])
+        if self.dpar_link(name) == "logit":
+            start = min(max(start, 0.02), 0.98)
+            return ("Normal", {"mu": float(np.log(start / (1.0 - start))), "sigma": 1.5}), 2.5
+        return ("Normal", {"mu": float(np.log(max(start, 1e-8))), "sigma": 2.5}), 1.0

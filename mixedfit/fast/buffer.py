@@ -63,12 +63,18 @@ H_WEIGHTS = 22
 H_FIXED_SIGMA = 23
 #: offset of one code per family parameter: how the sampler moves it (PARAM_* below)
 H_FAM_KIND = 24
-HEADER = 25
+#: offset of the linear predictor of each fixed column (0: the mean's; 1 + i: family
+#: parameter i's own formula), or -1 when every column is the mean's
+H_XPRED = 25
+HEADER = 26
 
 # ------------------------------------------------------------ family parameters' kinds
 #: a positive parameter (its log), a probability (its logit), a real number (itself), a
-#: number above the parameter before it (the log of the difference: ordered thresholds)
-PARAM_POSITIVE, PARAM_UNIT, PARAM_REAL, PARAM_INCREMENT = range(4)
+#: number above the parameter before it (the log of the difference: ordered thresholds);
+#: a parameter with its own formula (no slot in the parameter vector: its linear
+#: predictor, 1 + its index, is its log or its logit)
+PARAM_POSITIVE, PARAM_UNIT, PARAM_REAL, PARAM_INCREMENT, PARAM_LINKED_LOG, PARAM_LINKED_LOGIT = (
+    range(6))
 #: the kernel's code of each kind (:meth:`mixedfit.families.Family.parameter_transform`)
 PARAM_KINDS = {"positive": PARAM_POSITIVE, "unit": PARAM_UNIT, "real": PARAM_REAL,
                "increment": PARAM_INCREMENT}
@@ -84,6 +90,8 @@ B_SD_PRIOR, B_ETA = 6, 7
 B_SD_POS, B_COR_POS, B_EFF_POS = 8, 9, 10
 #: offset of the fixed effect each term is centred on (hierarchical centring), or -1
 B_MAP = 11
+#: the linear predictor the block adds to (0: the mean's; 1 + i: family parameter i's)
+B_PRED = 12
 BLOCK_WIDTH = 16
 
 # ---------------------------------------------------------------------------- priors

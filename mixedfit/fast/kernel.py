@@ -28,6 +28,7 @@ from mixedfit.fast.buffer import (
     B_INDEX,
     B_M,
     B_MAP,
+    B_PRED,
     B_Q,
     B_SD_POS,
     B_SD_PRIOR,
@@ -58,6 +59,7 @@ from mixedfit.fast.buffer import (
     H_TRIALS,
     H_WEIGHTS,
     H_X,
+    H_XPRED,
     H_Y,
     HALFCAUCHY,
     HALFNORMAL,
@@ -70,6 +72,8 @@ from mixedfit.fast.buffer import (
     LOGNORMAL,
     NORMAL,
     PARAM_INCREMENT,
+    PARAM_LINKED_LOG,
+    PARAM_LINKED_LOGIT,
     PARAM_REAL,
     PARAM_UNIT,
     POISSON,
@@ -380,12 +384,22 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
     elif family == POISSON and link == LOG:
         d = np.empty(n)
         logp = poisson_log_rows(y, eta, weights, d)
-    else:  # every other family and link (mixedfit.fast.rowlik)
+    else:  # every other family and link (mixedfit.fast.rowlik): parameters by row
         trials = buf[ts:ts + n] if ts >= 0 else buf[0:0]
-        logp = general_rows(family, link, y, eta, trials, weights, theta, gtheta,
-                            int(buf[H_NFAM]))
+        ntheta = theta.shape[0]
+        th = np.empty((ntheta, n))
+        gth = np.empty((ntheta, n))
+        for i in range(ntheta):
+            th[i, :] = theta[i]
+        logp = general_rows(family, link, y, eta, trials, weights, th, gth,
+                            int(buf[H_NFAM]), np.zeros(ntheta))
         if not logp > -np.inf:
             return -np.inf
+        for i in range(ntheta):
+            acc = 0.0
+            for r in range(n):
+                acc += gth[i, r]
+            gtheta[i] = acc
     for k in range(p):
         col = buf[xs + k * n:xs + (k + 1) * n]
         acc = 0.0
@@ -404,6 +418,107 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
                 col = buf[zs + j * n:zs + (j + 1) * n]
                 for r in range(n):
                     gu[int(index[r]) * q + j] += d[r] * col[r]
+        start += m * q
+    return logp
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _row_pass_dpar(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.ndarray,
+                   grad: np.ndarray, theta: np.ndarray, gtheta: np.ndarray, family: int,
+                   link: int, n: int, p: int, nblocks: int, nfam: int) -> float:
+    """:func:`_row_pass` for a model whose family parameters have their own formulas:
+    one linear predictor per row for the mean (0) and for each family parameter
+    ``i`` (``1 + i``, used where parameter ``i`` is linked: ``PARAM_LINKED_*``), each
+    fixed column and block adding to its own (``H_XPRED``, ``B_PRED``). Linked
+    parameters are the exp (logit: the inverse logit) of their predictor, row by row;
+    the others are ``theta``, whose gradient goes to ``gtheta``."""
+    xs = int(buf[H_X])
+    ys = int(buf[H_Y])
+    ts = int(buf[H_TRIALS])
+    os_ = int(buf[H_OFFSET])
+    hb = int(buf[H_BLOCKS])
+    xp = int(buf[H_XPRED])
+    kinds = int(buf[H_FAM_KIND])
+    npred = nfam + 1
+    eta = np.zeros((npred, n))
+    if os_ >= 0:
+        eta[0, :] = buf[os_:os_ + n]
+    for k in range(p):
+        t = int(buf[xp + k])
+        col = buf[xs + k * n:xs + (k + 1) * n]
+        bk = beta[k]
+        for r in range(n):
+            eta[t, r] += col[r] * bk
+    start = 0
+    for b in range(nblocks):
+        base = hb + BLOCK_WIDTH * b
+        q, m, zs, index = _block_rows(buf, base, n)
+        t = int(buf[base + B_PRED])
+        u = u_all[start:start + m * q]
+        for j in range(q):
+            for r in range(n):
+                z = 1.0 if zs < 0 else buf[zs + j * n + r]
+                eta[t, r] += z * u[int(index[r]) * q + j]
+        start += m * q
+    ntheta = theta.shape[0]
+    th = np.empty((ntheta, n))
+    gth = np.empty((ntheta, n))
+    vary = np.zeros(ntheta)
+    for i in range(ntheta):
+        kind = int(buf[kinds + i]) if i < nfam else -1
+        if kind == PARAM_LINKED_LOG:
+            vary[i] = 1.0
+            for r in range(n):
+                th[i, r] = math.exp(eta[i + 1, r])
+        elif kind == PARAM_LINKED_LOGIT:
+            vary[i] = 1.0
+            for r in range(n):
+                e = eta[i + 1, r]
+                th[i, r] = 1.0 / (1.0 + math.exp(-e)) if e >= 0.0 else (
+                    math.exp(e) / (1.0 + math.exp(e)))
+        else:
+            th[i, :] = theta[i]
+    y = buf[ys:ys + n]
+    ws = int(buf[H_WEIGHTS])
+    weights = buf[ws:ws + n] if ws >= 0 else buf[0:0]
+    trials = buf[ts:ts + n] if ts >= 0 else buf[0:0]
+    d = np.empty((npred, n))  # d logp / d eta of every linear predictor
+    d[0, :] = eta[0, :]
+    logp = general_rows(family, link, y, d[0], trials, weights, th, gth, nfam, vary)
+    if not logp > -np.inf:
+        return -np.inf
+    for i in range(ntheta):
+        kind = int(buf[kinds + i]) if i < nfam else -1
+        if kind == PARAM_LINKED_LOG:
+            for r in range(n):
+                d[i + 1, r] = gth[i, r] * th[i, r]
+        elif kind == PARAM_LINKED_LOGIT:
+            for r in range(n):
+                d[i + 1, r] = gth[i, r] * th[i, r] * (1.0 - th[i, r])
+        else:
+            acc = 0.0
+            for r in range(n):
+                acc += gth[i, r]
+            gtheta[i] = acc
+            if i + 1 < npred:
+                d[i + 1, :] = 0.0
+    for k in range(p):
+        t = int(buf[xp + k])
+        col = buf[xs + k * n:xs + (k + 1) * n]
+        acc = 0.0
+        for r in range(n):
+            acc += d[t, r] * col[r]
+        grad[k] += acc
+    start = 0
+    for b in range(nblocks):
+        base = hb + BLOCK_WIDTH * b
+        q, m, zs, index = _block_rows(buf, base, n)
+        t = int(buf[base + B_PRED])
+        gu = gu_all[start:start + m * q]
+        for j in range(q):
+            for r in range(n):
+                z = 1.0 if zs < 0 else buf[zs + j * n + r]
+                gu[int(index[r]) * q + j] += d[t, r] * z
         start += m * q
     return logp
 
@@ -437,26 +552,41 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     gprior = np.zeros(ntheta)  # d log prior / d theta, of the thresholds
     kinds = int(buf[H_FAM_KIND])
     ordered = False
+    linked = False
+    # the slot of each parameter in x (and of its prior): parameters with their own
+    # formula (linked) have none
+    slot = np.full(ntheta, -1)
+    k_slot = 0
     for i in range(nfam):
-        at = int(buf[H_FAM_PRIOR]) + PRIOR_WIDTH * i
         kind = int(buf[kinds + i])
+        if kind == PARAM_LINKED_LOG or kind == PARAM_LINKED_LOGIT:
+            linked = True
+            continue
+        slot[i] = k_slot
+        k_slot += 1
+    for i in range(nfam):
+        kind = int(buf[kinds + i])
+        if slot[i] < 0:
+            continue
+        at = int(buf[H_FAM_PRIOR]) + PRIOR_WIDTH * slot[i]
+        xi = x[fam_pos + slot[i]]
         if kind == PARAM_REAL or kind == PARAM_INCREMENT:
             ordered = True
             if kind == PARAM_REAL:
-                theta[i] = x[fam_pos + i]
+                theta[i] = xi
             else:  # above the one before: log Jacobian x
-                theta[i] = theta[i - 1] + math.exp(x[fam_pos + i])
-                logp += x[fam_pos + i]
+                theta[i] = theta[i - 1] + math.exp(xi)
+                logp += xi
             lp, gprior[i] = prior_at(buf, at, theta[i])
             logp += lp
             continue
         if kind == PARAM_UNIT:
-            theta[i], lp, d, dtheta[i] = _probability(buf, at, x[fam_pos + i])
+            theta[i], lp, d, dtheta[i] = _probability(buf, at, xi)
         else:
-            theta[i], lp, d = _positive(buf, at, x[fam_pos + i])
+            theta[i], lp, d = _positive(buf, at, xi)
             dtheta[i] = theta[i]
         logp += lp
-        grad[fam_pos + i] += d
+        grad[fam_pos + slot[i]] += d
     if nfam == 0 and buf[H_FIXED_SIGMA] > 0:  # known standard errors: sigma is fixed
         theta[0] = buf[H_FIXED_SIGMA]
     sigma = theta[0]
@@ -533,23 +663,27 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         if fam_pos >= 0:
             grad[fam_pos] += -n_obs + ss / (sigma * sigma)
     else:
-        logp += _row_pass(buf, beta, u_all, gu_all, grad, theta, gtheta, family, link, n, p,
-                          nblocks)
+        if linked:
+            logp += _row_pass_dpar(buf, beta, u_all, gu_all, grad, theta, gtheta, family,
+                                   link, n, p, nblocks, nfam)
+        else:
+            logp += _row_pass(buf, beta, u_all, gu_all, grad, theta, gtheta, family, link,
+                              n, p, nblocks)
         if not logp > -np.inf:  # a mean outside the family's support
             return -np.inf
         for i in range(nfam):
             kind = int(buf[kinds + i])
-            if kind != PARAM_REAL and kind != PARAM_INCREMENT:
-                grad[fam_pos + i] += gtheta[i] * dtheta[i]
+            if slot[i] >= 0 and kind != PARAM_REAL and kind != PARAM_INCREMENT:
+                grad[fam_pos + slot[i]] += gtheta[i] * dtheta[i]
     if ordered:  # thresholds: each moves every one above it
         acc = 0.0
         for i in range(nfam - 1, -1, -1):
             kind = int(buf[kinds + i])
             if kind == PARAM_INCREMENT:
                 acc += gtheta[i] + gprior[i]
-                grad[fam_pos + i] += acc * (theta[i] - theta[i - 1]) + 1.0
+                grad[fam_pos + slot[i]] += acc * (theta[i] - theta[i - 1]) + 1.0
             elif kind == PARAM_REAL:
-                grad[fam_pos + i] += acc + gtheta[i] + gprior[i]
+                grad[fam_pos + slot[i]] += acc + gtheta[i] + gprior[i]
                 acc = 0.0
 
     # priors of the group effects, sds and correlations; chain rule back to parameters

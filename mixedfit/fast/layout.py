@@ -109,7 +109,7 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
                 f"family.for_levels(design.categories))")
     keys = list(design.fixed_columns)
     keys += [sd_key(c, b.group) for b in design.blocks for c in b.columns]
-    keys += list(family.parameters)
+    keys += [p for p in family.parameters if p not in design.dpar_formulas]
     for key in keys:
         if priors[key].kind.name not in PRIOR_CODES:
             return f"the prior {priors[key]} on {key}"
@@ -149,6 +149,9 @@ def marginal_reason(design: Design, family: Family) -> str | None:
     if not family.integrates_out:
         return (f"the {family.name} family with the {family.link} link (only the group effects "
                 f"of a Gaussian response with the identity link integrate out)")
+    if design.dpars:
+        return (f"a formula for {', '.join(design.dpars)} (the residual variance varies by "
+                f"row and group)")
     if not design.blocks:
         return "a model without group effects"
     if _one_factor(design):
@@ -224,6 +227,13 @@ class Layout:
         return self.init_center + self.init_scale * rng.uniform(-1.0, 1.0, self.dim)
 
 
+def _kind_code(family: Family, name: str, design: Design) -> int:
+    """The kernel's code of how family parameter ``name`` is moved (buffer.PARAM_*)."""
+    if name in design.dpar_formulas:  # its own linear predictor, on its link's scale
+        return B.PARAM_LINKED_LOGIT if family.dpar_link(name) == "logit" else B.PARAM_LINKED_LOG
+    return B.PARAM_KINDS[family.parameter_transform(name)]
+
+
 def _precision_weighted(design: Design, family: Family) -> Design:
     """The rows with precision weights folded in: for a Gaussian response with the
     identity link, ``y ~ Normal(X b + Z u, sigma^2 / w)`` is ``sqrt(w) y ~ Normal(sqrt(w)
@@ -231,8 +241,8 @@ def _precision_weighted(design: Design, family: Family) -> Design:
     need no weights of their own (up to the constant ``sum log w / 2``). Other
     families keep their (prior) weights for the kernel's row pass."""
     w = design.likelihood_weights()  # precisions 1 / se^2 for known standard errors
-    if w is None or not (family.precision_weights and family.integrates_out):
-        return design
+    if w is None or not (family.precision_weights and family.integrates_out) or design.dpars:
+        return design  # (sigma with its own formula: the row pass takes the weights)
     root = np.sqrt(np.asarray(w, dtype=float))
     offset = None if design.offset is None else design.offset * root
     blocks = [dataclasses.replace(b, Z=np.asarray(b.Z, dtype=float) * root[:, None])
@@ -349,7 +359,8 @@ def _marginal_data(design: Design) -> np.ndarray:
 
 def parameter_count(design: Design, marginal: bool, family: Family) -> int:
     """The dimension of the sampler's space for ``design`` (see the module docstring)."""
-    dim = len(design.fixed_columns) + len(family.parameters)
+    dim = len(design.fixed_columns) + len([p for p in family.parameters
+                                           if p not in design.dpar_formulas])
     for b in design.blocks:
         q = b.n_terms
         dim += q + (q * (q - 1) // 2 if b.correlated else 0) + (0 if marginal else q * b.n_levels)
@@ -388,12 +399,14 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         sufficient = (family.integrates_out and len(blocks) == 1
                       and blocks[0].n_levels * blocks[0].n_terms * 4 < n)
     sufficient = bool(sufficient and family.integrates_out and len(blocks) == 1
-                      and not marginal)
+                      and not marginal and not design.dpars)
 
     # parameter slots
     pos = p
     family_slots = {}
     for name in family.parameters:  # a standardised response's sigma is in its units
+        if name in design.dpar_formulas:  # its own linear predictor: no slot
+            continue
         factor = st.y_scale if name == "sigma" and family.location_scale else 1.0
         family_slots[name] = (pos, factor)
         pos += 1
@@ -425,7 +438,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[B.H_LINK], header[B.H_NFAM] = B.LINKS[family.link], len(family.parameters)
     header[B.H_SS], header[B.H_DIM] = float(sufficient), dim
     header[B.H_NOBS] = n
-    header[B.H_FAM_POS] = p if family.parameters else -1
+    header[B.H_FAM_POS] = p if family_slots else -1
     # known standard errors (se=): sigma is 1 on the user's scale, their precisions are
     # folded into the rows (_precision_weighted)
     header[B.H_FIXED_SIGMA] = 1.0 / st.y_scale if family.known_scale else 0.0
@@ -436,10 +449,15 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[B.H_FAM_PRIOR] = put([_prior_row(priors[name], factor)
                                  for name, (_, factor) in family_slots.items()]
                                 or [0.0] * B.PRIOR_WIDTH)
-    header[B.H_FAM_KIND] = put([float(B.PARAM_KINDS[family.parameter_transform(name)])
-                                for name in family_slots] or [0.0])
+    header[B.H_FAM_KIND] = put([float(_kind_code(family, name, design))
+                                for name in family.parameters] or [0.0])
     header[B.H_BLOCKS] = B.HEADER
-    header[[B.H_X, B.H_Y, B.H_TRIALS, B.H_OFFSET, B.H_SSDATA, B.H_MARG, B.H_WEIGHTS]] = -1
+    header[[B.H_X, B.H_Y, B.H_TRIALS, B.H_OFFSET, B.H_SSDATA, B.H_MARG, B.H_WEIGHTS,
+            B.H_XPRED]] = -1
+    # each linear predictor: 0 the mean's, 1 + i that of family parameter i's formula
+    pred_of = {"": 0, **{name: 1 + i for i, name in enumerate(family.parameters)}}
+    if design.dpars:
+        header[B.H_XPRED] = put([pred_of[t] for t in design.target_of_columns()])
     rowdata = _precision_weighted(design, family)  # the rows the likelihood reads
     y = np.asarray(rowdata.y, dtype=float)
     offset = rowdata.offset
@@ -453,6 +471,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         d[B.B_ETA] = priors[cor_key(b.label)].values["eta"] if b.correlated else 1.0
         d[B.B_SD_POS], d[B.B_COR_POS], d[B.B_EFF_POS] = s.sd, s.cor, s.effects
         d[[B.B_Z, B.B_INDEX, B.B_MAP]] = -1
+        d[B.B_PRED] = pred_of[b.target]
         if any(k >= 0 for k in s.fixed_of_term):
             d[B.B_MAP] = put(s.fixed_of_term)
     if marginal:
@@ -505,7 +524,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                                   marginal)
     return Layout(buffer=buffer, dim=dim, p=p, family_slots=family_slots,
                   family_kinds={name: family.parameter_transform(name)
-                                for name in family.parameters}, blocks=slots,
+                                for name in family_slots}, blocks=slots,
                   sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
                   marginal=marginal, n_effects=sum(s.m * s.q for s in slots),
                   standardization=st)
@@ -541,12 +560,21 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
     scale = np.zeros(dim)
     target = _link_response(design, family)
     resid_sd = float(np.std(target)) or 1.0
-    if p:
-        beta = np.linalg.lstsq(design.X, target, rcond=None)[0]
-        center[:p] = beta
-        resid_sd = float(np.std(target - design.X @ beta)) or resid_sd
-        scale[:p] = 0.1 * max(resid_sd, 0.1)
+    mean_cols = design.columns_of("")
+    if mean_cols.size:
+        Xm = design.X[:, mean_cols]
+        beta = np.linalg.lstsq(Xm, target, rcond=None)[0]
+        center[mean_cols] = beta
+        resid_sd = float(np.std(target - Xm @ beta)) or resid_sd
+    scale[:p] = 0.1 * max(resid_sd, 0.1)
     starts = family.parameter_starts(np.asarray(design.y, dtype=float), design.trials)
+    for par in design.dpars:  # a family parameter's own formula: its intercept at its start
+        value = resid_sd if par == "sigma" and family.location_scale else starts[par]
+        j = design.fixed_columns.index(f"{par}_Intercept") if (
+            f"{par}_Intercept" in design.fixed_columns) else -1
+        if j >= 0:
+            center[j] = (np.log(value / (1.0 - value)) if family.dpar_link(par) == "logit"
+                         else np.log(value))
     previous = 0.0
     for name, (pos, _) in family_slots.items():
         # a standardised response's sigma: the residual sd of the least-squares start

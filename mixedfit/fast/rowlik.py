@@ -211,21 +211,23 @@ def interval_term(link: int, a: float, b: float, upper: bool, lower: bool
 
 @numba.njit(cache=True, error_model="numpy")
 def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials: np.ndarray,
-                 w: np.ndarray, theta: np.ndarray, gtheta: np.ndarray, ntheta: int) -> float:
+                 w: np.ndarray, th: np.ndarray, gth: np.ndarray, ntheta: int,
+                 vary: np.ndarray) -> float:
     """Log-likelihood of the rows (up to constants of the data); overwrites ``eta`` with
-    its derivative in each row's linear predictor and sets ``gtheta`` to its derivatives
-    in the family's parameters ``theta``. ``trials`` is empty when there are none (a
-    Bernoulli response, or a family without trials). ``w``, the rows' observation
-    weights (empty: none), are precision weights for the Gaussian (a row's sd
-    ``sigma / sqrt(w)``) and prior weights (a row's log-likelihood times ``w``) for every
-    other family."""
+    its derivative in each row's linear predictor and sets ``gth`` to its derivatives in
+    the family's parameters.
+
+    The family's parameters are given per row, ``th[i, r]`` (``ntheta`` of them; a
+    parameter without its own formula has the same value in every row), and so are
+    their derivatives ``gth[i, r]``; ``vary[i]`` is nonzero where parameter ``i``
+    differs between rows (otherwise the special functions of it are computed once).
+    ``trials`` is empty when there are none (a Bernoulli response, or a family without
+    trials). ``w``, the rows' observation weights (empty: none), are precision weights
+    for the Gaussian (a row's sd ``sigma / sqrt(w)``) and prior weights (a row's
+    log-likelihood times ``w``) for every other family."""
     n = y.shape[0]
     unweighted = w.shape[0] == 0
-    sw = float(n) if unweighted else 0.0  # the sum of the weights
-    if not unweighted:
-        for r in range(n):
-            sw += w[r]
-    gtheta[:] = 0.0
+    gth[:, :] = 0.0
     logp = 0.0
     if family == BINOMIAL:
         for r in range(n):
@@ -242,55 +244,53 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
                 d += f * dq
             eta[r] = wr * d
         return logp
-    if family == CUMULATIVE:  # theta: the ntheta ordered thresholds; y: category codes
+    if family == CUMULATIVE:  # th: the ntheta ordered thresholds; y: category codes
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
             k = int(y[r])
             e = eta[r]
-            a = theta[k] - e if k < ntheta else 0.0
-            b = theta[k - 1] - e if k > 0 else 0.0
+            a = th[k, r] - e if k < ntheta else 0.0
+            b = th[k - 1, r] - e if k > 0 else 0.0
             lp, da, db = interval_term(link, a, b, k < ntheta, k > 0)
             if not lp > -np.inf:
                 return -np.inf
             logp += wr * lp
             eta[r] = -wr * (da + db)
             if k < ntheta:
-                gtheta[k] += wr * da
+                gth[k, r] = wr * da
             if k > 0:
-                gtheta[k - 1] += wr * db
+                gth[k - 1, r] = wr * db
         return logp
-    t0 = theta[0]
-    t1 = theta[1]
-    g0 = 0.0
-    g1 = 0.0
-    if family == GAUSSIAN:  # theta: sigma; precision weights
-        inv = 1.0 / t0
-        ss = 0.0
+    if family == GAUSSIAN:  # th: sigma; precision weights
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
+            inv = 1.0 / th[0, r]
             mu, dm = mean_of(link, eta[r])
             z = (y[r] - mu) * inv
-            ss += wr * z * z
+            q = wr * z * z
+            logp += -math.log(th[0, r]) - 0.5 * q
             eta[r] = wr * z * inv * dm
-        logp = -n * math.log(t0) - 0.5 * ss
-        g0 = (-n + ss) * inv
-    elif family == STUDENT_T:  # theta: sigma, nu
-        inv = 1.0 / t0
-        half = 0.5 * (t1 + 1.0)
-        logp = sw * (math.lgamma(half) - math.lgamma(0.5 * t1) - 0.5 * math.log(t1)
-                     - math.log(t0))
-        g0 = -sw * inv
-        g1 = sw * (0.5 * digamma(half) - 0.5 * digamma(0.5 * t1) - 0.5 / t1)
+            gth[0, r] = (-1.0 + q) * inv
+    elif family == STUDENT_T:  # th: sigma, nu
+        lg = 0.0  # the terms of nu alone, once unless nu varies by row
+        dg = 0.0
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
+            sg = th[0, r]
+            nu = th[1, r]
+            half = 0.5 * (nu + 1.0)
+            if r == 0 or vary[1] != 0:
+                lg = math.lgamma(half) - math.lgamma(0.5 * nu) - 0.5 * math.log(nu)
+                dg = 0.5 * digamma(half) - 0.5 * digamma(0.5 * nu) - 0.5 / nu
+            inv = 1.0 / sg
             mu, dm = mean_of(link, eta[r])
             z = (y[r] - mu) * inv
-            v = 1.0 + z * z / t1
-            logp -= wr * half * math.log(v)
-            k = (t1 + 1.0) / (t1 * v)  # (nu + 1) / (nu + z^2)
+            v = 1.0 + z * z / nu
+            logp += wr * (lg - math.log(sg) - half * math.log(v))
+            k = (nu + 1.0) / (nu * v)  # (nu + 1) / (nu + z^2)
             eta[r] = wr * k * z * inv * dm
-            g0 += wr * k * z * z * inv
-            g1 += wr * (-0.5 * math.log(v) + 0.5 * k * z * z / t1)
+            gth[0, r] = wr * (k * z * z - 1.0) * inv
+            gth[1, r] = wr * (dg - 0.5 * math.log(v) + 0.5 * k * z * z / nu)
     elif family == POISSON:
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
@@ -299,30 +299,28 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
                 return -np.inf
             logp += wr * (y[r] * math.log(mu) - mu)
             eta[r] = wr * (y[r] / mu - 1.0) * dm
-    elif family == NEGATIVEBINOMIAL:  # theta: alpha
-        a = t0
+    elif family == NEGATIVEBINOMIAL:  # th: alpha
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
-            term, dmu, da = nb_term(y[r], mu, a)
+            term, dmu, da = nb_term(y[r], mu, th[0, r])
             logp += wr * term
             eta[r] = wr * dmu * dm
-            g0 += wr * da
+            gth[0, r] = wr * da
     elif family == ZIP or family == ZINB or family == HURDLE_POISSON or family == HURDLE_NB:
-        # theta: zi (hu), or alpha and zi (hu) for the negative binomial's. A count part
+        # th: zi (hu), or alpha and zi (hu) for the negative binomial's. A count part
         # (Poisson or negative binomial) with its p(0); zeros from it and from zi (a
         # zero-inflated model) or from hu alone (a hurdle model, whose counts are the
         # count part truncated at zero)
         nb = family == ZINB or family == HURDLE_NB
         hurdle = family == HURDLE_POISSON or family == HURDLE_NB
-        a = t0
-        p = t1 if nb else t0  # the probability of a structural zero (of any zero: hurdle)
-        ga = 0.0  # d / d alpha
-        gp = 0.0  # d / d p
+        ip = 1 if nb else 0  # the probability's row in th
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
+            a = th[0, r]
+            p = th[ip, r]  # the probability of a structural zero (of any zero: hurdle)
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
@@ -336,19 +334,21 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
                 log_p0 = -mu
                 dlp0_mu = -1.0
                 dlp0_a = 0.0
+            ga = 0.0  # d / d alpha
+            gp = 0.0  # d / d p
             if yr == 0.0:
                 if hurdle:
                     logp += wr * math.log(p)
                     eta[r] = 0.0
-                    gp += wr / p
+                    gp = wr / p
                 else:
                     p0 = math.exp(log_p0)
                     total = p + (1.0 - p) * p0
                     f = (1.0 - p) * p0 / total
                     logp += wr * math.log(total)
                     eta[r] = wr * f * dlp0_mu * dm
-                    ga += wr * f * dlp0_a
-                    gp += wr * (1.0 - p0) / total
+                    ga = wr * f * dlp0_a
+                    gp = wr * (1.0 - p0) / total
             else:
                 if nb:
                     term, dmu, da = nb_term(yr, mu, a)
@@ -362,33 +362,38 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
                     da += (1.0 - q) * dlp0_a / q
                 logp += wr * term
                 eta[r] = wr * dmu * dm
-                ga += wr * da
-                gp -= wr / (1.0 - p)
-        if nb:
-            g0, g1 = ga, gp
-        else:
-            g0 = gp
-    elif family == GAMMA_FAMILY:  # theta: alpha (shape); rate alpha / mu
-        a = t0
-        logp = sw * (a * math.log(a) - math.lgamma(a))
-        g0 = sw * (math.log(a) + 1.0 - digamma(a))
+                ga = wr * da
+                gp = -wr / (1.0 - p)
+            if nb:
+                gth[0, r] = ga
+            gth[ip, r] = gp
+    elif family == GAMMA_FAMILY:  # th: alpha (shape); rate alpha / mu
+        la = 0.0  # the terms of alpha alone, once unless alpha varies by row
+        da = 0.0
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
+            a = th[0, r]
+            if r == 0 or vary[0] != 0:
+                la = a * math.log(a) - math.lgamma(a)
+                da = math.log(a) + 1.0 - digamma(a)
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
             ly = math.log(y[r])
             lm = math.log(mu)
             q = y[r] / mu
-            logp += wr * ((a - 1.0) * ly - a * (lm + q))
+            logp += wr * (la + (a - 1.0) * ly - a * (lm + q))
             eta[r] = wr * a * (q - 1.0) / mu * dm
-            g0 += wr * (ly - lm - q)
-    elif family == BETA_FAMILY:  # theta: kappa
-        k = t0
-        logp = sw * math.lgamma(k)
-        g0 = sw * digamma(k)
+            gth[0, r] = wr * (da + ly - lm - q)
+    elif family == BETA_FAMILY:  # th: kappa
+        lk = 0.0  # the terms of kappa alone, once unless kappa varies by row
+        dk = 0.0
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
+            k = th[0, r]
+            if r == 0 or vary[0] != 0:
+                lk = math.lgamma(k)
+                dk = digamma(k)
             mu, dm = mean_of(link, eta[r])
             if mu < _CLIP:
                 mu, dm = _CLIP, 0.0
@@ -398,11 +403,10 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             b = k - a
             ly = math.log(y[r])
             lq = math.log1p(-y[r])
-            da = digamma(a)
-            db = digamma(b)
-            logp += wr * (-math.lgamma(a) - math.lgamma(b) + (a - 1.0) * ly + (b - 1.0) * lq)
-            eta[r] = wr * k * (db - da + ly - lq) * dm
-            g0 += wr * (-mu * da - (1.0 - mu) * db + mu * ly + (1.0 - mu) * lq)
-    gtheta[0] = g0
-    gtheta[1] = g1
+            dga = digamma(a)
+            dgb = digamma(b)
+            logp += wr * (lk - math.lgamma(a) - math.lgamma(b) + (a - 1.0) * ly
+                          + (b - 1.0) * lq)
+            eta[r] = wr * k * (dgb - dga + ly - lq) * dm
+            gth[0, r] = wr * (dk - mu * dga - (1.0 - mu) * dgb + mu * ly + (1.0 - mu) * lq)
     return logp

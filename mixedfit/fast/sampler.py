@@ -134,12 +134,12 @@ def _effects_to_user(st: Any, k: int, u: np.ndarray, own: bool) -> np.ndarray:
     a scaling (a block not centred at the predictors' means)."""
     A = st.blocks[k].internal_map
     if not np.count_nonzero(A - np.diag(np.diag(A))):
-        factor = (st.y_scale * np.diag(A)).astype(u.dtype)
+        factor = (st.blocks[k].factor * np.diag(A)).astype(u.dtype)
         if own:
             u *= factor
             return u
         return u * factor
-    return st.y_scale * (u @ A.T.astype(u.dtype))
+    return st.blocks[k].factor * (u @ A.T.astype(u.dtype))
 
 
 _COMPILED: dict[str, Any] = {}

@@ -13,7 +13,7 @@ import numpy as np
 
 from mixedfit.families import Family
 from mixedfit.plan import MAX_STORED_LOG_LIKELIHOOD as MAX_STORED
-from mixedfit.results.predict import linear_predictor_draws
+from mixedfit.results.predict import family_parameter_draws, linear_predictor_draws
 
 if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
@@ -44,7 +44,7 @@ def log_likelihood_draws(res: ResultView) -> np.ndarray:
     """Pointwise log-likelihood of the fitted data, ``(chains, draws, n_obs)``."""
     post = res.idata.posterior
     eta = linear_predictor_draws(res, None)
-    params = {k: res.draws(k) for k in res.family.parameters}
+    params = family_parameter_draws(res, None)
     ll = pointwise_log_likelihood(res.family, res.design.y, eta, params, res.design.trials,
                                   res.design.likelihood_weights())
     return ll.reshape(post.sizes["chain"], post.sizes["draw"], -1)

@@ -16,7 +16,7 @@ from mixedfit.results.summaries import describe
 if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
 
-__all__ = ["predict", "linear_predictor_draws"]
+__all__ = ["predict", "linear_predictor_draws", "family_parameter_draws"]
 
 
 def _population_draws(res: ResultView, label: str, n_new: int, rng: np.random.Generator,
@@ -35,19 +35,21 @@ def _population_draws(res: ResultView, label: str, n_new: int, rng: np.random.Ge
 
 def linear_predictor_draws(res: ResultView, data: pd.DataFrame | None, *,
                            include_random: bool = True, new_levels: str = "population",
-                           random_seed: int | None = None) -> np.ndarray:
-    """Draws of the linear predictor, ``(S, n)``."""
+                           random_seed: int | None = None, target: str = "") -> np.ndarray:
+    """Draws of the linear predictor, ``(S, n)``: the mean's, or with ``target`` that of a
+    family parameter with its own formula (on its link scale)."""
     d = res.design
     if new_levels not in ("population", "error"):
         raise OptionError("new_levels must be 'population' or 'error'.")
+    cols = d.columns_of(target)
     if data is None:
-        X, offset = d.X, d.offset
-        blocks = [(b, b.Z, b.index) for b in d.blocks]
+        X, offset = d.X[:, cols], (None if target else d.offset)
+        blocks = [(b, b.Z, b.index) for b in d.blocks_of(target)]
     else:
-        X, offset = d.x_for(data), d.offset_for(data)
+        X, offset = d.x_for(data, target), (None if target else d.offset_for(data))
         blocks = []
         if include_random:
-            for b in d.blocks:
+            for b in d.blocks_of(target):
                 missing = [g for g in b.term.group if g not in data.columns]
                 if missing:
                     raise DataError(
@@ -57,8 +59,8 @@ def linear_predictor_draws(res: ResultView, data: pd.DataFrame | None, *,
     n = X.shape[0]
     S = res.n_draws
     eta = np.zeros((S, n))
-    if d.fixed_columns:
-        eta += res.draws(names.FIXED) @ X.T
+    if cols.size:
+        eta += res.draws(names.FIXED)[:, cols] @ X.T
     if offset is not None:
         eta += offset[None, :]
     if not include_random:
@@ -86,6 +88,23 @@ def linear_predictor_draws(res: ResultView, data: pd.DataFrame | None, *,
     return eta
 
 
+def family_parameter_draws(res: ResultView, data: pd.DataFrame | None = None, *,
+                           include_random: bool = True, new_levels: str = "population",
+                           random_seed: int | None = None) -> dict[str, np.ndarray]:
+    """Draws of each family parameter: ``(S,)``, or ``(S, n)`` for one with its own
+    formula (its inverse link of its linear predictor, row by row)."""
+    out: dict[str, np.ndarray] = {}
+    for name in res.family.parameters:
+        if name in res.design.dpar_formulas:
+            eta = linear_predictor_draws(res, data, include_random=include_random,
+                                         new_levels=new_levels, random_seed=random_seed,
+                                         target=name)
+            out[name] = res.family.dpar_inverse_link(name, eta)
+        else:
+            out[name] = res.draws(name)
+    return out
+
+
 def _labels(data: pd.DataFrame, block: Any) -> np.ndarray:
     parts = [data[g].astype(str).to_numpy() for g in block.term.group]
     out = parts[0].astype(object)
@@ -111,7 +130,8 @@ def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True
     eta = linear_predictor_draws(res, data, include_random=include_random,
                                  new_levels=new_levels, random_seed=random_seed)
     index = res.design.data.index if data is None else data.index
-    params = {k: res.draws(k) for k in res.family.parameters}
+    params = family_parameter_draws(res, data, include_random=include_random,
+                                    new_levels=new_levels, random_seed=random_seed)
     probs = res.family.category_probabilities(eta, params) if scale == "response" else None
     if probs is not None:  # a categorical response: each category's probability
         cats = list(res.design.categories or range(probs.shape[2]))

@@ -10,7 +10,7 @@ import pandas as pd
 
 from mixedfit.errors import DataError, OptionError
 from mixedfit.families import Family
-from mixedfit.results.predict import linear_predictor_draws
+from mixedfit.results.predict import family_parameter_draws, linear_predictor_draws
 from mixedfit.results.summaries import describe
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def posterior_predictive(res: ResultView, draws: int = 100, *,
     total = res.n_draws
     pick = rng.choice(total, size=min(draws, total), replace=False)
     eta = linear_predictor_draws(res, None)[pick]
-    params = {k: res.draws(k)[pick] for k in res.family.parameters}
+    params = {k: v[pick] for k, v in family_parameter_draws(res, None).items()}
     return simulate_response(res.family, eta, params, res.design.trials, rng,
                              res.design.likelihood_weights())
 

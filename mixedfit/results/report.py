@@ -31,7 +31,7 @@ def _random_table(res: ResultView, lo: str, hi: str) -> Table:
                 rows.append([group if first else "", col, fmt_num(r["mean"]), fmt_num(r["sd"]),
                              fmt_num(r["lower"]), fmt_num(r["upper"]), *corr])
                 first = False
-    if "sigma" in res.family.parameters:
+    if res.has_residual_sd:
         r = vc.loc[("Residual", "sd")]
         rows.append(["Residual", "", fmt_num(r["mean"]), fmt_num(r["sd"]), fmt_num(r["lower"]),
                      fmt_num(r["upper"]), *([""] * max_corr)])
@@ -76,6 +76,8 @@ def build_summary(res: ResultView) -> Report:
     rep.add(f"Bayesian {kind} mixed model (NUTS, {info['sampler']}: {info['chains']} chains x "
             f"{info['draws']} draws after {info['tune']} warm-up)")
     rep.add(f"Formula: {d.formula_text}")
+    for par, text in d.dpar_formulas.items():  # a family parameter's own formula
+        rep.add(f"         {par} {text} (link: {res.family.dpar_link(par)})")
     success = f"; success = {d.response_name} == {d.success!r}" if d.success else ""
     scale = "" if res.family.link == "identity" else "; coefficients on the link scale"
     if d.categories:  # an ordered response: its categories and the model's convention
@@ -103,14 +105,15 @@ def build_summary(res: ResultView) -> Report:
                           for b, c in zip(d.blocks, centred, strict=True))
         rep.add(f"Group effects: {forms}")
     rep.add("")
-    if d.blocks or "sigma" in res.family.parameters:
+    if d.blocks or res.has_residual_sd:
         rep.add(_random_table(res, lo, hi))
         for note in _origin_notes(res):
             rep.add(note)
         rep.add("")
     rep.add(_fixed_table(res, lo, hi))
     rep.add("")
-    extra = [p for p in res.family.distribution_parameters if p != "sigma"]
+    extra = [p for p in res.family.distribution_parameters
+             if p != "sigma" and p not in res.design.dpar_formulas]
     if extra:
         fp = res.family_parameters
         rows = [[p, fmt_num(fp.loc[p, "mean"]), fmt_num(fp.loc[p, "sd"]),

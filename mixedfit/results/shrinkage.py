@@ -23,11 +23,12 @@ def _other_effects(res: ResultView, group: str, cols: list[str]) -> np.ndarray:
     """Linear predictor of every effect except the terms of ``group``, at posterior means."""
     d = res.design
     eta = np.zeros(d.n_obs) if d.offset is None else d.offset.astype(float).copy()
-    if d.fixed_columns:
+    mean_cols = d.columns_of("")  # (a family parameter's own formula is not the mean's)
+    if mean_cols.size:
         beta = res.draws(names.FIXED).mean(axis=0)
-        keep = np.array([c not in cols for c in d.fixed_columns])
+        keep = np.array([j for j in mean_cols if d.fixed_columns[j] not in cols], dtype=int)
         eta = eta + d.X[:, keep] @ beta[keep]
-    for b in d.blocks:
+    for b in d.blocks_of(""):
         if b.group == group:
             continue
         u = res.draws(names.effects(b.label)).mean(axis=0)
@@ -87,7 +88,7 @@ def no_pooling_estimates(res: ResultView, group: str
     """
     d = res.design
     fam = res.family
-    blocks = d.groups[group]
+    blocks = [b for b in d.groups[group] if not b.target]  # the mean's terms
     cols = [c for b in blocks for c in b.columns]
     Z = np.concatenate([b.Z for b in blocks], axis=1)
     index = blocks[0].index
@@ -130,11 +131,15 @@ def shrinkage_table(res: ResultView) -> pd.DataFrame:
     d = res.design
     frames = []
     # the analytic pooling weight needs a normal likelihood with a residual sd
-    gaussian = res.family.location_scale and res.family.parameters == ("sigma",)
+    gaussian = (res.family.location_scale and res.family.parameters == ("sigma",)
+                and not d.dpars)
     for group, blocks in d.groups.items():
+        blocks = [b for b in blocks if not b.target]  # the mean's terms only
+        if not blocks:
+            continue
         cols, nopool, notes = no_pooling_estimates(res, group)
-        _, coef = res.coefficient_draws(group)
-        partial = coef.mean(axis=0)
+        all_cols, coef = res.coefficient_draws(group)
+        partial = coef.mean(axis=0)[:, [all_cols.index(c) for c in cols]]
         levels = blocks[0].levels
         counts = blocks[0].counts
         fixed = res.draws(names.FIXED).mean(axis=0) if d.fixed_columns else np.array([])

@@ -129,7 +129,8 @@ def _ran_vals(res: ResultView, coefficients: bool) -> list[pd.DataFrame]:
 
 
 def _family(res: ResultView) -> list[pd.DataFrame]:
-    names = [p for p in res.family.distribution_parameters if p != "sigma"]
+    names = [p for p in res.family.distribution_parameters
+             if p != "sigma" and p not in res.design.dpar_formulas]
     if not names:
         return []
     fp = res.family_parameters.loc[names]
@@ -264,7 +265,7 @@ def result_tables(res: ResultView) -> dict[str, Any]:
         "info": _plain(res.info),
     }
     sigma = None
-    if "sigma" in res.family.parameters:
+    if res.has_residual_sd:
         sigma = _plain(res.sigma.to_dict())
     return {
         "model": model,

@@ -216,7 +216,8 @@ class ResultView:
             if cor is not None:
                 out[cor_key(b.label)] = cor
         for name in self.family.parameters:
-            out[name] = self.draws(name)
+            if name not in d.dpar_formulas:  # (their coefficients are fixed effects)
+                out[name] = self.draws(name)
         if self.family.intercepts and d.fixed_columns:  # thresholds: at the predictors' means
             m = self.standardization.intercept_center
             shift = self.draws(names.FIXED) @ m if m.size else 0.0
@@ -370,11 +371,18 @@ class ResultView:
                     for j in range(i + 1, b.n_terms):
                         pieces.append(((group, names.cor_row(b.columns[i], b.columns[j])),
                                        cor[:, i, j]))
-        if "sigma" in self.family.parameters:
+        if self.has_residual_sd:
             sigma = self.draws("sigma")
             pieces.append((("Residual", "sd"), sigma))
             pieces.append((("Residual", "var"), sigma ** 2))
         return pieces
+
+    @property
+    def has_residual_sd(self) -> bool:
+        """Whether the model has one residual sd (``sigma``): a family with it, not known
+        (``se=``) and without its own formula (then it varies by row)."""
+        return ("sigma" in self.family.parameters
+                and "sigma" not in self.design.dpar_formulas)
 
     @_cached
     def sigma(self) -> pd.Series:
@@ -386,7 +394,12 @@ class ResultView:
         >>> bool(20 < res.sigma["mean"] < 32)
         True
         """
-        if "sigma" not in self.family.parameters:
+        if not self.has_residual_sd:
+            if "sigma" in self.design.dpar_formulas:
+                raise MixedFitError(
+                    f"sigma has its own formula ({self.design.dpar_formulas['sigma']}): it "
+                    f"varies by row; see the sigma_ rows of res.fixed_effects, and "
+                    f"res.predict(..., parameter='sigma') for each row's sigma.")
             if self.family.known_scale:
                 raise MixedFitError("This model has no residual sd (sigma): each row's sd "
                                     "is known (se=).")
@@ -406,7 +419,8 @@ class ResultView:
         >>> res.family_parameters.index.tolist()
         ['sigma']
         """
-        names = list(self.family.distribution_parameters)
+        names = [p for p in self.family.distribution_parameters
+                 if p not in self.design.dpar_formulas]
         if not names:
             return pd.DataFrame(columns=STAT_COLUMNS)
         draws = np.column_stack([self.draws(n) for n in names])
@@ -645,7 +659,8 @@ class ResultView:
                 labels[names.cor(b.label)] = [f"{b.columns[i]},{b.columns[j]}"
                                              for i, j in zip(*iu, strict=True)]
         for name in self.family.parameters:
-            draws[name] = self.draws(name)
+            if name not in d.dpar_formulas:  # (their coefficients are fixed effects)
+                draws[name] = self.draws(name)
         return power_scale_sensitivity(
             draws, self.log_prior(), log_lik,
             n_chains=int(self.idata.posterior.sizes["chain"]), threshold=threshold,

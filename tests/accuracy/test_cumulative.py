@@ -87,6 +87,8 @@ def test_summary_save_and_load(tmp_path):
     assert back.family == res.family and back.family.categories == ("1", "2", "3", "4", "5")
     pd.testing.assert_frame_equal(back.fixed_effects, res.fixed_effects)
     assert np.isfinite(res.loo().elpd_loo)
+    ps = res.prior_sensitivity()
+    assert {"Intercept[1]", "Intercept[4]", "fixed[temp[warm]]"} <= set(ps.index)
 
 
 @pytest.mark.parametrize("link", ["logit", "probit"])

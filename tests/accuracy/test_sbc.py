@@ -130,16 +130,17 @@ def test_model_parameters_exist_in_prior_draws(name: str) -> None:
     fam = sbc._family(spec.family)
     with sbc.stand_in_defaults(spec.defaults):
         pp = mf.prior_predictive(spec.formula, data, priors=spec.priors, draws=7,
-                                 random_seed=1, family=fam)
+                                 random_seed=1, family=fam, **spec.dpars)
         for parameter in spec.parameters:
             assert parameter.values(pp.idata.prior).shape == (7,), parameter.name
-        design = build_design(spec.formula, data, family=fam, check_response=False)
+        design = build_design(spec.formula, data, family=fam, check_response=False,
+                              dpars=spec.dpars)
         resolved = resolve_priors(design, fam, spec.priors)
         y = (np.arange(30.0) % 2 if fam.binary else (np.arange(30.0) + 1) / 31
              if fam.probability else np.arange(30.0) % 3 if fam.ordered_categories
              else np.arange(30.0) * 9 + 1)
-        other = resolve_priors(build_design(spec.formula, data.assign(y=y), family=fam), fam,
-                               spec.priors)
+        other = resolve_priors(build_design(spec.formula, data.assign(y=y), family=fam,
+                                            dpars=spec.dpars), fam, spec.priors)
     assert resolved == other  # the priors do not depend on the response
     if spec.defaults:  # the stand-ins are gone again
         assert resolve_priors(design, fam, spec.priors) != resolved
@@ -164,7 +165,8 @@ def test_captured_model_is_the_one_fit_builds(monkeypatch: pytest.MonkeyPatch) -
 #: the models of every other family run on the compiled backend only here (their PyMC
 #: density is checked against the kernel's in tests/backends/test_compiled.py)
 FAMILY_MODELS = ("t", "probit", "poisson_identity", "negativebinomial", "gamma", "beta",
-                 "zero_inflated_poisson", "hurdle_negativebinomial", "cumulative")
+                 "zero_inflated_poisson", "hurdle_negativebinomial", "cumulative",
+                 "sigma_formula")
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -110,6 +111,10 @@ def test_datasets(fmt):
     (["fit", "Reaction ~ log(Subject) + (1 | Subject)", "--data", "sleepstudy"],
      "(?i)could not (evaluate|be built)"),
     (["show", "no_such_result.nc"], "does not exist"),
+    (["fit", "Reaction ~ Days + (1 | Subject)", "--data", "sleepstudy", "--categories", "a,b"],
+     "orders an ordinal response"),
+    (["fit", "Reaction ~ Days + (1 | Subject)", "--data", "sleepstudy", "--alpha", "~ Days"],
+     "gaussian family's parameters are: sigma"),
 ])
 def test_errors_exit_2_with_a_message(argv, message, capsys):
     code, out = run(argv)
@@ -151,3 +156,17 @@ def test_python_m_mixedfit_help():
     assert out.stdout.startswith("usage: mixedfit")
     for command in ("fit", "datasets", "show"):
         assert command in out.stdout
+
+
+def test_fit_with_a_sigma_formula_and_an_ordinal_response(tmp_path):
+    code, out = run(["fit", "Reaction ~ Days + (1 | Subject)", "--data", "sleepstudy",
+                     "--sigma", "~ Days", *SHORT])
+    assert code == 0
+    assert "sigma ~ Days (link: log)" in out and "sigma_Days" in out
+    path = tmp_path / "ratings.csv"
+    pd.DataFrame({"r": ["low", "mid", "high", "mid", "low", "high", "mid", "low"] * 3,
+                  "x": np.arange(24.0) % 5, "g": list("abcd") * 6}).to_csv(path, index=False)
+    code, out = run(["fit", "r ~ x + (1 | g)", "--data", str(path), "--family", "cumulative",
+                     "--categories", "low,mid,high", *SHORT])
+    assert code == 0
+    assert "categories low < mid < high" in out and "Intercept[2]" in out

@@ -504,3 +504,37 @@ def test_ordinal_interval_probabilities_are_exact(link):
             log_cdf(b), rel=1e-12, abs=1e-300)
         assert interval_term(code, 0.0, b, False, True)[0] == pytest.approx(
             log_cdf(-b), rel=1e-12, abs=1e-300)
+
+
+DPAR_CASES = [
+    # (formula, family, the family parameters' formulas, observation weights)
+    ("y ~ x + (1 | g)", "gaussian", {"sigma": "~ x + (1 | g)"}, None),
+    ("y ~ z + (1 + z | g)", "gaussian", {"sigma": "~ w + (1 | h)"}, "e"),
+    ("pos ~ x + (1 | g)", "gaussian/log", {"sigma": "~ x"}, None),
+    ("y ~ x + (1 | g)", "t", {"sigma": "~ x + (1 | g)", "nu": "~ w"}, None),
+    ("k ~ x + (1 | g)", "negativebinomial", {"alpha": "~ x + (1 | h)"}, "e"),
+    ("pos ~ x + (1 | g)", "gamma/log", {"alpha": "~ w + (1 | g)"}, None),
+    ("prop ~ x + (1 | g)", "beta", {"kappa": "~ x + (1 | g)"}, None),
+    ("k0 ~ x + (1 | g)", "zero_inflated_poisson", {"zi": "~ x + (1 | g)"}, None),
+    ("k0 ~ x + (1 | g)", "hurdle_negativebinomial", {"hu": "~ w", "alpha": "~ x"}, None),
+]
+
+
+@pytest.mark.parametrize("centred", [False, True])
+@pytest.mark.parametrize(("formula", "family", "dpars", "weights"), DPAR_CASES)
+def test_family_parameters_with_formulas(formula, family, dpars, weights, centred):
+    # a family parameter with its own linear predictor (log or logit link), its
+    # coefficients with the fixed effects and its blocks with the others: the gradient by
+    # central differences and the density against the PyMC model's
+    data = _data()
+    data["k0"] = np.where(np.random.default_rng(3).random(len(data)) < 0.3, 0, data["k"])
+    name, _, link = family.partition("/")
+    fam = mf.families.get_family(name, link=link or None)
+    d = build_design(formula, data, family=fam, weights=weights, dpars=dpars)
+    assert set(d.dpars) == set(dpars)
+    pri = resolve_priors(d, fam, None)
+    assert unsupported_reason(d, fam, pri) is None
+    lay = make_layout(d, fam, pri, [centred] * len(d.blocks))
+    assert not set(dpars) & set(lay.family_slots)  # no slot of their own
+    assert_gradient_matches(lay, points=1)
+    assert_density_equals_pymc(d, fam, pri, lay, centred, jitter=0.2)
