@@ -1,4 +1,4 @@
-"""A residual sd with its own formula: does sleepstudy's noise change with sleep loss, or by subject?
+"""A residual sd with its own formula: does sleepstudy's noise change with sleep or by subject?
 
 lme4's ``sleepstudy`` (bundled): reaction times of 18 subjects over 10 days of sleep
 deprivation. The usual model ``Reaction ~ Days + (Days | Subject)`` has one residual
