@@ -84,7 +84,8 @@ class MixedResult(ResultView):
             trials = None
         return fit(self.formula, self.design.data, family=self.family, priors=priors,
                    trials=trials, weights=self.design.weights, se=self.design.se,
-                   **{**self.design.dpar_formulas, **kwargs})
+                   **{**({} if self.family.predictors_only else self.design.dpar_formulas),
+                      **kwargs})
 
     def to_bambi(self) -> Any:
         """The equivalent unfitted ``bambi.Model`` (same terms, family, link and priors),

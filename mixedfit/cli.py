@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="response family (gaussian, binomial, poisson, ...); a link as "
                         "'binomial:probit'. Default: gaussian")
     p.add_argument("--categories", metavar="A,B,...",
-                   help="cumulative (ordinal) only: the response's categories, lowest first, "
-                        "comma-separated (needed when they are text; numbers are ordered)")
+                   help="cumulative (ordinal): the response's categories, lowest first, "
+                        "comma-separated (needed when they are text; numbers are ordered); "
+                        "categorical: the categories, the reference first")
     for par in DPAR_OPTIONS:
         p.add_argument(f"--{par}", metavar="FORMULA",
                        help=f"a one-sided formula for the family parameter {par}, e.g. "
@@ -186,9 +187,10 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     data = read_data(args.data)
     family = _family(args.family)
     if args.categories:
-        if not family.ordered_categories:
-            raise OptionError(f"--categories orders an ordinal response (--family "
-                              f"cumulative); the {family.name} family has none.")
+        if not family.categorical_response:
+            raise OptionError(f"--categories lists the categories of a categorical or ordinal "
+                              f"response (--family cumulative or categorical); the "
+                              f"{family.name} family has none.")
         family = family.for_levels([c.strip() for c in args.categories.split(",")])
     progress = not args.no_progress and sys.stderr.isatty()
     res = fit(args.formula, data, family=family, draws=args.draws, tune=args.tune,

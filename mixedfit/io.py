@@ -173,7 +173,7 @@ def _spec(res: ResultView, columns: list[dict[str, Any]]) -> dict[str, Any]:
         "version": FORMAT_VERSION,
         "mixedfit_version": __version__,
         "formula": res.formula,
-        "dpars": dict(d.dpar_formulas),
+        "dpars": {} if res.family.predictors_only else dict(d.dpar_formulas),
         "family": {"name": res.family.name, "link": res.family.link,
                    "categories": (None if res.family.categories is None
                                   else list(res.family.categories))},

@@ -456,7 +456,13 @@ def plot_shrinkage(res: ResultView, *, group: str | None = None,
     >>> plt.close(fig)
     """
     group = _group_of(res, group)
-    cols = _group_columns(res, group)
+    cols = [c for b in res.design.groups[group] if not b.target for c in b.columns]
+    if not cols:  # (a family parameter's own group effects have no own fits to compare)
+        raise DataError(
+            f"The shrinkage plot compares the mean's group effects with each level's own "
+            f"fit; the effects of {group!r} here are a family parameter's "
+            f"({', '.join(b.label for b in res.design.groups[group])}): see "
+            f"res.plot_caterpillar() instead.")
     chosen = _resolve_shrinkage_terms(cols, terms, group)
     _check_choice("sort", sort, ("no_pooling", "partial_pooling", "n_obs", "level"))
     ellipses = tuple(float(p) for p in (ellipses or ()))
@@ -750,11 +756,11 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
     draws = _check_draws(draws)
     fam = res.family
     if kind is None:
-        kind = "bars" if fam.ordered_categories else "counts" if fam.discrete else "kde"
+        kind = "bars" if fam.categorical_response else "counts" if fam.discrete else "kde"
     _check_choice("kind", kind, ("kde", "ecdf", "counts", "proportion", "bars", "rootogram"))
-    if kind in ("counts", "rootogram") and (not fam.discrete or fam.ordered_categories):
+    if kind in ("counts", "rootogram") and (not fam.discrete or fam.categorical_response):
         raise OptionError(f"kind={kind!r} needs a count response; the {fam.name} family's is "
-                          + ("ordered categories (use 'bars')." if fam.ordered_categories
+                          + ("categories (use 'bars')." if fam.categorical_response
                              else "continuous (use 'kde' or 'ecdf')."))
     if kind == "bars" and not fam.discrete:
         raise OptionError(f"kind='bars' needs a discrete response; the {fam.name} family is "

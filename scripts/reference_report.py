@@ -1,10 +1,12 @@
-"""Print the fits of the weights, known-se, zero-inflated and ordinal reference tests beside
+"""Print the fits of the weights, known-se, zero-inflated, ordinal, categorical and
+distributional-parameter reference tests beside
 their reference values (the numbers quoted in issue notes and docs).
 
     python scripts/reference_report.py
 
 Uses the tests' own fits (``tests/accuracy/test_weights.py``, ``test_known_se.py``,
-``test_zero_inflated.py``, ``test_cumulative.py``: same data, options and seeds).
+``test_zero_inflated.py``, ``test_cumulative.py``, ``test_categorical.py``,
+``test_dpars.py``: same data, options and seeds).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.simplefilter("ignore")
 
+from tests.accuracy import test_categorical as ca  # noqa: E402
 from tests.accuracy import test_cumulative as cu  # noqa: E402
+from tests.accuracy import test_dpars as dp  # noqa: E402
 from tests.accuracy import test_known_se as se  # noqa: E402
 from tests.accuracy import test_weights as wt  # noqa: E402
 from tests.accuracy import test_zero_inflated as zi  # noqa: E402
@@ -86,6 +90,28 @@ def main() -> None:
         if "judge_sd" in ref:
             print(row("sd(judge)", res.variance_components.loc[("judge", "sd(Intercept)")],
                       ref["judge_sd"]))
+
+    res = ca._multinom()
+    print(f"categorical against nnet::multinom ({res.plan.time:.1f} s sampling)")
+    for term, value in ca.REF["multinom"]["fixed"].items():
+        print(row(term, res.fixed_effects.loc[term], value["estimate"]))
+
+    res = cached_fit("Reaction ~ Days + (Days | Subject)", dp.mf.load_dataset("sleepstudy"),
+                     key="sleep-sigma-days", sigma="~ Days", **LONG)
+    ref = dp.REF["sleepstudy_sigma"]
+    print(f"sleepstudy sigma ~ Days against glmmTMB dispformula ({res.plan.time:.1f} s)")
+    for block in ("fixed", "sigma"):
+        for term, value in ref[block].items():
+            print(row(term, res.fixed_effects.loc[term], value["estimate"]))
+    res = cached_fit("count ~ mined + (1 | site)", dp.mf.load_dataset("salamanders"),
+                     key="salamanders-nb-alpha", family="negativebinomial", alpha="~ mined",
+                     **LONG)
+    ref = dp.REF["salamanders_nb_alpha"]
+    print(f"salamanders NB alpha ~ mined against glmmTMB dispformula ({res.plan.time:.1f} s)")
+    for prefix, part in (("", ref["fixed"]), ("alpha_", ref["alpha"])):
+        a, b = part[f"{prefix}Intercept"]["estimate"], part[f"{prefix}mined[no]"]["estimate"]
+        print(row(f"{prefix}Intercept", res.fixed_effects.loc[f"{prefix}Intercept"], a + b))
+        print(row(f"{prefix}mined[yes]", res.fixed_effects.loc[f"{prefix}mined[yes]"], -b))
 
 
 if __name__ == "__main__":

@@ -320,6 +320,21 @@ def _models() -> dict[str, SBCModel]:
                        {"term(sigma_g)": "sigma_Intercept"}),
              u_intercept),
             dpars={"sigma": "~ x + (1 | g)"}),
+        # categorical: 4 categories, the log odds of each of 1, 2, 3 against 0 with its own
+        # intercept, slope and group effects
+        "categorical": SBCModel(
+            "y ~ x + (1 | g)",
+            {key: prior for k in (1, 2, 3) for key, prior in (
+                (f"mu{k}_Intercept", Prior("Normal", mu=0.0, sigma=1.0)),
+                (f"mu{k}_x", Prior("Normal", mu=0.0, sigma=0.5)),
+                (f"sd(mu{k}_Intercept|g)", Prior("HalfNormal", sigma=0.5)))},
+            (Parameter("mu1_Intercept", "fixed", {"fixed_term": "mu1_Intercept"}),
+             Parameter("mu1_x", "fixed", {"fixed_term": "mu1_x"}),
+             Parameter("mu3_x", "fixed", {"fixed_term": "mu3_x"}),
+             Parameter("sd(mu1_Intercept|g)", "sd(mu1_g)", {"term(mu1_g)": "mu1_Intercept"}),
+             Parameter("u(mu2_g)[g1,mu2_Intercept]", "u(mu2_g)",
+                       {**first, "term(mu2_g)": "mu2_Intercept"})),
+            family="categorical"),
     }
 
 
@@ -329,7 +344,7 @@ def with_placeholder(data: pd.DataFrame, family: str) -> pd.DataFrame:
     from mixedfit.errors import DataError
 
     fam = _family(family)
-    if fam.ordered_categories:  # every category once in a while
+    if fam.categorical_response:  # every category once in a while
         return data.assign(y=np.arange(len(data)) % len(fam.categories))
     try:
         _family(family).check_values(np.zeros(1), "y")
@@ -344,7 +359,7 @@ def _family(spec: str) -> Any:
 
     name, _, link = spec.partition("/")
     fam = get_family(name, link=link or None)
-    if fam.ordered_categories:  # an ordinal response of ORDINAL_CATEGORIES categories
+    if fam.categorical_response:  # ORDINAL_CATEGORIES categories (ordered or not)
         fam = fam.for_levels([str(k) for k in range(ORDINAL_CATEGORIES)])
     return fam
 

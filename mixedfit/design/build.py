@@ -171,11 +171,21 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     row_se = _row_values("se", se, work, len(frame), incomplete)
     response = build_response(parsed, work, fam, trials)
     fam = fam.for_levels(response.categories)
+    if fam.predictors_only:  # a categorical response: the formula is each category's
+        if dpar_parsed:
+            raise OptionError(f"The {fam.name} family's parameters ({', '.join(fam.parameters)}) "
+                              f"all take the model's formula; {', '.join(dpar_parsed)}= "
+                              f"cannot be given.")
+        if parsed.offsets:
+            raise FormulaError(f"A {fam.name} model has no single mean for an offset to act "
+                               f"on; remove offset(...).", text, None, None)
+        rhs = text.split("~", 1)[1].strip()
+        dpar_parsed = _dpar_formulas({par: rhs for par in fam.parameters}, fam, se)
     y = response.y
     if check_response:
         check_fittable_response(y, response.trials, parsed.response, fam)
 
-    fixed_dm = design_matrices(parsed.fixed_formula, work)
+    fixed_dm = design_matrices("0" if fam.predictors_only else parsed.fixed_formula, work)
     fixed_common = fixed_dm.common
     if fixed_common is None:
         X = np.zeros((len(work), 0))
@@ -194,7 +204,7 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         check_finite(offset[:, None], [f"offset({' + '.join(parsed.offsets)})"], labels,
                       "offset", {})
 
-    blocks = _blocks(parsed, text, work, labels, "")
+    blocks = [] if fam.predictors_only else _blocks(parsed, text, work, labels, "")
     check_blocks(blocks, text)
     check_precision(X, fixed_columns, "fixed-effects term", fixed_source)
     for block in blocks:

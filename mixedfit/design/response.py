@@ -152,11 +152,13 @@ def _bernoulli(values: Any, what: str) -> tuple[np.ndarray, str | None]:
 
 
 def _ordered(values: Any, what: str, family: Family) -> tuple[np.ndarray, list[str]]:
-    """An ordered categorical response as codes 0, ..., K - 1 and its categories.
+    """A categorical response as codes 0, ..., K - 1 and its categories.
 
     The order comes from ``family.categories`` when given (values compared as text),
-    else from an ordered pandas categorical, else from numbers (numeric order);
-    strings and unordered categoricals need the order stated."""
+    else from an ordered pandas categorical, else from numbers (numeric order); for an
+    ordinal family strings and unordered categoricals need the order stated, for an
+    unordered one (the first category is the reference) a categorical's order or the
+    sorted text serve."""
     series = pd.Series(values).reset_index(drop=True)
     if family.categories is not None:
         order = list(family.categories)
@@ -171,7 +173,8 @@ def _ordered(values: Any, what: str, family: Family) -> tuple[np.ndarray, list[s
                 f"every category, lowest first, in categories=.")
         codes = text.map({c: k for k, c in enumerate(order)}).to_numpy(dtype=float)
         categories = order
-    elif isinstance(series.dtype, pd.CategoricalDtype) and series.cat.ordered:
+    elif isinstance(series.dtype, pd.CategoricalDtype) and (
+            series.cat.ordered or not family.ordered_categories):
         categories = [str(c) for c in series.cat.categories]
         codes = series.cat.codes.to_numpy(dtype=float)
     elif pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
@@ -186,6 +189,10 @@ def _ordered(values: Any, what: str, family: Family) -> tuple[np.ndarray, list[s
         uniq = np.unique(arr)
         categories = [f"{v:g}" for v in uniq]
         codes = np.searchsorted(uniq, arr).astype(float)
+    elif not family.ordered_categories:  # text: sorted, the first the reference
+        text = series.astype(str)
+        categories = sorted(text.unique().tolist())
+        codes = text.map({c: k for k, c in enumerate(categories)}).to_numpy(dtype=float)
     else:
         sample = ", ".join(repr(v) for v in pd.unique(series.dropna())[:3])
         raise DataError(
@@ -241,7 +248,7 @@ def build_response(formula: Formula, data: pd.DataFrame, family: Family,
     if family.takes_trials:
         return _binomial(name, parts, data, trials, family)
     values = _evaluate(name, data)
-    if family.ordered_categories:
+    if family.categorical_response:
         y, categories = _ordered(values, name, family)
         return Response(y, None, name, categories=categories)
     if family.binary:

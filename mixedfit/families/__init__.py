@@ -26,6 +26,8 @@ family knows of itself); adding a family is one such module, an entry in
   ``hurdle_negativebinomial``: counts with extra zeros (:mod:`~mixedfit.families.zeroinflated`).
 - ``cumulative``: an ordered categorical response, ``P(y <= k) = F(Intercept[k] - eta)``;
   links logit, probit (:mod:`~mixedfit.families.cumulative`).
+- ``categorical``: an unordered categorical response (multinomial logit), one linear
+  predictor per category but the first (:mod:`~mixedfit.families.categorical`).
 
 The default priors of the coefficients are set on the link scale; see
 :mod:`mixedfit.priors`.
@@ -45,6 +47,7 @@ from mixedfit.errors import FamilyError
 from mixedfit.families.bernoulli import Bernoulli
 from mixedfit.families.beta import Beta
 from mixedfit.families.binomial import Binomial
+from mixedfit.families.categorical import Categorical
 from mixedfit.families.cumulative import Cumulative
 from mixedfit.families.family import Family
 from mixedfit.families.gamma import Gamma
@@ -75,6 +78,7 @@ __all__ = [
     "hurdle_poisson",
     "hurdle_negativebinomial",
     "cumulative",
+    "categorical",
     "get_family",
     "FAMILIES",
     "LINKS",
@@ -87,7 +91,7 @@ __all__ = [
 FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (
     Gaussian, StudentT, Bernoulli, Binomial, Poisson, NegativeBinomial, Gamma, Beta,
     ZeroInflatedPoisson, ZeroInflatedNegativeBinomial, HurdlePoisson, HurdleNegativeBinomial,
-    Cumulative)}
+    Cumulative, Categorical)}
 
 _ALIASES = {
     "normal": "gaussian",
@@ -110,6 +114,7 @@ _ALIASES = {
     "hurdlenegativebinomial": "hurdle_negativebinomial",
     "ordinal": "cumulative",
     "ordered": "cumulative",
+    "multinomial": "categorical",
 }
 
 
@@ -198,6 +203,18 @@ def cumulative(link: str = "logit", categories: list | None = None) -> Family:
     ('Intercept[1]', 'Intercept[2]')
     """
     return Cumulative(link, categories)
+
+
+def categorical(link: str = "logit", categories: list | None = None) -> Family:
+    """An unordered categorical response (multinomial logit), the first category the
+    reference; ``categories`` states them (the reference first).
+
+    Examples
+    --------
+    >>> categorical(categories=["walk", "bike", "car"]).parameters
+    ('mubike', 'mucar')
+    """
+    return Categorical(link, categories)
 
 
 def get_family(spec: str | Family, link: str | None = None) -> Family:

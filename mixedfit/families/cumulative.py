@@ -93,6 +93,7 @@ class Cumulative(Family):
     name = "cumulative"
     links = ("logit", "probit")
     discrete = True
+    categorical_response = True
     ordered_categories = True
     kind = "cumulative (ordinal)"
     _compiled = "cumulative"

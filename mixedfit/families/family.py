@@ -93,8 +93,10 @@ class Family:
     #: those of :attr:`parameters` that are probabilities (``zi``, ``hu``: sampled on the
     #: logit scale); the others are positive (sampled on the log scale)
     unit_parameters: ClassVar[tuple[str, ...]] = ()
-    #: the response is ordered categories (read as codes 0, ..., K - 1 by the design
-    #: layer; see :meth:`for_levels`)
+    #: the response is categories (read as codes 0, ..., K - 1 by the design layer; see
+    #: :meth:`for_levels`), ordered or not
+    categorical_response: ClassVar[bool] = False
+    #: those categories are ordered (an ordinal response)
     ordered_categories: ClassVar[bool] = False
     #: the response's categories, lowest first, once known (ordered-categories families)
     categories: tuple[str, ...] | None = None
@@ -118,7 +120,7 @@ class Family:
 
     def for_levels(self, levels: Any) -> Family:
         """This family with the response's categories (lowest first), for a family whose
-        parameters depend on them (:attr:`ordered_categories`); the family itself
+        parameters depend on them (:attr:`categorical_response`); the family itself
         otherwise."""
         return self
 
@@ -337,9 +339,23 @@ class Family:
 
     def dpar_inverse_link(self, name: str, eta: Any, xp: Any = np) -> Any:
         """Parameter ``name`` from its linear predictor."""
-        if self.dpar_link(name) == "logit":
+        link = self.dpar_link(name)
+        if link == "logit":
             return 1.0 / (1.0 + xp.exp(-eta))
+        if link == "identity":
+            return eta
         return xp.exp(eta)
+
+    def dpar_description(self, name: str) -> str:
+        """What the linear predictor of parameter ``name`` is, for the summary."""
+        return f"link: {self.dpar_link(name)}"
+
+    @property
+    def predictors_only(self) -> bool:
+        """Whether every parameter is a linear predictor built from the formula itself
+        (the categories of a categorical response, :meth:`formula_parameters`): the
+        formula then has no mean of its own."""
+        return False
 
     def dpar_priors(self, name: str, y: np.ndarray, trials: np.ndarray | None
                     ) -> tuple[PriorSpec, float]:

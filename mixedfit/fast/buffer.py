@@ -72,9 +72,10 @@ HEADER = 26
 #: a positive parameter (its log), a probability (its logit), a real number (itself), a
 #: number above the parameter before it (the log of the difference: ordered thresholds);
 #: a parameter with its own formula (no slot in the parameter vector: its linear
-#: predictor, 1 + its index, is its log or its logit)
-PARAM_POSITIVE, PARAM_UNIT, PARAM_REAL, PARAM_INCREMENT, PARAM_LINKED_LOG, PARAM_LINKED_LOGIT = (
-    range(6))
+#: predictor, 1 + its index, is its log, its logit, or itself: a categorical response's
+#: log odds)
+(PARAM_POSITIVE, PARAM_UNIT, PARAM_REAL, PARAM_INCREMENT, PARAM_LINKED_LOG, PARAM_LINKED_LOGIT,
+ PARAM_LINKED_IDENTITY) = range(7)
 #: the kernel's code of each kind (:meth:`mixedfit.families.Family.parameter_transform`)
 PARAM_KINDS = {"positive": PARAM_POSITIVE, "unit": PARAM_UNIT, "real": PARAM_REAL,
                "increment": PARAM_INCREMENT}
@@ -106,13 +107,13 @@ PRIOR_WIDTH = 5
 #: the kernel's likelihoods (:attr:`mixedfit.families.Family.compiled` names them; the
 #: family's own parameters in the order of :attr:`~mixedfit.families.Family.parameters`)
 (GAUSSIAN, BINOMIAL, POISSON, NEGATIVEBINOMIAL, GAMMA_FAMILY, BETA_FAMILY, STUDENT_T, ZIP, ZINB,
- HURDLE_POISSON, HURDLE_NB, CUMULATIVE) = range(12)
+ HURDLE_POISSON, HURDLE_NB, CUMULATIVE, CATEGORICAL) = range(13)
 #: the kernel's code of each family's :attr:`~mixedfit.families.Family.compiled` name
 FAMILIES = {"gaussian": GAUSSIAN, "binomial": BINOMIAL, "poisson": POISSON,
             "negativebinomial": NEGATIVEBINOMIAL, "gamma": GAMMA_FAMILY, "beta": BETA_FAMILY,
             "t": STUDENT_T, "zero_inflated_poisson": ZIP, "zero_inflated_negativebinomial": ZINB,
             "hurdle_poisson": HURDLE_POISSON, "hurdle_negativebinomial": HURDLE_NB,
-            "cumulative": CUMULATIVE}
+            "cumulative": CUMULATIVE, "categorical": CATEGORICAL}
 
 # ----------------------------------------------------------------------------- links
 IDENTITY, LOG, INVERSE, LOGIT, PROBIT, CLOGLOG = range(6)

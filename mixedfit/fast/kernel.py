@@ -72,6 +72,7 @@ from mixedfit.fast.buffer import (
     LOGNORMAL,
     NORMAL,
     PARAM_INCREMENT,
+    PARAM_LINKED_IDENTITY,
     PARAM_LINKED_LOG,
     PARAM_LINKED_LOGIT,
     PARAM_REAL,
@@ -470,6 +471,9 @@ def _row_pass_dpar(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all:
             vary[i] = 1.0
             for r in range(n):
                 th[i, r] = math.exp(eta[i + 1, r])
+        elif kind == PARAM_LINKED_IDENTITY:
+            vary[i] = 1.0
+            th[i, :] = eta[i + 1, :]
         elif kind == PARAM_LINKED_LOGIT:
             vary[i] = 1.0
             for r in range(n):
@@ -495,6 +499,8 @@ def _row_pass_dpar(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all:
         elif kind == PARAM_LINKED_LOGIT:
             for r in range(n):
                 d[i + 1, r] = gth[i, r] * th[i, r] * (1.0 - th[i, r])
+        elif kind == PARAM_LINKED_IDENTITY:
+            d[i + 1, :] = gth[i, :]
         else:
             acc = 0.0
             for r in range(n):
@@ -559,7 +565,8 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     k_slot = 0
     for i in range(nfam):
         kind = int(buf[kinds + i])
-        if kind == PARAM_LINKED_LOG or kind == PARAM_LINKED_LOGIT:
+        if kind == PARAM_LINKED_LOG or kind == PARAM_LINKED_LOGIT or (
+                kind == PARAM_LINKED_IDENTITY):
             linked = True
             continue
         slot[i] = k_slot

@@ -104,9 +104,12 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
     """
     if family.compiled not in B.FAMILIES or family.link not in B.LINKS:
         return f"the {family.name} family with the {family.link} link"
-    if family.ordered_categories and not family.parameters:
+    if family.categorical_response and not family.parameters:
         return (f"the {family.name} family before its categories are known (bind them with "
                 f"family.for_levels(design.categories))")
+    if family.predictors_only and set(family.parameters) != set(design.dpar_formulas):
+        return (f"the {family.name} family with a design not built for it (build it with "
+                f"family={family.name!r})")
     keys = list(design.fixed_columns)
     keys += [sd_key(c, b.group) for b in design.blocks for c in b.columns]
     keys += [p for p in family.parameters if p not in design.dpar_formulas]
@@ -230,7 +233,8 @@ class Layout:
 def _kind_code(family: Family, name: str, design: Design) -> int:
     """The kernel's code of how family parameter ``name`` is moved (buffer.PARAM_*)."""
     if name in design.dpar_formulas:  # its own linear predictor, on its link's scale
-        return B.PARAM_LINKED_LOGIT if family.dpar_link(name) == "logit" else B.PARAM_LINKED_LOG
+        return {"logit": B.PARAM_LINKED_LOGIT, "identity": B.PARAM_LINKED_IDENTITY}.get(
+            family.dpar_link(name), B.PARAM_LINKED_LOG)
     return B.PARAM_KINDS[family.parameter_transform(name)]
 
 
@@ -573,8 +577,9 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
         j = design.fixed_columns.index(f"{par}_Intercept") if (
             f"{par}_Intercept" in design.fixed_columns) else -1
         if j >= 0:
-            center[j] = (np.log(value / (1.0 - value)) if family.dpar_link(par) == "logit"
-                         else np.log(value))
+            link = family.dpar_link(par)
+            center[j] = (np.log(value / (1.0 - value)) if link == "logit" else value
+                         if link == "identity" else np.log(value))
     previous = 0.0
     for name, (pos, _) in family_slots.items():
         # a standardised response's sigma: the residual sd of the least-squares start

@@ -33,6 +33,7 @@ from mixedfit.fast import cache
 from mixedfit.fast.buffer import (
     BETA_FAMILY,
     BINOMIAL,
+    CATEGORICAL,
     CUMULATIVE,
     GAMMA_FAMILY,
     GAUSSIAN,
@@ -260,6 +261,22 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
                 gth[k, r] = wr * da
             if k > 0:
                 gth[k - 1, r] = wr * db
+        return logp
+    if family == CATEGORICAL:  # th[i]: the log odds of category i + 1 against category 0
+        for r in range(n):
+            wr = 1.0 if unweighted else w[r]
+            k = int(y[r])
+            mx = 0.0
+            for i in range(ntheta):
+                mx = max(mx, th[i, r])
+            total = math.exp(-mx)
+            for i in range(ntheta):
+                total += math.exp(th[i, r] - mx)
+            lse = mx + math.log(total)
+            logp += wr * ((th[k - 1, r] if k > 0 else 0.0) - lse)
+            eta[r] = 0.0
+            for i in range(ntheta):
+                gth[i, r] = wr * ((1.0 if k == i + 1 else 0.0) - math.exp(th[i, r] - lse))
         return logp
     if family == GAUSSIAN:  # th: sigma; precision weights
         for r in range(n):

@@ -119,6 +119,10 @@ def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True
     """See :meth:`mixedfit.MixedResult.predict`."""
     if scale not in ("response", "link"):
         raise OptionError("scale must be 'response' or 'link'.")
+    if scale == "link" and res.family.predictors_only:
+        raise OptionError(f"A {res.family.name} model has one linear predictor per category "
+                          f"({', '.join(res.family.parameters)}), not one link scale: use "
+                          f"scale='response' for each category's probability.")
     data = None if newdata is None else as_frame(newdata)
     if data is not None:
         # the response and the grouping columns are optional in newdata

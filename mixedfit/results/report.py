@@ -77,12 +77,14 @@ def build_summary(res: ResultView) -> Report:
             f"{info['draws']} draws after {info['tune']} warm-up)")
     rep.add(f"Formula: {d.formula_text}")
     for par, text in d.dpar_formulas.items():  # a family parameter's own formula
-        rep.add(f"         {par} {text} (link: {res.family.dpar_link(par)})")
+        rep.add(f"         {par} {text} ({res.family.dpar_description(par)})")
     success = f"; success = {d.response_name} == {d.success!r}" if d.success else ""
     scale = "" if res.family.link == "identity" else "; coefficients on the link scale"
-    if d.categories:  # an ordered response: its categories and the model's convention
+    if d.categories and res.family.ordered_categories:  # the categories and the convention
         success = (f"; categories {' < '.join(d.categories)}; P({d.response_name} <= k) = "
                    f"F(Intercept[k] - eta)")
+    elif d.categories:
+        success = f"; categories {', '.join(d.categories)}; reference {d.categories[0]!r}"
     rep.add(f"Family: {res.family.name} (link: {res.family.link}{scale}{success})")
     dropped = f", {d.n_dropped} dropped for missing values" if d.n_dropped else ""
     groups = "; ".join(f"{g}, {blocks[0].n_levels}" for g, blocks in d.groups.items())

@@ -112,7 +112,7 @@ def test_datasets(fmt):
      "(?i)could not (evaluate|be built)"),
     (["show", "no_such_result.nc"], "does not exist"),
     (["fit", "Reaction ~ Days + (1 | Subject)", "--data", "sleepstudy", "--categories", "a,b"],
-     "orders an ordinal response"),
+     "lists the categories of a categorical"),
     (["fit", "Reaction ~ Days + (1 | Subject)", "--data", "sleepstudy", "--alpha", "~ Days"],
      "gaussian family's parameters are: sigma"),
 ])

@@ -44,6 +44,7 @@ def _data(seed: int = 0, n_groups: int = 7, per: int = 9) -> pd.DataFrame:
     # an ordinal response: ratings 1 to 4, the latent eta + logistic noise cut at -1, 0.5, 2
     latent = eta + np.random.default_rng(seed + 100).logistic(size=n)
     df["o"] = 1 + np.searchsorted([-1.0, 0.5, 2.0], latent)
+    df["c3"] = np.array(["a", "b", "c"])[(df["o"] + np.arange(n)) % 3]  # unordered
     return df
 
 
@@ -292,6 +293,9 @@ def test_unsupported_models_name_the_reason():
     for name in mf.families.FAMILIES:  # every family and link is compiled
         for link in mf.families.get_family(name).links:
             fam = mf.families.get_family(name, link=link).for_levels(["a", "b", "c"])
+            if fam.predictors_only:  # (its parameters come with its own design)
+                assert "a design not built for it" in unsupported_reason(d, fam, {})
+                continue
             assert unsupported_reason(d, fam, resolve_priors(d, fam, None)) is None, fam
     unbound = mf.families.cumulative()  # an ordinal family needs its categories
     assert "before its categories are known" in unsupported_reason(d, unbound, {})
@@ -538,3 +542,20 @@ def test_family_parameters_with_formulas(formula, family, dpars, weights, centre
     assert not set(dpars) & set(lay.family_slots)  # no slot of their own
     assert_gradient_matches(lay, points=1)
     assert_density_equals_pymc(d, fam, pri, lay, centred, jitter=0.2)
+
+
+@pytest.mark.parametrize("centred", [False, True])
+@pytest.mark.parametrize(("formula", "weights"), [("c3 ~ x + (1 | g)", None),
+                                                  ("c3 ~ z + w + (1 + x | g) + (1 | h)", "e")])
+def test_categorical_density_equals_the_pymc_model(formula, weights, centred):
+    # a categorical response: one linear predictor per category but the first, each with
+    # the formula's terms (log odds; PyMC's Categorical with logit_p)
+    fam = mf.families.categorical()
+    d = build_design(formula, _data(), family=fam, weights=weights)
+    fam = fam.for_levels(d.categories)
+    assert d.categories == ["a", "b", "c"] and d.dpars == ("mub", "muc")
+    assert not d.columns_of("").size and not d.blocks_of("")
+    pri = resolve_priors(d, fam, None)
+    lay = make_layout(d, fam, pri, [centred] * len(d.blocks))
+    assert_gradient_matches(lay, points=1)
+    assert_density_equals_pymc(d, fam, pri, lay, centred)

@@ -16,7 +16,8 @@ from mixedfit.families.links import LINKS, dmu_deta, inverse_link, link_function
 from mixedfit.priors import DISTRIBUTIONS
 
 PARAMS = {"sigma": 0.7, "nu": 6.0, "alpha": 3.0, "kappa": 12.0, "zi": 0.3, "hu": 0.4,
-          "Intercept[1]": -1.0, "Intercept[2]": 0.2, "Intercept[3]": 1.5}
+          "Intercept[1]": -1.0, "Intercept[2]": 0.2, "Intercept[3]": 1.5,
+          "mub": 0.5, "muc": -0.4, "mud": 1.1}
 
 
 def _family(name: str) -> Family:
@@ -39,7 +40,13 @@ def test_a_family_declares_what_it_needs(name):
     assert isinstance(fam, Family) and fam.link == fam.links[0]
     assert set(fam.links) <= set(LINKS)
     priors = fam.parameter_priors(np.array([1.0, 2.0, 3.0]))
-    assert set(priors) == set(fam.parameters)
+    if fam.predictors_only:  # every parameter is a linear predictor with the formula's terms
+        assert priors == {} and fam.parameters == ("mub", "muc", "mud")
+        for name in fam.parameters:
+            (dist, params), scale = fam.dpar_priors(name, np.array([0.0, 1.0, 1.0, 2.0, 3.0]),
+                                                    None)
+            assert DISTRIBUTIONS[dist].support == "real" and scale > 0
+        return
     for key, (dist, params) in priors.items():  # a known prior: positive, on (0, 1), real
         kind = fam.parameter_transform(key)
         support = {"increment": "real"}.get(kind, kind)
@@ -57,7 +64,7 @@ def test_the_simulator_matches_the_mean_and_variance(name):
     rng = np.random.default_rng(1)
     mu0 = {"bernoulli": 0.3, "binomial": 0.3, "beta": 0.3, "gamma": 2.0}.get(name, 2.5)
     # an ordinal family's linear predictor is a location (its "link" acts on the thresholds)
-    eta0 = 0.3 if fam.ordered_categories else float(fam.link_function(mu0))
+    eta0 = 0.3 if fam.categorical_response else float(fam.link_function(mu0))
     eta = np.full((1, 200_000), eta0)
     params = {p: np.array([PARAMS[p]]) for p in fam.parameters}
     trials = np.full(eta.shape[1], 5.0) if fam.takes_trials else None
