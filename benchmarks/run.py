@@ -119,20 +119,34 @@ FAMILIES = {
                 "r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)", "verbagg",
                 "bernoulli"),
 }
+# The models of issue 15: an ordinal response, family parameters with their own formulas,
+# zero-inflated counts, an unordered categorical response (peers: ordinal::clmm,
+# glmmTMB, nnet::multinom, in the "lme4" column).
+MODELS_15 = {
+    "wine_cumulative": ("rating ~ temp + contact + (1 | judge)", "-", "wine", "cumulative"),
+    "sleepstudy_sigma": ("Reaction ~ Days + (Days | Subject)", "-", "sleepstudy", "gaussian"),
+    "salamanders_zinb": ("count ~ mined + (1 | site)", "-", "salamanders",
+                         "zero_inflated_negativebinomial"),
+    "salamanders_zi_mined": ("count ~ mined + (1 | site)", "-", "salamanders",
+                             "zero_inflated_poisson"),
+    "categorical_600": ("mode ~ x + site", "-", "csv:tests/reference/categorical_data.csv",
+                        "categorical"),
+}
 # Extra points of the scaling curve (not part of --cases all).
 EXTRA = {
     "gaussian_3e4": _sim_case("gaussian", 30_000),
     "gaussian_3e5": _sim_case("gaussian", 300_000),
 }
-CASES = {**SMALL, **LARGE, **FAMILIES, **EXTRA}
+CASES = {**SMALL, **LARGE, **FAMILIES, **MODELS_15, **EXTRA}
 #: Options given to mixedfit's fit beyond the defaults, per case (shown in the table).
 #: Every case runs with mixedfit's defaults (none are needed any more: InstEval used
 #: centered=True before the parameterisation rules for many levels and nesting).
-MF_OPTIONS: dict[str, dict] = {}
+MF_OPTIONS: dict[str, dict] = {"sleepstudy_sigma": {"sigma": "~ Days"},
+                               "salamanders_zi_mined": {"zi": "~ mined"}}
 SCALING = sorted((c for c in CASES if c.startswith("gaussian_")),
                  key=lambda c: int(CASES[c][2].split(":")[2]))
 SELECTIONS = {"small": list(SMALL), "large": list(LARGE), "all": [*SMALL, *LARGE],
-              "scaling": SCALING, "families": list(FAMILIES)}
+              "scaling": SCALING, "families": list(FAMILIES), "models15": list(MODELS_15)}
 TOOLS = ("mixedfit", "bambi", "lme4")
 
 LME4 = {
@@ -160,6 +174,18 @@ LME4 = {
     "verbagg": "glmer(factor(r2) ~ Anger + Gender + btype + situ + (1 | id) + (1 | item), d, "
                "family = binomial)",
 }
+LME4.update({  # the peers of the issue-15 models (namespaced: the script loads lme4 only)
+    "wine_cumulative": "ordinal::clmm(factor(rating, ordered = TRUE) ~ temp + contact + "
+                       "(1 | judge), data = d)",
+    "sleepstudy_sigma": "glmmTMB::glmmTMB(Reaction ~ Days + (Days | Subject), "
+                        "dispformula = ~ Days, data = d)",
+    "salamanders_zinb": "glmmTMB::glmmTMB(count ~ mined + (1 | site), ziformula = ~1, "
+                        "family = glmmTMB::nbinom2, data = d)",
+    "salamanders_zi_mined": "glmmTMB::glmmTMB(count ~ mined + (1 | site), ziformula = ~mined, "
+                            "family = poisson, data = d)",
+    "categorical_600": "nnet::multinom(factor(mode, levels = c('walk', 'bike', 'car')) ~ x + "
+                       "site, data = d, trace = FALSE)",
+})
 #: The fits lme4 does not offer (no Student-t or beta family in lme4).
 LME4_NONE = {"sleepstudy_t": "no t family", "beta_2e3": "no beta family"}
 
@@ -189,6 +215,8 @@ def load_data(spec: str):
         else:
             y = rng.binomial(1, 1 / (1 + np.exp(-eta)))
         return pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g)})
+    if spec.startswith("csv:"):  # a file of the repository
+        return pd.read_csv(HERE.parent / spec[4:])
     if spec == "insteval":
         df = pd.read_csv(HERE / "data" / "insteval.csv.gz")
         for col in ("s", "d", "dept", "service"):
