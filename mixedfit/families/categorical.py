@@ -38,7 +38,8 @@ import numpy as np
 from scipy import special
 
 from mixedfit.errors import FamilyError
-from mixedfit.families.family import Family, PriorSpec
+from mixedfit.families.categories import CategoryFamily
+from mixedfit.families.family import PriorSpec
 
 __all__ = ["Categorical", "predictor_names"]
 
@@ -59,7 +60,7 @@ def predictor_names(categories: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-class Categorical(Family):
+class Categorical(CategoryFamily):
     """``P(y = c_k) = softmax(0, mu_2, ..., mu_K)_k``: an unordered categorical response;
     link logit (the log odds against the first category).
 
@@ -73,38 +74,12 @@ class Categorical(Family):
 
     name = "categorical"
     links = ("logit",)
-    discrete = True
-    categorical_response = True
     kind = "categorical (multinomial logit)"
     _compiled = "categorical"
+    _order = "the reference first"
 
-    def __init__(self, link: str | None = None, categories: Sequence[Any] | None = None
-                 ) -> None:
-        super().__init__(link)
-        self.categories: tuple[str, ...] | None = None
-        if categories is not None:
-            cats = tuple(str(c) for c in categories)
-            if len(cats) < 2 or len(set(cats)) != len(cats):
-                raise FamilyError(f"categories= must list at least two distinct categories, "
-                                  f"the reference first; got {list(categories)!r}.")
-            predictor_names(cats)
-            self.categories = cats
-
-    def __repr__(self) -> str:
-        if self.categories is None:
-            return super().__repr__()
-        return (f"Family(name={self.name!r}, link={self.link!r}, "
-                f"categories={list(self.categories)!r})")
-
-    def __eq__(self, other: object) -> bool:
-        return super().__eq__(other) and getattr(other, "categories", None) == self.categories
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.link, self.categories))
-
-    def for_levels(self, levels: Sequence[str] | None) -> Categorical:
-        """This family with the response's categories (the reference first)."""
-        return self if levels is None else Categorical(self.link, levels)
+    def _check_categories(self, categories: tuple[str, ...]) -> None:
+        predictor_names(categories)
 
     @property
     def parameters(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -122,11 +97,6 @@ class Categorical(Family):
         assert self.categories is not None
         label = self.categories[1 + self.parameters.index(name)]
         return f"log odds of {label!r} against {self.categories[0]!r}"
-
-    # ------------------------------------------------------------ priors and starts
-    def prior_location_scale(self, y: np.ndarray, trials: np.ndarray | None = None
-                             ) -> tuple[float, float]:
-        return 0.0, 1.0
 
     def parameter_starts(self, y: np.ndarray, trials: np.ndarray | None) -> dict[str, float]:
         # the log odds of each category's share against the reference's
@@ -148,19 +118,7 @@ class Categorical(Family):
     def working_variance(self, y: np.ndarray, trials: np.ndarray | None) -> float:
         return 4.0  # a binary logit's at p = 1/2
 
-    def own_fit_problem(self, y: np.ndarray, n: np.ndarray | None) -> str:
-        return "no own fit is computed for a level of a categorical model"
-
-    def degenerate(self, y: np.ndarray, trials: np.ndarray | None, name: str
-                   ) -> tuple[str, str] | None:
-        return None  # the response's categories are checked when they are read
-
     # ------------------------------------------------------------ the mean
-    def inverse_link(self, eta: Any, xp: Any = np) -> Any:
-        """The (unused) mean predictor itself: the probabilities come from the
-        categories' own predictors (:meth:`category_probabilities`)."""
-        return eta
-
     def _logits(self, params: dict[str, np.ndarray]) -> np.ndarray:
         """``(S, n, K)`` log odds against the reference (0 for it)."""
         mus = [np.asarray(params[p], dtype=float) for p in self.parameters]
@@ -174,12 +132,6 @@ class Categorical(Family):
         logits = self._logits(params)
         return special.softmax(np.broadcast_to(logits, (*np.shape(eta), logits.shape[2])),
                                axis=2)
-
-    def expected_response(self, eta: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
-        """The expected code (0 for the reference); the probabilities of each category
-        are :meth:`category_probabilities` (what ``res.predict`` reports)."""
-        p = self.category_probabilities(eta, params)
-        return p @ np.arange(float(p.shape[2]))
 
     # ------------------------------------------------------------ likelihood
     def pymc_likelihood(self, pm: Any, pt: Any, eta: Any, params: dict[str, Any],

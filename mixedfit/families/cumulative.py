@@ -31,14 +31,13 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from scipy import special
 
-from mixedfit.errors import FamilyError
-from mixedfit.families.family import Family, PriorSpec
+from mixedfit.families.categories import CategoryFamily
+from mixedfit.families.family import PriorSpec
 
 __all__ = ["Cumulative", "threshold_names"]
 
@@ -77,7 +76,7 @@ def _log_interval(link: str, upper: np.ndarray, lower: np.ndarray) -> np.ndarray
         return lu + np.log1p(-np.exp(np.minimum(ll - lu, 0.0)))
 
 
-class Cumulative(Family):
+class Cumulative(CategoryFamily):
     """``P(y <= k) = F(Intercept[k] - eta)``: an ordered categorical response; links
     logit, probit.
 
@@ -92,39 +91,9 @@ class Cumulative(Family):
 
     name = "cumulative"
     links = ("logit", "probit")
-    discrete = True
-    categorical_response = True
     ordered_categories = True
     kind = "cumulative (ordinal)"
     _compiled = "cumulative"
-
-    def __init__(self, link: str | None = None, categories: Sequence[Any] | None = None
-                 ) -> None:
-        super().__init__(link)
-        if categories is not None:
-            cats = tuple(str(c) for c in categories)
-            if len(cats) < 2 or len(set(cats)) != len(cats):
-                raise FamilyError(f"categories= must list at least two distinct categories, "
-                                  f"lowest first; got {list(categories)!r}.")
-            self.categories: tuple[str, ...] | None = cats
-        else:
-            self.categories = None
-
-    def __repr__(self) -> str:
-        if self.categories is None:
-            return super().__repr__()
-        return (f"Family(name={self.name!r}, link={self.link!r}, "
-                f"categories={list(self.categories)!r})")
-
-    def __eq__(self, other: object) -> bool:
-        return super().__eq__(other) and getattr(other, "categories", None) == self.categories
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.link, self.categories))
-
-    def for_levels(self, levels: Sequence[str] | None) -> Cumulative:
-        """This family with the response's categories (lowest first)."""
-        return self if levels is None else Cumulative(self.link, levels)
 
     @property
     def parameters(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -139,11 +108,6 @@ class Cumulative(Family):
     def parameter_transform(self, name: str) -> str:
         # the first threshold is any real number, each next one lies above it
         return "real" if name == "Intercept[1]" else "increment"
-
-    # ------------------------------------------------------------ priors and starts
-    def prior_location_scale(self, y: np.ndarray, trials: np.ndarray | None = None
-                             ) -> tuple[float, float]:
-        return 0.0, 1.0
 
     def parameter_priors(self, y: np.ndarray) -> dict[str, PriorSpec]:
         return {name: _THRESHOLD_PRIOR for name in self.parameters}
@@ -172,20 +136,6 @@ class Cumulative(Family):
         # row is of the order of a binary response's
         return 4.0 if self.link == "logit" else 1.6
 
-    def own_fit_problem(self, y: np.ndarray, n: np.ndarray | None) -> str:
-        return ("no own fit is computed for a level of a cumulative model (it would need the "
-                "level's own thresholds)")
-
-    def degenerate(self, y: np.ndarray, trials: np.ndarray | None, name: str
-                   ) -> tuple[str, str] | None:
-        return None  # the response's categories are checked when they are read
-
-    # ------------------------------------------------------------ the mean
-    def inverse_link(self, eta: Any, xp: Any = np) -> Any:
-        """The latent location ``eta`` itself: the family's probabilities come from it and
-        the thresholds (:meth:`category_probabilities`)."""
-        return eta
-
     def _cuts(self, params: dict[str, np.ndarray]) -> np.ndarray:
         """The thresholds as ``(S, K - 1)``."""
         return np.column_stack([np.asarray(params[t], dtype=float).reshape(-1)
@@ -200,13 +150,6 @@ class Cumulative(Family):
         shape = (*cum.shape[:2], 1)
         cum = np.concatenate([np.zeros(shape), cum, np.ones(shape)], axis=2)
         return np.diff(cum, axis=2)
-
-    def expected_response(self, eta: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
-        """The expected code ``sum_k k P(y = k)``, counting the categories from 0 as the
-        design's response and the simulator do; the probabilities of each category are
-        :meth:`category_probabilities` (what ``res.predict`` reports)."""
-        p = self.category_probabilities(eta, params)
-        return p @ np.arange(float(p.shape[2]))
 
     # ------------------------------------------------------------ likelihood
     def pymc_likelihood(self, pm: Any, pt: Any, eta: Any, params: dict[str, Any],
