@@ -115,10 +115,13 @@ def _labels(data: pd.DataFrame, block: Any) -> np.ndarray:
 
 def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True,
             new_levels: str = "population", scale: str = "response",
-            random_seed: int | None = None) -> pd.DataFrame:
+            random_seed: int | None = None, parameter: str | None = None) -> pd.DataFrame:
     """See :meth:`mixedfit.MixedResult.predict`."""
     if scale not in ("response", "link"):
         raise OptionError("scale must be 'response' or 'link'.")
+    if parameter is not None and parameter not in res.family.distribution_parameters:
+        raise OptionError(f"parameter={parameter!r}: the {res.family.name} family's parameters "
+                          f"are {', '.join(res.family.distribution_parameters) or 'none'}.")
     if scale == "link" and res.family.predictors_only:
         raise OptionError(f"A {res.family.name} model has one linear predictor per category "
                           f"({', '.join(res.family.parameters)}), not one link scale: use "
@@ -127,8 +130,9 @@ def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True
     if data is not None:
         # the response and the grouping columns are optional in newdata
         optional = _response_vars(res) | {g for b in res.design.blocks for g in b.term.group}
-        missing = [c for c in res.design.formula.variables
-                   if c not in data.columns and c not in optional]
+        used = set(res.design.formula.variables).union(
+            *(parse(f).variables for f in res.design.dpar_formulas.values()))
+        missing = [c for c in sorted(used) if c not in data.columns and c not in optional]
         if missing:
             raise DataError(f"newdata lacks the column {missing[0]!r} used by the model.")
     eta = linear_predictor_draws(res, data, include_random=include_random,
@@ -136,6 +140,11 @@ def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True
     index = res.design.data.index if data is None else data.index
     params = family_parameter_draws(res, data, include_random=include_random,
                                     new_levels=new_levels, random_seed=random_seed)
+    if parameter is not None:  # each row's value of a family parameter (sigma, zi...)
+        values = np.broadcast_to(res.family.params_of(params, parameter), eta.shape)
+        df = pd.DataFrame(describe(values, res.interval), index=index)
+        df.attrs["interval"] = res.interval
+        return df
     probs = res.family.category_probabilities(eta, params) if scale == "response" else None
     if probs is not None:  # a categorical response: each category's probability
         cats = list(res.design.categories or range(probs.shape[2]))

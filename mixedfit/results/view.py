@@ -460,7 +460,8 @@ class ResultView:
     # ----------------------------------------------------------------- prediction
     def predict(self, newdata: Any = None, *, include_random: bool = True,
                 new_levels: str = "population", scale: str = "response",
-                random_seed: int | None = None) -> pd.DataFrame:
+                random_seed: int | None = None, parameter: str | None = None
+                ) -> pd.DataFrame:
         """Posterior mean and interval of the expected response.
 
         Parameters
@@ -477,6 +478,10 @@ class ResultView:
             response, "response" gives the probability of each category.
         random_seed : int, optional
             Seed for the new-level draws.
+        parameter : str, optional
+            Instead of the expected response, each row's value of this family parameter
+            (``"sigma"``, ``"zi"``...): the same for every row unless it has its own
+            formula (``sigma="~ x"``).
 
         Returns
         -------
@@ -494,7 +499,7 @@ class ResultView:
         (2, 4)
         """
         return predict(self, newdata, include_random=include_random, new_levels=new_levels,
-                       scale=scale, random_seed=random_seed)
+                       scale=scale, random_seed=random_seed, parameter=parameter)
 
     # ------------------------------------------------------------------- checking
     def posterior_predictive(self, draws: int = 100, *,

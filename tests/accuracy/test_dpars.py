@@ -150,6 +150,13 @@ def test_results_predict_save_and_loo(tmp_path):
     assert "sd(sigma_Intercept)" in res.variance_components.index.get_level_values(1)
     pred = res.predict(df.head(3))
     assert pred.shape == (3, 4)
+    # each row's sigma: exp(sigma_Intercept + sigma_x x + v_g), larger where x is larger
+    sig = res.predict(pd.DataFrame({"x": [-1.0, 1.0], "g": ["g0", "g0"]}), parameter="sigma")
+    assert sig["mean"].iloc[1] > 1.5 * sig["mean"].iloc[0]
+    with pytest.raises(mf.OptionError, match="parameters are sigma"):
+        res.predict(df.head(2), parameter="nu")
+    with pytest.raises(mf.DataError, match="lacks the column 'x'"):
+        res.predict(pd.DataFrame({"g": ["g0"]}))
     rep = res.posterior_predictive(draws=50, random_seed=1)
     # the replicated spread follows sigma: wider where x is large
     hi, lo = df["x"] > 1, df["x"] < -1
