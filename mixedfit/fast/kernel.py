@@ -388,19 +388,14 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
     else:  # every other family and link (mixedfit.fast.rowlik): parameters by row
         trials = buf[ts:ts + n] if ts >= 0 else buf[0:0]
         ntheta = theta.shape[0]
-        th = np.empty((ntheta, n))
-        gth = np.empty((ntheta, n))
-        for i in range(ntheta):
-            th[i, :] = theta[i]
+        th = np.empty((ntheta, 1))  # one column: the same for every row
+        gth = np.empty((ntheta, 1))
+        th[:, 0] = theta
         logp = general_rows(family, link, y, eta, trials, weights, th, gth,
                             int(buf[H_NFAM]), np.zeros(ntheta))
         if not logp > -np.inf:
             return -np.inf
-        for i in range(ntheta):
-            acc = 0.0
-            for r in range(n):
-                acc += gth[i, r]
-            gtheta[i] = acc
+        gtheta[:] = gth[:, 0]
     for k in range(p):
         col = buf[xs + k * n:xs + (k + 1) * n]
         acc = 0.0

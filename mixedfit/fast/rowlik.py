@@ -220,14 +220,17 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
 
     The family's parameters are given per row, ``th[i, r]`` (``ntheta`` of them; a
     parameter without its own formula has the same value in every row), and so are
-    their derivatives ``gth[i, r]``; ``vary[i]`` is nonzero where parameter ``i``
-    differs between rows (otherwise the special functions of it are computed once).
+    their derivatives ``gth[i, r]``; when ``th`` has one column, every row has those
+    parameters and ``gth[:, 0]`` gets the sum over rows. ``vary[i]`` is nonzero where
+    parameter ``i`` differs between rows (otherwise the special functions of it are
+    computed once).
     ``trials`` is empty when there are none (a Bernoulli response, or a family without
     trials). ``w``, the rows' observation weights (empty: none), are precision weights
     for the Gaussian (a row's sd ``sigma / sqrt(w)``) and prior weights (a row's
     log-likelihood times ``w``) for every other family."""
     n = y.shape[0]
     unweighted = w.shape[0] == 0
+    st = 1 if th.shape[1] > 1 else 0  # one column: the same parameters for every row
     gth[:, :] = 0.0
     logp = 0.0
     if family == BINOMIAL:
@@ -250,17 +253,17 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             wr = 1.0 if unweighted else w[r]
             k = int(y[r])
             e = eta[r]
-            a = th[k, r] - e if k < ntheta else 0.0
-            b = th[k - 1, r] - e if k > 0 else 0.0
+            a = th[k, r * st] - e if k < ntheta else 0.0
+            b = th[k - 1, r * st] - e if k > 0 else 0.0
             lp, da, db = interval_term(link, a, b, k < ntheta, k > 0)
             if not lp > -np.inf:
                 return -np.inf
             logp += wr * lp
             eta[r] = -wr * (da + db)
             if k < ntheta:
-                gth[k, r] = wr * da
+                gth[k, r * st] += wr * da
             if k > 0:
-                gth[k - 1, r] = wr * db
+                gth[k - 1, r * st] += wr * db
         return logp
     if family == CATEGORICAL:  # th[i]: the log odds of category i + 1 against category 0
         for r in range(n):
@@ -268,33 +271,34 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             k = int(y[r])
             mx = 0.0
             for i in range(ntheta):
-                mx = max(mx, th[i, r])
+                mx = max(mx, th[i, r * st])
             total = math.exp(-mx)
             for i in range(ntheta):
-                total += math.exp(th[i, r] - mx)
+                total += math.exp(th[i, r * st] - mx)
             lse = mx + math.log(total)
-            logp += wr * ((th[k - 1, r] if k > 0 else 0.0) - lse)
+            logp += wr * ((th[k - 1, r * st] if k > 0 else 0.0) - lse)
             eta[r] = 0.0
             for i in range(ntheta):
-                gth[i, r] = wr * ((1.0 if k == i + 1 else 0.0) - math.exp(th[i, r] - lse))
+                share = math.exp(th[i, r * st] - lse)
+                gth[i, r * st] += wr * ((1.0 if k == i + 1 else 0.0) - share)
         return logp
     if family == GAUSSIAN:  # th: sigma; precision weights
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
-            inv = 1.0 / th[0, r]
+            inv = 1.0 / th[0, r * st]
             mu, dm = mean_of(link, eta[r])
             z = (y[r] - mu) * inv
             q = wr * z * z
-            logp += -math.log(th[0, r]) - 0.5 * q
+            logp += -math.log(th[0, r * st]) - 0.5 * q
             eta[r] = wr * z * inv * dm
-            gth[0, r] = (-1.0 + q) * inv
+            gth[0, r * st] += (-1.0 + q) * inv
     elif family == STUDENT_T:  # th: sigma, nu
         lg = 0.0  # the terms of nu alone, once unless nu varies by row
         dg = 0.0
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
-            sg = th[0, r]
-            nu = th[1, r]
+            sg = th[0, r * st]
+            nu = th[1, r * st]
             half = 0.5 * (nu + 1.0)
             if r == 0 or vary[1] != 0:
                 lg = math.lgamma(half) - math.lgamma(0.5 * nu) - 0.5 * math.log(nu)
@@ -306,8 +310,8 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             logp += wr * (lg - math.log(sg) - half * math.log(v))
             k = (nu + 1.0) / (nu * v)  # (nu + 1) / (nu + z^2)
             eta[r] = wr * k * z * inv * dm
-            gth[0, r] = wr * (k * z * z - 1.0) * inv
-            gth[1, r] = wr * (dg - 0.5 * math.log(v) + 0.5 * k * z * z / nu)
+            gth[0, r * st] += wr * (k * z * z - 1.0) * inv
+            gth[1, r * st] += wr * (dg - 0.5 * math.log(v) + 0.5 * k * z * z / nu)
     elif family == POISSON:
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
@@ -322,10 +326,10 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
-            term, dmu, da = nb_term(y[r], mu, th[0, r])
+            term, dmu, da = nb_term(y[r], mu, th[0, r * st])
             logp += wr * term
             eta[r] = wr * dmu * dm
-            gth[0, r] = wr * da
+            gth[0, r * st] += wr * da
     elif family == ZIP or family == ZINB or family == HURDLE_POISSON or family == HURDLE_NB:
         # th: zi (hu), or alpha and zi (hu) for the negative binomial's. A count part
         # (Poisson or negative binomial) with its p(0); zeros from it and from zi (a
@@ -336,8 +340,8 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
         ip = 1 if nb else 0  # the probability's row in th
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
-            a = th[0, r]
-            p = th[ip, r]  # the probability of a structural zero (of any zero: hurdle)
+            a = th[0, r * st]
+            p = th[ip, r * st]  # the probability of a structural zero (of any zero: hurdle)
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
@@ -382,14 +386,14 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
                 ga = wr * da
                 gp = -wr / (1.0 - p)
             if nb:
-                gth[0, r] = ga
-            gth[ip, r] = gp
+                gth[0, r * st] += ga
+            gth[ip, r * st] += gp
     elif family == GAMMA_FAMILY:  # th: alpha (shape); rate alpha / mu
         la = 0.0  # the terms of alpha alone, once unless alpha varies by row
         da = 0.0
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
-            a = th[0, r]
+            a = th[0, r * st]
             if r == 0 or vary[0] != 0:
                 la = a * math.log(a) - math.lgamma(a)
                 da = math.log(a) + 1.0 - digamma(a)
@@ -401,13 +405,13 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             q = y[r] / mu
             logp += wr * (la + (a - 1.0) * ly - a * (lm + q))
             eta[r] = wr * a * (q - 1.0) / mu * dm
-            gth[0, r] = wr * (da + ly - lm - q)
+            gth[0, r * st] += wr * (da + ly - lm - q)
     elif family == BETA_FAMILY:  # th: kappa
         lk = 0.0  # the terms of kappa alone, once unless kappa varies by row
         dk = 0.0
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
-            k = th[0, r]
+            k = th[0, r * st]
             if r == 0 or vary[0] != 0:
                 lk = math.lgamma(k)
                 dk = digamma(k)
@@ -425,5 +429,5 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             logp += wr * (lk - math.lgamma(a) - math.lgamma(b) + (a - 1.0) * ly
                           + (b - 1.0) * lq)
             eta[r] = wr * k * (dgb - dga + ly - lq) * dm
-            gth[0, r] = wr * (dk - mu * dga - (1.0 - mu) * dgb + mu * ly + (1.0 - mu) * lq)
+            gth[0, r * st] += wr * (dk - mu * dga - (1.0 - mu) * dgb + mu * ly + (1.0 - mu) * lq)
     return logp
