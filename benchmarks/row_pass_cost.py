@@ -27,7 +27,9 @@ from mixedfit.fast.layout import make_layout  # noqa: E402
 from mixedfit.spec import make_spec  # noqa: E402
 
 CASES = [("sim:bernoulli:20000:200", "bernoulli"), ("sim:poisson:20000:200", "poisson"),
-         ("sim:gamma:2000:20", "gamma/log"), ("sim:beta:2000:20", "beta")]
+         ("sim:gamma:2000:20", "gamma/log"), ("sim:beta:2000:20", "beta"),
+         # the general row pass (mixedfit.fast.rowlik) at a size where it dominates
+         ("sim:gamma:20000:200", "gamma/log"), ("sim:poisson:20000:200", "negativebinomial")]
 
 
 def main() -> None:

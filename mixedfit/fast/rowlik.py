@@ -282,23 +282,36 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
                 share = math.exp(th[i, r * st] - lse)
                 gth[i, r * st] += wr * ((1.0 if k == i + 1 else 0.0) - share)
         return logp
+    # the parameters of a row: its own (st = 1) or the same for all (st = 0: read once,
+    # and their gradients summed in registers g0, g1, not in memory)
+    c0 = th[0, 0]
+    c1 = th[1, 0] if th.shape[0] > 1 else 0.0
+    g0 = 0.0
+    g1 = 0.0
+    v0 = 0.0  # this row's derivatives in the parameters
+    v1 = 0.0
     if family == GAUSSIAN:  # th: sigma; precision weights
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
-            inv = 1.0 / th[0, r * st]
+            sg = th[0, r] if st else c0
+            inv = 1.0 / sg
             mu, dm = mean_of(link, eta[r])
             z = (y[r] - mu) * inv
             q = wr * z * z
-            logp += -math.log(th[0, r * st]) - 0.5 * q
+            logp += -math.log(sg) - 0.5 * q
             eta[r] = wr * z * inv * dm
-            gth[0, r * st] += (-1.0 + q) * inv
+            v0 = (-1.0 + q) * inv
+            if st:
+                gth[0, r] = v0
+            else:
+                g0 += v0
     elif family == STUDENT_T:  # th: sigma, nu
         lg = 0.0  # the terms of nu alone, once unless nu varies by row
         dg = 0.0
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
-            sg = th[0, r * st]
-            nu = th[1, r * st]
+            sg = th[0, r] if st else c0
+            nu = th[1, r] if st else c1
             half = 0.5 * (nu + 1.0)
             if r == 0 or vary[1] != 0:
                 lg = math.lgamma(half) - math.lgamma(0.5 * nu) - 0.5 * math.log(nu)
@@ -310,8 +323,14 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             logp += wr * (lg - math.log(sg) - half * math.log(v))
             k = (nu + 1.0) / (nu * v)  # (nu + 1) / (nu + z^2)
             eta[r] = wr * k * z * inv * dm
-            gth[0, r * st] += wr * (k * z * z - 1.0) * inv
-            gth[1, r * st] += wr * (dg - 0.5 * math.log(v) + 0.5 * k * z * z / nu)
+            v0 = wr * (k * z * z - 1.0) * inv
+            v1 = wr * (dg - 0.5 * math.log(v) + 0.5 * k * z * z / nu)
+            if st:
+                gth[0, r] = v0
+                gth[1, r] = v1
+            else:
+                g0 += v0
+                g1 += v1
     elif family == POISSON:
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
@@ -326,10 +345,13 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
-            term, dmu, da = nb_term(y[r], mu, th[0, r * st])
+            term, dmu, da = nb_term(y[r], mu, th[0, r] if st else c0)
             logp += wr * term
             eta[r] = wr * dmu * dm
-            gth[0, r * st] += wr * da
+            if st:
+                gth[0, r] = wr * da
+            else:
+                g0 += wr * da
     elif family == ZIP or family == ZINB or family == HURDLE_POISSON or family == HURDLE_NB:
         # th: zi (hu), or alpha and zi (hu) for the negative binomial's. A count part
         # (Poisson or negative binomial) with its p(0); zeros from it and from zi (a
@@ -338,10 +360,11 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
         nb = family == ZINB or family == HURDLE_NB
         hurdle = family == HURDLE_POISSON or family == HURDLE_NB
         ip = 1 if nb else 0  # the probability's row in th
+        cp = c1 if nb else c0
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
-            a = th[0, r * st]
-            p = th[ip, r * st]  # the probability of a structural zero (of any zero: hurdle)
+            a = th[0, r] if st else c0
+            p = th[ip, r] if st else cp  # a structural zero's (any zero's: hurdle) chance
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
@@ -385,15 +408,21 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
                 eta[r] = wr * dmu * dm
                 ga = wr * da
                 gp = -wr / (1.0 - p)
-            if nb:
-                gth[0, r * st] += ga
-            gth[ip, r * st] += gp
+            v0 = ga if nb else gp
+            v1 = gp if nb else 0.0
+            if st:
+                gth[0, r] = v0
+                if nb:
+                    gth[1, r] = v1
+            else:
+                g0 += v0
+                g1 += v1
     elif family == GAMMA_FAMILY:  # th: alpha (shape); rate alpha / mu
         la = 0.0  # the terms of alpha alone, once unless alpha varies by row
         da = 0.0
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
-            a = th[0, r * st]
+            a = th[0, r] if st else c0
             if r == 0 or vary[0] != 0:
                 la = a * math.log(a) - math.lgamma(a)
                 da = math.log(a) + 1.0 - digamma(a)
@@ -405,13 +434,17 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             q = y[r] / mu
             logp += wr * (la + (a - 1.0) * ly - a * (lm + q))
             eta[r] = wr * a * (q - 1.0) / mu * dm
-            gth[0, r * st] += wr * (da + ly - lm - q)
+            v0 = wr * (da + ly - lm - q)
+            if st:
+                gth[0, r] = v0
+            else:
+                g0 += v0
     elif family == BETA_FAMILY:  # th: kappa
         lk = 0.0  # the terms of kappa alone, once unless kappa varies by row
         dk = 0.0
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
-            k = th[0, r * st]
+            k = th[0, r] if st else c0
             if r == 0 or vary[0] != 0:
                 lk = math.lgamma(k)
                 dk = digamma(k)
@@ -429,5 +462,13 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             logp += wr * (lk - math.lgamma(a) - math.lgamma(b) + (a - 1.0) * ly
                           + (b - 1.0) * lq)
             eta[r] = wr * k * (dgb - dga + ly - lq) * dm
-            gth[0, r * st] += wr * (dk - mu * dga - (1.0 - mu) * dgb + mu * ly + (1.0 - mu) * lq)
+            v0 = wr * (dk - mu * dga - (1.0 - mu) * dgb + mu * ly + (1.0 - mu) * lq)
+            if st:
+                gth[0, r] = v0
+            else:
+                g0 += v0
+    if not st:
+        gth[0, 0] = g0
+        if gth.shape[0] > 1:
+            gth[1, 0] = g1
     return logp
