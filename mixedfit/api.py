@@ -120,6 +120,14 @@ class MixedResult(ResultView):
         """Replicated data distributions overlaid on the observed one."""
         return plots.plot_ppc(self, **kwargs)
 
+    def plot_effects(self, variable: str, by: str | None = None, **kwargs: Any) -> Any:
+        """Conditional-effects plot (see :func:`mixedfit.plots.plot_effects`)."""
+        return plots.plot_effects(self, variable, by, **kwargs)
+
+    def plot_contrasts(self, variable: str, **kwargs: Any) -> Any:
+        """Forest plot of contrasts (see :func:`mixedfit.plots.plot_contrasts`)."""
+        return plots.plot_contrasts(self, variable, **kwargs)
+
     def plot_ppc_grouped(self, group: str, **kwargs: Any) -> Any:
         """A statistic per level: observed against its replicated interval."""
         return plots.plot_ppc_grouped(self, group, **kwargs)

@@ -6,6 +6,8 @@
     mixedfit fit "y ~ x + (1 | g)" --data mydata.csv --format json --output fit.nc
     mixedfit datasets
     mixedfit show fit.nc --format csv
+    mixedfit means fit.nc period
+    mixedfit contrasts fit.nc period --scale response
 
 ``python -m mixedfit`` is the same program. Every error mixedfit reports on purpose
 (a formula it cannot read, a missing file or column, a bad option) is printed as one
@@ -38,6 +40,8 @@ from mixedfit.api import fit, load
 from mixedfit.datasets import DATASETS, list_datasets, load_dataset
 from mixedfit.errors import MixedFitError, OptionError
 from mixedfit.families import get_family
+from mixedfit.results.effects import CONTRAST_METHODS, SCALES
+from mixedfit.results.grid import WEIGHTS
 from mixedfit.results.tidy import result_tables
 
 __all__ = ["main", "build_parser", "read_data", "CLIError"]
@@ -165,7 +169,48 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print a result saved with 'fit --output' or res.save().")
     p.add_argument("result", metavar="RESULT", help="a file written by 'fit --output'")
     _add_format(p)
+
+    p = sub.add_parser("means", help="estimated marginal means of a saved fit",
+                       description="Estimated marginal means (emmeans) of a saved result: "
+                                   "the expected outcome per level of the named factor(s).")
+    p.add_argument("result", metavar="RESULT", help="a file written by 'fit --output'")
+    p.add_argument("variables", metavar="VARIABLE", nargs="+",
+                   help="the factor(s) whose levels are wanted")
+    _add_effect_options(p, scale="response")
+
+    p = sub.add_parser("contrasts", help="contrasts between a factor's levels",
+                       description="Contrasts among the estimated marginal means of a "
+                                   "factor (emmeans' pairs), from a saved result.")
+    p.add_argument("result", metavar="RESULT", help="a file written by 'fit --output'")
+    p.add_argument("variable", metavar="VARIABLE", help="the factor whose levels are compared")
+    p.add_argument("--method", default="pairwise", choices=CONTRAST_METHODS,
+                   help="which differences (default pairwise)")
+    p.add_argument("--by", action="append", metavar="VARIABLE",
+                   help="make the contrasts within each level of this factor (repeatable)")
+    _add_effect_options(p, scale="link")
+
+    p = sub.add_parser("slopes", help="slopes of a numeric predictor",
+                       description="The slope of the expected outcome in a numeric "
+                                   "predictor, averaged over the data (or at --at values).")
+    p.add_argument("result", metavar="RESULT", help="a file written by 'fit --output'")
+    p.add_argument("variable", metavar="VARIABLE", help="a numeric predictor")
+    p.add_argument("--by", action="append", metavar="VARIABLE",
+                   help="one slope per level of this factor (repeatable)")
+    _add_effect_options(p, scale="response")
     return parser
+
+
+def _add_effect_options(p: argparse.ArgumentParser, *, scale: str) -> None:
+    p.add_argument("--at", action="append", metavar="VARIABLE=V1,V2",
+                   help="values of a variable in the reference grid (repeatable)")
+    p.add_argument("--scale", choices=SCALES, default=scale,
+                   help=f"response or link scale (default {scale})")
+    p.add_argument("--weights", choices=WEIGHTS, default="equal",
+                   help="how the factors averaged over are weighted (default equal)")
+    p.add_argument("--random", choices=("zero", "fitted", "marginal"), default="zero",
+                   help="group effects: at zero (default), the fitted levels', or averaged "
+                        "over their population")
+    p.add_argument("--format", choices=FORMATS, default="text", help="default: text")
 
 
 def _family(spec: str) -> Any:
@@ -210,6 +255,70 @@ def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+#: How each --random choice is described in a table's title.
+RANDOM_TEXT = {"zero": "at zero", "fitted": "of the fitted levels",
+               "marginal": "averaged over their population"}
+
+
+def _parse_at(items: Sequence[str] | None) -> dict[str, list[str]] | None:
+    if not items:
+        return None
+    at: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise OptionError(f"--at takes VARIABLE=V1,V2,...; got {item!r}.")
+        at[name.strip()] = [v.strip() for v in values.split(",")]
+    return at
+
+
+def _effect_options(args: argparse.Namespace) -> dict[str, Any]:
+    random = {"zero": False, "fitted": True, "marginal": "marginal"}[args.random]
+    return {"at": _parse_at(args.at), "scale": args.scale, "weights": args.weights,
+            "include_random": random}
+
+
+def _print_table(table: pd.DataFrame, title: str, fmt: str, out: TextIO) -> None:
+    if fmt == "csv":
+        table.to_csv(out, index=False, float_format="%.8g")
+    elif fmt == "json":
+        json.dump(json.loads(table.to_json(orient="records")), out, indent=2)
+        print(file=out)
+    else:
+        print(title, file=out)
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=out)
+
+
+def _cmd_means(args: argparse.Namespace, out: TextIO) -> int:
+    res = load(args.result)
+    table = res.means(args.variables, **_effect_options(args))
+    title = (f"Estimated marginal means of {', '.join(args.variables)} ({args.scale} scale, "
+             f"{res.interval:.0%} intervals; group effects {RANDOM_TEXT[args.random]})")
+    _print_table(table, title, args.format, out)
+    return 0
+
+
+def _cmd_contrasts(args: argparse.Namespace, out: TextIO) -> int:
+    res = load(args.result)
+    table = res.contrasts(args.variable, method=args.method, by=args.by,
+                          **_effect_options(args))
+    title = (f"Contrasts of {args.variable} ({args.method}, {table.attrs['estimate']} on the "
+             f"{args.scale} scale, {res.interval:.0%} intervals; pd: probability of "
+             f"direction)")
+    _print_table(table, title, args.format, out)
+    return 0
+
+
+def _cmd_slopes(args: argparse.Namespace, out: TextIO) -> int:
+    res = load(args.result)
+    options = _effect_options(args)
+    table = res.slopes(args.variable, by=args.by, **options)
+    title = (f"Slope of the expected outcome in {args.variable} ({args.scale} scale, "
+             f"{table.attrs['where']}, {res.interval:.0%} intervals)")
+    _print_table(table, title, args.format, out)
+    return 0
+
+
 def _cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
     table = list_datasets()
     if args.format == "csv":
@@ -245,7 +354,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or argparse's own usage error
         return int(exit_.code or 0)
-    commands = {"fit": _cmd_fit, "show": _cmd_show, "datasets": _cmd_datasets}
+    commands = {"fit": _cmd_fit, "show": _cmd_show, "datasets": _cmd_datasets,
+                "means": _cmd_means, "contrasts": _cmd_contrasts, "slopes": _cmd_slopes}
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:

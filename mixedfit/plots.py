@@ -16,7 +16,9 @@ The same plots are methods of the result: ``res.plot_caterpillar()`` is
 - :func:`plot_variance_components`: group sds, correlations and residual sd;
 - :func:`plot_ppc`: replicated data distributions against the observed one;
 - :func:`plot_ppc_grouped`: a statistic per level, observed against replicated;
-- :func:`plot_prior_predictive`: data simulated from the priors against the observed.
+- :func:`plot_prior_predictive`: data simulated from the priors against the observed;
+- :func:`plot_effects`: the expected outcome against a predictor (conditional effects);
+- :func:`plot_contrasts`: contrasts between a factor's levels with their intervals.
 
 See ``docs/plots.md`` for how to read each one.
 """
@@ -31,6 +33,7 @@ import pandas as pd
 
 from mixedfit import names
 from mixedfit.errors import DataError, OptionError
+from mixedfit.results.grid import model_variables
 from mixedfit.results.predictive import PriorDraws as PriorPredictive
 from mixedfit.results.view import ResultView
 
@@ -46,6 +49,8 @@ __all__ = [
     "plot_ppc",
     "plot_ppc_grouped",
     "plot_prior_predictive",
+    "plot_effects",
+    "plot_contrasts",
 ]
 
 # Colours shared by the plots.
@@ -999,4 +1004,189 @@ def plot_prior_predictive(pp: PriorPredictive, *, draws: int = 50,
         title += f"\n{beyond:.1%} of simulated values beyond the shown range"
     ax.set_title(title, fontsize=11)
     _distribution_legend(ax)
+    return fig
+
+
+# ------------------------------------------------------------------ interpreting
+_SERIES = ("#1f5fa8", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#a6761d",
+           "#666666")
+
+
+def _observed_response(res: ResultView) -> np.ndarray:
+    """The response as the expected outcome is on its scale (a proportion for a binomial)."""
+    y = np.asarray(res.design.y, dtype=float)
+    trials = res.design.trials
+    return y / trials if trials is not None and res.family.takes_trials else y
+
+
+def plot_effects(res: ResultView, variable: str, by: str | None = None, *,
+                 at: dict[str, Any] | None = None, include_random: Any = False,
+                 data: bool = False, points: int = 100, ax: Axes | None = None,
+                 figsize: tuple[float, float] | None = None) -> Figure:
+    """Conditional-effects plot (brms' ``conditional_effects``): the expected outcome
+    against one predictor, with its interval.
+
+    A numeric ``variable`` gives a line (the posterior mean) and a band (the interval)
+    over its observed range; a factor gives a point and an interval per level. The
+    values are :meth:`MixedResult.means` on the response scale: other factors averaged
+    over, other numeric predictors at their means, group effects at zero unless
+    ``include_random`` says otherwise. ``by`` draws one line (or one point per level)
+    for each level of a second factor; a categorical response draws one per category.
+
+    Parameters
+    ----------
+    res : MixedResult
+        A fitted model.
+    variable : str
+        The predictor on the x axis.
+    by : str, optional
+        A factor: one curve per level.
+    at : dict, optional
+        Values of other variables (see :meth:`MixedResult.means`).
+    include_random : {False, True, "marginal"}
+        As in :meth:`MixedResult.means`.
+    data : bool, default False
+        Overlay the observed responses (proportions for a binomial response).
+    points : int, default 100
+        Points along a numeric variable's range.
+    ax : matplotlib Axes, optional
+        Draw into this axes.
+    figsize : tuple of float, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig = plot_effects(_example_result(), "Days", data=True)
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+    ('Days', 'Reaction')
+    >>> plt.close(fig)
+    """
+    kinds = model_variables(res)
+    if variable not in kinds:
+        raise OptionError(f"{variable!r} is not a variable of the model (its variables: "
+                          f"{', '.join(kinds) or 'none'}).")
+    if by is not None and not isinstance(by, str):
+        raise OptionError(f"by must be one variable's name, got {by!r}.")
+    points = _check_draws(points)
+    at = dict(at or {})
+    numeric = kinds[variable] == "numeric"
+    if numeric and variable not in at:
+        x = res.design.data[variable].astype(float)
+        at[variable] = list(np.linspace(x.min(), x.max(), max(points, 2)))
+    names_ = [variable] + ([by] if by else [])
+    m = res.means(names_, at=at, include_random=include_random)
+    category = res.design.response_name if res.family.categorical_response else None
+    series_col = category or by
+    if category and by:
+        raise OptionError("A categorical response draws one curve per category: by= is "
+                          "not available; use at= to fix the other variable.")
+    fig, ax = _new_axes(ax, figsize, (6.5, 4.2))
+    series = list(dict.fromkeys(m[series_col])) if series_col else [None]
+    levels = None if numeric else list(dict.fromkeys(m[variable]))
+    if data and not category:
+        xs = res.design.data[variable]
+        if not numeric:  # each level's rows spread a little around its position
+            where = {str(v): i for i, v in enumerate(levels)}
+            pos = xs.astype(str).map(where).to_numpy(dtype=float)
+            keep = ~np.isnan(pos)
+            jitter = np.random.default_rng(0).uniform(-0.18, 0.18, pos.size)
+            xs, ys = (pos + jitter)[keep], _observed_response(res)[keep]
+        else:
+            ys = _observed_response(res)
+        ax.scatter(xs, ys, s=10, color=_OBSERVED, alpha=0.25, lw=0, label="observed",
+                   zorder=1)
+    for k, level in enumerate(series):
+        part = m if level is None else m[m[series_col] == level]
+        colour = _SERIES[k % len(_SERIES)]
+        label = None if level is None else f"{series_col} = {level}"
+        if numeric:
+            ax.plot(part[variable], part["mean"], color=colour, lw=2, label=label, zorder=3)
+            ax.fill_between(part[variable], part["lower"], part["upper"], color=colour,
+                            alpha=0.2, lw=0, zorder=2)
+        else:
+            shift = (k - (len(series) - 1) / 2) * 0.12
+            pos = np.array([levels.index(v) for v in part[variable]]) + shift
+            ax.vlines(pos, part["lower"], part["upper"], color=colour, lw=2, zorder=3)
+            ax.plot(pos, part["mean"], "o", color=colour, ms=7, label=label, zorder=4)
+    if not numeric:
+        ax.set_xticks(np.arange(len(levels)))
+        ax.set_xticklabels([str(v) for v in levels])
+    ax.set_xlabel(variable)
+    ylabel = ("probability" if category else
+              _response_label(res.design, res.family, proportion=True)
+              if res.family.takes_trials else str(res.design.response_name))
+    ax.set_ylabel(ylabel)
+    if series_col or data:
+        ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    note = {False: "group effects at zero", True: "with the fitted group effects",
+            "marginal": "averaged over the group effects"}[include_random]
+    ax.set_title(f"Expected {ylabel} by {variable}\nmean and {_percent(res.interval)} "
+                 f"interval, {note}", fontsize=10)
+    return fig
+
+
+def plot_contrasts(res: ResultView, variable: str, *, method: Any = "pairwise",
+                   by: Any = None, scale: str = "link", ax: Axes | None = None,
+                   figsize: tuple[float, float] | None = None, **options: Any) -> Figure:
+    """Forest plot of :meth:`MixedResult.contrasts`: each contrast's posterior mean and
+    interval, against the line of no difference (0, or 1 for a ratio).
+
+    Parameters
+    ----------
+    res : MixedResult
+        A fitted model.
+    variable, method, by, scale
+        As in :meth:`MixedResult.contrasts`; ``options`` passes ``at``, ``weights`` and
+        ``include_random`` on.
+    ax : matplotlib Axes, optional
+        Draw into this axes.
+    figsize : tuple of float, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig = plot_contrasts(_example_result(), "Days", at={"Days": [0, 5, 9]})
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['Days0 - Days5', 'Days0 - Days9', 'Days5 - Days9']
+    >>> plt.close(fig)
+    """
+    c = res.contrasts(variable, method=method, by=by, scale=scale, **options)
+    ratio = c.attrs.get("estimate") in ("ratio", "odds.ratio")
+    by_cols = [col for col in c.columns if col not in
+               ("contrast", "mean", "sd", "lower", "upper", "pd")]
+    labels = [" | ".join([row["contrast"], *(f"{b} = {row[b]}" for b in by_cols)])
+              for _, row in c.iterrows()]
+    fig, ax = _new_axes(ax, figsize, (6.5, 0.45 * len(c) + 1.4))
+    y = np.arange(len(c))[::-1]
+    ax.hlines(y, c["lower"], c["upper"], color=_PARTIAL, lw=2)
+    ax.plot(c["mean"], y, "o", color=_PARTIAL, ms=7)
+    ax.axvline(1.0 if ratio else 0.0, color=_POPULATION, ls="--", lw=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels)
+    ax.set_ylim(-0.6, len(c) - 0.4)
+    if ratio:
+        from matplotlib import ticker  # deferred: matplotlib is heavy
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    what = {"ratio": "ratio of means", "odds.ratio": "odds ratio"}.get(
+        c.attrs.get("estimate"), "difference" + ("" if scale == "response"
+                                                   else _scale_note(res)))
+    ax.set_xlabel(what)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"Contrasts of {variable}: mean and {_percent(res.interval)} interval",
+                 fontsize=10)
     return fig

@@ -35,7 +35,7 @@ from mixedfit.families.family import integers
 from mixedfit.formula import Formula
 from mixedfit.formula.parser import Call, Name, canonical, parse_expression
 
-__all__ = ["Response", "build_response", "response_columns"]
+__all__ = ["Response", "build_response", "response_columns", "cbind_parts", "evaluate_response"]
 
 
 @dataclass
@@ -64,7 +64,7 @@ class Response:
     categories: list[str] | None = None
 
 
-def _cbind_parts(formula: Formula) -> tuple[str, str] | None:
+def cbind_parts(formula: Formula) -> tuple[str, str] | None:
     node = parse_expression(formula.response or "")
     if isinstance(node, Call) and node.func == "cbind":
         if len(node.args) != 2 or node.kwargs:
@@ -80,7 +80,7 @@ def response_columns(trials: Any) -> list[str]:
     return [trials] if isinstance(trials, str) else []
 
 
-def _evaluate(expr: str, data: pd.DataFrame) -> pd.Series | np.ndarray:
+def evaluate_response(expr: str, data: pd.DataFrame) -> pd.Series | np.ndarray:
     """A plain column as it is; any other expression through formulae."""
     node = parse_expression(expr)
     if isinstance(node, Name):
@@ -238,7 +238,7 @@ def build_response(formula: Formula, data: pd.DataFrame, family: Family,
         When the response does not suit the family; the message names the column.
     """
     name = formula.response or ""
-    parts = _cbind_parts(formula)
+    parts = cbind_parts(formula)
     if parts is not None and not family.takes_trials:
         raise FamilyError(f"A cbind(successes, failures) response needs family='binomial', "
                           f"not {family.name!r}.")
@@ -247,7 +247,7 @@ def build_response(formula: Formula, data: pd.DataFrame, family: Family,
                           f"{family.name} family takes none.")
     if family.takes_trials:
         return _binomial(name, parts, data, trials, family)
-    values = _evaluate(name, data)
+    values = evaluate_response(name, data)
     if family.categorical_response:
         y, categories = _ordered(values, name, family)
         return Response(y, None, name, categories=categories)
@@ -272,15 +272,15 @@ def _binomial(name: str, parts: tuple[str, str] | None, data: pd.DataFrame, tria
         if trials is not None:
             raise DataError("Give the trials either by cbind(successes, failures) or by "
                             "trials=, not both.")
-        succ = _numeric(_evaluate(parts[0], data), parts[0], family)
-        fail = _numeric(_evaluate(parts[1], data), parts[1], family)
+        succ = _numeric(evaluate_response(parts[0], data), parts[0], family)
+        fail = _numeric(evaluate_response(parts[1], data), parts[1], family)
         integers(succ, parts[0], "binomial")
         if np.any(fail < 0):
             raise DataError(f"The failures {parts[1]!r} have negative values: more successes "
                             f"than trials in {int(np.sum(fail < 0))} rows.")
         integers(fail, parts[1], "binomial")
         return Response(succ, succ + fail, name)
-    y = _numeric(_evaluate(name, data), name, family)
+    y = _numeric(evaluate_response(name, data), name, family)
     if trials is None:
         if set(np.unique(y).tolist()) <= {0.0, 1.0}:
             return Response(y, np.ones_like(y), name)

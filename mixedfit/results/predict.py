@@ -9,14 +9,17 @@ import pandas as pd
 
 from mixedfit import names
 from mixedfit.design import as_frame
+from mixedfit.design.response import cbind_parts, evaluate_response
 from mixedfit.errors import DataError, OptionError
+from mixedfit.families import Family
 from mixedfit.formula import parse
 from mixedfit.results.summaries import describe
 
 if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
 
-__all__ = ["predict", "linear_predictor_draws", "family_parameter_draws"]
+__all__ = ["predict", "linear_predictor_draws", "family_parameter_draws", "PREDICT_KINDS",
+           "default_seed", "trials_for", "simulate_response"]
 
 
 def _population_draws(res: ResultView, label: str, n_new: int, rng: np.random.Generator,
@@ -105,6 +108,22 @@ def family_parameter_draws(res: ResultView, data: pd.DataFrame | None = None, *,
     return out
 
 
+def simulate_response(family: Family, eta: np.ndarray, params: dict[str, np.ndarray],
+                      trials: np.ndarray | None, rng: np.random.Generator,
+                      weights: np.ndarray | None = None) -> np.ndarray:
+    """Draw responses given linear-predictor draws ``eta`` (S, n) and family parameters (S,)
+    (a Gaussian row with precision weight ``w`` has sd ``sigma / sqrt(w)``).
+
+    Examples
+    --------
+    >>> from mixedfit.families import poisson
+    >>> rng = np.random.default_rng(0)
+    >>> simulate_response(poisson(), np.zeros((2, 3)), {}, None, rng).shape
+    (2, 3)
+    """
+    return family.weighted_simulate(family.inverse_link(eta), params, trials, weights, rng)
+
+
 def _labels(data: pd.DataFrame, block: Any) -> np.ndarray:
     parts = [data[g].astype(str).to_numpy() for g in block.term.group]
     out = parts[0].astype(object)
@@ -113,12 +132,78 @@ def _labels(data: pd.DataFrame, block: Any) -> np.ndarray:
     return out
 
 
+#: What :func:`predict` returns: a summary table, the draws of the expected response,
+#: or draws of new responses (brms' ``posterior_epred`` and ``posterior_predict``).
+PREDICT_KINDS = ("mean", "draws", "response")
+
+
+def default_seed(res: ResultView, random_seed: int | None) -> int:
+    """The seed of a result's random predictions: the one given, else the fit's own (so
+    that a result predicts the same on every call)."""
+    if random_seed is not None:
+        return int(random_seed)
+    seed = res.plan.random_seed
+    return 0 if seed is None else int(seed)
+
+
+def trials_for(res: ResultView, data: pd.DataFrame | None) -> np.ndarray | None:
+    """Each row's binomial trials: the fitted rows', or evaluated on new data from the
+    ``cbind()`` response or the trials column."""
+    if not res.family.takes_trials:
+        return None
+    if data is None:
+        return res.design.trials
+    response = res.design.formula.response or ""
+    parts = cbind_parts(res.design.formula)
+    if parts is not None:
+        needed = parse(f"~ I({parts[0]}) + I({parts[1]})").variables
+        if all(c in data.columns for c in needed):
+            succ = np.asarray(evaluate_response(parts[0], data), dtype=float)
+            fail = np.asarray(evaluate_response(parts[1], data), dtype=float)
+            return succ + fail
+    elif res.plan.trials and res.plan.trials in data.columns:
+        return data[res.plan.trials].to_numpy(dtype=float)
+    if res.design.trials is not None and np.all(res.design.trials == 1):
+        return np.ones(len(data))
+    what = (f"the columns of {response}" if parts is not None else
+            f"the trials column {res.plan.trials!r}" if res.plan.trials else "the trials")
+    raise DataError(f"Drawing binomial responses for new rows needs each row's number of "
+                    f"trials: newdata lacks {what}. Add it, or use kind='draws' for the "
+                    f"expected proportion.")
+
+
+def _new_weights(res: ResultView, data: pd.DataFrame | None) -> np.ndarray | None:
+    """The weights the family's simulation takes, for the fitted rows or new ones."""
+    if data is None:
+        return res.design.likelihood_weights()
+    if res.family.known_scale:
+        col = res.plan.se
+        if not col or col not in data.columns:
+            raise DataError(f"The model's standard errors are known per row (se=): drawing "
+                            f"responses for new rows needs newdata's column "
+                            f"{col or 'of standard errors'!r}.")
+        return 1.0 / data[col].to_numpy(dtype=float) ** 2
+    col = res.plan.weights
+    if col and col != "values" and col in data.columns:
+        return data[col].to_numpy(dtype=float)
+    return None
+
+
 def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True,
             new_levels: str = "population", scale: str = "response",
-            random_seed: int | None = None, parameter: str | None = None) -> pd.DataFrame:
+            random_seed: int | None = None, parameter: str | None = None,
+            kind: str = "mean") -> Any:
     """See :meth:`mixedfit.MixedResult.predict`."""
     if scale not in ("response", "link"):
         raise OptionError("scale must be 'response' or 'link'.")
+    if kind not in PREDICT_KINDS:
+        raise OptionError(f"kind must be one of {', '.join(map(repr, PREDICT_KINDS))} (a "
+                          f"summary, the draws of the expected response, draws of new "
+                          f"responses), got {kind!r}.")
+    if kind == "response" and (scale != "response" or parameter is not None):
+        raise OptionError("kind='response' draws new responses: it takes neither "
+                          "scale='link' nor parameter=.")
+    random_seed = default_seed(res, random_seed)
     if parameter is not None and parameter not in res.family.distribution_parameters:
         raise OptionError(f"parameter={parameter!r}: the {res.family.name} family's parameters "
                           f"are {', '.join(res.family.distribution_parameters) or 'none'}.")
@@ -140,12 +225,22 @@ def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True
     index = res.design.data.index if data is None else data.index
     params = family_parameter_draws(res, data, include_random=include_random,
                                     new_levels=new_levels, random_seed=random_seed)
+    if kind == "response":  # posterior predictive draws for these rows
+        rng = np.random.default_rng([random_seed, 1])
+        return simulate_response(res.family, eta, params, trials_for(res, data), rng,
+                                 _new_weights(res, data))
     if parameter is not None:  # each row's value of a family parameter (sigma, zi...)
         values = np.broadcast_to(res.family.params_of(params, parameter), eta.shape)
+        if kind == "draws":
+            return np.array(values)
         df = pd.DataFrame(describe(values, res.interval), index=index)
         df.attrs["interval"] = res.interval
         return df
     probs = res.family.category_probabilities(eta, params) if scale == "response" else None
+    if kind == "draws":
+        if probs is not None:
+            return probs
+        return eta if scale == "link" else res.family.expected_response(eta, params)
     if probs is not None:  # a categorical response: each category's probability
         cats = list(res.design.categories or range(probs.shape[2]))
         stats = describe(probs.reshape(probs.shape[0], -1), res.interval)

@@ -10,7 +10,11 @@ import pandas as pd
 
 from mixedfit.errors import DataError, OptionError
 from mixedfit.families import Family
-from mixedfit.results.predict import family_parameter_draws, linear_predictor_draws
+from mixedfit.results.predict import (
+    family_parameter_draws,
+    linear_predictor_draws,
+    simulate_response,
+)
 from mixedfit.results.summaries import describe
 
 if TYPE_CHECKING:
@@ -18,22 +22,6 @@ if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
 
 __all__ = ["simulate_response", "posterior_predictive", "grouped_check", "PriorDraws"]
-
-
-def simulate_response(family: Family, eta: np.ndarray, params: dict[str, np.ndarray],
-                      trials: np.ndarray | None, rng: np.random.Generator,
-                      weights: np.ndarray | None = None) -> np.ndarray:
-    """Draw responses given linear-predictor draws ``eta`` (S, n) and family parameters (S,)
-    (a Gaussian row with precision weight ``w`` has sd ``sigma / sqrt(w)``).
-
-    Examples
-    --------
-    >>> from mixedfit.families import poisson
-    >>> rng = np.random.default_rng(0)
-    >>> simulate_response(poisson(), np.zeros((2, 3)), {}, None, rng).shape
-    (2, 3)
-    """
-    return family.weighted_simulate(family.inverse_link(eta), params, trials, weights, rng)
 
 
 def posterior_predictive(res: ResultView, draws: int = 100, *,

@@ -23,6 +23,8 @@ from mixedfit.priors import Prior, log_prior_draws, prior_set
 from mixedfit.results import display
 from mixedfit.results.convergence import rhat_ess
 from mixedfit.results.diagnostics import diagnose
+from mixedfit.results.effects import contrasts, means, slopes
+from mixedfit.results.hypothesis import hypothesis
 from mixedfit.results.loglik import log_likelihood_draws
 from mixedfit.results.predict import predict
 from mixedfit.results.predictive import grouped_check, posterior_predictive
@@ -460,9 +462,10 @@ class ResultView:
     # ----------------------------------------------------------------- prediction
     def predict(self, newdata: Any = None, *, include_random: bool = True,
                 new_levels: str = "population", scale: str = "response",
-                random_seed: int | None = None, parameter: str | None = None
-                ) -> pd.DataFrame:
-        """Posterior mean and interval of the expected response.
+                random_seed: int | None = None, parameter: str | None = None,
+                kind: str = "mean") -> Any:
+        """Predictions for the fitted rows or new ones: a summary of the expected
+        response, its draws, or draws of new responses.
 
         Parameters
         ----------
@@ -477,18 +480,27 @@ class ResultView:
             Expected response, or the linear predictor. For an ordered (cumulative)
             response, "response" gives the probability of each category.
         random_seed : int, optional
-            Seed for the new-level draws.
+            Seed for the new levels' effects and the new responses; by default the fit's
+            own seed, so that a result gives the same predictions on every call.
         parameter : str, optional
             Instead of the expected response, each row's value of this family parameter
             (``"sigma"``, ``"zi"``...): the same for every row unless it has its own
             formula (``sigma="~ x"``).
+        kind : {"mean", "draws", "response"}, default "mean"
+            "mean": the summary table. "draws": the posterior draws of the expected
+            response (or of the linear predictor with ``scale="link"``), brms'
+            ``posterior_epred``. "response": new responses drawn from the posterior
+            predictive distribution, brms' ``posterior_predict`` (a binomial's new rows
+            need their trials: the ``cbind()`` columns or the trials column).
 
         Returns
         -------
-        pandas.DataFrame
-            ``mean``, ``sd``, ``lower``, ``upper`` per row, indexed like ``newdata``;
-            for an ordered response one row per row and category (a two-level index:
-            the row's label, then the category).
+        pandas.DataFrame or numpy.ndarray
+            ``kind="mean"``: ``mean``, ``sd``, ``lower``, ``upper`` per row, indexed like
+            ``newdata``; for an ordered or categorical response one row per row and
+            category (a two-level index: the row's label, then the category).
+            ``kind="draws"`` and ``"response"``: an array ``(draws, rows)`` (for a
+            categorical response's expected values ``(draws, rows, categories)``).
 
         Examples
         --------
@@ -497,9 +509,176 @@ class ResultView:
         >>> new = pd.DataFrame({"Days": [0, 9], "Subject": ["308", "new"]})
         >>> res.predict(new).shape
         (2, 4)
+        >>> res.predict(new, kind="response").shape == (res.n_draws, 2)
+        True
         """
         return predict(self, newdata, include_random=include_random, new_levels=new_levels,
-                       scale=scale, random_seed=random_seed, parameter=parameter)
+                       scale=scale, random_seed=random_seed, parameter=parameter, kind=kind)
+
+    # ------------------------------------------------------------- interpreting
+    def means(self, variables: Any, *, at: Any = None, scale: str = "response",
+              weights: str = "equal", include_random: Any = False) -> pd.DataFrame:
+        """Estimated marginal means (emmeans): the expected outcome per level of a factor.
+
+        A reference grid is made of the named variables' values (a factor's levels; a
+        numeric variable's mean, or ``at``'s values), every other factor's levels and
+        every other numeric predictor at its mean in the data (or ``at``'s values). For
+        each posterior draw the linear predictor is averaged over the grid rows of a
+        cell on the link scale; on the response scale the result is put through the
+        family's mean (the inverse link), as emmeans' ``type = "response"``.
+
+        Parameters
+        ----------
+        variables : str or list of str
+            The factor(s) (or numeric variables, with ``at``) whose cells are wanted;
+            several give one row per combination (``["sex", "type"]``).
+        at : dict, optional
+            Values of variables in the grid: ``{"Days": [0, 9]}``, ``{"sex": "F"}``. A
+            grouping factor given here (or named in ``variables``) adds the effects of
+            those fitted levels: conditional means.
+        scale : {"response", "link"}, default "response"
+            The expected outcome, or the linear predictor. For a categorical response,
+            each category's probability (one row per cell and category).
+        weights : {"equal", "proportional"}, default "equal"
+            How the factors averaged over are weighted: equally (emmeans' default), or
+            by their combinations' frequencies in the data.
+        include_random : {False, True, "marginal"}, default False
+            False: group effects at zero (emmeans on lme4 fits; brms ``re_formula = NA``).
+            True: the fitted levels' effects, averaged over the levels unless a grouping
+            factor is named (brms ``re_formula = NULL`` for those levels). "marginal":
+            the expected outcome averaged over the population distribution of the group
+            effects (population-averaged means; for a non-identity link these differ
+            from the means at zero effects), by Gauss-Hermite quadrature.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per cell: the variables' values, then ``mean``, ``sd``, ``lower``,
+            ``upper`` (``attrs["scale"]``, ``attrs["interval"]``).
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> m = res.means("Days", at={"Days": [0, 9]})
+        >>> m.columns.tolist(), m["Days"].tolist()
+        (['Days', 'mean', 'sd', 'lower', 'upper'], [0.0, 9.0])
+        """
+        return means(self, variables, at=at, scale=scale, weights=weights,
+                     include_random=include_random)
+
+    def contrasts(self, variable: str, *, method: Any = "pairwise", by: Any = None,
+                  scale: str = "link", at: Any = None, weights: str = "equal",
+                  include_random: Any = False) -> pd.DataFrame:
+        """Contrasts among the estimated marginal means of a factor (emmeans' ``pairs``,
+        ``contrast``), with their posterior.
+
+        Parameters
+        ----------
+        variable : str
+            The factor whose levels are compared (a numeric variable with its values in
+            ``at``).
+        method : {"pairwise", "revpairwise", "trt.vs.ctrl", "consecutive"} or dict
+            Which differences: every pair (``"a - b"``), each level against the first
+            (``"trt.vs.ctrl"``), each against the one before, or a dict of label ->
+            weights over the levels (``{"avg - ctrl": [-1, 0.5, 0.5]}``).
+        by : str or list of str, optional
+            Factors within whose levels the contrasts are made.
+        scale : {"link", "response"}, default "link"
+            Differences of the linear predictor; on the response scale, ratios of the
+            means for a log link (``"a / b"``), odds ratios for the logit link, and
+            differences of the means otherwise.
+        at, weights, include_random
+            As in :meth:`means`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per contrast: the ``by`` values, ``contrast`` (labelled as emmeans
+            labels it: ``"period1 - period2"``, ``"even - odd"``), ``mean``, ``sd``,
+            ``lower``, ``upper`` and ``pd``, the posterior probability of the contrast's
+            direction (the larger of P(> 0) and P(< 0); for ratios, of 1).
+
+        Examples
+        --------
+        >>> import mixedfit as mf
+        >>> res = _example_result()
+        >>> res.contrasts("Days", at={"Days": [0, 9]})["contrast"].tolist()
+        ['Days0 - Days9']
+        """
+        return contrasts(self, variable, method=method, by=by, scale=scale, at=at,
+                         weights=weights, include_random=include_random)
+
+    def slopes(self, variable: str, *, by: Any = None, at: Any = None,
+               scale: str = "response", weights: str = "equal",
+               include_random: Any = False) -> pd.DataFrame:
+        """The slope of the expected outcome in a numeric predictor, with its posterior.
+
+        The derivative goes through whatever the formula does to the variable
+        (``scale(x)``, ``poly(x, 2)``, ``I(x**2)``, interactions). Without ``at`` it is
+        computed at every fitted row and averaged within each level of ``by``
+        (marginaleffects' ``avg_slopes``); with ``at`` it is the slope of the estimated
+        marginal means at the reference grid (emmeans' ``emtrends``; ``at="means"`` for
+        every numeric predictor at its mean).
+
+        Parameters
+        ----------
+        variable : str
+            A numeric predictor.
+        by : str or list of str, optional
+            One slope per level (combination) of these variables.
+        at : dict or "means", optional
+            The reference grid's values (see :meth:`means`); None averages over the data.
+        scale : {"response", "link"}, default "response"
+            The slope of the expected outcome, or of the linear predictor (emtrends'
+            default).
+        weights, include_random
+            As in :meth:`means`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``variable``, the ``by`` values, ``mean``, ``sd``, ``lower``, ``upper`` and
+            ``pd`` (the posterior probability of the slope's sign).
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> slope = res.slopes("Days")["mean"].iloc[0]
+        >>> bool(abs(slope - res.fixed_effects.loc["Days", "mean"]) < 1e-9)
+        True
+        """
+        return slopes(self, variable, by=by, at=at, scale=scale, weights=weights,
+                      include_random=include_random)
+
+    def hypothesis(self, expression: Any) -> pd.DataFrame:
+        """Posterior of an expression of the coefficients, tested against a value or a
+        direction (brms' ``hypothesis()``).
+
+        Parameters
+        ----------
+        expression : str or list of str
+            ``"Days > 5"``, ``"period[2] - period[3] = 0"``, ``"sigma < 30"``: arithmetic
+            (``+ - * / **``, ``exp``, ``log``, ``sqrt``, ``abs``) of the names in
+            :attr:`fixed_effects` and :attr:`family_parameters`, one comparison.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per hypothesis: ``mean``, ``sd``, ``lower``, ``upper`` of
+            ``left - right``; ``p``, the posterior probability of a one-sided hypothesis
+            (the share of draws satisfying it); ``evidence_ratio``, ``p / (1 - p)``, or
+            for a point hypothesis the Savage-Dickey Bayes factor in its favour
+            (posterior over prior density at the point; needs a proper prior); ``star``
+            and ``note``. See :func:`mixedfit.results.hypothesis.hypothesis`.
+
+        Examples
+        --------
+        >>> res = _example_result()
+        >>> h = res.hypothesis("Days > 5")
+        >>> bool(h.loc["Days > 5", "p"] == (res.draws("fixed")[:, 1] > 5).mean())
+        True
+        """
+        return hypothesis(self, expression)
 
     # ------------------------------------------------------------------- checking
     def posterior_predictive(self, draws: int = 100, *,
