@@ -170,3 +170,44 @@ def test_fit_with_a_sigma_formula_and_an_ordinal_response(tmp_path):
                      "--categories", "low,mid,high", *SHORT])
     assert code == 0
     assert "categories low < mid < high" in out and "Intercept[2]" in out
+
+
+@pytest.fixture(scope="module")
+def saved_cbpp(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "cbpp.nc"
+    code, _ = run(["fit", "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                   "--data", "cbpp", "--family", "binomial", *SHORT, "--output", str(path),
+                   "--format", "csv"])
+    assert code == 0
+    return path
+
+
+def test_means_contrasts_and_slopes_of_a_saved_fit(saved_cbpp):
+    res = mf.load(saved_cbpp)
+    code, text = run(["means", str(saved_cbpp), "period"])
+    assert code == 0
+    assert text.startswith("Estimated marginal means of period (response scale")
+    code, out = run(["means", str(saved_cbpp), "period", "--format", "csv"])
+    table = pd.read_csv(io.StringIO(out))
+    expected = res.means("period")
+    assert table["period"].tolist() == [1, 2, 3, 4]
+    np.testing.assert_allclose(table["mean"], expected["mean"], rtol=1e-7)
+    code, out = run(["contrasts", str(saved_cbpp), "period", "--method", "trt.vs.ctrl",
+                     "--scale", "response", "--format", "json"])
+    rows = json.loads(out)
+    assert code == 0 and [r["contrast"] for r in rows] == [
+        "period2 / period1", "period3 / period1", "period4 / period1"]
+    assert rows[0]["mean"] == pytest.approx(
+        res.contrasts("period", method="trt.vs.ctrl", scale="response")["mean"][0])
+    code, out = run(["means", str(saved_cbpp), "period", "--at", "period=1,4",
+                     "--random", "marginal", "--format", "csv"])
+    assert code == 0 and len(pd.read_csv(io.StringIO(out))) == 2
+
+
+def test_effect_commands_explain_bad_input(saved_cbpp, capsys):
+    assert run(["slopes", str(saved_cbpp), "period"])[0] == 2
+    assert "a slope needs a numeric predictor" in capsys.readouterr().err
+    assert run(["means", str(saved_cbpp), "perod"])[0] == 2
+    assert "Did you mean 'period'" in capsys.readouterr().err
+    assert run(["means", str(saved_cbpp), "period", "--at", "period"])[0] == 2
+    assert "VARIABLE=V1,V2" in capsys.readouterr().err

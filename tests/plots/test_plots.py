@@ -262,3 +262,33 @@ def test_prior_predictive(sleep: Any, cbpp: Any, tmp_path: Path) -> None:
     ax = fig.axes[0]
     assert replicated_lines(ax) == 30  # all there are, fewer than the 50 asked
     assert ax.get_xlabel() == "incidence / trials"
+
+
+def test_effects_numeric_line_and_band(sleep: Any, tmp_path: Path) -> None:
+    fig = rendered(sleep.plot_effects("Days", data=True, points=25), tmp_path, "effects")
+    ax = fig.axes[0]
+    line = ax.lines[0]
+    means = sleep.means("Days", at={"Days": list(np.linspace(0, 9, 25))})
+    np.testing.assert_allclose(line.get_ydata(), means["mean"], rtol=1e-12)
+    assert len(ax.collections) == 2  # the band and the observed points
+    assert ax.get_xlabel() == "Days" and "group effects at zero" in ax.get_title()
+
+
+def test_effects_factor_points_by_level(cbpp: Any, tmp_path: Path) -> None:
+    fig = rendered(cbpp.plot_effects("period"), tmp_path, "effects-factor")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4"]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), cbpp.means("period")["mean"])
+    assert ax.get_ylabel() == "incidence / trials"
+
+
+def test_effects_refuses_an_unknown_variable(cbpp: Any) -> None:
+    with pytest.raises(mf.MixedFitError, match="not a variable of the model"):
+        cbpp.plot_effects("size")
+
+
+def test_contrasts_forest(cbpp: Any, tmp_path: Path) -> None:
+    fig = rendered(cbpp.plot_contrasts("period", scale="response"), tmp_path, "contrasts")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "odds ratio"
+    assert len(ax.get_yticklabels()) == 6
