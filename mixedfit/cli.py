@@ -202,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_effect_options(p: argparse.ArgumentParser, *, scale: str) -> None:
     p.add_argument("--at", action="append", metavar="VARIABLE=V1,V2",
-                   help="values of a variable in the reference grid (repeatable)")
+                   help="values of a variable in the reference grid (repeatable); for "
+                        "slopes, '--at means' for the grid with every numeric predictor "
+                        "at its mean")
     p.add_argument("--scale", choices=SCALES, default=scale,
                    help=f"response or link scale (default {scale})")
     p.add_argument("--weights", choices=WEIGHTS, default="equal",
@@ -274,8 +276,19 @@ def _parse_at(items: Sequence[str] | None) -> dict[str, list[str]] | None:
 
 def _effect_options(args: argparse.Namespace) -> dict[str, Any]:
     random = {"zero": False, "fitted": True, "marginal": "marginal"}[args.random]
-    return {"at": _parse_at(args.at), "scale": args.scale, "weights": args.weights,
+    at: Any = _parse_at(args.at)
+    if args.command == "slopes" and args.at == ["means"]:
+        at = "means"
+    return {"at": at, "scale": args.scale, "weights": args.weights,
             "include_random": random}
+
+
+def _random_text(res: Any, args: argparse.Namespace, named: Sequence[str]) -> str:
+    """What the table's group effects are, for its title."""
+    groups = [g for g in named if g in {c for b in res.design.blocks for c in b.term.group}]
+    if groups and args.random == "zero":
+        return f"of the named levels of {', '.join(groups)}, others at zero"
+    return RANDOM_TEXT[args.random]
 
 
 def _print_table(table: pd.DataFrame, title: str, fmt: str, out: TextIO) -> None:
@@ -292,8 +305,9 @@ def _print_table(table: pd.DataFrame, title: str, fmt: str, out: TextIO) -> None
 def _cmd_means(args: argparse.Namespace, out: TextIO) -> int:
     res = load(args.result)
     table = res.means(args.variables, **_effect_options(args))
+    named = [*args.variables, *(_parse_at(args.at) or {})]
     title = (f"Estimated marginal means of {', '.join(args.variables)} ({args.scale} scale, "
-             f"{res.interval:.0%} intervals; group effects {RANDOM_TEXT[args.random]})")
+             f"{res.interval:.0%} intervals; group effects {_random_text(res, args, named)})")
     _print_table(table, title, args.format, out)
     return 0
 
@@ -302,7 +316,8 @@ def _cmd_contrasts(args: argparse.Namespace, out: TextIO) -> int:
     res = load(args.result)
     table = res.contrasts(args.variable, method=args.method, by=args.by,
                           **_effect_options(args))
-    title = (f"Contrasts of {args.variable} ({args.method}, {table.attrs['estimate']} on the "
+    estimate = table.attrs["estimate"].replace(".", " ")
+    title = (f"Contrasts of {args.variable} ({args.method}, {estimate}s on the "
              f"{args.scale} scale, {res.interval:.0%} intervals; pd: probability of "
              f"direction)")
     _print_table(table, title, args.format, out)

@@ -36,6 +36,7 @@ from mixedfit.results.grid import (
     Grid,
     as_names,
     data_grid,
+    level_weights,
     model_variables,
     reference_grid,
 )
@@ -83,7 +84,8 @@ def _check_random(res: ResultView, include_random: Any) -> Any:
 # ----------------------------------------------------------------- predictors on a grid
 class _Parts:
     """A linear predictor's pieces on a frame: ``X``, the offset, each block's ``Z`` and
-    level index (None: the block's effects averaged over its levels)."""
+    level index per row (or, a 2-d array, each row's weights over the levels: the
+    block's effects averaged)."""
 
     def __init__(self, X: np.ndarray, offset: np.ndarray | None,
                  blocks: list[tuple[Any, np.ndarray, np.ndarray | None]]) -> None:
@@ -97,12 +99,6 @@ class _Parts:
         return _Parts((self.X - other.X) / h, off, blocks)
 
 
-def _level_weights(block: Any, weights: str) -> np.ndarray:
-    counts = block.counts.astype(float)
-    w = counts if weights == "proportional" else np.ones_like(counts)
-    return w / w.sum()
-
-
 def _parts(res: ResultView, frame: pd.DataFrame, target: str, grid: Grid,
            include_random: Any, weights: str) -> _Parts:
     d = res.design
@@ -113,25 +109,23 @@ def _parts(res: ResultView, frame: pd.DataFrame, target: str, grid: Grid,
         if all(g in grid.groups for g in b.term.group):
             idx = b.index_for(frame)
             blocks.append((b, b.z_for(frame), idx))
-        elif include_random is True:
-            blocks.append((b, b.z_for(frame), None))
+        elif include_random is True:  # averaged over the levels each row stands for
+            blocks.append((b, b.z_for(frame), level_weights(res, frame, b, weights)))
     return _Parts(X, offset, blocks)
 
 
-def _eta(res: ResultView, parts: _Parts, target: str, rows: slice, weights: str,
-         offset: bool = True) -> np.ndarray:
+def _eta(res: ResultView, parts: _Parts, target: str, rows: slice) -> np.ndarray:
     """Draws ``(S, rows)`` of a linear predictor from its pieces."""
     cols = res.design.columns_of(target)
     X = parts.X[rows]
     eta = res.draws(names.FIXED)[:, cols] @ X.T if cols.size else \
         np.zeros((res.n_draws, X.shape[0]))
-    if offset and parts.offset is not None:
+    if parts.offset is not None:
         eta = eta + parts.offset[rows][None, :]
     for b, Z, idx in parts.blocks:
         u = res.draws(names.effects(b.label))  # (S, levels, p)
-        if idx is None:  # the levels' effects averaged
-            ubar = np.einsum("slp,l->sp", u, _level_weights(b, weights))
-            eta = eta + ubar @ Z[rows].T
+        if idx.ndim == 2:  # the levels' effects averaged, with each row's weights
+            eta = eta + np.einsum("rl,slp,rp->sr", idx[rows], u, Z[rows], optimize=True)
         else:
             eta = eta + np.einsum("snp,np->sn", u[:, idx[rows], :], Z[rows])
     return eta
@@ -191,7 +185,7 @@ class _Evaluator:
         for t in self.targets:
             acc = np.zeros((self.res.n_draws, self.grid.n_cells))
             for rows in self._chunks():
-                acc += _eta(self.res, parts[t], t, rows, self.weights) \
+                acc += _eta(self.res, parts[t], t, rows) \
                     @ self.grid.collapse_matrix(rows)
             out[t] = acc
         return out
@@ -223,10 +217,10 @@ class _Evaluator:
         sd = np.sqrt(var) if var is not None else None
         acc = None
         for rows in self._chunks():
-            eta = _eta(res, parts[""], "", rows, self.weights)
+            eta = _eta(res, parts[""], "", rows)
             params = dict(self.constants)
             for t in self.targets[1:]:
-                params[t] = fam.dpar_inverse_link(t, _eta(res, parts[t], t, rows, self.weights))
+                params[t] = fam.dpar_inverse_link(t, _eta(res, parts[t], t, rows))
             if sd is None:
                 total = self._mean(eta, params)
             else:
@@ -444,7 +438,8 @@ def _check_slope_variable(res: ResultView, variable: str) -> float:
                           f"{', '.join(kinds) or 'none'}).")
     if kinds[variable] != "numeric":
         raise OptionError(f"{variable!r} is a {kinds[variable]}: a slope needs a numeric "
-                          f"predictor. Compare its levels with res.contrasts({variable!r}).")
+                          f"predictor. Compare its levels with contrasts "
+                          f"(res.contrasts({variable!r}), 'mixedfit contrasts').")
     sd = float(np.std(res.design.data[variable].astype(float)))
     return STEP * (sd if sd > 0 else 1.0)
 

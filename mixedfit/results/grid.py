@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mixedfit.design.groups import level_label
 from mixedfit.errors import OptionError
 from mixedfit.formula import parse
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
 
 __all__ = ["Grid", "model_variables", "reference_grid", "data_grid", "levels_of",
-           "as_names", "WEIGHTS"]
+           "as_names", "level_weights", "WEIGHTS"]
 
 #: How the rows of a cell are weighted: emmeans' ``weights = "equal"``/``"proportional"``.
 WEIGHTS = ("equal", "proportional")
@@ -184,10 +185,13 @@ def _values(res: ResultView, name: str, kind: str, given: Any) -> list[Any]:
         raise OptionError(f"at={{{name!r}: ...}} gives no value.")
     if kind == "numeric":
         try:
-            return [float(v) for v in values]
+            numbers = [float(v) for v in values]
         except (TypeError, ValueError):
             raise OptionError(f"at={{{name!r}: ...}}: {name} is numeric; give numbers, "
                               f"got {given!r}.") from None
+        if pd.api.types.is_integer_dtype(data[name]) and all(v.is_integer() for v in numbers):
+            return [int(v) for v in numbers]  # an integer column's values stay integers
+        return numbers
     text = {str(lev): lev for lev in levels}
     out = []
     for v in values:
@@ -251,6 +255,9 @@ def reference_grid(res: ResultView, specs: Sequence[str], *, at: Any = None,
         else:
             values = _values(res, name, kind, at.get(name))
         dims.append((name, values, named))
+    nested = _nested_in(data, kinds, [n for n, _, named in dims if named], at,
+                        [n for n, _, named in dims if not named])
+    dims = [d for d in dims if d[0] not in nested]
     size = int(np.prod([len(v) for _, v, _ in dims])) if dims else 1
     if size > MAX_GRID_ROWS:
         raise OptionError(f"The reference grid would have {size:,} rows; give fewer "
@@ -258,6 +265,13 @@ def reference_grid(res: ResultView, specs: Sequence[str], *, at: Any = None,
     columns = [n for n, _, _ in dims]
     combos = list(itertools.product(*[v for _, v, _ in dims])) if dims else [()]
     frame = pd.DataFrame(combos, columns=columns)
+    frame = _keep_observed_combinations(frame, data, kinds, [n for n in specs])
+    for name in nested:  # a factor fixed by the named ones: the value each level has
+        key = _keys(frame, [n for n in specs if kinds[n] != "numeric"])
+        lookup = dict(zip(_keys(data, [n for n in specs if kinds[n] != "numeric"]),
+                          data[name], strict=True))
+        frame[name] = [lookup[k] for k in key]
+        columns.append(name)
     for name in columns:  # keep the data's types (categoricals, integers)
         if kinds[name] != "numeric" and kinds[name] != "group":
             frame[name] = frame[name].astype(data[name].dtype) \
@@ -289,6 +303,45 @@ def reference_grid(res: ResultView, specs: Sequence[str], *, at: Any = None,
                 weight=w / totals[codes], groups=tuple(sorted(named_groups)))
 
 
+def _keys(frame: pd.DataFrame, cols: Sequence[str]) -> list[str]:
+    """Each row's values of ``cols`` as one text key (levels written as group labels)."""
+    if not cols:
+        return [""] * len(frame)
+    parts = [[level_label(v) for v in frame[c].tolist()] for c in cols]
+    return ["\x1f".join(vals) for vals in zip(*parts, strict=True)]
+
+
+def _determined(data: pd.DataFrame, by: Sequence[str], col: str) -> bool:
+    """Whether ``col`` takes one value in each combination of ``by`` in the data."""
+    if not by:
+        return False
+    counts = data.groupby(_keys(data, by))[col].nunique(dropna=False)
+    return bool(counts.max() <= 1)
+
+
+def _nested_in(data: pd.DataFrame, kinds: dict[str, str], named: Sequence[str],
+               at: dict[str, Any], averaged: Sequence[str]) -> list[str]:
+    """Factors averaged over that the named factors fix (emmeans' nesting: naming
+    ``Subject`` fixes each subject's ``cohort``), so that each cell keeps its own value
+    instead of averaging over values it never has."""
+    by = [n for n in named if kinds[n] != "numeric"]
+    return [f for f in averaged if kinds[f] == "factor" and f not in at
+            and _determined(data, by, f)]
+
+
+def _keep_observed_combinations(frame: pd.DataFrame, data: pd.DataFrame,
+                                kinds: dict[str, str], named: Sequence[str]) -> pd.DataFrame:
+    """Among named factors where one fixes another (``cohort`` and ``Subject``), only the
+    combinations the data have."""
+    cats = [n for n in named if kinds[n] != "numeric"]
+    if len(cats) < 2 or not any(_determined(data, [c for c in cats if c != f], f)
+                                for f in cats):
+        return frame
+    present = set(_keys(data, cats))
+    keep = [k in present for k in _keys(frame, cats)]
+    return frame.loc[keep].reset_index(drop=True)
+
+
 def data_grid(res: ResultView, by: Sequence[str], include_random: bool) -> Grid:
     """The fitted rows as a grid: one cell per combination of ``by``'s values, each row
     weighted equally inside its cell (marginaleffects' averages over the data)."""
@@ -313,3 +366,30 @@ def data_grid(res: ResultView, by: Sequence[str], include_random: bool) -> Grid:
         if include_random else ()
     return Grid(frame=frame, cells=cells, cell=codes, weight=1.0 / counts[codes],
                 groups=groups, per_row=True)
+
+
+def level_weights(res: ResultView, frame: pd.DataFrame, block: Any, weights: str
+                  ) -> np.ndarray:
+    """``(rows, levels)``: how each grid row averages a block's fitted levels when their
+    effects are included without naming the grouping factor. A level counts for a row
+    when it has the row's values of the factors constant within each level (a subject
+    counts for its own cohort only); equally, or by its rows with
+    ``weights="proportional"``."""
+    data = res.design.data
+    counts = block.counts.astype(float)
+    base = counts if weights == "proportional" else np.ones_like(counts)
+    kinds = model_variables(res)
+    index = pd.Series(block.index)
+    fixed = [c for c in frame.columns if kinds.get(c) == "factor" and c in data.columns
+             and bool(data[c].groupby(index.to_numpy()).nunique(dropna=False).max() <= 1)]
+    w = np.tile(base, (len(frame), 1))
+    for c in fixed:
+        own = data[c].groupby(index.to_numpy()).first()  # each level's value
+        value = np.array([level_label(v) for v in own.reindex(range(block.n_levels))])
+        row = np.array([level_label(v) for v in frame[c].tolist()])
+        w = w * (row[:, None] == value[None, :])
+    total = w.sum(axis=1, keepdims=True)
+    empty = total[:, 0] <= 0
+    w[empty] = base
+    total[empty] = base.sum()
+    return w / total

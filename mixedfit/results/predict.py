@@ -156,16 +156,22 @@ def trials_for(res: ResultView, data: pd.DataFrame | None) -> np.ndarray | None:
     response = res.design.formula.response or ""
     parts = cbind_parts(res.design.formula)
     if parts is not None:
-        needed = parse(f"~ I({parts[0]}) + I({parts[1]})").variables
-        if all(c in data.columns for c in needed):
-            succ = np.asarray(evaluate_response(parts[0], data), dtype=float)
-            fail = np.asarray(evaluate_response(parts[1], data), dtype=float)
+        # the successes are what is drawn: absent, they count as 0 (so that
+        # cbind(y, n - y) needs only n)
+        succ_vars = parse(f"~ I({parts[0]})").variables
+        fail_vars = parse(f"~ I({parts[1]})").variables
+        missing = sorted(c for c in fail_vars - succ_vars if c not in data.columns)
+        if not missing:
+            frame = data.assign(**{c: 0 for c in succ_vars if c not in data.columns})
+            succ = np.asarray(evaluate_response(parts[0], frame), dtype=float)
+            fail = np.asarray(evaluate_response(parts[1], frame), dtype=float)
             return succ + fail
+        response = ", ".join(map(repr, missing))
     elif res.plan.trials and res.plan.trials in data.columns:
         return data[res.plan.trials].to_numpy(dtype=float)
     if res.design.trials is not None and np.all(res.design.trials == 1):
         return np.ones(len(data))
-    what = (f"the columns of {response}" if parts is not None else
+    what = (f"the column(s) {response}" if parts is not None else
             f"the trials column {res.plan.trials!r}" if res.plan.trials else "the trials")
     raise DataError(f"Drawing binomial responses for new rows needs each row's number of "
                     f"trials: newdata lacks {what}. Add it, or use kind='draws' for the "

@@ -650,7 +650,7 @@ class ResultView:
         return slopes(self, variable, by=by, at=at, scale=scale, weights=weights,
                       include_random=include_random)
 
-    def hypothesis(self, expression: Any) -> pd.DataFrame:
+    def hypothesis(self, expression: Any, *, alternative_names: Any = None) -> pd.DataFrame:
         """Posterior of an expression of the coefficients, tested against a value or a
         direction (brms' ``hypothesis()``).
 
@@ -660,6 +660,8 @@ class ResultView:
             ``"Days > 5"``, ``"period[2] - period[3] = 0"``, ``"sigma < 30"``: arithmetic
             (``+ - * / **``, ``exp``, ``log``, ``sqrt``, ``abs``) of the names in
             :attr:`fixed_effects` and :attr:`family_parameters`, one comparison.
+        alternative_names : dict, optional
+            Short names for long ones, ``{"age2": "I(age ** 2)"}``.
 
         Returns
         -------
@@ -678,7 +680,7 @@ class ResultView:
         >>> bool(h.loc["Days > 5", "p"] == (res.draws("fixed")[:, 1] > 5).mean())
         True
         """
-        return hypothesis(self, expression)
+        return hypothesis(self, expression, alternative_names=alternative_names)
 
     # ------------------------------------------------------------------- checking
     def posterior_predictive(self, draws: int = 100, *,

@@ -74,6 +74,26 @@ def test_proportional_weights_use_the_observed_frequencies(cohort, sleep_data):
     _check(m.iloc[0], b0 + 4.5 * bd + share * bt)
 
 
+def test_nested_factors_keep_each_level_s_own_value(cohort, sleep_data):
+    """A subject belongs to one cohort: its conditional mean is in that cohort, and the
+    cohort's mean with the fitted effects averages over its own subjects only."""
+    m = cohort.means(["cohort", "Subject"], scale="link")
+    assert len(m) == 18
+    u = cohort.draws(mf.names.effects(cohort.design.blocks[0].label))  # (S, 18, 2)
+    levels = cohort.design.blocks[0].levels
+    b0, bd, bo, bdo, bt = (_b(cohort, n) for n in
+                           ("Intercept", "Days", "cohort[odd]", "Days:cohort[odd]",
+                            "phase[test]"))
+    row = m[m["Subject"] == "309"].iloc[0]
+    assert row["cohort"] == "odd"
+    j = levels.index("309")
+    _check(row, b0 + bo + 4.5 * (bd + bdo) + 0.5 * bt + u[:, j, 0] + 4.5 * u[:, j, 1])
+    c = cohort.means("cohort", include_random=True, scale="link")
+    odd = [levels.index(s) for s in levels if int(s) % 2 == 1]
+    ubar = u[:, odd, :].mean(axis=1)
+    _check(c.iloc[1], b0 + bo + 4.5 * (bd + bdo) + 0.5 * bt + ubar[:, 0] + 4.5 * ubar[:, 1])
+
+
 def test_means_at_values_and_by_several_variables(cohort):
     m = cohort.means(["cohort", "phase"], at={"Days": [0, 9]}, scale="link")
     assert len(m) == 4 and list(m.columns[:2]) == ["cohort", "phase"]
@@ -233,8 +253,12 @@ def test_predict_draws_and_new_responses(cbpp):
 
 
 def test_predict_response_needs_the_trials_of_new_rows(cbpp):
-    with pytest.raises(DataError, match="trials"):
+    with pytest.raises(DataError, match="trials: newdata lacks the column.s. 'size'"):
         cbpp.predict(pd.DataFrame({"period": ["1"], "herd": ["1"]}), kind="response")
+    # the successes are what is drawn: cbind(incidence, size - incidence) needs only size
+    y = cbpp.predict(pd.DataFrame({"period": ["1"], "herd": ["1"], "size": [7]}),
+                     kind="response")
+    assert y.max() <= 7 and y.min() >= 0
 
 
 # ------------------------------------------------------------------ errors
