@@ -29,6 +29,7 @@ from mixedfit.errors import (
     SamplingError,
     SingularFitWarning,
 )
+from mixedfit.names import peer_name_hint
 
 _LAZY = {
     "fit": ("mixedfit.api", "fit"),
@@ -83,7 +84,9 @@ def __getattr__(name: str) -> Any:
         value = import_module(module) if attr is None else getattr(import_module(module), attr)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'mixedfit' has no attribute {name!r}")
+    hint = peer_name_hint(name, module=True)
+    raise AttributeError(f"module 'mixedfit' has no attribute {name!r}"
+                         + (f": {hint}" if hint else ""))
 
 
 def __dir__() -> list[str]:

@@ -41,6 +41,7 @@ __all__ = [
     "FIXED", "FIXED_DIM", "OBS_DIM", "RESPONSE", "sd", "cor", "effects", "std_effects",
     "sd_at_means", "cor_at_means", "term_dim", "term_dim_twin", "level_dim", "coords_for",
     "sd_key", "cor_key", "parse_sd_key", "is_cor_key", "sd_row", "cor_row", "row_kind",
+    "PEER_RESULT_NAMES", "PEER_FUNCTION_NAMES", "peer_name_hint",
 ]
 
 #: The fixed effects' variable, and its dim.
@@ -153,3 +154,61 @@ def row_kind(row: str) -> str:
         if row.startswith(kind + "(") and row.endswith(")"):
             return kind
     return ""
+
+
+#: What users of lme4, brms and Bambi reach for on a fitted model, and mixedfit's one
+#: name for it (the message of the AttributeError they get).
+PEER_RESULT_NAMES: dict[str, str] = {
+    "fixef": "res.fixed_effects (lme4's and brms' fixef())",
+    "ranef": "res.random_effects (lme4's and brms' ranef())",
+    "coef": "res.coefficients (lme4's and brms' coef())",
+    "VarCorr": "res.variance_components (lme4's and brms' VarCorr())",
+    "varcorr": "res.variance_components (lme4's VarCorr())",
+    "var_corr": "res.variance_components (lme4's VarCorr())",
+    "nobs": "res.n_obs",
+    "fitted": "res.predict() (the expected response of each fitted row)",
+    "posterior_epred": "res.predict(newdata, kind='draws')",
+    "posterior_linpred": "res.predict(newdata, kind='draws', scale='link')",
+    "posterior_predict": "res.predict(newdata, kind='response')",
+    "pp_check": "res.plot_ppc()",
+    "conditional_effects": "res.plot_effects(variable)",
+    "emmeans": "res.means(variables)",
+    "pairs": "res.contrasts(variable)",
+    "contrast": "res.contrasts(variable, method=...)",
+    "emtrends": "res.slopes(variable, by=..., at='means')",
+    "avg_slopes": "res.slopes(variable)",
+    "confint": "the lower and upper columns of every table (res.interval sets their mass)",
+    "rhat": "res.diagnostics() (and the r_hat column of the tables)",
+    "neff_ratio": "res.diagnostics() (and the ess_bulk, ess_tail columns of the tables)",
+    "prior_summary": "res.priors",
+    "posterior": "res.idata.posterior, or res.draws(name)",
+    "isSingular": "res.diagnostics().singular",
+}
+
+#: The same for functions of the package (``mf.summary(res)``...).
+PEER_FUNCTION_NAMES: dict[str, str] = {
+    "summary": "res.summary(), or print(res)",
+    "lmer": "mf.fit(formula, data)",
+    "glmer": "mf.fit(formula, data, family=...)",
+    "glmmTMB": "mf.fit(formula, data, family=...)",
+    "brm": "mf.fit(formula, data, family=...)",
+    "stan_glmer": "mf.fit(formula, data, family=...)",
+    "Model": "mf.fit(formula, data, family=...) (Bambi's bmb.Model(...).fit())",
+    **{k: v for k, v in PEER_RESULT_NAMES.items() if k not in ("posterior", "contrast")},
+    "hypothesis": "res.hypothesis(expression)",
+    "loo": "res.loo()",
+    "loo_compare": "mf.compare({...})",
+}
+
+
+def peer_name_hint(name: str, *, module: bool = False) -> str | None:
+    """The mixedfit name for an lme4, brms or Bambi one, as a sentence (None if none).
+
+    Examples
+    --------
+    >>> peer_name_hint("fixef")
+    "mixedfit calls it res.fixed_effects (lme4's and brms' fixef())."
+    """
+    table = PEER_FUNCTION_NAMES if module else PEER_RESULT_NAMES
+    target = table.get(name)
+    return None if target is None else f"mixedfit calls it {target}."

@@ -19,7 +19,7 @@ from mixedfit.design.frame import caller_level
 from mixedfit.errors import ConvergenceWarning, SingularFitWarning
 from mixedfit.names import sd_key
 from mixedfit.results.convergence import rhat_ess
-from mixedfit.results.display import Report, Table, fmt_num
+from mixedfit.results.display import Report, Table
 
 if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
@@ -38,7 +38,9 @@ class Diagnostics:
     Attributes
     ----------
     parameters : pandas.DataFrame
-        Per scalar parameter: ``r_hat``, ``ess_bulk``, ``ess_tail``.
+        Per scalar parameter, labelled as the result's tables show it (``Intercept``,
+        ``Subject: sd(Days)``, ``Subject 308: Days`` for a group effect): ``r_hat``,
+        ``ess_bulk``, ``ess_tail`` and ``level`` (``"population"`` or ``"group"``).
     divergences : int
         Divergent transitions after warm-up.
     treedepth_saturated : int
@@ -71,15 +73,24 @@ class Diagnostics:
         """Text and HTML report."""
         rep = Report()
         p = self.parameters
-        rep.add(f"R-hat max {p['r_hat'].max():.3f} (<= {RHAT_MAX}); bulk ESS min "
-                f"{p['ess_bulk'].min():.0f}, tail ESS min {p['ess_tail'].min():.0f} "
-                f"(>= {ESS_MIN}); {self.divergences} divergent transitions of {self.n_draws}; "
-                f"tree depth {self.max_treedepth} reached {self.treedepth_saturated} times; "
-                f"E-BFMI {', '.join(f'{v:.2f}' for v in self.ebfmi)} (>= {EBFMI_MIN})")
-        worst = p.sort_values("r_hat", ascending=False).head(8)
-        rep.add(Table(["parameter", "R-hat", "ESS bulk", "ESS tail"],
-                      [[i, f"{r['r_hat']:.3f}", fmt_num(r["ess_bulk"]), fmt_num(r["ess_tail"])]
-                       for i, r in worst.iterrows()], title="Worst parameters"))
+        pop = p[p["level"] == "population"]
+        rep.add(f"Population-level parameters: R-hat max {pop['r_hat'].max():.3f} (<= "
+                f"{RHAT_MAX}); bulk ESS min {pop['ess_bulk'].min():.0f}, tail ESS min "
+                f"{pop['ess_tail'].min():.0f} (>= {ESS_MIN}). {self.divergences} divergent "
+                f"transitions of {self.n_draws}; tree depth {self.max_treedepth} reached "
+                f"{self.treedepth_saturated} times; E-BFMI "
+                f"{', '.join(f'{v:.2f}' for v in self.ebfmi)} (>= {EBFMI_MIN})")
+        for level, n in (("population", 8), ("group", 5)):
+            rows = p[p["level"] == level]
+            if not len(rows):
+                continue
+            worst = rows.loc[_severity(rows).sort_values(ascending=False).index[:n]]
+            title = ("Population-level parameters, worst first" if level == "population"
+                     else f"Group effects ({len(rows):,}), worst first")
+            rep.add(Table(["parameter", "R-hat", "Bulk ESS", "Tail ESS"],
+                          [[i, f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}",
+                            f"{r['ess_tail']:.0f}"] for i, r in worst.iterrows()],
+                          title=title))
         if self.group_effects_unchecked:
             rep.add(f"The {self.group_effects_unchecked} group effects are not in the table "
                     f"(more than {GROUP_EFFECTS_MAX}); the population-level parameters are.")
@@ -97,6 +108,14 @@ class Diagnostics:
         return self.report()._repr_html_()
 
 
+def _severity(rows: pd.DataFrame) -> pd.Series:
+    """How far each row is from passing: the larger of R-hat's excess over 1 in units
+    of the threshold's (0.01) and the ESS threshold over the lower ESS."""
+    r = (rows["r_hat"] - 1.0) / (RHAT_MAX - 1.0)
+    e = ESS_MIN / rows[["ess_bulk", "ess_tail"]].min(axis=1).clip(lower=1.0)
+    return np.maximum(r.fillna(np.inf), e.fillna(np.inf))
+
+
 def _flat_names(name: str, da: Any) -> list[str]:
     dims = [d for d in da.dims if d not in ("chain", "draw")]
     if not dims:
@@ -105,6 +124,43 @@ def _flat_names(name: str, da: Any) -> list[str]:
     grids = np.meshgrid(*[np.arange(len(c)) for c in coords], indexing="ij")
     return [f"{name}[{','.join(coords[k][g.ravel()[i]] for k, g in enumerate(grids))}]"
             for i in range(grids[0].size)]
+
+
+def _coords(da: Any) -> list[list[str]]:
+    """Each value's coordinates, flattened in C order."""
+    dims = [d for d in da.dims if d not in ("chain", "draw")]
+    values = [[str(v) for v in da.coords[d].values] for d in dims]
+    grids = np.meshgrid(*[np.arange(len(c)) for c in values], indexing="ij")
+    return [[values[k][g.ravel()[i]] for k, g in enumerate(grids)]
+            for i in range(grids[0].size if grids else 1)]
+
+
+def table_labels(res: ResultView, name: str, da: Any) -> tuple[list[str], str]:
+    """Each value of posterior variable ``name`` labelled as the result's tables show it
+    (``Intercept``, ``Subject: sd(Days)``, ``Subject: cor(Intercept,Days)``, ``Subject
+    372: Days`` for a group effect), and whether it is ``"population"``- or
+    ``"group"``-level.
+
+    Examples
+    --------
+    >>> res = _example_result()
+    >>> table_labels(res, "sd(Subject)", res.idata.posterior["sd(Subject)"])
+    (['Subject: sd(Intercept)', 'Subject: sd(Days)'], 'population')
+    """
+    coords = _coords(da)
+    if name == names.FIXED:
+        return [c[0] for c in coords], "population"
+    for b in res.design.blocks:
+        if name == names.effects(b.label):
+            return [f"{b.group} {lev}: {term}" for lev, term in coords], "group"
+        if name in (names.sd(b.label), names.sd_at_means(b.label)):
+            at = " at the predictors' means" if name == names.sd_at_means(b.label) else ""
+            return [f"{b.group}: {names.sd_row(c[0])}{at}" for c in coords], "population"
+        if name in (names.cor(b.label), names.cor_at_means(b.label)):
+            at = " at the predictors' means" if name == names.cor_at_means(b.label) else ""
+            return [f"{b.group}: {names.cor_row(c[0], c[1])}{at}" for c in coords], \
+                "population"
+    return _flat_names(name, da), "population"
 
 
 #: Group-effect values above which the per-parameter table leaves the group effects out
@@ -132,7 +188,7 @@ def _parameter_table(res: ResultView) -> pd.DataFrame:
     n_chain, n_draw = int(post.sizes["chain"]), int(post.sizes["draw"])
     for v in variables:
         arr = np.asarray(post[v].values, dtype=float)
-        labels = _flat_names(v, post[v])
+        labels, level = table_labels(res, v, post[v])
         flat = arr.reshape(n_chain, n_draw, -1)
         if v in correlations:
             # only the strict upper triangle of a correlation matrix is free
@@ -144,20 +200,94 @@ def _parameter_table(res: ResultView) -> pd.DataFrame:
         with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             vals = rhat_ess(flat)
-        frames.append(pd.DataFrame({"r_hat": vals[0], "ess_bulk": vals[1], "ess_tail": vals[2]},
-                                   index=list(labels)))
+        frames.append(pd.DataFrame({"r_hat": vals[0], "ess_bulk": vals[1], "ess_tail": vals[2],
+                                    "level": level}, index=list(labels)))
     df = pd.concat(frames)
     df.index.name = "parameter"
     return df
 
 
-def _judged_at_means(res: ResultView) -> tuple[str, ...]:
+def _judged_at_means(res: ResultView) -> set[str]:
     """Rows of the table left to their counterparts at the predictors' means: the
     reported correlations of a block sampled there, which at an origin far from the
     data round to -1 or +1 (so that their ranks tie) while the sampled ones mix."""
     post = res.idata.posterior
-    return tuple(names.cor(b.label) + "[" for b in res.design.blocks
-                 if names.cor_at_means(b.label) in post)
+    out: set[str] = set()
+    for b in res.design.blocks:
+        if names.cor_at_means(b.label) in post:
+            out |= {f"{b.group}: {names.cor_row(b.columns[i], b.columns[j])}"
+                    for i in range(b.n_terms) for j in range(i + 1, b.n_terms)}
+    return out
+
+
+def _switch_advice(res: ResultView) -> str:
+    """What to try when sampling struggles, given the parameterisation each block had."""
+    centred = res.info.get("centered")
+    blocks = res.design.blocks
+    if not blocks or not isinstance(centred, list) or len(centred) != len(blocks):
+        return ("the other parameterisation (centered=True for groups with many "
+                "observations, the default non-centred form for few)")
+    if all(centred):
+        return "the non-centred form (centered=False; it suits groups with few observations)"
+    if not any(centred):
+        return "the centred form (centered=True; it suits groups with many observations)"
+    now = ", ".join(f"{b.label} {'centred' if c else 'non-centred'}"
+                    for b, c in zip(blocks, centred, strict=True))
+    return f"switching a block's parameterisation (now {now}; centered= takes one per block)"
+
+
+def _worst_ess(rows: pd.DataFrame) -> tuple[str, str, float]:
+    """The row with the lowest ESS, which ESS it is, and its value."""
+    bulk, tail = rows["ess_bulk"], rows["ess_tail"]
+    if bulk.min() <= tail.min():
+        return str(bulk.idxmin()), "bulk", float(bulk.min())
+    return str(tail.idxmin()), "tail", float(tail.min())
+
+
+def _population_problems(checked: pd.DataFrame, advice: str) -> list[str]:
+    out = []
+    bad = checked[checked["r_hat"] > RHAT_MAX].sort_values("r_hat", ascending=False)
+    if len(bad):
+        out.append(
+            f"R-hat above {RHAT_MAX} for {_count(len(bad), 'population-level parameter')} "
+            f"(worst {bad.index[0]}, with R-hat {bad['r_hat'].iloc[0]:.3f}): the chains disagree. "
+            f"Run longer (more tune= and draws=)" + (f"; if it persists, try {advice}."
+                                                     if advice else "."))
+    low = checked[(checked["ess_bulk"] < ESS_MIN) | (checked["ess_tail"] < ESS_MIN)]
+    if len(low):
+        row, kind, value = _worst_ess(low)
+        what = _count(len(low), "population-level parameter")
+        tails = " of the tails and intervals" if kind == "tail" else ""
+        out.append(
+            f"Bulk or tail ESS below {ESS_MIN} for {what} (worst {row}, with {kind} ESS "
+            f"{value:.0f}): too few effective draws for stable estimates{tails}. Increase "
+            f"draws= (and tune=).")
+    return out
+
+
+def _group_problems(group: pd.DataFrame, advice: str) -> list[str]:
+    if not len(group):
+        return []
+    bad = group["r_hat"] > RHAT_MAX
+    low = (group["ess_bulk"] < ESS_MIN) | (group["ess_tail"] < ESS_MIN)
+    if not bad.any() and not low.any():
+        return []
+    parts = []
+    if bad.any():
+        worst = group.loc[bad, "r_hat"].idxmax()
+        parts.append(f"{int(bad.sum()):,} with R-hat above {RHAT_MAX} (worst {worst}, "
+                     f"{group.loc[worst, 'r_hat']:.3f})")
+    if low.any():
+        row, kind, value = _worst_ess(group[low])
+        parts.append(f"{int(low.sum()):,} with bulk or tail ESS below {ESS_MIN} (worst {row}, "
+                     f"{kind} ESS {value:.0f})")
+    return [f"Group effects: {' and '.join(parts)}, of {len(group):,} group effects. Run "
+            f"longer (more tune= and draws=)"
+            + (f"; if it persists, try {advice}." if advice else ".")]
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
 
 
 def _piles_at_zero(draws: np.ndarray) -> bool:
@@ -183,16 +313,17 @@ def _singular(res: ResultView) -> list[str]:
         for j, col in enumerate(block.columns):
             if _piles_at_zero(sd[:, j]):
                 at = where if col == "Intercept" else ""
-                out.append(f"{names.sd_key(col, block.group)}{at} piles up at zero (posterior mean "
-                           f"{sd[:, j].mean():.3g}): the data show little variation of {col} "
-                           f"between levels of {block.group}; consider dropping the term")
+                out.append(f"{block.group}: {names.sd_row(col)}{at} piles up at zero "
+                           f"(posterior mean {sd[:, j].mean():.3g}): the data show little "
+                           f"variation of {col} between levels of {block.group}; consider "
+                           f"dropping the term")
         if cor is not None:
             for i in range(block.n_terms):
                 for j in range(i + 1, block.n_terms):
                     m = float(cor[:, i, j].mean())
                     if abs(m) > 0.9:
                         pair = names.cor_row(block.columns[i], block.columns[j])
-                        out.append(f"{pair[:-1]}|{block.group}){where} is near "
+                        out.append(f"{block.group}: {pair}{where} is near "
                                    f"{np.sign(m):+.0f} (posterior mean {m:.2f})")
     return out
 
@@ -216,34 +347,18 @@ def diagnose(res: ResultView) -> Diagnostics:
     problems = []
     # with the group effects integrated out there is no parameterisation to switch
     marginal = bool(res.info.get("marginalized"))
+    advice = "" if marginal else _switch_advice(res)
     skipped = _judged_at_means(res)
-    checked = table.loc[[not str(name).startswith(skipped) for name in table.index]] \
-        if skipped else table
-    bad_rhat = checked[checked["r_hat"] > RHAT_MAX].sort_values("r_hat", ascending=False)
-    if len(bad_rhat):
-        problems.append(
-            f"R-hat above {RHAT_MAX} for {len(bad_rhat)} parameters (worst "
-            f"{bad_rhat.index[0]}: {bad_rhat['r_hat'].iloc[0]:.3f}): the chains disagree. Run "
-            f"longer (more tune= and draws=)" + (
-                "." if marginal else
-                "; if it persists, try centered=True (groups with many observations) or the "
-                "default non-centred form (few observations)."))
-    low = checked[(checked["ess_bulk"] < ESS_MIN) | (checked["ess_tail"] < ESS_MIN)]
-    if len(low):
-        worst = low[["ess_bulk", "ess_tail"]].min(axis=1).sort_values()
-        problems.append(
-            f"ESS below {ESS_MIN} for {len(low)} parameters (worst {worst.index[0]}: "
-            f"{worst.iloc[0]:.0f}): too few effective draws for stable estimates. Increase "
-            f"draws= (and tune=).")
+    checked = table.loc[[name not in skipped for name in table.index]]
+    problems += _population_problems(checked[checked["level"] == "population"], advice)
+    problems += _group_problems(checked[checked["level"] == "group"], advice)
     if div:
         problems.append(
             f"{div} divergent transitions after warm-up: the posterior has regions the sampler "
             f"cannot explore and estimates may be biased. Raise target_accept (e.g. 0.95 or "
             f"0.99); if they persist, " + (
                 "use tighter priors on the group sds." if marginal else
-                "switch the parameterisation (centered=True when groups have many "
-                "observations, the default non-centred form otherwise) or use tighter priors "
-                "on the group sds."))
+                f"try {advice}, or tighter priors on the group sds."))
     if sat:
         problems.append(
             f"{sat} draws hit the maximum tree depth {max_depth}: sampling is inefficient. "
@@ -254,7 +369,7 @@ def diagnose(res: ResultView) -> Diagnostics:
             f"E-BFMI below {EBFMI_MIN} in chain(s) {', '.join(map(str, low_bfmi))}: the "
             f"sampler explores the energy distribution poorly (heavy tails or a funnel). Try " + (
                 "more tune= and tighter priors." if marginal else
-                "the other parameterisation (centered=) and more tune=."))
+                f"{advice}, and more tune=."))
     return Diagnostics(parameters=table, divergences=div, n_draws=n_draws,
                        treedepth_saturated=sat, max_treedepth=max_depth, ebfmi=ebfmi,
                        singular=_singular(res), problems=problems,

@@ -233,7 +233,7 @@ def reference_grid(res: ResultView, specs: Sequence[str], *, at: Any = None,
     --------
     >>> g = reference_grid(_example_result(), ["Days"], at={"Days": [0, 9]})
     >>> g.cells["Days"].tolist(), g.frame.shape
-    ([0.0, 9.0], (2, 1))
+    ([0, 9], (2, 1))
     """
     if weights not in WEIGHTS:
         raise OptionError(f"weights must be one of {', '.join(map(repr, WEIGHTS))}, "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,31 +14,35 @@ if TYPE_CHECKING:
 
 __all__ = ["build_summary"]
 
+def _convergence_cells(r: Any) -> list[str]:
+    """R-hat, bulk and tail ESS of a table row, as brms prints them on every row."""
+    return [f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}", f"{r['ess_tail']:.0f}"]
+
+
+CONVERGENCE_HEADER = ["R-hat", "Bulk ESS", "Tail ESS"]
+
+
 def _random_table(res: ResultView, lo: str, hi: str) -> Table:
+    """One row per sd and correlation of each grouping factor, then the residual sd
+    (brms' layout: every population-level row with its R-hat and ESS)."""
     vc = res.variance_components
     rows = []
-    max_corr = max((b.n_terms - 1 for b in res.design.blocks if b.correlated), default=0)
     for group, blocks in res.design.groups.items():
-        first = True
-        for b in blocks:
-            for i, col in enumerate(b.columns):
-                r = vc.loc[(group, names.sd_row(col))]
-                corr = [""] * max_corr
-                if b.correlated:
-                    for j in range(i):
-                        key = (group, names.cor_row(b.columns[j], col))
-                        corr[j] = f"{vc.loc[key, 'mean']:.2f}"
-                rows.append([group if first else "", col, fmt_num(r["mean"]), fmt_num(r["sd"]),
-                             fmt_num(r["lower"]), fmt_num(r["upper"]), *corr])
-                first = False
+        keys = [names.sd_row(c) for b in blocks for c in b.columns]
+        keys += [names.cor_row(b.columns[i], b.columns[j]) for b in blocks if b.correlated
+                 for i in range(b.n_terms) for j in range(i + 1, b.n_terms)]
+        for k, key in enumerate(keys):
+            r = vc.loc[(group, key)]
+            rows.append([group if k == 0 else "", key, fmt_num(r["mean"]), fmt_num(r["sd"]),
+                         fmt_num(r["lower"]), fmt_num(r["upper"]), *_convergence_cells(r)])
     if res.has_residual_sd:
         r = vc.loc[("Residual", "sd")]
-        rows.append(["Residual", "", fmt_num(r["mean"]), fmt_num(r["sd"]), fmt_num(r["lower"]),
-                     fmt_num(r["upper"]), *([""] * max_corr)])
-    header = ["Groups", "Name", "Std.Dev.", "Est.Error", lo, hi]
-    header += ["Corr"] + [""] * (max_corr - 1) if max_corr else []
+        rows.append(["Residual", "sd", fmt_num(r["mean"]), fmt_num(r["sd"]),
+                     fmt_num(r["lower"]), fmt_num(r["upper"]), *_convergence_cells(r)])
+    header = ["Groups", "Name", "Estimate", "Est.Error", lo, hi, *CONVERGENCE_HEADER]
     align = ["l", "l"] + ["r"] * (len(header) - 2)
-    return Table(header, rows, title="Random effects (standard deviations)", align=align)
+    return Table(header, rows, title="Random effects (standard deviations and correlations)",
+                 align=align)
 
 
 def _origin_notes(res: ResultView) -> list[str]:
@@ -61,9 +65,9 @@ def _origin_notes(res: ResultView) -> list[str]:
 def _fixed_table(res: ResultView, lo: str, hi: str) -> Table:
     fe = res.fixed_effects
     rows = [[name, fmt_num(r["mean"]), fmt_num(r["sd"]), fmt_num(r["lower"]),
-             fmt_num(r["upper"]), f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}"]
+             fmt_num(r["upper"]), *_convergence_cells(r)]
             for name, r in fe.iterrows()]
-    header = ["", "Estimate", "Est.Error", lo, hi, "R-hat", "ESS"]
+    header = ["", "Estimate", "Est.Error", lo, hi, *CONVERGENCE_HEADER]
     return Table(header, rows, title="Fixed effects")
 
 
@@ -119,17 +123,22 @@ def build_summary(res: ResultView) -> Report:
     if extra:
         fp = res.family_parameters
         rows = [[p, fmt_num(fp.loc[p, "mean"]), fmt_num(fp.loc[p, "sd"]),
-                 fmt_num(fp.loc[p, "lower"]), fmt_num(fp.loc[p, "upper"])] for p in extra]
-        rep.add(Table(["", "Estimate", "Est.Error", lo, hi], rows,
+                 fmt_num(fp.loc[p, "lower"]), fmt_num(fp.loc[p, "upper"]),
+                 *_convergence_cells(fp.loc[p])] for p in extra]
+        rep.add(Table(["", "Estimate", "Est.Error", lo, hi, *CONVERGENCE_HEADER], rows,
                       title=f"Family parameters ({res.family.name})"))
         rep.add("")
     diag = res.diagnostics()
     conv = res.convergence()
-    rep.add(f"Sampling: max R-hat {conv['max_r_hat']:.3f}; min bulk ESS "
-            f"{conv['min_ess_bulk']:.0f}; {conv['divergences']} divergent transitions; "
-            f"{info.get('time', np.nan):.1f} s. "
+    pop = diag.parameters[diag.parameters["level"] == "population"]
+    rep.add(f"Sampling: {info.get('time', np.nan):.2g} s; population-level parameters: max "
+            f"R-hat {pop['r_hat'].max():.3f}, min bulk ESS {pop['ess_bulk'].min():.0f}, min "
+            f"tail ESS {pop['ess_tail'].min():.0f}; {conv['divergences']} divergent "
+            f"transitions. "
             + ("No convergence problems." if diag.ok else
-               f"{len(diag.problems)} convergence problem(s): see res.diagnostics()."))
+               f"{len(diag.problems)} convergence problem(s):"))
+    for problem in diag.problems:
+        rep.add(f"  - {problem}")
     for s in diag.singular:
         rep.add(f"boundary (singular) fit: {s}")
     return rep

@@ -93,11 +93,10 @@ def _ran_pars(res: ResultView) -> list[pd.DataFrame]:
     pieces = [(key, draws) for key, draws in res.variance_component_draws()
               if not key[1].startswith("var")]  # variances repeat the sds
     keys = [key for key, _ in pieces]
-    columns = [draws for _, draws in pieces]
     if not keys:
         return []
     vc = res.variance_components.loc[keys]
-    r_hat, ess = _convergence(res, np.column_stack(columns))
+    r_hat, ess = vc["r_hat"].to_numpy(float), vc["ess_bulk"].to_numpy(float)
     frames = []
     groups = [k[0] for k in keys]
     for group in dict.fromkeys(groups):
@@ -134,7 +133,7 @@ def _family(res: ResultView) -> list[pd.DataFrame]:
     if not names:
         return []
     fp = res.family_parameters.loc[names]
-    r_hat, ess = _convergence(res, np.column_stack([res.draws(n) for n in names]))
+    r_hat, ess = fp["r_hat"].to_numpy(float), fp["ess_bulk"].to_numpy(float)
     return [_rows("family", None, names, None, fp, r_hat, ess)]
 
 

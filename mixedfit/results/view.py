@@ -254,6 +254,15 @@ class ResultView:
             df[key] = np.concatenate([np.asarray(d[key]).reshape(-1) for d in diags])
         return df
 
+    def _with_convergence(self, df: pd.DataFrame, draws: np.ndarray) -> pd.DataFrame:
+        """``df`` with R-hat and bulk and tail ESS of each column of ``draws`` (S, k)."""
+        post = self.idata.posterior
+        arr = np.asarray(draws, dtype=float).reshape(int(post.sizes["chain"]),
+                                                     int(post.sizes["draw"]), -1)
+        for key, values in zip(("r_hat", "ess_bulk", "ess_tail"), rhat_ess(arr), strict=True):
+            df[key] = values
+        return df
+
     def _diagnostics_of(self, name: str) -> dict[str, np.ndarray]:
         da = self.idata.posterior[name]
         arr = np.asarray(da.values, dtype=float)
@@ -349,7 +358,7 @@ class ResultView:
             return pd.DataFrame(columns=STAT_COLUMNS)
         draws = np.column_stack([p[1] for p in pieces])
         index = pd.MultiIndex.from_tuples([p[0] for p in pieces], names=["group", "parameter"])
-        return self._frame(draws, index)
+        return self._with_convergence(self._frame(draws, index), draws)
 
     def variance_component_draws(self) -> list[tuple[tuple[str, str], np.ndarray]]:
         """The draws of every row of :attr:`variance_components`, in its order, as
@@ -426,7 +435,8 @@ class ResultView:
         if not names:
             return pd.DataFrame(columns=STAT_COLUMNS)
         draws = np.column_stack([self.draws(n) for n in names])
-        return self._frame(draws, pd.Index(names, name="parameter"))
+        return self._with_convergence(self._frame(draws, pd.Index(names, name="parameter")),
+                                      draws)
 
     # ------------------------------------------------------------------ shrinkage
     @_cached
@@ -561,7 +571,7 @@ class ResultView:
         >>> res = _example_result()
         >>> m = res.means("Days", at={"Days": [0, 9]})
         >>> m.columns.tolist(), m["Days"].tolist()
-        (['Days', 'mean', 'sd', 'lower', 'upper'], [0.0, 9.0])
+        (['Days', 'mean', 'sd', 'lower', 'upper'], [0, 9])
         """
         return means(self, variables, at=at, scale=scale, weights=weights,
                      include_random=include_random)
@@ -751,7 +761,7 @@ class ResultView:
         >>> res = _example_result()
         >>> d = res.diagnostics()
         >>> list(d.parameters.columns)
-        ['r_hat', 'ess_bulk', 'ess_tail']
+        ['r_hat', 'ess_bulk', 'ess_tail', 'level']
         """
         if "_diagnostics" not in self._draw_cache:
             self._draw_cache["_diagnostics"] = diagnose(self)
@@ -896,7 +906,18 @@ class ResultView:
     def __repr__(self) -> str:
         post = self.idata.posterior
         return (f"<MixedResult {self.formula!r}: {self.family.name}, {self.n_obs} obs, "
-                f"{post.sizes['chain']} chains x {post.sizes['draw']} draws>")
+                f"{post.sizes['chain']} chains x {post.sizes['draw']} draws; print() it for "
+                f"the summary>")
+
+    def __str__(self) -> str:
+        """``print(res)`` prints the summary, as lme4's and brms' ``print(fit)``."""
+        return self.summary().to_text()
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when the attribute does not exist: lme4's and brms' names say ours
+        hint = names.peer_name_hint(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}"
+                             + (f": {hint}" if hint else ""))
 
     # ------------------------------------------------------------------ tidy output
     def to_frame(self, effects: Any = None) -> pd.DataFrame:

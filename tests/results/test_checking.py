@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import warnings
 
 import numpy as np
@@ -46,8 +47,16 @@ def test_too_few_tuning_steps_fire_rhat_ess_and_divergence_warnings():
         "Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"), draws=100, tune=5,
         chains=2, random_seed=2, progressbar=False, target_accept=0.8, centered=False))
     messages = [str(w.message) for w in caught if w.category is mf.ConvergenceWarning]
-    assert any(m.startswith("R-hat above 1.01") and "longer" in m for m in messages)
-    assert any(m.startswith("ESS below 400") and "draws=" in m for m in messages)
+    assert any(m.startswith("R-hat above 1.01 for") and "population-level" in m
+               and "longer" in m for m in messages)
+    assert any(m.startswith("Bulk or tail ESS below 400") and "draws=" in m
+               and re.search(r"(bulk|tail) ESS \d+\)", m) for m in messages)
+    # the group effects' problems are summarised in one warning, counted
+    group = [m for m in messages if m.startswith("Group effects:")]
+    assert len(group) == 1 and re.search(r"of 36 group effects\. Run longer", group[0])
+    # advice that fits what was done: the blocks were non-centred
+    assert all("centered=True" in m for m in messages if "try the" in m)
+    assert len(messages) == len(set(messages))
     assert any("divergent transitions" in m and "target_accept" in m for m in messages)
     assert not res.diagnostics().ok
     assert "convergence problem" in str(res.summary())
@@ -102,7 +111,7 @@ def test_singular_fit_reported_like_lme4():
     y = y - pd.Series(y).groupby(g).transform("mean").to_numpy() + 5.0  # no group variation
     df = pd.DataFrame({"y": y, "g": [f"g{k}" for k in g]})
     res, caught = _record(lambda: cached_fit("y ~ 1 + (1 | g)", df, key="singular", **QUICK))
-    assert any(w.category is mf.SingularFitWarning and "sd(Intercept|g) piles up at zero"
+    assert any(w.category is mf.SingularFitWarning and "g: sd(Intercept) piles up at zero"
                in str(w.message) for w in caught)
     assert "boundary (singular) fit" in str(res.summary())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 import pandas as pd
@@ -88,11 +89,30 @@ def test_summary_text_and_html(sleep_quick):
     text = str(sleep_quick.summary())
     for piece in ["Formula: Reaction ~ Days + (Days | Subject)", "Family: gaussian",
                   "180 observations", "Subject, 18", "Random effects", "Fixed effects",
-                  "Residual", "Corr", "R-hat", "divergent"]:
+                  "Residual", "cor(Intercept,Days)", "R-hat", "Bulk ESS", "Tail ESS",
+                  "divergent"]:
         assert piece in text, piece
+    # every population-level row has its R-hat and both ESS (brms' layout)
+    rows = [line for line in text.splitlines()
+            if re.search(r"\s\d\.\d{3}\s+\d+\s+\d+$", line)]
+    assert len(rows) == 6  # 2 sds, 1 correlation, the residual sd, 2 fixed effects
     html = sleep_quick._repr_html_()
     assert "<table" in html and "Fixed effects" in html
     assert "MixedResult" in repr(sleep_quick) and "180 obs" in repr(sleep_quick)
+    # print(res) is the summary, as print(fit) in lme4 and brms
+    assert str(sleep_quick) == text
+
+
+def test_peer_names_point_to_ours(sleep_quick):
+    with pytest.raises(AttributeError, match=r"res\.fixed_effects \(lme4's and brms' fixef"):
+        sleep_quick.fixef  # noqa: B018
+    with pytest.raises(AttributeError, match=r"res\.variance_components"):
+        sleep_quick.VarCorr  # noqa: B018
+    with pytest.raises(AttributeError, match=r"has no attribute 'nothing_like_it'$"):
+        sleep_quick.nothing_like_it  # noqa: B018
+    with pytest.raises(AttributeError, match=r"res\.summary\(\), or print\(res\)"):
+        mf.summary  # noqa: B018
+    assert not hasattr(sleep_quick, "ranef")
 
 
 def test_priors_table(sleep_quick):

@@ -47,8 +47,8 @@ def test_ran_pars_rows_match_variance_components(sleep_quick):
     np.testing.assert_allclose(_values(t), vc.loc[keys, list(STATS)].to_numpy(), rtol=1e-12)
     # convergence columns agree with the diagnostics table of the same parameters
     diag = sleep_quick.diagnostics().parameters
-    names = {"sd(Intercept)": "sd(Subject)[Intercept]", "sd(Days)": "sd(Subject)[Days]",
-             "cor(Intercept,Days)": "cor(Subject)[Intercept,Days]", "sd": "sigma"}
+    names = {"sd(Intercept)": "Subject: sd(Intercept)", "sd(Days)": "Subject: sd(Days)",
+             "cor(Intercept,Days)": "Subject: cor(Intercept,Days)", "sd": "sigma"}
     for _, row in t.iterrows():
         d = diag.loc[names[row["term"]]]
         assert row["r_hat"] == pytest.approx(d["r_hat"], rel=1e-9)
@@ -68,7 +68,7 @@ def test_group_rows_match_group_tables(sleep_quick, effect, table):
     if effect == "ran_vals":
         diag = sleep_quick.diagnostics().parameters
         first = t.iloc[0]
-        d = diag.loc[f"u(Subject)[{first['level']},{first['term']}]"]
+        d = diag.loc[f"Subject {first['level']}: {first['term']}"]
         assert first["r_hat"] == pytest.approx(d["r_hat"], rel=1e-9)
 
 
