@@ -31,6 +31,7 @@ from mixedfit.design.frame import (
     select_columns,
 )
 from mixedfit.design.groups import group_index
+from mixedfit.design.labels import UserLabels
 from mixedfit.design.response import build_response, response_columns
 from mixedfit.errors import DataError, FormulaError, InputTypeError, OptionError
 from mixedfit.families import Family, get_family
@@ -185,6 +186,7 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     if check_response:
         check_fittable_response(y, response.trials, parsed.response, fam)
 
+    user = UserLabels(text)  # columns named as the formula was written
     fixed_dm = design_matrices("0" if fam.predictors_only else parsed.fixed_formula, work)
     fixed_common = fixed_dm.common
     if fixed_common is None:
@@ -193,8 +195,9 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         fixed_source: dict[str, str] = {}
     else:
         X = np.asarray(fixed_common).astype(float)
-        fixed_terms = {name: list(term.labels) for name, term in fixed_common.terms.items()}
-        fixed_source = term_of_columns(fixed_common)
+        fixed_terms = {user(name): [user(c) for c in term.labels]
+                       for name, term in fixed_common.terms.items()}
+        fixed_source = term_of_columns(fixed_common, user)
     fixed_columns = [c for cols in fixed_terms.values() for c in cols]
     check_finite(X, fixed_columns, labels, "fixed-effects term", fixed_source)
 
@@ -208,8 +211,7 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     check_blocks(blocks, text)
     check_precision(X, fixed_columns, "fixed-effects term", fixed_source)
     for block in blocks:
-        check_precision(block.Z, block.columns, "random-effect term",
-                         term_of_columns(block._common))
+        check_precision(block.Z, block.columns, "random-effect term", block.sources)
     check_collinear(X, fixed_columns, fixed_source, "fixed-effects", "")
     absorbed = bool(fam.intercepts)
     if absorbed:  # the family's thresholds take the intercept's place
@@ -232,15 +234,16 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
                                f"'~ 1' for a parameter that varies by group only.", dtext,
                                None, None)
         Xd = np.asarray(common).astype(float)
-        cols = [f"{par}_{c}" for c in column_labels(common)]
-        source = {f"{par}_{c}": t for c, t in term_of_columns(common).items()}
+        duser = UserLabels(dtext)
+        cols = [f"{par}_{c}" for c in column_labels(common, duser)]
+        source = {f"{par}_{c}": t for c, t in term_of_columns(common, duser).items()}
         check_finite(Xd, cols, labels, f"term of {par}", source)
         check_precision(Xd, cols, f"term of {par}", source)
         check_collinear(Xd, cols, source, f"{par}", "")
         X = np.hstack([X, Xd])
         fixed_columns = fixed_columns + cols
         for name, term in common.terms.items():
-            fixed_terms[f"{par}_{name}"] = [f"{par}_{c}" for c in term.labels]
+            fixed_terms[f"{par}_{duser(name)}"] = [f"{par}_{duser(c)}" for c in term.labels]
         targets += [par] * len(cols)
         dpar_commons[par] = common
         dblocks = _blocks(dparsed, dtext, work, labels, par)
@@ -248,8 +251,8 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
         blocks = blocks + dblocks
     check_slopes(blocks)
     for block in blocks:
-        check_collinear(block.Z, block.columns, term_of_columns(block._common),
-                         "random-effect", f"of {block.term} ")
+        check_collinear(block.Z, block.columns, block.sources, "random-effect",
+                        f"of {block.term} ")
     return Design(
         formula=parsed,
         formula_text=text,
@@ -291,15 +294,15 @@ def _blocks(parsed: Formula, text: str, work: Any, labels: Any, target: str
         if common is None:
             raise FormulaError(f"The random-effect term {term} has no columns.", text, None)
         Z = np.asarray(common).astype(float)
-        columns = [prefix + c for c in column_labels(common)]
-        check_finite(Z, columns, labels, "random-effect term",
-                     {prefix + c: t for c, t in term_of_columns(common).items()},
-                     f" of {term}")
+        user = UserLabels(text)
+        columns = [prefix + c for c in column_labels(common, user)]
+        sources = {prefix + c: t for c, t in term_of_columns(common, user).items()}
+        check_finite(Z, columns, labels, "random-effect term", sources, f" of {term}")
         index, levels = group_index(work, term.group)
         blocks.append(BlockDesign(term=term, label=label, group=group, columns=columns, Z=Z,
                                   index=index, levels=levels,
                                   correlated=term.correlated and len(columns) > 1,
-                                  target=target, _common=common))
+                                  target=target, sources=sources, _common=common))
     return blocks
 
 

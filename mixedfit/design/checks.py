@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mixedfit.design.evaluate import term_of_columns
 from mixedfit.design.frame import caller_level, plural, rows_text
 from mixedfit.errors import DataError, FormulaError, MixedFitWarning
 from mixedfit.families import Family
@@ -215,7 +214,7 @@ def check_slopes(blocks: list[BlockDesign]) -> None:
     for block in blocks:
         if (block.target, block.group) not in intercept_groups:
             continue
-        source = term_of_columns(block._common)
+        source = {c[len(prefix(block)):]: t for c, t in block.sources.items()}
         counts = np.bincount(block.index, minlength=block.n_levels).astype(float)
         for j, col in enumerate(block.columns):
             col = col[len(prefix(block)):]

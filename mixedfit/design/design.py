@@ -47,6 +47,8 @@ class BlockDesign:
         The linear predictor the block adds to: ``""`` the mean's, else a family
         parameter's with its own formula (``"sigma"``...; its columns are then named
         ``sigma_Intercept``...).
+    sources : dict
+        Each column -> the formula term that made it.
     """
 
     term: RandomTerm
@@ -58,6 +60,7 @@ class BlockDesign:
     levels: list[str]
     correlated: bool
     target: str = ""
+    sources: dict[str, str] = field(default_factory=dict)
     _common: Any = field(default=None, repr=False)
     _group_levels: list[list[Any]] = field(default_factory=list, repr=False)
 

@@ -7,6 +7,7 @@ become :class:`~mixedfit.errors.DataError` that name the term.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import formulae
@@ -71,19 +72,28 @@ def design_matrices(text: str, data: pd.DataFrame) -> Any:
         ) from err
 
 
-def column_labels(common: Any) -> list[str]:
-    labels: list[str] = []
+def _same(label: str) -> str:
+    return label
+
+
+def column_labels(common: Any, labels: Callable[[str], str] | None = None) -> list[str]:
+    """formulae's column labels, through ``labels`` (the user's spelling,
+    :class:`~mixedfit.design.labels.UserLabels`) when given."""
+    relabel = labels or _same
+    out: list[str] = []
     for term in common.terms.values():
-        labels.extend(term.labels)
-    return labels
+        out.extend(relabel(label) for label in term.labels)
+    return out
 
 
-def term_of_columns(common: Any) -> dict[str, str]:
-    """Column label -> the formula term that made it."""
+def term_of_columns(common: Any, labels: Callable[[str], str] | None = None
+                    ) -> dict[str, str]:
+    """Column label -> the formula term that made it (both through ``labels``)."""
+    relabel = labels or _same
     out: dict[str, str] = {}
     for term_name, term in common.terms.items():
         for label in term.labels:
-            out[label] = str(term_name)
+            out[relabel(label)] = relabel(str(term_name))
     return out
 
 

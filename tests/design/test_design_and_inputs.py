@@ -41,7 +41,7 @@ def test_transforms_offsets_and_interactions():
     d = build_design("log(Reaction) ~ scale(Days) + I(Days**2) + offset(Days) + (1 | Subject)",
                      df)
     np.testing.assert_allclose(d.y, np.log(df["Reaction"]))
-    assert d.fixed_columns == ["Intercept", "scale(Days)", "I(Days ** 2)"]
+    assert d.fixed_columns == ["Intercept", "scale(Days)", "I(Days**2)"]  # as written
     np.testing.assert_allclose(d.offset, df["Days"])
     d2 = build_design("Reaction ~ 0 + C(Days) + (1 | Subject)", df)
     assert len(d2.fixed_columns) == 10 and not d2.has_intercept
@@ -159,3 +159,16 @@ def test_factor_is_c_as_lme4_users_write_it():
     # a grouping column is a factor anyway: (1 | factor(g)) groups by g
     g = build_design("TICKS ~ 1 + (1 | factor(YEAR)) + (1 | factor(YEAR):BROOD)", df)
     assert [b.group for b in g.blocks] == ["YEAR", "YEAR:BROOD"]
+
+
+def test_labels_are_written_as_the_user_wrote_the_terms():
+    """formulae prints I(Days ** 2) and numbers poly() columns from 0; the user wrote
+    I(Days^2) and R numbers them from 1."""
+    df = mf.load_dataset("sleepstudy")
+    d = build_design("Reaction ~ I(Days^3) + poly(Days, 2) + log(Days + 1):C(Subject) "
+                     "+ (1 + I(Days^2) | Subject)", df)
+    assert d.fixed_columns[:4] == ["Intercept", "I(Days^3)", "poly(Days, 2)[1]",
+                                   "poly(Days, 2)[2]"]
+    assert d.fixed_columns[4].startswith("log(Days + 1):C(Subject)[")
+    assert d.blocks[0].columns == ["Intercept", "I(Days^2)"]
+    assert list(d.fixed_terms)[:3] == ["Intercept", "I(Days^3)", "poly(Days, 2)"]
