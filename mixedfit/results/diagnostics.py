@@ -19,7 +19,7 @@ from mixedfit.design.frame import caller_level
 from mixedfit.errors import ConvergenceWarning, SingularFitWarning
 from mixedfit.names import sd_key
 from mixedfit.results.convergence import rhat_ess
-from mixedfit.results.display import Report, Table
+from mixedfit.results.display import Report, Table, as_table
 
 if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
@@ -370,7 +370,7 @@ def diagnose(res: ResultView) -> Diagnostics:
             f"sampler explores the energy distribution poorly (heavy tails or a funnel). Try " + (
                 "more tune= and tighter priors." if marginal else
                 f"{advice}, and more tune=."))
-    return Diagnostics(parameters=table, divergences=div, n_draws=n_draws,
+    return Diagnostics(parameters=as_table(table), divergences=div, n_draws=n_draws,
                        treedepth_saturated=sat, max_treedepth=max_depth, ebfmi=ebfmi,
                        singular=_singular(res), problems=problems,
                        group_effects_unchecked=(n if (n := _n_group_effects(res))

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Table", "Report", "fmt_num"]
+import pandas as pd
+
+__all__ = ["Table", "Report", "fmt_num", "ResultTable", "as_table"]
 
 
 def fmt_num(value: float, digits: int = 4) -> str:
@@ -139,3 +142,64 @@ class Report:
                 out.append(f"<div style='font-family:monospace'>{html.escape(part)}</div>")
         out.append("</div>")
         return "".join(out)
+
+
+def _formatter(name: Any) -> Callable[[Any], str]:
+    """How a column of a result table is displayed: effective sample sizes and counts as
+    integers, R-hat with 3 decimals, everything else with 4 significant digits."""
+    key = name[-1] if isinstance(name, tuple) else name
+    if key in ("ess_bulk", "ess_tail", "n_obs"):
+        return lambda v: "" if v != v else f"{float(v):.0f}"
+    if key == "r_hat":
+        return lambda v: "" if v != v else f"{float(v):.3f}"
+    return lambda v: "NaN" if v != v else fmt_num(v)
+
+
+class ResultTable(pd.DataFrame):
+    """A pandas DataFrame of results that displays its numbers rounded (4 significant
+    digits, ESS as integers, R-hat to 3 decimals) and keeps them at full precision.
+
+    Everything else is pandas: ``.loc``, arithmetic and saving see the full values.
+
+    Examples
+    --------
+    >>> t = ResultTable({"mean": [251.40513, 0.0123456], "ess_bulk": [648.938724, 12.2]})
+    >>> print(t)
+          mean ess_bulk
+    0    251.4      649
+    1  0.01235       12
+    >>> float(t.loc[0, "mean"])
+    251.40513
+    """
+
+    _metadata: list[str] = []
+
+    @property
+    def _constructor(self) -> Callable[..., ResultTable]:
+        return ResultTable
+
+    def _formatters(self) -> dict[Any, Callable[[Any], str]]:
+        return {col: _formatter(col) for col in self.columns
+                if pd.api.types.is_float_dtype(self[col].dtype)}
+
+    def __repr__(self) -> str:
+        try:
+            params = pd.io.formats.format.get_dataframe_repr_params()
+        except AttributeError:  # pandas without it: the defaults
+            params = {}
+        return self.to_string(formatters=self._formatters(), **params)
+
+    def _repr_html_(self) -> str | None:
+        if not pd.get_option("display.notebook_repr_html"):
+            return None
+        return self.to_html(formatters=self._formatters(), notebook=True,
+                            max_rows=pd.get_option("display.max_rows"),
+                            max_cols=pd.get_option("display.max_columns"),
+                            show_dimensions=pd.get_option("display.show_dimensions"))
+
+
+def as_table(df: pd.DataFrame) -> ResultTable:
+    """``df`` as a :class:`ResultTable` (its ``attrs`` kept)."""
+    out = ResultTable(df)
+    out.attrs = dict(df.attrs)
+    return out

@@ -23,6 +23,7 @@ from mixedfit.priors import Prior, log_prior_draws, prior_set
 from mixedfit.results import display
 from mixedfit.results.convergence import rhat_ess
 from mixedfit.results.diagnostics import diagnose
+from mixedfit.results.display import as_table
 from mixedfit.results.effects import contrasts, means, slopes
 from mixedfit.results.hypothesis import hypothesis
 from mixedfit.results.loglik import log_likelihood_draws
@@ -154,7 +155,7 @@ class ResultView:
         stats = describe(draws, self.interval)
         df = pd.DataFrame({k: np.asarray(v).reshape(-1) for k, v in stats.items()}, index=index)
         df.attrs["interval"] = self.interval
-        return df
+        return as_table(df)
 
     # ------------------------------------------------------------------ priors
     @_cached
@@ -179,7 +180,7 @@ class ResultView:
         user = self._priors.user
         rows = [{"parameter": k, "prior": repr(p), "source": "user" if k in user else "default",
                  "on": st.site(k)} for k, p in self._priors.items()]
-        return pd.DataFrame(rows).set_index("parameter")
+        return as_table(pd.DataFrame(rows).set_index("parameter"))
 
     @property
     def standardization(self) -> Standardization:
@@ -286,7 +287,7 @@ class ResultView:
         df = pd.DataFrame(data, index=pd.Index(levels, name=group))
         df.columns = pd.MultiIndex.from_tuples(df.columns, names=["term", "stat"])
         df.attrs["interval"] = self.interval
-        return df
+        return as_table(df)
 
     @_cached
     def random_effects(self) -> dict[str, pd.DataFrame]:
@@ -467,7 +468,7 @@ class ResultView:
         >>> list(res.shrinkage.columns)
         ['n_obs', 'no_pooling', 'partial_pooling', 'population', 'shrinkage', 'weight', 'note']
         """
-        return shrinkage_table(self)
+        return as_table(shrinkage_table(self))
 
     # ----------------------------------------------------------------- prediction
     def predict(self, newdata: Any = None, *, include_random: bool = True,
@@ -522,8 +523,9 @@ class ResultView:
         >>> res.predict(new, kind="response").shape == (res.n_draws, 2)
         True
         """
-        return predict(self, newdata, include_random=include_random, new_levels=new_levels,
-                       scale=scale, random_seed=random_seed, parameter=parameter, kind=kind)
+        out = predict(self, newdata, include_random=include_random, new_levels=new_levels,
+                      scale=scale, random_seed=random_seed, parameter=parameter, kind=kind)
+        return as_table(out) if isinstance(out, pd.DataFrame) else out
 
     # ------------------------------------------------------------- interpreting
     def means(self, variables: Any, *, at: Any = None, scale: str = "response",
@@ -573,8 +575,8 @@ class ResultView:
         >>> m.columns.tolist(), m["Days"].tolist()
         (['Days', 'mean', 'sd', 'lower', 'upper'], [0, 9])
         """
-        return means(self, variables, at=at, scale=scale, weights=weights,
-                     include_random=include_random)
+        return as_table(means(self, variables, at=at, scale=scale, weights=weights,
+                              include_random=include_random))
 
     def contrasts(self, variable: str, *, method: Any = "pairwise", by: Any = None,
                   scale: str = "link", at: Any = None, weights: str = "equal",
@@ -615,8 +617,8 @@ class ResultView:
         >>> res.contrasts("Days", at={"Days": [0, 9]})["contrast"].tolist()
         ['Days0 - Days9']
         """
-        return contrasts(self, variable, method=method, by=by, scale=scale, at=at,
-                         weights=weights, include_random=include_random)
+        return as_table(contrasts(self, variable, method=method, by=by, scale=scale, at=at,
+                                  weights=weights, include_random=include_random))
 
     def slopes(self, variable: str, *, by: Any = None, at: Any = None,
                scale: str = "response", weights: str = "equal",
@@ -657,8 +659,8 @@ class ResultView:
         >>> bool(abs(slope - res.fixed_effects.loc["Days", "mean"]) < 1e-9)
         True
         """
-        return slopes(self, variable, by=by, at=at, scale=scale, weights=weights,
-                      include_random=include_random)
+        return as_table(slopes(self, variable, by=by, at=at, scale=scale, weights=weights,
+                               include_random=include_random))
 
     def hypothesis(self, expression: Any, *, alternative_names: Any = None) -> pd.DataFrame:
         """Posterior of an expression of the coefficients, tested against a value or a
@@ -690,7 +692,7 @@ class ResultView:
         >>> bool(h.loc["Days > 5", "p"] == (res.draws("fixed")[:, 1] > 5).mean())
         True
         """
-        return hypothesis(self, expression, alternative_names=alternative_names)
+        return as_table(hypothesis(self, expression, alternative_names=alternative_names))
 
     # ------------------------------------------------------------------- checking
     def posterior_predictive(self, draws: int = 100, *,
@@ -742,7 +744,8 @@ class ResultView:
         >>> res.ppc_grouped("Subject", stat="sd", random_seed=1).shape
         (18, 6)
         """
-        return grouped_check(self, group, stat=stat, draws=draws, random_seed=random_seed)
+        return as_table(grouped_check(self, group, stat=stat, draws=draws,
+                                      random_seed=random_seed))
 
     def diagnostics(self) -> Any:
         """Convergence diagnostics: R-hat, bulk and tail ESS, divergences, tree depth, E-BFMI.
