@@ -77,6 +77,20 @@ def glm_fit(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, family: Family,
     return None
 
 
+def _not_identified(Z: np.ndarray, cols: list[str]) -> str:
+    """Why a level's own fit is not identified although it has enough rows: a term that
+    does not vary within the level (so its slope and the intercept cannot be told
+    apart), or terms that move together."""
+    constant = [c for j, c in enumerate(cols)
+                if c != "Intercept" and np.ptp(Z[:, j]) <= 1e-12 * max(np.abs(Z[:, j]).max(), 1)]
+    if constant and "Intercept" in cols:
+        what = ", ".join(constant)
+        verb = "takes" if len(constant) == 1 else "take"
+        return (f"{what} {verb} one value in this level: its slope is not identified by the "
+                f"level's own data")
+    return "the level's terms are collinear in its own data: its own fit is not identified"
+
+
 def no_pooling_estimates(res: ResultView, group: str
                          ) -> tuple[list[str], np.ndarray, list[str]]:
     """Each level's own fit of the terms that vary by ``group``.
@@ -103,8 +117,12 @@ def no_pooling_estimates(res: ResultView, group: str
     for j in range(n_levels):
         rows = order[bounds[j]:bounds[j + 1]]
         Zj = Z[rows]
-        if len(rows) < len(cols) or np.linalg.matrix_rank(Zj) < len(cols):
-            notes[j] = f"{len(rows)} observations: too few for the level's own fit"
+        if len(rows) < len(cols):
+            notes[j] = (f"{len(rows)} observation{'s' if len(rows) != 1 else ''} for "
+                        f"{len(cols)} terms: too few for the level's own fit")
+            continue
+        if np.linalg.matrix_rank(Zj) < len(cols):
+            notes[j] = _not_identified(Zj, cols)
             continue
         yj = d.y[rows]
         nj = None if d.trials is None else d.trials[rows]

@@ -212,3 +212,22 @@ def test_data_never_modified():
 
     build_design("log(Reaction) ~ scale(Days) + (1 | Subject)", df)
     pd.testing.assert_frame_equal(df, before)
+
+
+def test_shrinkage_notes_give_the_real_reason(fit_cache):
+    """A level whose predictor never varies has rows enough but no own slope; a level
+    with one row has too few."""
+    rng = np.random.default_rng(8)
+    g = np.repeat(np.arange(6), 8)
+    x = rng.normal(size=g.size)
+    x[g == 2] = 1.0  # x constant within level 2: the slope of its own data is undefined
+    df = pd.DataFrame({"g": [f"g{k}" for k in g], "x": x})
+    df["y"] = 1 + 0.5 * x + rng.normal(size=g.size)
+    df = pd.concat([df, pd.DataFrame({"g": ["g9"], "x": [0.3], "y": [1.2]})],
+                   ignore_index=True)
+    res = fit_cache("y ~ x + (1 + x | g)", df, key="shrinkage-notes", **QUICK)
+    notes = res.shrinkage["note"]
+    assert notes.loc[("g", "g2", "x")] == ("x takes one value in this level: its slope is "
+                                           "not identified by the level's own data")
+    assert notes.loc[("g", "g9", "x")].startswith("1 observation for 2 terms: too few")
+    assert notes.loc[("g", "g0", "x")] == ""
