@@ -133,7 +133,7 @@ class MixedResult(ResultView):
         return plots.plot_ppc_grouped(self, group, **kwargs)
 
     # ---------------------------------------------------------------------- saving
-    def save(self, path: Any) -> None:
+    def save(self, path: Any, *, log_likelihood: bool = False) -> None:
         """Save the fit to one NetCDF file; :func:`mixedfit.load` reads it back.
 
         The file holds the posterior (ArviZ's NetCDF layout), the formula, family,
@@ -144,6 +144,9 @@ class MixedResult(ResultView):
         ----------
         path : str or path-like
             File to write (overwritten); ``.nc`` is the usual suffix.
+        log_likelihood : bool, default False
+            Also store the pointwise log-likelihood (large: draws x observations);
+            otherwise LOO recomputes it after loading.
 
         Examples
         --------
@@ -155,7 +158,7 @@ class MixedResult(ResultView):
         >>> mf.load(path).summary().to_text() == res.summary().to_text()
         True
         """
-        io.save(self, path)
+        io.save(self, path, log_likelihood=log_likelihood)
 
 
 

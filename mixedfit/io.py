@@ -188,7 +188,8 @@ def _spec(res: ResultView, columns: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def save(res: ResultView, path: str | os.PathLike[str]) -> None:
+def save(res: ResultView, path: str | os.PathLike[str], *,
+         log_likelihood: bool = False) -> None:
     """Save a fitted model to one NetCDF file (overwriting it).
 
     Parameters
@@ -197,11 +198,15 @@ def save(res: ResultView, path: str | os.PathLike[str]) -> None:
         The fit.
     path : str or path-like
         Where to write; ``.nc`` is the usual suffix.
+    log_likelihood : bool, default False
+        Also store the pointwise log-likelihood (draws x observations: most of the file
+        for a large data set). Left out, it is recomputed from the posterior when LOO
+        or WAIC first needs it after loading.
 
     Notes
     -----
-    The file is ArviZ's NetCDF layout, so ``arviz.from_netcdf(path)`` reads the
-    posterior without mixedfit; :func:`load` rebuilds the full result. The
+    The file is ArviZ's NetCDF layout (compressed), so ``arviz.from_netcdf(path)``
+    reads the posterior without mixedfit; :func:`load` rebuilds the full result. The
     result's own ``idata`` is not changed.
     """
     import arviz as az  # deferred: ArviZ is heavy and only needed here
@@ -211,7 +216,8 @@ def save(res: ResultView, path: str | os.PathLike[str]) -> None:
     data, columns = _encode_data(res.design.data, res.design.trials, res.design.weights,
                                  res.design.se)
     spec = _spec(res, columns)
-    groups = {g: getattr(res.idata, g) for g in res.idata.groups() if g != DATA_GROUP}
+    skip = {DATA_GROUP} | (set() if log_likelihood else {"log_likelihood"})
+    groups = {g: getattr(res.idata, g) for g in res.idata.groups() if g not in skip}
     posterior = groups["posterior"].copy()
     posterior.attrs = {**posterior.attrs, SPEC_KEY: json.dumps(spec)}
     groups["posterior"] = posterior
@@ -220,7 +226,7 @@ def save(res: ResultView, path: str | os.PathLike[str]) -> None:
         warnings.filterwarnings("ignore", message=".*InferenceData scheme.*")
         idata = az.InferenceData(**groups)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    idata.to_netcdf(str(path))
+    idata.to_netcdf(str(path), compress=True)
 
 
 def _not_ours(path: str | os.PathLike[str], why: str) -> MixedFitError:

@@ -223,3 +223,18 @@ def test_a_file_written_before_fit_plans_loads(sleep_quick, tmp_path):
     assert back.plan.family == "gaussian" and back.plan.interval == sleep_quick.interval
     assert back._priors.user == frozenset()  # every prior was the default
     assert back.summary().to_text() == sleep_quick.summary().to_text()
+
+
+def test_pointwise_log_likelihood_is_not_saved_unless_asked(tmp_path, fit_cache):
+    """The log-likelihood (draws x rows) dominates a file; it is recomputed on demand."""
+    res = fit_cache("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"),
+                    key="sleepstudy", draws=250, tune=300, chains=2)
+    res.log_likelihood_data()
+    small, full = tmp_path / "small.nc", tmp_path / "full.nc"
+    res.save(small)
+    res.save(full, log_likelihood=True)
+    assert small.stat().st_size < 0.5 * full.stat().st_size
+    back = mf.load(small)
+    assert "log_likelihood" not in back.idata.groups()
+    assert back.loo().elpd_loo == pytest.approx(res.loo().elpd_loo, rel=1e-12)
+    assert "log_likelihood" in mf.load(full).idata.groups()
