@@ -22,6 +22,7 @@ from mixedfit.errors import (
     FamilyError,
     FormulaError,
     InputTypeError,
+    LooWarning,
     MixedFitError,
     MixedFitWarning,
     OptionError,
@@ -74,6 +75,7 @@ __all__ = [
     "MixedFitWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
+    "LooWarning",
     "__version__",
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,17 @@ from mixedfit.design import as_frame
 from mixedfit.design.evaluate import design_matrices
 from mixedfit.errors import FormulaError, InputTypeError, OptionError
 from mixedfit.formula import parse
+from mixedfit.results.display import as_table
+from mixedfit.results.loo import reliability_note
 
 __all__ = ["compare", "compare_pooling", "PoolingComparison"]
+
+
+def _short(note: str) -> str:
+    """The table's version of a LOO reliability note: how many k are high."""
+    if not note:
+        return ""
+    return "LOO unreliable: " + note.split(": ", 1)[1].split(", so ")[0]
 
 
 def compare(results: Mapping[str, Any], *, ic: str = "loo") -> pd.DataFrame:
@@ -35,7 +45,11 @@ def compare(results: Mapping[str, Any], *, ic: str = "loo") -> pd.DataFrame:
     pandas.DataFrame
         ArviZ's comparison table, best model first: ``elpd_loo`` (or ``elpd_waic``),
         ``p_loo``, ``elpd_diff`` (difference to the best), ``dse`` (standard error of
-        that difference), ``weight`` (stacking) and ``warning`` (Pareto k > 0.7).
+        that difference), ``weight`` (stacking), ``warning`` (ArviZ's flag: some Pareto
+        k above their threshold) and ``note``, which says in words when a fit's LOO is
+        unreliable (how many observations have a high k); such a fit's elpd should not
+        decide the comparison: compare by k-fold cross-validation instead. Each fit's
+        :class:`~mixedfit.errors.LooWarning` is given once.
 
     Examples
     --------
@@ -55,8 +69,20 @@ def compare(results: Mapping[str, Any], *, ic: str = "loo") -> pd.DataFrame:
     if len(set(sizes.values())) > 1:
         raise OptionError(f"The fits use different numbers of observations {sizes}; LOO "
                           f"compares models of the same data only.")
-    idatas = {name: res.log_likelihood_data() for name, res in results.items()}
-    return az.compare(idatas, ic=ic)
+    if ic == "loo":  # each fit's LOO once, its warning (if any) said once, in our words
+        elpds = {name: res.loo() for name, res in results.items()}
+    else:
+        elpds = {name: res.waic() for name, res in results.items()}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Pareto.*")
+        warnings.filterwarnings("ignore", message=".*shape parameter.*")
+        warnings.filterwarnings("ignore", message=".*posterior variance of the log predictive.*")
+        warnings.filterwarnings("ignore", message=".*inplace keyword.*")  # ArviZ on pandas 3
+        table = az.compare(elpds, ic=ic)
+    notes = {name: reliability_note(results[name], elpd) if ic == "loo" else ""
+             for name, elpd in elpds.items()}
+    table["note"] = [_short(notes[name]) for name in table.index]
+    return as_table(table)
 
 
 @dataclass

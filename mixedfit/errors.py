@@ -26,6 +26,7 @@ __all__ = [
     "MixedFitWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
+    "LooWarning",
 ]
 
 
@@ -107,6 +108,10 @@ class MixedFitWarning(UserWarning):
 
 class ConvergenceWarning(MixedFitWarning):
     """The sampler did not converge: R-hat, ESS, divergences, tree depth or E-BFMI."""
+
+
+class LooWarning(MixedFitWarning):
+    """PSIS-LOO is unreliable for a fit: Pareto k values above their threshold."""
 
 
 class SingularFitWarning(MixedFitWarning):

@@ -27,6 +27,7 @@ from mixedfit.results.display import as_table
 from mixedfit.results.effects import contrasts, means, slopes
 from mixedfit.results.hypothesis import hypothesis
 from mixedfit.results.loglik import log_likelihood_draws
+from mixedfit.results.loo import loo
 from mixedfit.results.predict import predict
 from mixedfit.results.predictive import grouped_check, posterior_predictive
 from mixedfit.results.report import build_summary
@@ -788,8 +789,10 @@ class ResultView:
         Returns
         -------
         arviz.ELPDData
-            ``elpd_loo``, ``se``, ``p_loo`` and pointwise ``pareto_k``; a warning is
-            shown by ArviZ when some k exceed 0.7.
+            ``elpd_loo``, ``se``, ``p_loo`` and pointwise ``pareto_k``. Computed once per
+            result; when some k exceed their threshold (0.7, lower for few draws) a
+            :class:`~mixedfit.errors.LooWarning` says, once, how many, why (an effect
+            per observation makes them high by construction) and what to use instead.
 
         Examples
         --------
@@ -798,9 +801,9 @@ class ResultView:
         >>> bool(loo["elpd_loo"] < 0)
         True
         """
-        import arviz as az  # deferred: ArviZ is heavy and only needed here
-
-        return az.loo(self.log_likelihood_data(), pointwise=True)
+        if "_loo" not in self._draw_cache:
+            self._draw_cache["_loo"] = loo(self)
+        return self._draw_cache["_loo"]
 
     def waic(self) -> Any:
         """WAIC (widely applicable information criterion), ArviZ's ``ELPDData``."""

@@ -180,6 +180,28 @@ def test_loo_ranks_true_structure_first():
     assert "log_likelihood" in fits["slopes"].idata.groups()  # stored at fit time
 
 
+def test_unreliable_loo_is_explained_once():
+    """An effect per observation makes Pareto k high by construction: one LooWarning per
+    fit that says so and what to do, ArviZ's own warnings silenced, a note in the table."""
+    rng = np.random.default_rng(11)
+    n = 120
+    g = rng.integers(0, 6, n)
+    df = pd.DataFrame({"g": [f"g{k}" for k in g], "obs": np.arange(n)})
+    df["y"] = rng.poisson(np.exp(1.0 + rng.normal(0, 0.4, 6)[g] + rng.normal(0, 1.0, n)))
+    plain = cached_fit("y ~ 1 + (1 | g)", df, key="loo-obs", family="poisson", **QUICK)
+    obs = cached_fit("y ~ 1 + (1 | g) + (1 | obs)", df, key="loo-obs", family="poisson",
+                     **QUICK)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = mf.compare({"plain": plain, "observation-level": obs})
+        obs.loo()  # computed once: no second warning
+    loo_warnings = [str(w.message) for w in caught if w.category is mf.LooWarning]
+    assert len([m for m in loo_warnings if "effect per observation (obs)" in m]) == 1
+    assert all("k-fold" in m for m in loo_warnings)
+    assert not [w for w in caught if not issubclass(w.category, mf.MixedFitWarning)]
+    assert table.loc["observation-level", "note"].startswith("LOO unreliable: ")
+
+
 def test_compare_needs_same_data(sleep_quick):
     other = cached_fit("Yield ~ 1 + (1 | Batch)", mf.load_dataset("dyestuff"), key="dye-quick",
                        **QUICK)
