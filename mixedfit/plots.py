@@ -3,8 +3,9 @@
 Every function returns the matplotlib :class:`~matplotlib.figure.Figure` it drew
 on, so it can be saved with ``fig.savefig(...)``. Functions that draw a single
 panel accept ``ax=`` to draw into an existing axes instead (the returned figure is
-then that axes' figure). matplotlib and ArviZ are imported on first use, not when
-this module is imported.
+then that axes' figure). In Jupyter the figure appears once, whether or not it is
+the cell's value (see :func:`_display_once`). matplotlib and ArviZ are imported on
+first use, not when this module is imported.
 
 The same plots are methods of the result: ``res.plot_caterpillar()`` is
 ``plot_caterpillar(res)``, and ``mf.prior_predictive(...).plot()`` is
@@ -25,6 +26,8 @@ See ``docs/plots.md`` for how to read each one.
 
 from __future__ import annotations
 
+import functools
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +68,68 @@ _FLAG = "#c62828"  # observed value outside its replicated interval
 _MAX_LABELS = 60
 
 
+#: Backends that never show a figure by themselves (``matplotlib.use("Agg")``...).
+_NON_INTERACTIVE = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})
+#: Jupyter's default backend: it shows a cell's open figures when the cell ends.
+_INLINE = frozenset({"inline", "module://matplotlib_inline.backend_inline"})
+
+
 # ----------------------------------------------------------------------------- helpers
+def _pyplot_state(fig: Figure) -> str:
+    """How pyplot's backend treats ``fig``: ``"unmanaged"`` (not, or no longer, one of
+    pyplot's figures, or a backend that shows nothing), ``"inline"`` (Jupyter's inline
+    backend, which displays the open figures when a cell ends) or ``"shown"`` (an
+    interactive backend that shows the figure itself: a widget, a window)."""
+    import matplotlib  # deferred: matplotlib is heavy
+    from matplotlib._pylab_helpers import Gcf
+
+    manager = getattr(fig.canvas, "manager", None)
+    if manager is None or not any(m is manager for m in Gcf.get_all_fig_managers()):
+        return "unmanaged"
+    backend = str(matplotlib.get_backend())
+    if backend in _INLINE:
+        return "inline"
+    if backend.lower() in _NON_INTERACTIVE or not matplotlib.is_interactive():
+        return "unmanaged"
+    return "shown"
+
+
+def _display_once(fig: Figure) -> None:
+    """The ``_ipython_display_`` of a returned figure: show it once in IPython.
+
+    Jupyter's inline backend displays every open figure when a cell ends, through this
+    same hook, and a returned figure is also displayed as the cell's value: without
+    this hook it would appear twice. Here the figure is drawn as a PNG and, under the
+    inline backend, closed, so that it is not drawn again when the cell ends (the
+    backend closes it then anyway). A backend that shows figures by itself (ipympl's
+    widget, a window) is left to do so; a closed figure, or one of a backend that shows
+    nothing, is drawn each time it is displayed (a figure shown again in a later cell).
+    """
+    state = _pyplot_state(fig)
+    if state == "shown":
+        return
+    from io import BytesIO
+
+    from IPython.display import display  # deferred: only called from IPython
+
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    display({"image/png": buffer.getvalue(), "text/plain": repr(fig)}, raw=True)
+    if state == "inline":
+        import matplotlib.pyplot as plt  # deferred: matplotlib is heavy
+
+        plt.close(fig)
+
+
+def _returned(fig: Figure) -> Figure:
+    """``fig``, set to be displayed once in Jupyter (see :func:`_display_once`).
+
+    IPython asks an object's ``_ipython_display_`` (an instance attribute will do)
+    before any other way of displaying it."""
+    fig._ipython_display_ = functools.partial(_display_once, fig)  # type: ignore[attr-defined]
+    return fig
+
+
 def _new_axes(ax: Axes | None, figsize: tuple[float, float] | None,
               default: tuple[float, float]) -> tuple[Figure, Axes]:
     import matplotlib.pyplot as plt  # deferred: matplotlib is heavy
@@ -107,6 +171,51 @@ def _response_label(design: Any, family: Any, proportion: bool = False) -> str:
         successes = name[len("cbind("):].split(",")[0].strip()
         return f"{successes} / trials" if proportion else f"{successes} (successes)"
     return f"{name} (proportion)" if proportion else name
+
+
+def _link_units(res: ResultView) -> str:
+    """What the linear predictor is measured in: the response's units for an identity
+    link (``Reaction``; ``probability`` for a binary or binomial response), else the
+    link's scale (``log-odds``, ``log y``...)."""
+    fam = res.family
+    if fam.link == "identity":
+        if fam.binary or fam.takes_trials or fam.probability:
+            return "probability"
+        return _response_label(res.design, fam)
+    if fam.link == "logit":
+        return "log-odds"
+    if fam.link == "log":
+        return f"log {_response_label(res.design, fam)}"
+    return f"{fam.link} scale"
+
+
+def _term_label(res: ResultView, term: str) -> tuple[str, str]:
+    """A group-effect term in words and its units: ``("Intercept", "Reaction")``,
+    ``("slope of Days", "Reaction per Days")``, ``("period[2]", "log-odds")``."""
+    target = next((b.target for b in res.design.blocks if term in b.columns), "")
+    if target:  # a family parameter's effects, on that parameter's link scale
+        return term, f"{target}, link scale"
+    units = _link_units(res)
+    if term == "Intercept":
+        return term, units
+    parts = term.split(":")
+    numeric = [p for p in parts if "[" not in p]  # factor levels are differences
+    if not numeric:
+        return term, units
+    what = f"slope of {term}" if len(parts) == 1 else term
+    return what, units + "".join(f" per {p}" for p in numeric)
+
+
+def _wrap_label(what: str, units: str, width: int) -> str:
+    """``what (units)`` in lines of at most ``width`` characters, the units unbroken."""
+    if len(what) + len(units) + 3 <= width:
+        return f"{what} ({units})"
+    lines = textwrap.wrap(what, width)
+    if len(lines[-1]) + len(units) + 3 <= width:
+        lines[-1] += f" ({units})"
+    else:
+        lines.append(f"({units})")
+    return "\n".join(lines)
 
 
 def _level_ticks(ax: Axes, labels: Sequence[str], ylabel: str) -> None:
@@ -235,7 +344,7 @@ def plot_trace(res: ResultView, *, var_names: Sequence[str] | None = None,
         size = figsize or (10.0, 2.6 * max(1, -(-n_scalars // 3)))
         axes = az.plot_rank(data, figsize=size, labeller=_FlatLabeller(),
                             backend_kwargs={"layout": "constrained"})
-    return np.ravel(axes)[0].figure
+    return _returned(np.ravel(axes)[0].figure)
 
 
 # -------------------------------------------------------------------------- caterpillar
@@ -315,14 +424,21 @@ def plot_caterpillar(res: ResultView, *, group: str | None = None,
         a.plot(df["mean"], y, "o", color=_PARTIAL, ms=4, zorder=3)
         _level_ticks(a, [str(v) for v in df.index], f"{group} (sorted)" if a is axes[0] else "")
         a.set_title(t)
-        a.set_xlabel(("coefficient" if coefficients else "deviation") + _scale_note(res))
+        name, units = _term_label(res, t)
+        what = (f"each {group}'s {name}" if coefficients
+                else f"deviation from the population {name}")
+        panel = fig.get_figwidth() * (1 / len(terms) if ax is None
+                                      else 1.25 * a.get_position().width)
+        a.set_xlabel(_wrap_label(what, units, max(25, int(10.5 * panel))))
         a.grid(axis="x", alpha=0.3)
     what = ("coefficients (dashed: fixed effect)" if coefficients
             else "deviations from the fixed effects (dashed: 0)")
-    title = f"{group}: {what}, mean and {pct} interval"
+    title = f"{group}: {what}, mean and {pct} interval".replace(": ", ":\xa0")
     if ax is None:
-        fig.suptitle(title, fontsize=11)
-    return fig
+        # about 11 characters an inch at this size: wrapped to the figure's width
+        fig.suptitle(textwrap.fill(title, max(25, int(10.5 * fig.get_figwidth()))),
+                     fontsize=11)
+    return _returned(fig)
 
 
 # ---------------------------------------------------------------------------- shrinkage
@@ -455,7 +571,7 @@ def plot_shrinkage(res: ResultView, *, group: str | None = None,
     >>> import matplotlib.pyplot as plt
     >>> fig = plot_shrinkage(_example_result())  # intercept against slope
     >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
-    ('Intercept', 'Days')
+    ('Intercept (Reaction)', 'slope of Days (Reaction per Days)')
     >>> plt.close(fig)
     >>> fig = plot_shrinkage(_example_result(), terms="Days", sort="n_obs")  # 1-D
     >>> plt.close(fig)
@@ -475,8 +591,9 @@ def plot_shrinkage(res: ResultView, *, group: str | None = None,
         raise OptionError(f"ellipses must be probabilities between 0 and 1, got {ellipses!r}.")
     sh = res.shrinkage.loc[group]
     if len(chosen) == 1:
-        return _shrinkage_1d(res, group, sh, chosen[0], sort, ax, figsize)
-    return _shrinkage_2d(res, group, sh, chosen[0], chosen[1], ellipses, ax, figsize)
+        return _returned(_shrinkage_1d(res, group, sh, chosen[0], sort, ax, figsize))
+    return _returned(_shrinkage_2d(res, group, sh, chosen[0], chosen[1], ellipses, ax,
+                                   figsize))
 
 
 def _shrinkage_1d(res: ResultView, group: str, sh: pd.DataFrame, term: str, sort: str,
@@ -500,7 +617,7 @@ def _shrinkage_1d(res: ResultView, group: str, sh: pd.DataFrame, term: str, sort
     ax.plot(partial, y, "o", color=_PARTIAL, ms=6, ls="", zorder=4)
     labels = [f"{lev} (n={k})" for lev, k in zip(finite.index, finite["n_obs"], strict=True)]
     _level_ticks(ax, labels, f"{group} (observations)")
-    ax.set_xlabel(term + _scale_note(res))
+    ax.set_xlabel("{} ({})".format(*_term_label(res, term)))
     ax.grid(axis="x", alpha=0.3)
     ax.legend(handles=_legend_handles(False, ()), fontsize=8, loc="upper center",
               bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
@@ -534,8 +651,8 @@ def _shrinkage_2d(res: ResultView, group: str, sh: pd.DataFrame, a: str, b: str,
     ax.plot(partial[finite, 0], partial[finite, 1], "o", color=_PARTIAL, ms=6, ls="",
             zorder=4)
     ax.plot(*center, "X", color=_POPULATION, mec="white", ms=12, ls="", zorder=5)
-    ax.set_xlabel(a + _scale_note(res))
-    ax.set_ylabel(b + _scale_note(res))
+    ax.set_xlabel("{} ({})".format(*_term_label(res, a)))
+    ax.set_ylabel("{} ({})".format(*_term_label(res, b)))
     ax.grid(alpha=0.3)
     ax.legend(handles=_legend_handles(True, ellipses), fontsize=8, loc="best",
               framealpha=0.9)
@@ -608,7 +725,7 @@ def plot_variance_components(res: ResultView, *,
             ax.set_xlim(left=0)
     axes[0, 0].set_title(f"Variance components: posterior mean and {_percent(res.interval)} "
                          "interval", fontsize=11)
-    return fig
+    return _returned(fig)
 
 
 # --------------------------------------------------------------------- predictive checks
@@ -624,12 +741,48 @@ def _kde_curves(values: np.ndarray, grid: np.ndarray) -> np.ndarray | None:
         return None
 
 
+def _draw_frequencies(ax: Axes, observed: np.ndarray, sims: np.ndarray, edges: np.ndarray,
+                      *, sim_label: str, shares: bool, bar_width: float = 0.9) -> None:
+    """A discrete response, which has no values in between: bars for the observed number
+    (or share) of rows at each value (or in each bin of values), and over each bar one
+    dot per simulated data set, the dots spread sideways so that they can be told apart.
+    Values no row has get no bar; the simulated data sets' dots sit at 0 there."""
+    centers = (edges[:-1] + edges[1:]) / 2
+    widths = np.diff(edges)
+
+    def freq(v: np.ndarray) -> np.ndarray:
+        counts = np.histogram(v[np.isfinite(v)], bins=edges)[0].astype(float)
+        return counts / max(v.size, 1) if shares else counts
+
+    heights = freq(observed)
+    seen = heights > 0
+    ax.bar(centers[seen], heights[seen], width=widths[seen] * bar_width, color="#d9d9d9",
+           edgecolor=_OBSERVED, lw=1.2, zorder=1, label="observed", gid="observed")
+    spread = np.linspace(-0.3, 0.3, len(sims)) if len(sims) > 1 else np.zeros(len(sims))
+    for i, (s, dx) in enumerate(zip(sims, spread, strict=True)):
+        (dots,) = ax.plot(centers + dx * bar_width * widths, freq(s), ls="", marker="o",
+                          ms=3.0, mec="none", color=_REPLICATED, alpha=0.5, zorder=3,
+                          label=sim_label if i == 0 else "_nolegend_")
+        dots.set_gid("replicated")
+    ax.set_ylabel("share of observations" if shares else "number of observations")
+    ax.set_ylim(bottom=0)
+
+
 def _draw_distributions(ax: Axes, observed: np.ndarray, sims: np.ndarray, kind: str, *,
                         sim_label: str, lo: float | None = None, hi: float | None = None,
                         bins: int = 40) -> None:
-    """Thin lines for each simulated data set, a thick line (or bars) for the observed."""
+    """Thin lines for each simulated data set and a thick line for the observed one
+    (``"kde"``, ``"ecdf"``, ``"hist"``), or bars for the observed frequencies and dots for
+    the simulated ones (``"counts"``; ``"binary"``, ``"binary_shares"`` for 0s and 1s)."""
     observed = np.asarray(observed, dtype=float)
     sims = np.asarray(sims, dtype=float)
+    if kind in ("binary", "binary_shares"):
+        _draw_frequencies(ax, observed, sims, np.array([-0.5, 0.5, 1.5]), sim_label=sim_label,
+                          shares=kind == "binary_shares", bar_width=0.6)
+        ax.set_xticks([0, 1])
+        ax.set_xlim(-0.6, 1.6)
+        ax.grid(axis="y", alpha=0.25)
+        return
     finite_sims = sims[np.isfinite(sims)]
     if lo is None:
         lo = float(min(observed.min(), np.quantile(finite_sims, 0.001)))
@@ -637,6 +790,16 @@ def _draw_distributions(ax: Axes, observed: np.ndarray, sims: np.ndarray, kind: 
         hi = float(max(observed.max(), np.quantile(finite_sims, 0.999)))
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
+    if kind == "counts":  # every integer of the range, or bins of several (at most 40)
+        start, stop = int(np.floor(lo)), int(np.ceil(hi))
+        width = max(1, int(np.ceil((stop - start + 1) / 40)))
+        edges = np.arange(start, stop + width + 1, width) - 0.5
+        _draw_frequencies(ax, observed, sims, edges, sim_label=sim_label, shares=False)
+        from matplotlib.ticker import MaxNLocator  # deferred: matplotlib is heavy
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.25)
+        return
     rep_style = {"color": _REPLICATED, "lw": 0.7, "alpha": 0.35, "zorder": 2}
     obs_style = {"color": _OBSERVED, "lw": 2.4, "zorder": 4, "label": "observed"}
 
@@ -668,35 +831,20 @@ def _draw_distributions(ax: Axes, observed: np.ndarray, sims: np.ndarray, kind: 
                 drawstyle="steps-post", **obs_style)
         ax.set_ylabel("cumulative share of observations")
         ax.set_ylim(-0.02, 1.02)
-    else:  # "counts" (integer values) or "hist" (common bins)
-        if kind == "counts":
-            start, stop = int(np.floor(lo)), int(np.ceil(hi))
-            width = max(1, int(np.ceil((stop - start + 1) / 40)))
-            edges = np.arange(start, stop + width + 1, width) - 0.5
-        else:
-            edges = np.linspace(lo, hi, bins + 1)
-        share = kind == "hist"
+    else:  # "hist": a continuous share (binomial proportions, prior draws) on common bins
+        edges = np.linspace(lo, hi, bins + 1)
 
         def freq(v: np.ndarray) -> np.ndarray:
             counts = np.histogram(v[np.isfinite(v)], bins=edges)[0].astype(float)
-            return counts / max(v.size, 1) if share else counts
+            return counts / max(v.size, 1)
 
-        # each simulated data set as a thin line through its bin heights
+        # each simulated data set as a thin line through its bin heights, the observed
+        # histogram drawn the same way, thick
         centers = (edges[:-1] + edges[1:]) / 2
         for i, s in enumerate(sims):
             rep_line(centers, freq(s), i)
-        if kind == "counts":
-            # observed counts as bars
-            ax.bar(centers, freq(observed), width=np.diff(edges) * 0.9, color="#d9d9d9",
-                   edgecolor=_OBSERVED, lw=1.2, zorder=1, label="observed")
-            ax.set_ylabel("number of observations")
-            from matplotlib.ticker import MaxNLocator  # deferred: matplotlib is heavy
-
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        else:
-            # the observed histogram drawn the same way, thick
-            ax.plot(centers, freq(observed), **obs_style)
-            ax.set_ylabel("share of observations")
+        ax.plot(centers, freq(observed), **obs_style)
+        ax.set_ylabel("share of observations")
         ax.set_ylim(bottom=0)
     ax.grid(alpha=0.25)
 
@@ -716,8 +864,10 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
     """Posterior predictive check: replicated data distributions over the observed one.
 
     Each thin line is the distribution of one data set replicated from the
-    posterior (:meth:`MixedResult.posterior_predictive`); the thick line (bars for
-    counts) is the observed response. If the model captures the data, the
+    posterior (:meth:`MixedResult.posterior_predictive`); the thick line is the
+    observed response. Counts are drawn as bars for the observed response and one
+    dot per replicated data set over each bar (a 0/1 response: two bars), as they
+    have no values in between. If the model captures the data, the
     observed distribution looks like one more replicated draw; systematic
     departures (the wrong skew, too many zeros, a second mode) show what the model
     misses.
@@ -733,7 +883,8 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
         families), an empirical cumulative distribution, the number of
         observations at each count (default for count families; binned when the
         counts span many values), for binomial models a histogram of the
-        proportion of successes ``y / trials``; ``"bars"``, the observed number of
+        proportion of successes ``y / trials`` (for a 0/1 response, the shares of
+        0s and 1s); ``"bars"``, the observed number of
         rows at each value (each category of an ordered response: the default there)
         with the replicated numbers' mean and interval; ``"rootogram"``, a hanging
         rootogram for counts (bars of sqrt(observed frequency) hanging from the curve of
@@ -771,7 +922,7 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
         raise OptionError(f"kind='bars' needs a discrete response; the {fam.name} family is "
                           "continuous (use 'kde' or 'ecdf').")
     if kind in ("bars", "rootogram"):
-        return _ppc_frequencies(res, kind, draws, random_seed, ax, figsize)
+        return _returned(_ppc_frequencies(res, kind, draws, random_seed, ax, figsize))
     if kind == "proportion" and not (fam.binary or fam.takes_trials):
         raise OptionError("kind='proportion' is for binomial and bernoulli models.")
     yrep = res.posterior_predictive(draws, random_seed=random_seed)
@@ -779,7 +930,11 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
     xlabel = _response_label(res.design, fam, proportion=kind == "proportion")
     lo = hi = None
     draw_kind = kind
-    if kind == "proportion":
+    if kind in ("counts", "proportion") and _binary(fam, res.design):
+        # 0s and 1s: bars and dots, no line through the values in between
+        draw_kind = "binary_shares" if kind == "proportion" else "binary"
+        xlabel = _response_label(res.design, fam)
+    elif kind == "proportion":
         trials = res.design.trials
         n = np.ones_like(y) if trials is None else np.asarray(trials, dtype=float)
         y, yrep = y / n, yrep / n[None, :]
@@ -790,7 +945,16 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
     ax.set_xlabel(xlabel)
     ax.set_title(f"Posterior predictive check: {res.design.response_name}", fontsize=11)
     _distribution_legend(ax)
-    return fig
+    return _returned(fig)
+
+
+def _binary(family: Any, design: Any) -> bool:
+    """Whether the response is 0 or 1: bernoulli, or binomial with one trial a row."""
+    if family.binary:
+        return True
+    trials = design.trials
+    return bool(family.takes_trials and trials is not None and len(trials)
+                and np.all(np.asarray(trials) == 1))
 
 
 def _ppc_frequencies(res: ResultView, kind: str, draws: int, random_seed: int | None,
@@ -904,7 +1068,7 @@ def plot_ppc_grouped(res: ResultView, group: str, *, stat: str = "mean", draws: 
     if sort != "level":
         df = df.sort_values(sort, kind="stable")
     n = len(df)
-    fig, ax = _new_axes(ax, figsize, (7.0, min(max(3.5, 0.24 * n + 1.8), 14.0)))
+    fig, ax = _new_axes(ax, figsize, (8.5, min(max(3.5, 0.24 * n + 1.2), 14.0)))
     y = np.arange(n)
     obs = df["observed"].to_numpy(dtype=float)
     outside = (obs < df["lower"].to_numpy()) | (obs > df["upper"].to_numpy())
@@ -924,11 +1088,12 @@ def plot_ppc_grouped(res: ResultView, group: str, *, stat: str = "mean", draws: 
     if outside.any():
         handles.append(Line2D([], [], ls="", marker="D", color=_FLAG, ms=5.5,
                               label="observed, outside interval"))
-    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1),
-              ncol=len(handles) if len(handles) < 4 else 2, frameon=False)
+    # to the right of the axes, level with its top: next to the levels it explains
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              borderaxespad=0.0, frameon=False)
     ax.set_title(f"Grouped check: {stat} by {group}, {int(outside.sum())} of {n} levels "
                  f"outside the {pct} interval", fontsize=11)
-    return fig
+    return _returned(fig)
 
 
 def plot_prior_predictive(pp: PriorPredictive, *, draws: int = 50,
@@ -944,7 +1109,8 @@ def plot_prior_predictive(pp: PriorPredictive, *, draws: int = 50,
     not by orders of magnitude. The x range runs over the ``quantiles`` of all
     simulated values (and the whole observed range), so that a few absurd draws
     do not squash the plot; the title gives the share of simulated values beyond
-    it. Binomial responses are shown as proportions ``y / trials``.
+    it. Binomial responses are shown as proportions ``y / trials``; a 0/1 response as
+    the shares of 0s and 1s (bars for the observed, a dot per simulated data set).
 
     Parameters
     ----------
@@ -995,8 +1161,11 @@ def plot_prior_predictive(pp: PriorPredictive, *, draws: int = 50,
     if binomial or pp.family.binary or pp.family.probability:
         lo, hi, bins = 0.0, 1.0, 20
     beyond = float(np.mean(~np.isfinite(sims) | (sims < lo) | (sims > hi)))
+    kind = "hist"
+    if _binary(pp.family, pp.design):  # 0s and 1s: bars and dots, nothing in between
+        kind, xlabel = "binary_shares", _response_label(pp.design, pp.family)
     fig, ax = _new_axes(ax, figsize, (7.0, 4.2))
-    _draw_distributions(ax, observed, sims, "hist", lo=lo, hi=hi, bins=bins,
+    _draw_distributions(ax, observed, sims, kind, lo=lo, hi=hi, bins=bins,
                         sim_label=f"simulated from the priors ({len(sims)} data sets)")
     ax.set_xlabel(xlabel)
     title = f"Prior predictive check: {pp.design.response_name}"
@@ -1004,7 +1173,7 @@ def plot_prior_predictive(pp: PriorPredictive, *, draws: int = 50,
         title += f"\n{beyond:.1%} of simulated values beyond the shown range"
     ax.set_title(title, fontsize=11)
     _distribution_legend(ax)
-    return fig
+    return _returned(fig)
 
 
 # ------------------------------------------------------------------ interpreting
@@ -1128,7 +1297,7 @@ def plot_effects(res: ResultView, variable: str, by: str | None = None, *,
             "marginal": "averaged over the group effects"}[include_random]
     ax.set_title(f"Expected {ylabel} by {variable}\nmean and {_percent(res.interval)} "
                  f"interval, {note}", fontsize=10)
-    return fig
+    return _returned(fig)
 
 
 def plot_contrasts(res: ResultView, variable: str, *, method: Any = "pairwise",
@@ -1189,4 +1358,4 @@ def plot_contrasts(res: ResultView, variable: str, *, method: Any = "pairwise",
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(f"Contrasts of {variable}: mean and {_percent(res.interval)} interval",
                  fontsize=10)
-    return fig
+    return _returned(fig)

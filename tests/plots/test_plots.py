@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -33,6 +35,18 @@ def sleep() -> Any:
 def cbpp() -> Any:
     return cached_fit("cbind(incidence, size - incidence) ~ period + (1 | herd)",
                       mf.load_dataset("cbpp"), key="cbpp-quick", family="binomial", **QUICK)
+
+
+@pytest.fixture(scope="module")
+def bern() -> Any:
+    rng = np.random.default_rng(7)
+    g = rng.integers(0, 12, 240)
+    x = rng.normal(size=240)
+    eta = -0.3 + 0.8 * x + rng.normal(0, 0.7, 12)[g]
+    data = pd.DataFrame({"y": (rng.uniform(size=240) < 1 / (1 + np.exp(-eta))).astype(int),
+                         "x": x, "g": [f"g{i}" for i in g]})
+    return cached_fit("y ~ x + (1 | g)", data, key="plots-bernoulli", family="bernoulli",
+                      **QUICK)
 
 
 @pytest.fixture(autouse=True)
@@ -64,12 +78,97 @@ def legend_texts(ax: Any) -> list[str]:
     return [] if legend is None else [t.get_text() for t in legend.get_texts()]
 
 
+def inside_figure(fig: Any, artist: Any) -> bool:
+    """Whether ``artist`` is drawn within the figure's width (not cut at its edges)."""
+    fig.canvas.draw()
+    box = artist.get_window_extent(fig.canvas.get_renderer())
+    return box.x0 >= 0 and box.x1 <= fig.bbox.width
+
+
 def test_import_does_not_load_matplotlib_or_arviz() -> None:
     code = ("import sys, mixedfit.plots\n"
             "loaded = [m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'arviz')]\n"
             "assert not loaded, loaded\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+# ----------------------------------------------------------------------------- jupyter
+@pytest.fixture
+def ipython_display(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """A stand-in for IPython.display.display that records what it was given."""
+    shown: list[Any] = []
+    package = types.ModuleType("IPython")
+    module = types.ModuleType("IPython.display")
+    module.display = lambda obj, **kwargs: shown.append((obj, kwargs))  # type: ignore[attr-defined]
+    package.display = module  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", package)
+    monkeypatch.setitem(sys.modules, "IPython.display", module)
+    return shown
+
+
+def pngs(shown: list[Any]) -> int:
+    return sum(isinstance(obj, dict) and obj.get("image/png", b"").startswith(b"\x89PNG")
+               for obj, _ in shown)
+
+
+def test_every_plot_is_displayed_once_in_jupyter(sleep: Any, cbpp: Any) -> None:
+    """Each plot returns its figure with an ``_ipython_display_``, which IPython calls
+    both for a cell's value and for the inline backend's own display of open figures."""
+    pp = PriorPredictive(y=np.random.default_rng(0).normal(300, 50, (5, sleep.n_obs)),
+                         observed=sleep.design.y, idata=None, design=sleep.design,
+                         family=sleep.family)
+    figures = [plots.plot_trace(sleep, var_names=["sigma"]), plots.plot_caterpillar(sleep),
+               plots.plot_shrinkage(sleep), plots.plot_shrinkage(sleep, terms="Days"),
+               plots.plot_variance_components(sleep), plots.plot_ppc(sleep, draws=3),
+               plots.plot_ppc(cbpp, draws=3, kind="bars"),
+               plots.plot_ppc_grouped(sleep, "Subject", draws=5),
+               plots.plot_prior_predictive(pp), plots.plot_effects(sleep, "Days", points=5),
+               plots.plot_contrasts(cbpp, "period"), sleep.plot_caterpillar(), pp.plot()]
+    for fig in figures:
+        assert isinstance(fig, Figure)
+        assert callable(getattr(fig, "_ipython_display_", None))
+
+
+def test_displayed_once_with_the_inline_backend(sleep: Any, ipython_display: list[Any],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    fig = plots.plot_caterpillar(sleep)
+    monkeypatch.setattr(matplotlib, "get_backend",
+                        lambda *a, **k: "module://matplotlib_inline.backend_inline")
+    # the cell's value: drawn once, and closed so the backend does not draw it again
+    fig._ipython_display_()
+    assert pngs(ipython_display) == 1 and len(ipython_display) == 1
+    assert not plt.fignum_exists(fig.number)
+    # shown again in a later cell, after the backend closed it: drawn once more
+    fig._ipython_display_()
+    assert pngs(ipython_display) == 2
+
+
+def test_not_displayed_when_the_backend_shows_it(sleep: Any, ipython_display: list[Any],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    fig = plots.plot_ppc(sleep, draws=3)
+    # an interactive backend (ipympl's widget, a window) shows its open figures itself
+    monkeypatch.setattr(matplotlib, "get_backend", lambda *a, **k: "module://ipympl.backend_nbagg")
+    monkeypatch.setattr(matplotlib, "is_interactive", lambda: True)
+    fig._ipython_display_()
+    assert ipython_display == []
+    assert plt.fignum_exists(fig.number)
+    # once closed, the backend no longer shows it: the figure is drawn once
+    plt.close(fig)
+    fig._ipython_display_()
+    assert pngs(ipython_display) == 1
+
+
+def test_displayed_once_with_a_backend_that_shows_nothing(sleep: Any,
+                                                          ipython_display: list[Any]) -> None:
+    fig = plots.plot_variance_components(sleep)  # Agg: pyplot's figure, never shown
+    fig._ipython_display_()
+    assert pngs(ipython_display) == 1 and len(ipython_display) == 1
+    assert plt.fignum_exists(fig.number)
+    fig, ax = plt.subplots()
+    assert plots.plot_ppc(sleep, draws=3, ax=ax) is fig  # the caller's figure, too
+    fig._ipython_display_()
+    assert pngs(ipython_display) == 2
 
 
 # ------------------------------------------------------------------------------- trace
@@ -106,6 +205,27 @@ def test_caterpillar_one_panel_per_term_sorted(sleep: Any, tmp_path: Path) -> No
         assert any(list(line.get_xdata()) == [0, 0] for line in ax.lines)  # line at 0
 
 
+def test_caterpillar_title_fits_the_figure(sleep: Any, cbpp: Any) -> None:
+    fig = plots.plot_caterpillar(cbpp)  # one panel: a narrow figure
+    title = fig.get_suptitle()
+    assert "deviations from the fixed effects" in title.replace("\n", " ")
+    assert inside_figure(fig, fig._suptitle)
+    fig = plots.plot_caterpillar(sleep, coefficients=True)
+    assert inside_figure(fig, fig._suptitle)
+
+
+def test_caterpillar_axes_say_what_and_in_which_units(sleep: Any, cbpp: Any) -> None:
+    one_line = [ax.get_xlabel().replace("\n", " ") for ax in plots.plot_caterpillar(sleep).axes]
+    assert one_line == ["deviation from the population Intercept (Reaction)",
+                        "deviation from the population slope of Days (Reaction per Days)"]
+    coefficients = plots.plot_caterpillar(sleep, coefficients=True).axes
+    assert [ax.get_xlabel().replace("\n", " ") for ax in coefficients] == [
+        "each Subject's Intercept (Reaction)",
+        "each Subject's slope of Days (Reaction per Days)"]
+    (ax,) = plots.plot_caterpillar(cbpp).axes
+    assert ax.get_xlabel() == "deviation from the population Intercept\n(log-odds)"
+
+
 def test_caterpillar_coefficients_and_ax(sleep: Any, tmp_path: Path) -> None:
     fig, ax = plt.subplots()
     out = plots.plot_caterpillar(sleep, term="Days", coefficients=True, ax=ax)
@@ -130,7 +250,8 @@ def test_shrinkage_2d_arrow_per_level(sleep: Any, tmp_path: Path) -> None:
     finite = sh["no_pooling"].unstack("term").notna().all(axis=1).sum()
     assert arrows(ax) == finite == 18
     assert sum(p.get_gid() == "population-ellipse" for p in ax.patches) == 2
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Intercept", "Days")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Intercept (Reaction)",
+                                                  "slope of Days (Reaction per Days)")
     texts = legend_texts(ax)
     assert {"own data (no pooling)", "partial pooling (model)",
             "population (fixed effects)"} <= set(texts)
@@ -141,13 +262,14 @@ def test_shrinkage_2d_arrow_per_level(sleep: Any, tmp_path: Path) -> None:
 def test_shrinkage_1d(sleep: Any, cbpp: Any, tmp_path: Path) -> None:
     fig = rendered(plots.plot_shrinkage(sleep, terms="Days"), tmp_path, "shrinkage_1d")
     (ax,) = fig.axes
+    assert ax.get_xlabel() == "slope of Days (Reaction per Days)"
     assert arrows(ax) == 18
     assert len(ax.get_yticklabels()) == 18
     assert "population (fixed effect)" in legend_texts(ax)
     # a single random intercept gives the 1-D plot by default; sorted by n_obs
     fig = rendered(plots.plot_shrinkage(cbpp, sort="n_obs"), tmp_path, "shrinkage_cbpp")
     (ax,) = fig.axes
-    assert "logit" in ax.get_xlabel()
+    assert ax.get_xlabel() == "Intercept (log-odds)"
     n_finite = int(cbpp.shrinkage["no_pooling"].notna().sum())
     assert arrows(ax) == n_finite
     labels = [t.get_text() for t in ax.get_yticklabels()]
@@ -155,6 +277,29 @@ def test_shrinkage_1d(sleep: Any, cbpp: Any, tmp_path: Path) -> None:
     assert counts == sorted(counts)
     with pytest.raises(mf.OptionError, match="one term"):
         plots.plot_shrinkage(sleep, terms=("Intercept", "Days", "Intercept"))
+
+
+def _fake_result(link: str, response: str = "y", **flags: Any) -> Any:
+    family = types.SimpleNamespace(**{"link": link, "binary": False, "takes_trials": False,
+                                      "probability": False, **flags})
+    block = types.SimpleNamespace(columns=["sigma_Intercept"], target="sigma")
+    design = types.SimpleNamespace(response_name=response, blocks=[block])
+    return types.SimpleNamespace(family=family, design=design)
+
+
+@pytest.mark.parametrize(("res", "term", "expected"), [
+    (_fake_result("identity", "Reaction"), "Intercept", ("Intercept", "Reaction")),
+    (_fake_result("identity", "Reaction"), "Days", ("slope of Days", "Reaction per Days")),
+    (_fake_result("identity", binary=True), "x", ("slope of x", "probability per x")),
+    (_fake_result("logit"), "period[2]", ("period[2]", "log-odds")),
+    (_fake_result("log", "count"), "x", ("slope of x", "log count per x")),
+    (_fake_result("probit"), "Intercept", ("Intercept", "probit scale")),
+    (_fake_result("identity", "Reaction"), "Days:cohort[odd]",
+     ("Days:cohort[odd]", "Reaction per Days")),
+    (_fake_result("identity"), "sigma_Intercept", ("sigma_Intercept", "sigma, link scale")),
+])
+def test_term_labels_name_the_units(res: Any, term: str, expected: tuple[str, str]) -> None:
+    assert plots._term_label(res, term) == expected
 
 
 def test_shrinkage_skips_levels_without_own_estimate(sleep: Any) -> None:
@@ -212,10 +357,18 @@ def test_ppc_continuous(sleep: Any, tmp_path: Path) -> None:
         plots.plot_ppc(sleep, draws=0)
 
 
+def dots_only(ax: Any) -> bool:
+    """Whether every replicated data set is drawn as dots, with no line between values."""
+    lines = [line for line in ax.lines if line.get_gid() == "replicated"]
+    return bool(lines) and all(line.get_linestyle() == "None" and line.get_marker() == "o"
+                               for line in lines)
+
+
 def test_ppc_discrete(cbpp: Any, tmp_path: Path) -> None:
     fig = rendered(plots.plot_ppc(cbpp, draws=12, random_seed=1), tmp_path, "ppc_cbpp")
     (ax,) = fig.axes
     assert replicated_lines(ax) == 12
+    assert dots_only(ax)  # counts have nothing in between either
     assert len(ax.patches) > 5  # observed counts as bars
     assert ax.get_ylabel() == "number of observations"
     assert ax.get_xlabel() == "incidence (successes)"
@@ -225,6 +378,46 @@ def test_ppc_discrete(cbpp: Any, tmp_path: Path) -> None:
     assert replicated_lines(ax) == 12
     xs = np.concatenate([line.get_xdata() for line in ax.lines])
     assert xs.min() >= 0 and xs.max() <= 1
+
+
+def test_ppc_binary_draws_no_line_between_0_and_1(bern: Any, tmp_path: Path) -> None:
+    y = np.asarray(bern.design.y)
+    for kind, expected in (("counts", [np.sum(y == 0), np.sum(y == 1)]),
+                           (None, [np.sum(y == 0), np.sum(y == 1)]),
+                           ("proportion", [np.mean(y == 0), np.mean(y == 1)])):
+        fig = rendered(plots.plot_ppc(bern, draws=20, kind=kind, random_seed=1), tmp_path,
+                       f"ppc_bernoulli_{kind}")
+        (ax,) = fig.axes
+        assert replicated_lines(ax) == 20
+        assert dots_only(ax)
+        for line in ax.lines:  # each data set's dots over the bars at 0 and 1
+            x = np.asarray(line.get_xdata())
+            assert np.all((np.abs(x) < 0.3) | (np.abs(x - 1) < 0.3))
+        bars = sorted(ax.patches, key=lambda p: p.get_x())
+        assert [p.get_x() + p.get_width() / 2 for p in bars] == pytest.approx([0, 1])
+        assert [p.get_height() for p in bars] == pytest.approx(expected)
+        assert list(ax.get_xticks()) == [0, 1] and ax.get_xlabel() == "y"
+    # the prior predictive check of a 0/1 response, likewise
+    sims = np.random.default_rng(0).binomial(1, 0.4, size=(30, bern.n_obs)).astype(float)
+    pp = PriorPredictive(y=sims, observed=bern.design.y, idata=None, design=bern.design,
+                         family=bern.family)
+    ax = rendered(plots.plot_prior_predictive(pp), tmp_path, "prior_bernoulli").axes[0]
+    assert replicated_lines(ax) == 30 and dots_only(ax)
+    assert sum(p.get_height() for p in ax.patches) == pytest.approx(1.0)
+
+
+def test_counts_with_gaps() -> None:
+    """Counts no row has get no bar; the replicated data sets' dots sit at 0 there."""
+    y = np.array([0] * 30 + [1] * 12 + [2] * 6 + [5] * 4 + [9] * 2 + [14], dtype=float)
+    sims = np.random.default_rng(1).negative_binomial(1, 0.35, size=(25, y.size))
+    fig, ax = plt.subplots()
+    plots._draw_distributions(ax, y, sims, "counts", sim_label="replicated")
+    assert dots_only(ax) and replicated_lines(ax) == 25
+    centers = sorted(round(p.get_x() + p.get_width() / 2) for p in ax.patches)
+    assert centers == [0, 1, 2, 5, 9, 14]
+    for line in ax.lines:  # a dot at every count of the range, gaps included
+        x = np.round(line.get_xdata())
+        assert len(x) >= 15 and np.array_equal(x, np.arange(len(x)))
 
 
 def test_ppc_grouped(sleep: Any, tmp_path: Path) -> None:
@@ -238,6 +431,13 @@ def test_ppc_grouped(sleep: Any, tmp_path: Path) -> None:
     assert f"{outside} of 18 levels outside" in ax.get_title()
     flagged = [line for line in ax.lines if line.get_marker() == "D"][0]
     assert len(flagged.get_xdata()) == outside
+    # the legend stands next to the axes, level with them, not below them
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    axes = ax.get_window_extent(renderer)
+    assert legend.y0 >= axes.y0 and legend.y1 <= axes.y1 + 2
+    assert legend.x0 >= axes.x1 - 2 and legend.x1 <= fig.bbox.width
     with pytest.raises(mf.DataError):
         plots.plot_ppc_grouped(sleep, "Days")
 
