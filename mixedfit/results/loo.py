@@ -51,7 +51,8 @@ def reliability_note(res: ResultView, elpd: Any) -> str:
         why = (" These observations are influential (res.loo().pareto_k says which): "
                "compare by k-fold cross-validation (refits leaving out groups of rows), "
                "and check whether the model misses what makes them unusual.")
-    return (f"PSIS-LOO is unreliable: {bad} of {k.size} observations ({share:.0%}) have "
+    percent = f"{share:.0%}" if share >= 0.01 else "under 1%"
+    return (f"PSIS-LOO is unreliable: {bad} of {k.size} observations ({percent}) have "
             f"Pareto k above {limit:.2f}, so their leave-one-out predictions and the elpd "
             f"cannot be trusted.{why}")
 
