@@ -1,12 +1,12 @@
-"""Print the fits of the weights, known-se, zero-inflated, ordinal, categorical and
-distributional-parameter reference tests beside
+"""Print the fits of the weights, known-se, zero-inflated, ordinal, categorical,
+distributional-parameter and emmeans reference tests beside
 their reference values (the numbers quoted in issue notes and docs).
 
     python scripts/reference_report.py
 
 Uses the tests' own fits (``tests/accuracy/test_weights.py``, ``test_known_se.py``,
 ``test_zero_inflated.py``, ``test_cumulative.py``, ``test_categorical.py``,
-``test_dpars.py``: same data, options and seeds).
+``test_dpars.py``, ``test_emmeans.py``: same data, options and seeds).
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.simplefilter("ignore")
 
 from tests.accuracy import test_categorical as ca  # noqa: E402
 from tests.accuracy import test_cumulative as cu  # noqa: E402
 from tests.accuracy import test_dpars as dp  # noqa: E402
+from tests.accuracy import test_emmeans as em  # noqa: E402
 from tests.accuracy import test_known_se as se  # noqa: E402
 from tests.accuracy import test_weights as wt  # noqa: E402
 from tests.accuracy import test_zero_inflated as zi  # noqa: E402
@@ -112,6 +115,49 @@ def main() -> None:
         a, b = part[f"{prefix}Intercept"]["estimate"], part[f"{prefix}mined[no]"]["estimate"]
         print(row(f"{prefix}Intercept", res.fixed_effects.loc[f"{prefix}Intercept"], a + b))
         print(row(f"{prefix}mined[yes]", res.fixed_effects.loc[f"{prefix}mined[yes]"], -b))
+    emmeans_report()
+
+
+def _z(table, rows, key: str = "mean") -> float:
+    """Largest |posterior mean - emmeans| / posterior sd over a table's rows."""
+    return max(abs(m - r["estimate"]) / sd for m, sd, r in
+               zip(table[key], table["sd"], rows, strict=True))
+
+
+def _log_z(table, rows) -> float:
+    """The same for ratios, on the log scale (the link-scale contrasts)."""
+    return max(abs(m - np.log(r["estimate"])) / sd for m, sd, r in
+               zip(table["mean"], table["sd"], rows, strict=True))
+
+
+def emmeans_report() -> None:
+    cbpp, sleep = em._cbpp(), em._sleep_cohort()
+    grouse = cached_fit("TICKS ~ factor(YEAR) + (1 | BROOD) + (1 | LOCATION)",
+                        em.mf.load_dataset("grouseticks"), key="grouse-year",
+                        family="poisson", **LONG)
+    c, s, g = em.REF["cbpp"], em.REF["sleepstudy_cohort"], em.REF["grouseticks_year"]
+    lines = {
+        "cbpp means, probability": _z(cbpp.means("period"), c["emmeans_response"]["rows"]),
+        "cbpp means, logit": _z(cbpp.means("period", scale="link"), c["emmeans"]["rows"]),
+        "cbpp pairwise, logit": _z(cbpp.contrasts("period"), c["pairs"]["rows"]),
+        "cbpp trt.vs.ctrl, logit": _z(cbpp.contrasts("period", method="trt.vs.ctrl"),
+                                      c["trt_vs_ctrl"]["rows"]),
+        "cbpp consecutive, logit": _z(cbpp.contrasts("period", method="consecutive"),
+                                      c["consec"]["rows"]),
+        "cbpp odds ratios (log)": _log_z(cbpp.contrasts("period"), c["pairs_response"]["rows"]),
+        "sleepstudy cohort means": _z(sleep.means("cohort"), s["emmeans"]["rows"]),
+        "sleepstudy cohort pairs": _z(sleep.contrasts("cohort"), s["pairs"]["rows"]),
+        "sleepstudy emtrends (data)": _z(sleep.slopes("Days", by="cohort"),
+                                         s["emtrends"]["rows"]),
+        "sleepstudy emtrends (grid)": _z(sleep.slopes("Days", by="cohort", at="means"),
+                                         s["emtrends"]["rows"]),
+        "grouseticks rates": _z(grouse.means("YEAR"), g["emmeans_response"]["rows"]),
+        "grouseticks rate ratios (log)": _log_z(grouse.contrasts("YEAR"),
+                                                g["pairs_response"]["rows"]),
+    }
+    print("means, contrasts and slopes against emmeans: max |mean - emmeans| / sd")
+    for name, z in lines.items():
+        print(f"  {name:32s} {z:.3f}")
 
 
 if __name__ == "__main__":
