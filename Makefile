@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all lint docs bench clean
+.PHONY: demo test test-all lint docs docs-outputs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,16 @@ test-all: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m mkdocs build --strict --site-dir build/site
-	@echo "Documentation built in build/site (open build/site/index.html)"
+	@echo "Documentation built in build/site: open build/site/index.html, or serve it"
+	@echo "(search needs a server: $(PY) -m http.server -d build/site 8000)"
+
+# Regenerates everything the docs show that the code prints: the outputs pasted in
+# the pages (docs/render_outputs.py), the executed notebooks in docs/notebooks, the
+# site, and the screenshots in docs/images/screenshots (with Chromium installed).
+docs-outputs: $(STAMP)
+	$(PY) docs/render_outputs.py
+	$(PY) -m mkdocs build --strict --site-dir build/site
+	$(PY) docs/screenshots.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check mixedfit tests examples

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import textwrap
 from collections.abc import Sequence
+from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -108,8 +109,6 @@ def _display_once(fig: Figure) -> None:
     state = _pyplot_state(fig)
     if state == "shown":
         return
-    from io import BytesIO
-
     from IPython.display import display  # deferred: only called from IPython
 
     buffer = BytesIO()
