@@ -34,6 +34,8 @@ from mixedfit.names import peer_name_hint
 
 _LAZY = {
     "fit": ("mixedfit.api", "fit"),
+    "fit_many": ("mixedfit.many", "fit_many"),
+    "FitCollection": ("mixedfit.many", "FitCollection"),
     "prior_predictive": ("mixedfit.api", "prior_predictive"),
     "parse": ("mixedfit.formula", "parse"),
     "compare": ("mixedfit.comparison", "compare"),
@@ -51,6 +53,8 @@ _LAZY = {
 
 __all__ = [
     "fit",
+    "fit_many",
+    "FitCollection",
     "prior_predictive",
     "compare",
     "compare_pooling",

@@ -10,17 +10,35 @@ plotting, saving and refitting, which live above the results layer.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mixedfit import io, plots
 from mixedfit.backends import BACKENDS
-from mixedfit.errors import MixedFitError, SamplingError
+from mixedfit.design.frame import caller_level
+from mixedfit.errors import (
+    ConvergenceWarning,
+    DataError,
+    MixedFitError,
+    OptionError,
+    SamplingError,
+)
 from mixedfit.families import Family
+from mixedfit.parallel import run_tasks, threads_for_chains
 from mixedfit.plan import FitPlan, check_int, check_options, check_seed, make_plan
 from mixedfit.results.diagnostics import warn_if_problems
+from mixedfit.results.heldout import (
+    KFold,
+    group_split,
+    heldout_log_likelihood,
+    kfold_estimate,
+    kfold_split,
+    log_mean_exp,
+)
 from mixedfit.results.predictive import PriorDraws
 from mixedfit.results.view import ResultView
 from mixedfit.spec import ModelSpec, make_spec
@@ -86,6 +104,158 @@ class MixedResult(ResultView):
                    trials=trials, weights=self.design.weights, se=self.design.se,
                    **{**({} if self.family.predictors_only else self.design.dpar_formulas),
                       **kwargs})
+
+    def kfold(self, k: int | None = 10, *, groups: Any = None, client: Any = None,
+              random_seed: int | None = None, progressbar: bool | None = None) -> KFold:
+        """K-fold cross-validation: refit without each fold's rows, score the rows left out.
+
+        The model is refitted ``k`` times, each time on the rows outside one fold, with
+        this fit's formula, family, priors you set (defaults are scaled to each
+        training set's data, as a fresh fit's) and sampler options (those
+        :meth:`refit` reuses); each held-out row is scored by its log predictive
+        density under the refit that did not see it, ``log mean_s p(y_i | draw s)``,
+        its group effects those of the refit for a level it saw, and drawn from the
+        population for a level it did not (see :mod:`mixedfit.results.heldout`). Use it
+        where PSIS-LOO is unreliable (``res.loo()`` warns), or to ask how well the model
+        predicts new groups (``groups=``).
+
+        Parameters
+        ----------
+        k : int or None, default 10
+            The number of folds. With ``groups``, None (or at least the number of
+            levels) leaves out one level at a time.
+        groups : str or array-like, optional
+            Leave-group-out: a grouping column of the fitted data (``"herd"``), or one
+            value per fitted row; the rows of a level are always left out together
+            (brms' ``kfold(group = )``), its levels dealt to ``k`` folds at random.
+            Default: rows dealt to ``k`` folds at random, in folds whose sizes differ by
+            at most one.
+        client : None, "sequential", distributed.Client or str, optional
+            Where the refits run: by default on this machine's cores, as many at once
+            as their chains allow (a local dask cluster, started for the call, when
+            that is more than one: it costs some seconds, so for quick fits pass
+            ``"sequential"``); ``"sequential"``: here, one after another; a
+            ``distributed.Client`` or a scheduler's address: on that dask cluster.
+            See :mod:`mixedfit.parallel`.
+        random_seed : int, optional
+            Seed of the folds, of every refit (each refit takes this seed, as
+            ``mf.fit(..., random_seed=random_seed)`` on its rows would) and of the
+            effects of levels a refit did not see. Default: this fit's seed (0 if it
+            had none).
+        progressbar : bool, optional
+            Count the finished refits on stderr; default: on in a terminal.
+
+        Returns
+        -------
+        KFold
+            ``elpd_kfold``, ``se``, ``p_kfold``, ``pointwise`` (per row), ``folds`` (the
+            fold of each row), ``fits`` (each refit's checks); ``.elpd_data()`` gives
+            ArviZ's ``ELPDData`` for ``arviz.compare``.
+
+        Raises
+        ------
+        MixedFitError
+            When a refit fails (the refit's own error, noting the fold), or the held-out
+            rows cannot be predicted (a level of a fixed factor that only they have).
+
+        Examples
+        --------
+        >>> import mixedfit as mf
+        >>> res = mf.fit("Yield ~ 1 + (1 | Batch)", mf.load_dataset("dyestuff"), draws=100,
+        ...              tune=200, chains=2, random_seed=3, progressbar=False, warn=False)
+        >>> kf = res.kfold(3, client="sequential", progressbar=False)
+        >>> kf.pointwise.shape, sorted(set(kf.folds.tolist()))
+        ((30,), [0, 1, 2])
+        >>> logo = res.kfold(None, groups="Batch", client="sequential", progressbar=False)
+        >>> logo.k
+        6
+        """
+        d = self.design
+        n = self.n_obs
+        seed = self.plan.random_seed if random_seed is None else check_seed(random_seed)
+        seed = 0 if seed is None else int(seed)
+        group_name = None
+        if groups is None:
+            if k is None:
+                raise OptionError("k=None (one fold per group) needs groups=.")
+            folds = kfold_split(n, k, seed)
+        else:
+            if isinstance(groups, str):
+                if groups not in d.data.columns:
+                    raise DataError(
+                        f"groups={groups!r} is not a column of the fitted data (the model's "
+                        f"columns: {', '.join(map(str, d.data.columns))}); give the groups "
+                        f"as values instead, one per fitted row ({n}).")
+                group_name, values = groups, d.data[groups].to_numpy()
+            else:
+                values = np.asarray(groups, dtype=object).reshape(-1)
+                if values.size != n:
+                    raise DataError(f"groups= has {values.size} values; the fit has {n} "
+                                    f"rows (res.n_obs), one value each.")
+            folds = group_split(values, k, seed)
+        n_folds = int(folds.max()) + 1
+        options = {**self.plan.options(), "progressbar": False, "interval": self.interval,
+                   "backend": self.plan.backend, "random_seed": seed,
+                   "log_likelihood": False, "warn": self.plan.warn,
+                   **({} if self.family.predictors_only else d.dpar_formulas)}
+        priors = {key: p for key, p in self.prior_set.items() if key in self.prior_set.user}
+        cbind = (d.formula.response or "").startswith("cbind(")
+        trials = d.trials if self.family.takes_trials and not cbind else None
+        tasks = []
+        for j in range(n_folds):
+            train = np.flatnonzero(folds != j)
+            tasks.append({"formula": self.formula, "data": d.data.iloc[train],
+                          "family": self.family, "priors": priors,
+                          "trials": None if trials is None else trials[train],
+                          "weights": None if d.weights is None else d.weights[train],
+                          "se": None if d.se is None else d.se[train], **options})
+        outcomes = run_tasks(fit, tasks, client=client,
+                             threads_per_task=threads_for_chains(self.plan.chains),
+                             keys=[f"fold{j}" for j in range(n_folds)],
+                             progressbar=progressbar, label="k-fold refits")
+        pointwise = np.empty(n)
+        lik_weights = d.likelihood_weights()
+        rows = []
+        for j, outcome in enumerate(outcomes):
+            where = f"the k-fold refit without fold {j} ({n_folds} folds)"
+            if not outcome.ok:
+                if outcome.exception is not None:
+                    outcome.exception.add_note(f"(in {where})")
+                outcome.result(where.capitalize())
+            refit_j = outcome.value
+            test = np.flatnonzero(folds == j)
+            try:
+                ll = heldout_log_likelihood(
+                    refit_j, d.data.iloc[test], d.y[test],
+                    trials=None if d.trials is None else d.trials[test],
+                    weights=None if lik_weights is None else lik_weights[test],
+                    random_seed=seed)
+            except MixedFitError as err:
+                err.add_note(f"(predicting the rows held out of {where})")
+                raise
+            pointwise[test] = log_mean_exp(ll, axis=0)
+            conv = refit_j.convergence()
+            rows.append({"fold": j, "n_train": refit_j.n_obs, "n_test": int(test.size),
+                         "elpd": float(pointwise[test].sum()),
+                         "ok": bool(refit_j.diagnostics().ok),
+                         "max_r_hat": conv["max_r_hat"], "divergences": conv["divergences"],
+                         "seconds": outcome.seconds})
+            n_samples = refit_j.n_draws
+            del refit_j, ll
+        elpd, se = kfold_estimate(pointwise)
+        full = np.asarray(self.log_likelihood_data().log_likelihood["y"].values)
+        lppd = float(log_mean_exp(full.reshape(-1, n), axis=0).sum())
+        table = pd.DataFrame(rows).set_index("fold")
+        bad = table.index[~table["ok"]].tolist()
+        if bad and self.plan.warn:
+            warnings.warn(
+                f"{len(bad)} of {n_folds} k-fold refits have convergence problems (folds "
+                f"{', '.join(map(str, bad))}): the densities of their held-out rows are less "
+                f"reliable. Their checks are in .fits; raise draws= and tune= (res.refit) "
+                f"and run kfold again.", ConvergenceWarning, stacklevel=caller_level())
+        return KFold(elpd_kfold=elpd, se=se, p_kfold=lppd - elpd, pointwise=pointwise,
+                     folds=folds, k=n_folds, groups=group_name, random_seed=seed,
+                     n_samples=n_samples, fits=table)
 
     def to_bambi(self) -> Any:
         """The equivalent unfitted ``bambi.Model`` (same terms, family, link and priors),

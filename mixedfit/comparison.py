@@ -18,6 +18,7 @@ from mixedfit.design.evaluate import design_matrices
 from mixedfit.errors import FormulaError, InputTypeError, OptionError
 from mixedfit.formula import parse
 from mixedfit.results.display import as_table
+from mixedfit.results.heldout import KFold
 from mixedfit.results.loo import reliability_note
 
 __all__ = ["compare", "compare_pooling", "PoolingComparison"]
@@ -36,7 +37,9 @@ def compare(results: Mapping[str, Any], *, ic: str = "loo") -> pd.DataFrame:
     Parameters
     ----------
     results : dict
-        Name -> :class:`MixedResult`, fitted to the same observations.
+        Name -> :class:`MixedResult`, fitted to the same observations; or name ->
+        :class:`~mixedfit.results.heldout.KFold` (``res.kfold()`` of each), compared by
+        their k-fold elpd (columns ``elpd_kfold``, ``p_kfold``).
     ic : {"loo", "waic"}, default "loo"
         PSIS-LOO (recommended) or WAIC.
 
@@ -65,6 +68,9 @@ def compare(results: Mapping[str, Any], *, ic: str = "loo") -> pd.DataFrame:
         raise OptionError(f"ic must be 'loo' or 'waic', got {ic!r}.")
     if not isinstance(results, Mapping) or len(results) < 2:
         raise InputTypeError("compare() takes a dict of at least two named fits.")
+    kfolds = [name for name, value in results.items() if isinstance(value, KFold)]
+    if kfolds:
+        return _compare_kfold(results, kfolds)
     sizes = {name: res.n_obs for name, res in results.items()}
     if len(set(sizes.values())) > 1:
         raise OptionError(f"The fits use different numbers of observations {sizes}; LOO "
@@ -82,6 +88,32 @@ def compare(results: Mapping[str, Any], *, ic: str = "loo") -> pd.DataFrame:
     notes = {name: reliability_note(results[name], elpd) if ic == "loo" else ""
              for name, elpd in elpds.items()}
     table["note"] = [_short(notes[name]) for name in table.index]
+    return as_table(table)
+
+
+def _compare_kfold(results: Mapping[str, Any], kfolds: list[str]) -> pd.DataFrame:
+    """:func:`compare` of k-fold estimates (``res.kfold()``): ArviZ's table, its columns
+    named ``elpd_kfold`` and ``p_kfold``."""
+    import arviz as az  # deferred: ArviZ is heavy and only needed here
+
+    if len(kfolds) < len(results):
+        others = [name for name in results if name not in kfolds]
+        raise OptionError(
+            f"compare() takes fits (compared by PSIS-LOO or WAIC) or k-fold estimates "
+            f"(res.kfold()), not both; not k-fold estimates: {', '.join(map(repr, others))}. "
+            f"Run .kfold() on every fit, with the same k, groups= and random_seed=, so "
+            f"that they leave out the same rows.")
+    sizes = {name: kf.n_data_points for name, kf in results.items()}
+    if len(set(sizes.values())) > 1:
+        raise OptionError(f"The k-fold estimates score different numbers of observations "
+                          f"{sizes}; compare estimates of the same data only.")
+    first = results[kfolds[0]]
+    same = all(np.array_equal(kf.folds, first.folds) for kf in results.values())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*inplace keyword.*")  # ArviZ on pandas 3
+        table = az.compare({name: kf.elpd_data() for name, kf in results.items()}, ic="loo")
+    table = table.rename(columns={"elpd_loo": "elpd_kfold", "p_loo": "p_kfold"})
+    table["note"] = "" if same else "folds differ between the estimates"
     return as_table(table)
 
 

@@ -26,11 +26,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("mixedfit.priors",),
     ("mixedfit.standardize", "mixedfit.spec"),
     ("mixedfit.backends", "mixedfit.fast"),
-    ("mixedfit.plan", "mixedfit.parameterisation"),
+    ("mixedfit.plan", "mixedfit.parameterisation", "mixedfit.parallel"),
     ("mixedfit.results",),
     ("mixedfit.plots", "mixedfit.io"),
     ("mixedfit.api",),
-    ("mixedfit.comparison", "mixedfit.cli", "mixedfit"),
+    ("mixedfit.comparison", "mixedfit.many", "mixedfit.cli", "mixedfit"),
 ]
 
 

@@ -36,6 +36,12 @@ Usage::
     python scripts/sbc.py                     # both models, N = 200 (a few minutes)
     python scripts/sbc.py --quick             # a tiny run (N = 20) to try it out
     python scripts/sbc.py --model slope --reps 100 --bins 10
+    python scripts/sbc.py --client tcp://host:8786   # the fits on a dask cluster
+
+The replications are fitted on this machine's cores, as many at once as their chains
+allow (:mod:`mixedfit.parallel`; ``--client sequential`` fits them one after another);
+each replication's ranks depend only on its data and seed, so they are the same
+wherever it ran.
 
 The table printed has one row per parameter: its chi-square statistic, degrees of
 freedom, p-value and ``pass`` (p >= alpha) or ``FAIL``, and the bin counts.
@@ -576,10 +582,43 @@ def _logp_difference(model: Any, entry: _Compiled, y: np.ndarray) -> float:
 # --------------------------------------------------------------------------- SBC
 
 
+def _fit_replications(spec: SBCModel, data: pd.DataFrame, ys: np.ndarray,
+                      seeds: Sequence[int], truths: Sequence[dict[str, float]], *,
+                      draws: int, tune: int, chains: int, n_thin: int, via_fit: bool,
+                      backend: str) -> dict[str, Any]:
+    """Fit a run of replications and rank their true values: one task of :func:`run_sbc`
+    (module level, so that it can run on a worker process).
+
+    Returns the rows of ranks (with ``divergences``), the re-used models' log density
+    checks and the number of models compiled.
+    """
+    import logging
+
+    import pymc  # noqa: F401 - imported first: importing it sets its logger's level
+
+    logging.getLogger("pymc").setLevel(logging.WARNING)
+    rows = []
+    with stand_in_defaults(spec.defaults):
+        refitter = Refitter(spec.formula, data, spec.priors, draws=draws, tune=tune,
+                            chains=chains, via_fit=via_fit, backend=backend,
+                            family=_family(spec.family), dpars=spec.dpars)
+        for y, seed, truth in zip(ys, seeds, truths, strict=True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                posterior, divergent = refitter.fit(y, seed)
+            row: dict[str, Any] = {p.name: sbc_rank(truth[p.name], p.values(posterior),
+                                                    n_thin)
+                                   for p in spec.parameters}
+            row["divergences"] = divergent
+            rows.append(row)
+    return {"rows": rows, "logp_checks": refitter.logp_checks,
+            "compiled": len(refitter._compiled)}
+
+
 def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 250,
             chains: int = 2, n_thin: int = 99, n_groups: int = 6, per_group: int = 5,
             seed: int = 2024, via_fit: bool = False, backend: str = "compiled",
-            progress: bool = False) -> pd.DataFrame:
+            progress: bool = False, client: Any = None) -> pd.DataFrame:
     """Run SBC for one model and return the ranks.
 
     Parameters
@@ -601,7 +640,13 @@ def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 2
     backend : {"compiled", "joint", "pymc"}
         The posterior checked (see the module docstring).
     progress : bool
-        Print a dot per replication.
+        Count the finished replications (or runs of them) on stderr.
+    client : None, "sequential", distributed.Client or str
+        Where the replications are fitted (:mod:`mixedfit.parallel`): by default on
+        this machine's cores, as many fits at once as their chains allow. Each
+        replication's ranks depend only on its data and seed, so they are the same
+        wherever it ran. The PyMC path re-uses each compiled model within a run of
+        replications: one run per worker.
 
     Returns
     -------
@@ -614,6 +659,7 @@ def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 2
     import pymc  # noqa: F401 - imported first: importing it sets its logger's level
 
     import mixedfit as mf
+    from mixedfit.parallel import Executor, chunks, run_tasks, threads_for_chains
 
     logging.getLogger("pymc").setLevel(logging.WARNING)  # "Sampling: [...]" of the prior
     spec = MODELS[model] if isinstance(model, str) else model
@@ -627,31 +673,48 @@ def run_sbc(model: str | SBCModel, *, reps: int, draws: int = 250, tune: int = 2
                                         random_seed=seed, family=_family(spec.family),
                                         **spec.dpars)
         truth = {p.name: p.values(prior.idata.prior) for p in spec.parameters}
-        refitter = Refitter(spec.formula, data, spec.priors, draws=draws, tune=tune,
-                            chains=chains, via_fit=via_fit, backend=backend,
-                            family=_family(spec.family), dpars=spec.dpars)
-        rows = []
-        start = time.perf_counter()
-        for r in range(reps):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                posterior, divergent = refitter.fit(prior.y[r], seed + 1 + r)
-            row: dict[str, Any] = {p.name: sbc_rank(truth[p.name][r], p.values(posterior),
-                                                    n_thin)
-                                   for p in spec.parameters}
-            row["divergences"] = divergent
-            rows.append(row)
-            if progress:
-                print(".", end="", flush=True, file=sys.stderr)
-    if progress:
-        print(file=sys.stderr)
+    start = time.perf_counter()
+    caches = backend == "pymc" and not via_fit  # compiles once per run of replications
+    executor = client if isinstance(client, Executor) else Executor(
+        client, threads_per_task=threads_for_chains(chains), n_tasks=reps)
+    try:
+        if executor.kind != "sequential":
+            _pickle_this_script_by_value()
+        runs = chunks(reps, executor.slots if caches else reps)
+        tasks = [{"ys": prior.y[list(run)], "seeds": [seed + 1 + r for r in run],
+                  "truths": [{name: float(values[r]) for name, values in truth.items()}
+                             for r in run]} for run in runs]
+        shared = {"spec": spec, "data": data, "draws": draws, "tune": tune,
+                  "chains": chains, "n_thin": n_thin, "via_fit": via_fit, "backend": backend}
+        outcomes = run_tasks(_fit_replications, tasks, client=executor, shared=shared,
+                             progressbar=progress, label="SBC replications" if not caches
+                             else "SBC runs of replications")
+    finally:
+        if executor is not client:
+            executor.close()
+    rows, logp_checks, compiled = [], [], 0
+    for run, outcome in zip(runs, outcomes, strict=True):
+        part = outcome.result(f"SBC replications {run.start}..{run.stop - 1}")
+        rows += part["rows"]
+        logp_checks += part["logp_checks"]
+        compiled += part["compiled"]
     ranks = pd.DataFrame(rows)
     ranks.attrs.update(formula=spec.formula, family=spec.family, reps=reps, draws=draws,
                        tune=tune, chains=chains,
                        n_thin=n_thin, n_groups=n_groups, per_group=per_group, seed=seed,
-                       seconds=time.perf_counter() - start, logp_checks=refitter.logp_checks,
-                       compiled=len(refitter._compiled), backend=backend)
+                       seconds=time.perf_counter() - start, logp_checks=logp_checks,
+                       compiled=compiled, backend=backend, executor=executor.kind)
     return ranks
+
+
+def _pickle_this_script_by_value() -> None:
+    """Let this script's functions and classes travel to worker processes by value:
+    loaded from its path (not importable by name), the workers could not import it."""
+    if __name__ == "__main__":  # cloudpickle sends __main__'s by value already
+        return
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def summarize(ranks: pd.DataFrame, *, n_thin: int, bins: int,
@@ -700,6 +763,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a tiny run: N = 20, 5 bins, 150 warm-up and 150 draws")
     parser.add_argument("--ranks", help="write the ranks to this CSV file")
+    parser.add_argument("--client", default=None,
+                        help="where the fits run: the address of a dask scheduler, or "
+                             "'sequential'; default: this machine's cores "
+                             "(mixedfit.parallel)")
     args = parser.parse_args(argv)
     if args.quick:
         args.reps, args.bins, args.draws, args.tune = 20, 5, 150, 150
@@ -712,7 +779,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ranks = run_sbc(name, reps=args.reps, draws=args.draws, tune=args.tune,
                         chains=args.chains, n_thin=args.thin, n_groups=args.groups,
                         per_group=args.per_group, seed=args.seed, via_fit=args.via_fit,
-                        backend=args.backend)
+                        backend=args.backend, client=args.client)
         table = summarize(ranks, n_thin=args.thin, bins=args.bins, alpha=args.alpha)
         failures += int((table["result"] == "FAIL").sum())
         a = ranks.attrs

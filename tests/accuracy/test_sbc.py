@@ -1,17 +1,23 @@
 """Simulation-based calibration (``scripts/sbc.py``; issue #7).
 
 Fast tests of the rank and chi-square helpers (including an exactly calibrated and a
-miscalibrated toy posterior), and a slow small SBC run of both models.
+miscalibrated toy posterior), and a slow small SBC run of every model, its fits run by
+mixedfit's executor (:mod:`mixedfit.parallel`: the machine's cores, as many fits at once
+as their chains allow), whose ranks are the same wherever the fits ran.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -169,14 +175,43 @@ FAMILY_MODELS = ("t", "probit", "poisson_identity", "negativebinomial", "gamma",
                  "sigma_formula", "categorical")
 
 
+@pytest.fixture(scope="module")
+def executor() -> Iterator[Any]:
+    """The local default executor for fits of 2 chains, kept open for the module (a
+    local cluster where the cores allow more than one such fit at once)."""
+    from mixedfit.parallel import Executor, threads_for_chains
+
+    with Executor(None, threads_per_task=threads_for_chains(2), n_tasks=80) as ex:
+        yield ex
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["compiled", "pymc"])
+def test_ranks_are_the_same_wherever_the_fits_ran(backend: str) -> None:
+    distributed = pytest.importorskip("distributed")
+    options = {"reps": 6, "draws": 100, "tune": 100, "chains": 2, "seed": 7,
+               "backend": backend}
+    here = sbc.run_sbc("intercept", client="sequential", **options)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, \
+            distributed.Client(cluster) as client:
+        there = sbc.run_sbc("intercept", client=client, **options)
+    assert there.attrs["executor"] == "client"
+    pd.testing.assert_frame_equal(here, there)
+    if backend == "pymc":  # each worker's run of replications re-used its model
+        assert there.attrs["logp_checks"] and max(there.attrs["logp_checks"]) < 1e-8
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "backend"), [
     (name, backend) for name in sorted(sbc.MODELS) for backend in ("compiled", "joint", "pymc")
     if not (sbc.MODELS[name].family != "gaussian" and backend == "joint")  # = compiled
     and not (name in FAMILY_MODELS and backend != "compiled")])
-def test_small_sbc_is_uniform_at_the_one_percent_level(name: str, backend: str) -> None:
+def test_small_sbc_is_uniform_at_the_one_percent_level(name: str, backend: str,
+                                                       executor: Any) -> None:
     ranks = sbc.run_sbc(name, reps=80, draws=200, tune=200, chains=2, n_thin=99, seed=7,
-                        backend=backend)
+                        backend=backend, client=executor)
     # Bonferroni over the model's parameters: each model's test is wrong with chance 1%
     # (at 0.01 per parameter a model of 8 parameters failed 8% of the time). 80
     # replications, 16 per bin: with 40, any change of the numerics drew new ranks and
