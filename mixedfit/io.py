@@ -50,7 +50,7 @@ from mixedfit.errors import MixedFitError
 from mixedfit.families import get_family
 from mixedfit.plan import FitPlan
 from mixedfit.priors import Prior, PriorSet, prior_set
-from mixedfit.results.view import ResultView
+from mixedfit.results.view import DeferredInferenceData, ResultView
 
 __all__ = ["save", "read", "FORMAT", "FORMAT_VERSION", "SPEC_KEY", "DATA_GROUP"]
 
@@ -235,6 +235,21 @@ def _not_ours(path: str | os.PathLike[str], why: str) -> MixedFitError:
         f"res.save(path) and load it with mixedfit.load(path).")
 
 
+def _read_groups(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Every group of the file as an xarray Dataset in memory, as ArviZ's
+    ``from_netcdf`` reads them (without importing ArviZ)."""
+    import h5netcdf  # deferred: only needed to read a file
+    import xarray as xr  # deferred: xarray is heavy and only needed here
+
+    with h5netcdf.File(os.fspath(path), "r") as f:
+        names = list(f.groups)
+    out = {}
+    for name in names:
+        with xr.open_dataset(os.fspath(path), group=name, engine="h5netcdf") as ds:
+            out[name] = ds.load()
+    return out
+
+
 def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The parts of a result saved with :func:`save`: ``design``, ``family``, ``priors``,
     ``idata``, ``plan`` and ``interval`` (:func:`mixedfit.load` makes the result).
@@ -245,21 +260,16 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
         If the file does not exist, is not a NetCDF file, or was not written by
         mixedfit.
     """
-    import arviz as az  # deferred: ArviZ is heavy and only needed here
-
     if not Path(path).is_file():
         raise MixedFitError(f"No saved result at {os.fspath(path)!r}: the file does not exist.")
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*InferenceData scheme.*")
-            with az.rc_context(rc={"data.load": "eager"}):
-                idata = az.from_netcdf(str(path))
+        groups = _read_groups(path)
     except Exception as err:  # h5py/xarray raise many kinds for a foreign file
         raise _not_ours(path, f"it cannot be read as NetCDF: {type(err).__name__}") from err
-    if "posterior" not in idata.groups():
+    if "posterior" not in groups:
         raise _not_ours(path, "it has no posterior")
-    raw = idata.posterior.attrs.get(SPEC_KEY)
-    if raw is None or DATA_GROUP not in idata.groups():
+    raw = groups["posterior"].attrs.get(SPEC_KEY)
+    if raw is None or DATA_GROUP not in groups:
         raise _not_ours(path, "it has no mixedfit model specification")
     try:
         spec = json.loads(raw)
@@ -272,7 +282,7 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{os.fspath(path)!r} was written by a newer mixedfit (file format "
             f"{spec['version']}, this version reads up to {FORMAT_VERSION}); upgrade mixedfit.")
 
-    ds = getattr(idata, DATA_GROUP)
+    ds = groups.pop(DATA_GROUP)
     data = _decode_data(ds, spec["columns"])
     trials = np.asarray(ds[_TRIALS].values) if spec["trials"] and _TRIALS in ds else None
     weights = np.asarray(ds[_WEIGHTS].values) if _WEIGHTS in ds else None
@@ -295,9 +305,11 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     priors = (PriorSet(priors, user=spec["user_priors"]) if "user_priors" in spec
               else prior_set(priors, design, fam))
 
-    idata.posterior.attrs = {k: v for k, v in idata.posterior.attrs.items() if k != SPEC_KEY}
-    groups = {g: getattr(idata, g) for g in idata.groups() if g != DATA_GROUP}
-    idata = az.InferenceData(**groups)
+    groups["posterior"].attrs = {k: v for k, v in groups["posterior"].attrs.items()
+                                 if k != SPEC_KEY}
+    # ArviZ's InferenceData is made when the result first needs it: importing ArviZ
+    # takes longer than reading the file
+    idata = DeferredInferenceData(groups)
     plan = FitPlan.from_dict({"family": fam.name, "link": fam.link,
                               "interval": float(spec["interval"]), **_decode(spec["info"])})
     return {"design": design, "family": fam, "priors": priors, "idata": idata, "plan": plan,

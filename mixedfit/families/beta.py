@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from mixedfit.errors import DataError
-from mixedfit.families.family import Family, PriorSpec
+from mixedfit.families.family import Family, PriorSpec, scipy_stats
 
 __all__ = ["Beta"]
 
@@ -53,7 +52,7 @@ class Beta(Family):
     def log_likelihood(self, y, eta, params, trials):  # noqa: ANN001, ANN201 - as Family
         kappa = self.params_of(params, "kappa")
         m = np.clip(self.inverse_link(eta), 1e-12, 1 - 1e-12)
-        return stats.beta.logpdf(y, m * kappa, (1 - m) * kappa)
+        return scipy_stats().beta.logpdf(y, m * kappa, (1 - m) * kappa)
 
     def simulate(self, mu, params, trials, rng):  # noqa: ANN001, ANN201 - as Family
         kappa = self.params_of(params, "kappa")

@@ -34,6 +34,14 @@ def integers(y: np.ndarray, what: str, family: str) -> None:
                         f"{y[frac][0]:g}); counts must be whole numbers.")
 
 
+def scipy_stats() -> Any:
+    """``scipy.stats``, imported when a likelihood is first evaluated (importing it takes
+    longer than loading a saved fit)."""
+    from scipy import stats  # deferred: scipy.stats is heavy and only the likelihoods need it
+
+    return stats
+
+
 class Family:
     """A response distribution with a link function.
 

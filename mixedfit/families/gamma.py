@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from mixedfit.errors import DataError
-from mixedfit.families.family import Family, PriorSpec
+from mixedfit.families.family import Family, PriorSpec, scipy_stats
 
 __all__ = ["Gamma"]
 
@@ -49,7 +48,7 @@ class Gamma(Family):
 
     def log_likelihood(self, y, eta, params, trials):  # noqa: ANN001, ANN201 - as Family
         alpha = self.params_of(params, "alpha")
-        return stats.gamma.logpdf(y, alpha, scale=self.inverse_link(eta) / alpha)
+        return scipy_stats().gamma.logpdf(y, alpha, scale=self.inverse_link(eta) / alpha)
 
     def simulate(self, mu, params, trials, rng):  # noqa: ANN001, ANN201 - as Family
         alpha = self.params_of(params, "alpha")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from mixedfit.families.family import Family, PriorSpec
+from mixedfit.families.family import Family, PriorSpec, scipy_stats
 
 __all__ = ["Gaussian", "KnownSD", "scale_prior"]
 
@@ -51,7 +50,7 @@ class Gaussian(Family):
                          observed=y, dims="obs")
 
     def log_likelihood(self, y, eta, params, trials):  # noqa: ANN001, ANN201 - as Family
-        return stats.norm.logpdf(y, self.inverse_link(eta), self.params_of(params, "sigma"))
+        return scipy_stats().norm.logpdf(y, self.inverse_link(eta), self.params_of(params, "sigma"))
 
     def simulate(self, mu, params, trials, rng):  # noqa: ANN001, ANN201 - as Family
         return rng.normal(mu, self.params_of(params, "sigma"))
@@ -72,7 +71,7 @@ class Gaussian(Family):
         if weights is None:
             return self.log_likelihood(y, eta, params, trials)
         sd = self.params_of(params, "sigma") / np.sqrt(np.asarray(weights))[None, :]
-        return stats.norm.logpdf(y, self.inverse_link(eta), sd)
+        return scipy_stats().norm.logpdf(y, self.inverse_link(eta), sd)
 
     def weighted_simulate(self, mu, params, trials, weights, rng):  # noqa: ANN001, ANN201 - as Family
         if weights is None:
@@ -140,7 +139,7 @@ class KnownSD(Gaussian):
                          "weighted_log_likelihood")
 
     def weighted_log_likelihood(self, y, eta, params, trials, weights):  # noqa: ANN001, ANN201 - as Family
-        return stats.norm.logpdf(y, eta, self._sd(weights)[None, :])
+        return scipy_stats().norm.logpdf(y, eta, self._sd(weights)[None, :])
 
     def weighted_simulate(self, mu, params, trials, weights, rng):  # noqa: ANN001, ANN201 - as Family
         return rng.normal(mu, self._sd(weights)[None, :])

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from mixedfit.families.family import PriorSpec
+from mixedfit.families.family import PriorSpec, scipy_stats
 from mixedfit.families.poisson import Counts
 
 __all__ = ["NegativeBinomial"]
@@ -44,7 +43,7 @@ class NegativeBinomial(Counts):
     def log_likelihood(self, y, eta, params, trials):  # noqa: ANN001, ANN201 - as Family
         alpha = self.params_of(params, "alpha")
         mu = self.inverse_link(eta)
-        return stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu))
+        return scipy_stats().nbinom.logpmf(y, alpha, alpha / (alpha + mu))
 
     def simulate(self, mu, params, trials, rng):  # noqa: ANN001, ANN201 - as Family
         alpha = self.params_of(params, "alpha")

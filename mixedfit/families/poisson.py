@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from mixedfit.families.family import Family, integers
+from mixedfit.families.family import Family, integers, scipy_stats
 
 __all__ = ["Poisson", "Counts"]
 
@@ -55,7 +54,7 @@ class Poisson(Counts):
         return pm.Poisson("y", mu=self.inverse_link(eta, pt), observed=y, dims="obs")
 
     def log_likelihood(self, y, eta, params, trials):  # noqa: ANN001, ANN201 - as Family
-        return stats.poisson.logpmf(y, self.inverse_link(eta))
+        return scipy_stats().poisson.logpmf(y, self.inverse_link(eta))
 
     def simulate(self, mu, params, trials, rng):  # noqa: ANN001, ANN201 - as Family
         return rng.poisson(np.maximum(mu, 0)).astype(float)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from mixedfit.families.family import Family, PriorSpec
+from mixedfit.families.family import Family, PriorSpec, scipy_stats
 from mixedfit.families.gaussian import scale_prior
 
 __all__ = ["StudentT"]
@@ -36,7 +35,7 @@ class StudentT(Family):
                            sigma=params["sigma"], observed=y, dims="obs")
 
     def log_likelihood(self, y, eta, params, trials):  # noqa: ANN001, ANN201 - as Family
-        return stats.t.logpdf(y, self.params_of(params, "nu"), loc=self.inverse_link(eta),
+        return scipy_stats().t.logpdf(y, self.params_of(params, "nu"), loc=self.inverse_link(eta),
                               scale=self.params_of(params, "sigma"))
 
     def simulate(self, mu, params, trials, rng):  # noqa: ANN001, ANN201 - as Family

@@ -22,9 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from mixedfit.families.family import PriorSpec
+from mixedfit.families.family import PriorSpec, scipy_stats
 from mixedfit.families.negativebinomial import NegativeBinomial
 from mixedfit.families.poisson import Poisson
 
@@ -120,14 +119,14 @@ class ZeroInflatedPoisson(_ZeroModel, Poisson):
     def log_likelihood(self, y, eta, params, trials):  # noqa: ANN001, ANN201 - as Family
         mu = np.exp(eta)
         p = self.params_of(params, self.prob)
-        return self._mix(y, stats.poisson.logpmf(y, mu), -mu, p)
+        return self._mix(y, scipy_stats().poisson.logpmf(y, mu), -mu, p)
 
     def simulate(self, mu, params, trials, rng):  # noqa: ANN001, ANN201 - as Family
         p = self.params_of(params, self.prob)
         mu = np.maximum(mu, 1e-300)
 
         def counts(u: np.ndarray | None) -> np.ndarray:
-            return rng.poisson(mu) if u is None else stats.poisson.ppf(u, mu)
+            return rng.poisson(mu) if u is None else scipy_stats().poisson.ppf(u, mu)
 
         return self._draw(counts, p, mu, rng, np.exp(-mu))
 
@@ -181,7 +180,7 @@ class ZeroInflatedNegativeBinomial(_ZeroModel, NegativeBinomial):
         alpha = self.params_of(params, "alpha")
         mu = np.exp(eta)
         p = self.params_of(params, self.prob)
-        log_count = stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu))
+        log_count = scipy_stats().nbinom.logpmf(y, alpha, alpha / (alpha + mu))
         return self._mix(y, log_count, _nb_log_p0(mu, alpha), p)
 
     def simulate(self, mu, params, trials, rng):  # noqa: ANN001, ANN201 - as Family
@@ -192,7 +191,7 @@ class ZeroInflatedNegativeBinomial(_ZeroModel, NegativeBinomial):
         def counts(u: np.ndarray | None) -> np.ndarray:
             if u is None:
                 return rng.poisson(rng.gamma(alpha, mu / alpha))
-            return stats.nbinom.ppf(u, alpha, alpha / (alpha + mu))
+            return scipy_stats().nbinom.ppf(u, alpha, alpha / (alpha + mu))
 
         return self._draw(counts, p, mu, rng, np.exp(_nb_log_p0(mu, alpha)))
 

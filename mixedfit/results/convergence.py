@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 from scipy.fft import next_fast_len
-from scipy.stats import rankdata
 
 __all__ = ["rhat_ess"]
 
@@ -35,6 +34,8 @@ def _split(x: np.ndarray) -> np.ndarray:
 
 
 def _z_scale(x: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata  # deferred: scipy.stats is heavy to import
+
     c, n, k = x.shape
     flat = np.ascontiguousarray(x.reshape(c * n, k).T)  # sort along contiguous rows
     rank = rankdata(flat, method="average", axis=1)

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mixedfit import names as keys
 from mixedfit.errors import InputTypeError, OptionError
+from mixedfit.families.family import scipy_stats
 from mixedfit.priors import Prior
 from mixedfit.results.summaries import STAT_COLUMNS, describe
 
@@ -278,11 +278,11 @@ def _scipy_prior(prior: Prior) -> Any:
     """The scipy distribution of a prior on a coefficient, or None."""
     v = prior.values
     make = {
-        "Normal": lambda: stats.norm(v["mu"], v["sigma"]),
-        "StudentT": lambda: stats.t(v["nu"], v["mu"], v["sigma"]),
-        "Cauchy": lambda: stats.cauchy(v["alpha"], v["beta"]),
-        "Laplace": lambda: stats.laplace(v["mu"], v["b"]),
-        "Uniform": lambda: stats.uniform(v["lower"], v["upper"] - v["lower"]),
+        "Normal": lambda: scipy_stats().norm(v["mu"], v["sigma"]),
+        "StudentT": lambda: scipy_stats().t(v["nu"], v["mu"], v["sigma"]),
+        "Cauchy": lambda: scipy_stats().cauchy(v["alpha"], v["beta"]),
+        "Laplace": lambda: scipy_stats().laplace(v["mu"], v["b"]),
+        "Uniform": lambda: scipy_stats().uniform(v["lower"], v["upper"] - v["lower"]),
     }.get(prior.kind.name)
     return None if make is None else make()
 
@@ -321,7 +321,7 @@ def _linear_prior_density(priors: Sequence[Prior], weights: np.ndarray, point: f
         others.append((w, dist))
     normal_sd = float(np.sqrt(normal_var))
     if not others:
-        return float(stats.norm.pdf(point, normal_mean, normal_sd)), ""
+        return float(scipy_stats().norm.pdf(point, normal_mean, normal_sd)), ""
     if normal_sd > 0:
         kept, rest = None, others
     else:  # condition on the widest term: its exact density given the others' draws
@@ -333,7 +333,7 @@ def _linear_prior_density(priors: Sequence[Prior], weights: np.ndarray, point: f
     for w, dist in rest:
         total = total + w * dist.rvs(size=n_draws, random_state=rng)
     if kept is None:
-        density = stats.norm.pdf(point - total, normal_mean, normal_sd)
+        density = scipy_stats().norm.pdf(point - total, normal_mean, normal_sd)
     else:
         w, dist = kept
         density = dist.pdf((point - total) / w) / abs(w)
@@ -345,7 +345,7 @@ def _posterior_density(draws: np.ndarray, point: float) -> tuple[float, str]:
     if np.ptp(draws) == 0:
         return np.nan, ("no Savage-Dickey ratio: lhs - rhs takes one value in every draw, "
                         "so it has no density")
-    density = float(stats.gaussian_kde(draws)(point)[0])
+    density = float(scipy_stats().gaussian_kde(draws)(point)[0])
     if not draws.min() <= point <= draws.max():
         return density, ("0 lies outside the posterior draws of lhs - rhs: the posterior "
                          "density there is extrapolated by the kernel estimate, so the ratio "

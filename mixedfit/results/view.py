@@ -7,6 +7,7 @@ credible interval (``lower``, ``upper``) whose mass is :attr:`MixedResult.interv
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -40,6 +41,23 @@ from mixedfit.standardize import Standardization, standardize
 __all__ = ["ResultView", "STAT_COLUMNS", "describe"]
 
 T = TypeVar("T")
+
+
+class DeferredInferenceData:
+    """The groups of an ArviZ ``InferenceData`` (xarray Datasets), made into one when a
+    result first needs it (:attr:`ResultView.idata`): a loaded result does not pay for
+    importing ArviZ until it is used."""
+
+    def __init__(self, groups: dict[str, Any]) -> None:
+        self.groups = groups
+
+    def build(self) -> Any:
+        """The ``InferenceData``."""
+        import arviz as az  # deferred: ArviZ is heavy and only needed here
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*InferenceData scheme.*")
+            return az.InferenceData(**self.groups)
 
 
 def _cached(func: Callable[[ResultView], T]) -> property:
@@ -82,7 +100,7 @@ class ResultView:
         self.design = design
         self.family = family
         self._priors = prior_set(priors, design, family)
-        self.idata = idata
+        self._idata = idata
         if plan is None:
             plan = FitPlan.from_dict({"family": family.name, "link": family.link,
                                       **(info or {})})
@@ -90,6 +108,17 @@ class ResultView:
         self._cache: dict[str, Any] = {}
         self._draw_cache: dict[str, Any] = {}
         self.interval = plan.interval if interval is None else interval
+
+    @property
+    def idata(self) -> Any:
+        """The posterior draws and sampling statistics, an ArviZ ``InferenceData``."""
+        if isinstance(self._idata, DeferredInferenceData):
+            self._idata = self._idata.build()
+        return self._idata
+
+    @idata.setter
+    def idata(self, value: Any) -> None:
+        self._idata = value
 
     @property
     def prior_set(self) -> Any:

@@ -238,3 +238,22 @@ def test_pointwise_log_likelihood_is_not_saved_unless_asked(tmp_path, fit_cache)
     assert "log_likelihood" not in back.idata.groups()
     assert back.loo().elpd_loo == pytest.approx(res.loo().elpd_loo, rel=1e-12)
     assert "log_likelihood" in mf.load(full).idata.groups()
+
+
+def test_load_reads_without_importing_arviz(tmp_path, fit_cache):
+    """Loading reads the file with xarray and makes ArviZ's InferenceData when the result
+    is first used: importing ArviZ costs more than reading a fit."""
+    import subprocess
+    import sys
+
+    res = fit_cache("Reaction ~ Days + (Days | Subject)", mf.load_dataset("sleepstudy"),
+                    key="sleepstudy", draws=250, tune=300, chains=2)
+    path = tmp_path / "fit.nc"
+    res.save(path)
+    code = ("import sys, mixedfit as mf\n"
+            f"res = mf.load({str(path)!r})\n"
+            "print('arviz' in sys.modules)\n"
+            "print(res.fixed_effects.shape, 'arviz' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "False" and out[1] == "(2, 7) True"
