@@ -14,10 +14,13 @@ statistics, observed data and, when computed, the pointwise log-likelihood) with
   categories and their order, so group levels and factor codings come back
   unchanged.
 
-:func:`read` reads the file and rebuilds the design with
-:func:`mixedfit.design.build_design`; :func:`mixedfit.load` makes of it a result whose
-tables, summary and predictions equal those of the saved result. The file holds data
-and numbers only: loading it runs no code from it.
+:func:`read` reads the file's bytes, the specification and the data rows (with
+h5netcdf) and rebuilds the design with :func:`mixedfit.design.build_design`;
+:func:`mixedfit.load` makes of it a result whose tables, summary and predictions equal
+those of the saved result. The posterior is read from those bytes (with xarray) and
+made ArviZ's ``InferenceData`` when the result first needs it: importing xarray and
+ArviZ takes longer than the rest of loading. The file holds data and numbers only:
+loading it runs no code from it.
 
 Examples
 --------
@@ -38,6 +41,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -139,10 +143,10 @@ def _encode_data(data: pd.DataFrame, trials: np.ndarray | None,
     return xr.Dataset(variables), columns
 
 
-def _decode_data(ds: Any, columns: list[dict[str, Any]]) -> pd.DataFrame:
+def _decode_data(ds: dict[str, np.ndarray], columns: list[dict[str, Any]]) -> pd.DataFrame:
     out: dict[str, Any] = {}
     for entry in columns:
-        values = np.asarray(ds[entry["variable"]].values)
+        values = np.asarray(ds[entry["variable"]])
         if entry["kind"] == "categorical":
             cats = pd.Index(_decode(entry["categories"]))
             try:
@@ -235,19 +239,60 @@ def _not_ours(path: str | os.PathLike[str], why: str) -> MixedFitError:
         f"res.save(path) and load it with mixedfit.load(path).")
 
 
-def _read_groups(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Every group of the file as an xarray Dataset in memory, as ArviZ's
-    ``from_netcdf`` reads them (without importing ArviZ)."""
+def _xarray_groups(raw: bytes) -> dict[str, Any]:
+    """Every group of a saved file (its bytes) as an xarray Dataset in memory, as ArviZ's
+    ``from_netcdf`` reads them."""
     import h5netcdf  # deferred: only needed to read a file
-    import xarray as xr  # deferred: xarray is heavy and only needed here
+    import xarray as xr  # deferred: xarray is heavy (it imports dask) and only needed here
 
-    with h5netcdf.File(os.fspath(path), "r") as f:
+    with h5netcdf.File(BytesIO(raw), "r") as f:
         names = list(f.groups)
     out = {}
     for name in names:
-        with xr.open_dataset(os.fspath(path), group=name, engine="h5netcdf") as ds:
+        with xr.open_dataset(BytesIO(raw), group=name, engine="h5netcdf") as ds:
             out[name] = ds.load()
     return out
+
+
+def _posterior_groups(raw: bytes) -> dict[str, Any]:
+    """The groups of the result's InferenceData: all but the data rows, the posterior
+    without the specification."""
+    groups = _xarray_groups(raw)
+    groups.pop(DATA_GROUP, None)
+    groups["posterior"].attrs = {k: v for k, v in groups["posterior"].attrs.items()
+                                 if k != SPEC_KEY}
+    return groups
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """Variable-length strings as ``str`` (h5py gives bytes)."""
+    if values.dtype == object:
+        return np.array([v.decode("utf-8") if isinstance(v, bytes) else v for v in values],
+                        dtype=object)
+    return values
+
+
+def _read_head(raw: bytes) -> tuple[list[str], str | None, dict[str, np.ndarray] | None]:
+    """The group names, the model specification and the data rows' variables of a saved
+    file, read with h5netcdf alone (xarray is not needed until the posterior is used). The
+    data variables are None when one needs xarray's decoding (a date column)."""
+    import h5netcdf  # deferred: only needed to read a file
+
+    with h5netcdf.File(BytesIO(raw), "r") as f:
+        names = list(f.groups)
+        spec = f.groups["posterior"].attrs.get(SPEC_KEY) if "posterior" in f.groups else None
+        data = None
+        if DATA_GROUP in f.groups:
+            variables = f.groups[DATA_GROUP].variables
+            if not any({"units", "calendar"} & set(v.attrs) for v in variables.values()):
+                data = {}
+                for key, var in variables.items():
+                    values = np.asarray(var[...])
+                    fill = var.attrs.get("_FillValue")
+                    if fill is not None and values.dtype.kind in "iu":  # as xarray decodes
+                        values = np.where(values == fill, np.nan, values)
+                    data[key] = _text(values)
+    return names, spec, data
 
 
 def read(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -262,14 +307,14 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     if not Path(path).is_file():
         raise MixedFitError(f"No saved result at {os.fspath(path)!r}: the file does not exist.")
+    content = Path(path).read_bytes()  # the posterior is read from these when first used
     try:
-        groups = _read_groups(path)
-    except Exception as err:  # h5py/xarray raise many kinds for a foreign file
+        names, raw, rows = _read_head(content)
+    except Exception as err:  # h5py/h5netcdf raise many kinds for a foreign file
         raise _not_ours(path, f"it cannot be read as NetCDF: {type(err).__name__}") from err
-    if "posterior" not in groups:
+    if "posterior" not in names:
         raise _not_ours(path, "it has no posterior")
-    raw = groups["posterior"].attrs.get(SPEC_KEY)
-    if raw is None or DATA_GROUP not in groups:
+    if raw is None or DATA_GROUP not in names:
         raise _not_ours(path, "it has no mixedfit model specification")
     try:
         spec = json.loads(raw)
@@ -282,11 +327,14 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{os.fspath(path)!r} was written by a newer mixedfit (file format "
             f"{spec['version']}, this version reads up to {FORMAT_VERSION}); upgrade mixedfit.")
 
-    ds = groups.pop(DATA_GROUP)
+    if rows is None:  # a column that needs xarray's decoding (dates)
+        rows = {k: np.asarray(v.values)
+                for k, v in _xarray_groups(content)[DATA_GROUP].data_vars.items()}
+    ds = rows
     data = _decode_data(ds, spec["columns"])
-    trials = np.asarray(ds[_TRIALS].values) if spec["trials"] and _TRIALS in ds else None
-    weights = np.asarray(ds[_WEIGHTS].values) if _WEIGHTS in ds else None
-    se = np.asarray(ds[_SE].values) if _SE in ds else None
+    trials = np.asarray(ds[_TRIALS], dtype=float) if spec["trials"] and _TRIALS in ds else None
+    weights = np.asarray(ds[_WEIGHTS], dtype=float) if _WEIGHTS in ds else None
+    se = np.asarray(ds[_SE], dtype=float) if _SE in ds else None
     try:
         fam = get_family(spec["family"]["name"], link=str(spec["family"]["link"])
                          ).for_levels(spec["family"].get("categories"))
@@ -305,11 +353,9 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     priors = (PriorSet(priors, user=spec["user_priors"]) if "user_priors" in spec
               else prior_set(priors, design, fam))
 
-    groups["posterior"].attrs = {k: v for k, v in groups["posterior"].attrs.items()
-                                 if k != SPEC_KEY}
-    # ArviZ's InferenceData is made when the result first needs it: importing ArviZ
-    # takes longer than reading the file
-    idata = DeferredInferenceData(groups)
+    # the posterior is read (xarray) and made ArviZ's InferenceData when the result first
+    # needs it: importing them takes longer than the rest of loading
+    idata = DeferredInferenceData(lambda: _posterior_groups(content))
     plan = FitPlan.from_dict({"family": fam.name, "link": fam.link,
                               "interval": float(spec["interval"]), **_decode(spec["info"])})
     return {"design": design, "family": fam, "priors": priors, "idata": idata, "plan": plan,

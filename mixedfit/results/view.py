@@ -44,20 +44,22 @@ T = TypeVar("T")
 
 
 class DeferredInferenceData:
-    """The groups of an ArviZ ``InferenceData`` (xarray Datasets), made into one when a
-    result first needs it (:attr:`ResultView.idata`): a loaded result does not pay for
-    importing ArviZ until it is used."""
+    """An ArviZ ``InferenceData`` made when a result first needs it
+    (:attr:`ResultView.idata`) from ``groups()``, a function returning its groups (xarray
+    Datasets): a loaded result does not pay for reading the posterior and importing
+    xarray and ArviZ until it is used."""
 
-    def __init__(self, groups: dict[str, Any]) -> None:
+    def __init__(self, groups: Callable[[], dict[str, Any]]) -> None:
         self.groups = groups
 
     def build(self) -> Any:
         """The ``InferenceData``."""
         import arviz as az  # deferred: ArviZ is heavy and only needed here
 
+        groups = self.groups()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*InferenceData scheme.*")
-            return az.InferenceData(**self.groups)
+            return az.InferenceData(**groups)
 
 
 def _cached(func: Callable[[ResultView], T]) -> property:
