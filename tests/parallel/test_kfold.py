@@ -8,9 +8,7 @@ and average the Gaussian densities (scipy) over the draws.
 
 from __future__ import annotations
 
-import logging
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -35,18 +33,6 @@ def _data() -> pd.DataFrame:
     u = rng.normal(0.0, 1.0, 4)[np.repeat(np.arange(4), 6)]
     return pd.DataFrame({"g": groups, "x": x,
                          "y": 0.5 + 1.5 * x + u + rng.normal(0.0, 0.7, 24)})
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
-    client = distributed.Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,7 @@ response is recorded without stopping the others.
 from __future__ import annotations
 
 import json
-import logging
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -46,18 +44,6 @@ def _quiet_fit(formula: str, data: Any, **options: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return mf.fit(formula, data, progressbar=False, **{**OPTIONS, **options})
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
-    client = distributed.Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
 
 
 @pytest.fixture(scope="module")
