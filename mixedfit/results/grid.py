@@ -245,6 +245,14 @@ def reference_grid(res: ResultView, specs: Sequence[str], *, at: Any = None,
             raise _unknown(name, kinds, "variables")
     data = res.design.data
     named_groups = {g for g in [*specs, *at] if kinds[g] == "group"}
+    whole = {b.term.group for b in res.design.blocks}
+    for b in res.design.blocks:  # a nested factor's levels need every column of its group
+        part = [g for g in b.term.group if g in named_groups]
+        if part and len(part) < len(b.term.group) and not all((g,) in whole for g in part):
+            raise OptionError(
+                f"{', '.join(part)} is part of the grouping factor {b.group}: name all of "
+                f"{', '.join(b.term.group)} (in variables or at=) for that factor's "
+                f"conditional means.")
     dims: list[tuple[str, list[Any], bool]] = []  # (variable, values, named)
     for name, kind in kinds.items():
         named = name in specs

@@ -281,3 +281,18 @@ def test_errors_name_the_problem(cohort, cbpp):
         cbpp.means("period", include_random="yes")
     with pytest.raises(OptionError, match="kind"):
         cbpp.predict(kind="samples")
+
+
+def test_conditional_means_of_nested_grouping_factors():
+    """(1 | batch/cask): a batch's mean adds its own effect; a cask's needs its batch."""
+    res = cached_fit("strength ~ 1 + (1 | batch/cask)", mf.load_dataset("pastes"),
+                     key="effects-pastes", **QUICK)
+    b0 = _b(res, "Intercept")
+    u_batch = res.draws(mf.names.effects("batch"))[:, 0, 0]
+    u_cask = res.draws(mf.names.effects("batch:cask"))[:, 0, 0]
+    _check(res.means("batch").iloc[0], b0 + u_batch)
+    both = res.means(["batch", "cask"])
+    assert len(both) == 30 and both[["batch", "cask"]].iloc[0].tolist() == ["A", "a"]
+    _check(both.iloc[0], b0 + u_batch + u_cask)
+    with pytest.raises(OptionError, match="name all of batch, cask"):
+        res.means("cask")
