@@ -277,8 +277,7 @@ def cell_draws(res: ResultView, variables: Sequence[str], *, at: Any = None,
     """The cells of :func:`means` and their draws ``(S, cells)``."""
     _check_scale(res, scale)
     _check_random(res, include_random)
-    grid = reference_grid(res, variables, at=at, weights=weights,
-                          include_random=include_random)
+    grid = reference_grid(res, variables, at=at, weights=weights)
     draws = _Evaluator(res, grid, include_random, weights).values(scale)
     return _expand_categories(res, grid.cells, draws)
 
@@ -364,11 +363,11 @@ def _probability_of_direction(d: np.ndarray, null: float) -> np.ndarray:
     return np.maximum(above, below)
 
 
-def _apply_contrasts(res: ResultView, cells: pd.DataFrame, draws: np.ndarray,
-                     variable: str, by: Sequence[str], method: Any,
+def _apply_contrasts(cells: pd.DataFrame, draws: np.ndarray, variable: str, method: Any,
                      transform: Callable[[np.ndarray], np.ndarray] | None,
                      sep: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Contrasts among ``variable``'s cells within each combination of ``by``."""
+    """Contrasts among ``variable``'s cells within each combination of the other cell
+    columns (``by``, a categorical response's category)."""
     by_cols = [c for c in cells.columns if c != variable]
     rows: list[dict[str, Any]] = []
     out = []
@@ -418,9 +417,8 @@ def contrasts(res: ResultView, variable: str, *, method: Any = "pairwise", by: A
     elif ratio == "odds.ratio":
         def transform(p: np.ndarray) -> np.ndarray:
             return np.log(p) - np.log1p(-p)
-    frame, d = _apply_contrasts(res, cells, draws, variable,
-                                [c for c in cells.columns if c != variable], method,
-                                transform, " / " if ratio else " - ")
+    frame, d = _apply_contrasts(cells, draws, variable, method, transform,
+                                " / " if ratio else " - ")
     if ratio:
         d = np.exp(d)
     df = _table(frame, d, res.interval, {"pd": _probability_of_direction(d, 1.0 if ratio
@@ -467,7 +465,7 @@ def slopes(res: ResultView, variable: str, *, by: Any = None, at: Any = None,
         if not isinstance(at, Mapping):
             raise OptionError(f"at must be None (average over the data), 'means' or a dict "
                               f"of variable -> value(s), got {at!r}.")
-        grid = reference_grid(res, by, at=at, weights=weights, include_random=include_random)
+        grid = reference_grid(res, by, at=at, weights=weights)
         where = "at the reference grid"
     ev = _Evaluator(res, grid, include_random, weights)
     plus, minus = grid.shifted(variable, h), grid.shifted(variable, -h)

@@ -220,7 +220,7 @@ def check_at(at: Any, kinds: dict[str, str]) -> dict[str, Any]:
 
 
 def reference_grid(res: ResultView, specs: Sequence[str], *, at: Any = None,
-                   weights: str = "equal", include_random: Any = False) -> Grid:
+                   weights: str = "equal") -> Grid:
     """The reference grid of emmeans for the cells ``specs``.
 
     Named factors take all their levels (or ``at``'s), named numeric variables their
