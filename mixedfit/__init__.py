@@ -28,6 +28,7 @@ from mixedfit.errors import (
     OptionError,
     PriorError,
     SamplingError,
+    RowsNeededError,
     SingularFitWarning,
 )
 from mixedfit.names import peer_name_hint
@@ -76,6 +77,7 @@ __all__ = [
     "InputTypeError",
     "OptionError",
     "SamplingError",
+    "RowsNeededError",
     "MixedFitWarning",
     "ConvergenceWarning",
     "SingularFitWarning",

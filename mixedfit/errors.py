@@ -23,6 +23,7 @@ __all__ = [
     "InputTypeError",
     "OptionError",
     "SamplingError",
+    "RowsNeededError",
     "MixedFitWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
@@ -100,6 +101,13 @@ class SamplingError(MixedFitError, RuntimeError):
 
 class InputTypeError(MixedFitError, TypeError):
     """An argument of the wrong type (for example data that is not a table)."""
+
+
+class RowsNeededError(MixedFitError, ValueError):
+    """A result asked for something that needs the data rows (fitted values, predictive
+    checks, LOO, a reference grid...) from a fit made out of core, from the sufficient
+    statistics of a Dask DataFrame or a Parquet dataset, which keeps no rows; the
+    message names what needs them and what the result offers instead."""
 
 
 class MixedFitWarning(UserWarning):

@@ -165,11 +165,23 @@ class Design:
     dpar_formulas: dict[str, str] = field(default_factory=dict)
     _fixed_common: Any = field(default=None, repr=False)
     _dpar_commons: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: the sufficient statistics of an out-of-core design (a Dask DataFrame or a Parquet
+    #: dataset, :mod:`mixedfit.design.stats`), whose row arrays (``y``, ``X``, each
+    #: block's ``Z`` and ``index``, ``data``) are empty; None for a design with rows
+    stats: Any = field(default=None, repr=False)
 
     @property
     def n_obs(self) -> int:
         """Number of observations used."""
+        if self.stats is not None:
+            return int(self.stats.n)
         return int(self.y.shape[0])
+
+    @property
+    def has_rows(self) -> bool:
+        """Whether the design keeps its rows (False for an out-of-core design, made from
+        sufficient statistics)."""
+        return self.stats is None
 
     @property
     def groups(self) -> dict[str, list[BlockDesign]]:
