@@ -337,8 +337,8 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: A
         link=spec.family.link, trials=trials if isinstance(trials, str) else None,
         weights=weights_name,
         se=(se if isinstance(se, str) else "values") if spec.design.se is not None else None,
-        log_likelihood=log_likelihood if log_likelihood is not None
-        else stored <= MAX_STORED_LOG_LIKELIHOOD,
+        log_likelihood=False if not spec.design.has_rows else log_likelihood
+        if log_likelihood is not None else stored <= MAX_STORED_LOG_LIKELIHOOD,
         warn=o["warn"], na_action=o["na_action"], progressbar=o["progressbar"],
         variance_mass_matrix=variance_mass_matrix)
 

@@ -317,9 +317,12 @@ def as_prior(value: Any, key: str = "") -> Prior:
     )
 
 
+def _positive(sd: float) -> float:
+    return float(sd) if sd > 0 and math.isfinite(sd) else 1.0
+
+
 def _scale(values: np.ndarray) -> float:
-    sd = float(np.std(values))
-    return sd if sd > 0 and math.isfinite(sd) else 1.0
+    return _positive(float(np.std(values)))
 
 
 def default_priors(design: Design, family: Family) -> dict[str, Prior]:
@@ -331,31 +334,39 @@ def default_priors(design: Design, family: Family) -> dict[str, Prior]:
         Parameter name -> Prior, in display order: fixed effects, group-level
         standard deviations and correlations, then family parameters.
     """
-    loc, scale = family.prior_location_scale(design.y, design.trials)
+    y = design.y
+    x_sd = z_sd = None
+    if design.stats is not None:  # out of core: the moments these priors read, from statistics
+        y = design.stats.moment_response()
+        x_sd = design.stats.x_sd()
+        z_sd = iter(design.stats.z_sd())
+    loc, scale = family.prior_location_scale(y, design.trials)
     # a family parameter with its own formula: its intercept's prior and its scale
     dpar = {par: family.dpar_priors(par, design.y, design.trials) for par in design.dpars}
     targets = design.target_of_columns()
     priors: dict[str, Prior] = {}
     for j, col in enumerate(design.fixed_columns):
         target = targets[j]
+        sd_j = _scale(design.X[:, j]) if x_sd is None else _positive(x_sd[j])
         if target:
             (dist, params), s = dpar[target]
             priors[col] = (Prior(dist, **params) if col == f"{target}_Intercept" else
-                           Prior("Normal", mu=0.0, sigma=s / _scale(design.X[:, j])))
+                           Prior("Normal", mu=0.0, sigma=s / sd_j))
         elif col == "Intercept":
             priors[col] = Prior("Normal", mu=loc, sigma=2.5 * scale)
         else:
-            priors[col] = Prior("Normal", mu=0.0, sigma=2.5 * scale / _scale(design.X[:, j]))
+            priors[col] = Prior("Normal", mu=0.0, sigma=2.5 * scale / sd_j)
     for block in design.blocks:
         width = dpar[block.target][1] if block.target else 2.5 * scale
         intercept = f"{block.target}_Intercept" if block.target else "Intercept"
         for j, col in enumerate(block.columns):
-            s = 1.0 if col == intercept else _scale(block.Z[:, j])
+            sd_z = _scale(block.Z[:, j]) if z_sd is None else _positive(next(z_sd))
+            s = 1.0 if col == intercept else sd_z
             priors[sd_key(col, block.group)] = Prior("HalfNormal", sigma=width / s)
         if block.correlated:
             priors[cor_key(block.label)] = Prior("LKJ", eta=1.0)
     priors.update({name: Prior(dist, **params)
-                   for name, (dist, params) in family.parameter_priors(design.y).items()
+                   for name, (dist, params) in family.parameter_priors(y).items()
                    if name not in design.dpar_formulas})
     return priors
 

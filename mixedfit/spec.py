@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixedfit.design import Design, build_design
+from mixedfit.design.outofcore import is_out_of_core, out_of_core_design
 from mixedfit.errors import OptionError
 from mixedfit.families import Family, get_family
 from mixedfit.priors import PriorSet, resolve_priors
@@ -77,8 +78,13 @@ def make_spec(formula: Any, data: Any, *, family: str | Family = "gaussian",
             raise OptionError("Give trials= or weights=, not both: for the binomial family "
                               "weights= are the trials of a proportion response, as in glmer.")
         trials, weights = weights, None
-    design = build_design(formula, data, family=fam, trials=trials, weights=weights, se=se,
-                          na_action=na_action, check_response=check_response,
-                          dpars=dict(dpars or {}))
+    if is_out_of_core(data):  # a Dask DataFrame or a Parquet dataset: statistics, no rows
+        design = out_of_core_design(formula, data, family=fam, trials=trials,
+                                    weights=weights, se=se, na_action=na_action,
+                                    dpars=dict(dpars or {}))
+    else:
+        design = build_design(formula, data, family=fam, trials=trials, weights=weights,
+                              se=se, na_action=na_action, check_response=check_response,
+                              dpars=dict(dpars or {}))
     fam = fam.for_levels(design.categories)  # an ordinal family's thresholds
     return ModelSpec(design, fam, resolve_priors(design, fam, priors))

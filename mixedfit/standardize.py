@@ -76,6 +76,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mixedfit.design import BlockDesign, Design
+from mixedfit.design.stats import InternalStats, SufficientStats
 from mixedfit.families import Family
 from mixedfit.names import cor_key, sd_key
 from mixedfit.priors import PriorSet
@@ -332,6 +333,8 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
     Standardization
     """
     user = priors.user if isinstance(priors, PriorSet) else frozenset()
+    if design.stats is not None:
+        return _standardize_stats(design, user)
     X = np.asarray(design.X, dtype=float)
     n, p = X.shape
     cols = design.fixed_columns
@@ -421,3 +424,120 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
                            internal=internal, _labels=labels,
                            intercept_center=(x_center[mean_idx] if absorbs else np.zeros(0)),
                            column_factor=column_factor)
+
+
+def _orthogonal_map(G: np.ndarray, n: float, keep: list[int], intercept: int) -> np.ndarray:
+    """:func:`_orthogonalise`'s ``T`` from the design's cross products ``G = X'X``
+    (``X'X = R'R`` for the ``R`` of its QR step, with the same positive diagonal)."""
+    p = G.shape[0]
+    base = sorted(set(keep) | ({intercept} if intercept >= 0 else set()))
+    others = [j for j in range(p) if j not in base]
+    T = np.eye(p)
+    if not others or n < p:
+        return T
+    Goo = G[np.ix_(others, others)]
+    C = np.zeros((len(base), len(others)))
+    if base:
+        C = np.linalg.lstsq(G[np.ix_(base, base)], G[np.ix_(base, others)], rcond=None)[0]
+        Goo = Goo - G[np.ix_(others, base)] @ C
+    r = np.linalg.cholesky((Goo + Goo.T) / 2).T
+    rinv = np.linalg.inv(r) * np.sqrt(n)
+    T[np.ix_(others, others)] = rinv
+    if base:
+        T[np.ix_(base, others)] = -C @ rinv
+    return T
+
+
+def _standardize_stats(design: Design, user: frozenset[str]) -> Standardization:
+    """:func:`standardize` for an out-of-core design (a Gaussian response with the
+    identity link, one linear predictor, no weights), from its sufficient statistics
+    (:mod:`mixedfit.design.stats`): every step is the same linear algebra on cross
+    products instead of rows, and the internal design carries
+    :class:`~mixedfit.design.stats.InternalStats`."""
+    stats: SufficientStats = design.stats
+    n = float(stats.gram[0, 0])
+    cols = design.fixed_columns
+    p = len(cols)
+    i0 = cols.index("Intercept") if "Intercept" in cols else -1
+    Px = stats.x_map()
+    center = np.zeros(p)
+    if i0 >= 0 and p > 1:
+        center = stats.x_means()
+        center[i0] = 0.0
+    L = Px.copy()
+    L[0] -= center  # X - center = W L
+    scale = np.sqrt(np.maximum(np.diag(stats.quadratic(L)), 0.0) / n)
+    scale = np.where((scale > 0) & np.isfinite(scale), scale, 1.0)
+    L = L / scale[None, :]
+    if i0 >= 0:
+        L[:, i0] = 0.0
+        L[0, i0] = 1.0
+    keep = list(np.flatnonzero(stats.shared))
+    T = _orthogonal_map(stats.quadratic(L), n, keep, i0)
+    # twice (CholeskyQR2): the second pass removes the first's rounding, which grows as
+    # the square of the condition number of the cross products
+    T = T @ _orthogonal_map(stats.quadratic(L @ T), n, keep, i0)
+    Lx = L @ T  # X* = W Lx
+    K = _centring_matrix(center, scale, i0) @ T
+    functional = np.eye(p)
+    labels: dict[str, str] = {}
+    if i0 >= 0 and p > 1 and "Intercept" not in user:
+        functional[i0] += center
+        labels["Intercept"] = "at " + _means_text([c for c in cols if c != "Intercept"],
+                                                  np.delete(center, i0))
+    # the response: least squares on X*, then its residual's root mean square
+    ly = stats.y_map()
+    shift = np.zeros(p)
+    lr = ly
+    if p:
+        A = stats.quadratic(Lx)
+        coef = np.linalg.lstsq(A, stats.quadratic(Lx, ly), rcond=None)[0]
+        lr = ly - Lx @ coef
+        shift = K @ coef
+    rms = float(np.sqrt(max(float(stats.quadratic(lr)), 0.0) / n))
+    y_scale = rms if rms > 0 and np.isfinite(rms) else 1.0
+    lys = lr / y_scale  # y* = W lys
+
+    # the blocks: columns side by side in the statistics
+    Pz = stats.z_map()
+    z_means = stats.z_means()
+    Lz = np.zeros_like(Pz)
+    blocks: list[BlockScaling] = []
+    at = 0
+    for b in design.blocks:
+        q = b.n_terms
+        sl = slice(at, at + q)
+        j0 = b.columns.index("Intercept") if "Intercept" in b.columns else -1
+        pinned = {sd_key("Intercept", b.group), cor_key(b.label)} & user
+        centred = bool(b.correlated and q > 1 and j0 >= 0 and not pinned)
+        c = np.zeros(q)
+        if centred:
+            c = z_means[sl].copy()
+            c[j0] = 0.0
+        e = stats.z_rms(np.concatenate([np.zeros(at), c, np.zeros(Pz.shape[1] - at - q)]))[sl]
+        e = np.where((e > 0) & np.isfinite(e), e, 1.0)
+        Lb = Pz[:, sl].copy()
+        Lb[0] -= c
+        Lb = Lb / e[None, :]
+        if j0 >= 0:
+            Lb[:, j0] = 0.0
+            Lb[0, j0] = 1.0
+        Lz[:, sl] = Lb
+        blocks.append(BlockScaling(center=c, scale=e, intercept=j0, centred=centred,
+                                   factor=y_scale))
+        if centred:
+            text = "at " + _means_text([x for t, x in enumerate(b.columns) if t != j0],
+                                       np.delete(c, j0))
+            labels[sd_key(b.columns[j0], b.group)] = text
+            labels[cor_key(b.label)] = text
+        at += q
+    internal_stats = InternalStats(
+        n=stats.n, yy=float(stats.quadratic(lys)), xy=stats.quadratic(Lx, lys),
+        xx=stats.quadratic(Lx),
+        zz=np.einsum("ai,mab,bj->mij", Lz, stats.vv, Lz),
+        zy=np.einsum("ai,mab,b->mi", Lz, stats.vw, lys),
+        zx=np.einsum("ai,mab,bj->mij", Lz, stats.vw, Lx))
+    internal = dataclasses.replace(design, stats=internal_stats, offset=None)
+    return Standardization(x_center=center, x_scale=scale, x_intercept=i0, K=K, shift=shift,
+                           y_scale=y_scale, functional=functional, blocks=blocks,
+                           internal=internal, _labels=labels)

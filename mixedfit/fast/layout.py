@@ -298,8 +298,35 @@ def _link_response(design: Design, family: Family) -> np.ndarray:
 PACK_ABOVE = 20_000_000
 
 
+def _marginal_stats_data(design: Design) -> np.ndarray:
+    """:func:`_marginal_data` of an out-of-core design, from its statistics in internal
+    coordinates (:class:`mixedfit.design.stats.InternalStats`): one cluster per level."""
+    st = design.stats
+    blocks = design.blocks
+    p = st.xx.shape[0]
+    head = [float(st.n), float(st.yy), *st.xy, *st.xx.ravel()]
+    m = blocks[0].n_levels
+    k = st.zz.shape[1]
+    starts = np.cumsum([0] + [b.n_levels * b.n_terms for b in blocks])
+    blk = np.concatenate([[j] * b.n_terms for j, b in enumerate(blocks)])
+    term = np.concatenate([np.arange(b.n_terms) for b in blocks])
+    levels = np.arange(m)[:, None]
+    position = starts[blk][None, :] + levels * np.array(
+        [blocks[j].n_terms for j in blk])[None, :] + term[None, :]
+    table = np.hstack([np.full((m, 1), k), np.broadcast_to(blk, (m, k)),
+                       np.broadcast_to(term, (m, k)), np.broadcast_to(levels, (m, k)),
+                       position, st.zz.reshape(m, -1), st.zy, st.zx.reshape(m, -1)])
+    size = table.shape[1]
+    start = len(head) + 3 + m
+    offsets = start + size * np.arange(m)
+    assert p == len(design.fixed_columns)
+    return np.concatenate([head, [m, k, 1.0], offsets, table.ravel()])
+
+
 def _marginal_data(design: Design) -> np.ndarray:
     """The sufficient statistics of a marginal model (layout in :mod:`mixedfit.fast.marginal`)."""
+    if design.stats is not None:
+        return _marginal_stats_data(design)
     X = design.X
     n, p = X.shape
     y = np.asarray(design.y, dtype=float)
@@ -397,7 +424,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     st = standardize(design, family, priors)
     design = st.internal  # everything below is in internal coordinates
     fam_code = B.FAMILIES[family.compiled]
-    n, p = design.X.shape
+    p = design.X.shape[1]
+    n = design.n_obs
     blocks = design.blocks
     if sufficient is None:
         sufficient = (family.integrates_out and len(blocks) == 1
@@ -562,16 +590,25 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
         s.q + s.n_cor + (0 if marginal else s.m * s.q) for s in slots)
     center = np.zeros(dim)
     scale = np.zeros(dim)
-    target = _link_response(design, family)
-    resid_sd = float(np.std(target)) or 1.0
-    mean_cols = design.columns_of("")
-    if mean_cols.size:
-        Xm = design.X[:, mean_cols]
-        beta = np.linalg.lstsq(Xm, target, rcond=None)[0]
-        center[mean_cols] = beta
-        resid_sd = float(np.std(target - Xm @ beta)) or resid_sd
+    if design.stats is not None:  # out of core: the internal y* is least squares' residual
+        ss = design.stats
+        mean_cols = design.columns_of("")
+        beta = np.linalg.lstsq(ss.xx, ss.xy, rcond=None)[0] if p else np.zeros(0)
+        resid_sd = float(np.sqrt(max(ss.yy - beta @ ss.xy, 0.0) / max(ss.n, 1))) or 1.0
+        if p:
+            center[mean_cols] = beta[mean_cols]
+        starts = {name: 1.0 for name in family.parameters}  # (sigma: resid_sd below)
+    else:
+        target = _link_response(design, family)
+        resid_sd = float(np.std(target)) or 1.0
+        mean_cols = design.columns_of("")
+        if mean_cols.size:
+            Xm = design.X[:, mean_cols]
+            beta = np.linalg.lstsq(Xm, target, rcond=None)[0]
+            center[mean_cols] = beta
+            resid_sd = float(np.std(target - Xm @ beta)) or resid_sd
+        starts = family.parameter_starts(np.asarray(design.y, dtype=float), design.trials)
     scale[:p] = 0.1 * max(resid_sd, 0.1)
-    starts = family.parameter_starts(np.asarray(design.y, dtype=float), design.trials)
     for par in design.dpars:  # a family parameter's own formula: its intercept at its start
         value = resid_sd if par == "sigma" and family.location_scale else starts[par]
         j = design.fixed_columns.index(f"{par}_Intercept") if (

@@ -272,6 +272,8 @@ def sample_compiled(layout: Layout, design: Design, *, draws: int, tune: int,
     sample_stats = xr.Dataset(
         {k: (("chain", "draw"), v) for k, v in stats.items()},
         coords={"chain": np.arange(x.shape[0]), "draw": np.arange(x.shape[1])})
+    if not design.has_rows:  # out of core: no rows to observe
+        return az.InferenceData(posterior=posterior, sample_stats=sample_stats)
     observed = xr.Dataset({names.RESPONSE: ((names.OBS_DIM,), np.asarray(design.y))},
                           coords={names.OBS_DIM: np.arange(design.n_obs)})
     return az.InferenceData(posterior=posterior, sample_stats=sample_stats,
