@@ -40,7 +40,7 @@ from mixedfit.results.heldout import (
     log_mean_exp,
 )
 from mixedfit.results.predictive import PriorDraws
-from mixedfit.results.view import ResultView
+from mixedfit.results.view import ResultView, require_rows
 from mixedfit.spec import ModelSpec, make_spec
 
 __all__ = ["fit", "prior_predictive", "load", "MixedResult", "PriorPredictive"]
@@ -92,7 +92,13 @@ class MixedResult(ResultView):
         Returns
         -------
         MixedResult
+
+        Raises
+        ------
+        RowsNeededError
+            For a fit made out of core, which keeps no data rows to refit.
         """
+        require_rows(self, "res.refit()")
         kwargs = {**self.plan.options(), "progressbar": False, "interval": self.interval,
                   "backend": self.plan.backend, **options}
         if priors is None:
@@ -157,6 +163,8 @@ class MixedResult(ResultView):
         MixedFitError
             When a refit fails (the refit's own error, noting the fold), or the held-out
             rows cannot be predicted (a level of a fixed factor that only they have).
+        RowsNeededError
+            For a fit made out of core, which keeps no data rows to fold.
 
         Examples
         --------
@@ -170,6 +178,7 @@ class MixedResult(ResultView):
         >>> logo.k
         6
         """
+        require_rows(self, "res.kfold()")
         d = self.design
         n = self.n_obs
         seed = self.plan.random_seed if random_seed is None else check_seed(random_seed)
@@ -266,7 +275,10 @@ class MixedResult(ResultView):
         OptionError
             For a model Bambi cannot express (a correlated block, a prior it lacks),
             with the reason.
+        RowsNeededError
+            For a fit made out of core: a Bambi model holds the data rows.
         """
+        require_rows(self, "res.to_bambi()")
         return BACKENDS["bambi"].build(ModelSpec(self.design, self.family, self.prior_set))
 
     # ---------------------------------------------------------------------- plots
@@ -328,6 +340,8 @@ class MixedResult(ResultView):
         >>> mf.load(path).summary().to_text() == res.summary().to_text()
         True
         """
+        # (the file holds the data rows, from which load() rebuilds the design)
+        require_rows(self, "res.save()")
         io.save(self, path, log_likelihood=log_likelihood)
 
 

@@ -39,7 +39,7 @@ from mixedfit import names
 from mixedfit.errors import DataError, OptionError
 from mixedfit.results.grid import model_variables
 from mixedfit.results.predictive import PriorDraws as PriorPredictive
-from mixedfit.results.view import ResultView
+from mixedfit.results.view import ResultView, require_rows
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -575,6 +575,7 @@ def plot_shrinkage(res: ResultView, *, group: str | None = None,
     >>> fig = plot_shrinkage(_example_result(), terms="Days", sort="n_obs")  # 1-D
     >>> plt.close(fig)
     """
+    require_rows(res, "res.plot_shrinkage()")
     group = _group_of(res, group)
     cols = [c for b in res.design.groups[group] if not b.target for c in b.columns]
     if not cols:  # (a family parameter's own group effects have no own fits to compare)
@@ -908,6 +909,7 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
     20
     >>> plt.close(fig)
     """
+    require_rows(res, "res.plot_ppc()")
     draws = _check_draws(draws)
     fam = res.family
     if kind is None:
@@ -1060,6 +1062,7 @@ def plot_ppc_grouped(res: ResultView, group: str, *, stat: str = "mean", draws: 
     18
     >>> plt.close(fig)
     """
+    require_rows(res, "res.plot_ppc_grouped()")
     from matplotlib.lines import Line2D  # deferred: matplotlib is heavy
 
     _check_choice("sort", sort, ("observed", "p_value", "n_obs", "level"))
@@ -1234,6 +1237,7 @@ def plot_effects(res: ResultView, variable: str, by: str | None = None, *,
     ('Days', 'Reaction')
     >>> plt.close(fig)
     """
+    require_rows(res, "res.plot_effects()")
     kinds = model_variables(res)
     if variable not in kinds:
         raise OptionError(f"{variable!r} is not a variable of the model (its variables: "
@@ -1329,6 +1333,7 @@ def plot_contrasts(res: ResultView, variable: str, *, method: Any = "pairwise",
     ['Days0 - Days5', 'Days0 - Days9', 'Days5 - Days9']
     >>> plt.close(fig)
     """
+    require_rows(res, "res.plot_contrasts()")
     c = res.contrasts(variable, method=method, by=by, scale=scale, **options)
     ratio = c.attrs.get("estimate") in ("ratio", "odds.ratio")
     by_cols = [col for col in c.columns if col not in

@@ -63,6 +63,9 @@ class BlockDesign:
     sources: dict[str, str] = field(default_factory=dict)
     _common: Any = field(default=None, repr=False)
     _group_levels: list[list[Any]] = field(default_factory=list, repr=False)
+    #: each level's number of observations, for an out-of-core design (whose ``index``
+    #: is empty): from its sufficient statistics; None for a design with rows
+    _counts: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_levels(self) -> int:
@@ -76,7 +79,10 @@ class BlockDesign:
 
     @property
     def counts(self) -> np.ndarray:
-        """Number of observations in each level."""
+        """Number of observations in each level (from the sufficient statistics for an
+        out-of-core design, which keeps no rows)."""
+        if self._counts is not None and not len(self.index):
+            return np.asarray(self._counts)
         return np.bincount(self.index, minlength=self.n_levels)
 
     def z_for(self, data: pd.DataFrame) -> np.ndarray:

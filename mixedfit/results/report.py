@@ -12,7 +12,28 @@ from mixedfit.results.display import Report, Table, fmt_num
 if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
 
-__all__ = ["build_summary"]
+__all__ = ["build_summary", "out_of_core_source"]
+
+
+def out_of_core_source(stats: Any) -> str:
+    """Where an out-of-core fit's sufficient statistics came from, in words, from
+    :attr:`mixedfit.design.Design.stats` (its ``source``, where the rows came from in
+    words, and ``partitions``, both optional): ``"20 Parquet files in data/, 20
+    partitions"``; ``""`` when it says neither.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> out_of_core_source(SimpleNamespace(n=10, source="a Dask DataFrame", partitions=2))
+    'a Dask DataFrame, 2 partitions'
+    """
+    source = str(getattr(stats, "source", None) or "")
+    parts = getattr(stats, "partitions", None)
+    if parts:
+        where = f"{int(parts):,} partition{'' if int(parts) == 1 else 's'}"
+        source = f"{source}, {where}" if source else where
+    return source
+
 
 def _convergence_cells(r: Any) -> list[str]:
     """R-hat, bulk and tail ESS of a table row, as brms prints them on every row."""
@@ -92,15 +113,22 @@ def build_summary(res: ResultView) -> Report:
     rep.add(f"Family: {res.family.name} (link: {res.family.link}{scale}{success})")
     dropped = f", {d.n_dropped} dropped for missing values" if d.n_dropped else ""
     groups = "; ".join(f"{g}, {blocks[0].n_levels}" for g, blocks in d.groups.items())
-    rep.add(f"Data: {d.n_obs} observations{dropped}; groups: {groups}")
+    if d.has_rows:
+        rep.add(f"Data: {d.n_obs} observations{dropped}; groups: {groups}")
+    else:  # an out-of-core fit: the counts come from its sufficient statistics
+        source = out_of_core_source(d.stats)
+        rep.add(f"Data: {d.n_obs:,} observations{dropped}, out of core ("
+                f"{source + '; ' if source else ''}no rows kept); groups: {groups}")
     if d.se is not None:
-        rep.add(f"Known standard errors: {info.get('se') or 'values'} "
-                f"({float(d.se.min()):.4g} to {float(d.se.max()):.4g}); no residual sd")
+        rep.add(f"Known standard errors: {info.get('se') or 'values'}"
+                + (f" ({float(d.se.min()):.4g} to {float(d.se.max()):.4g})" if d.se.size
+                   else "") + "; no residual sd")
     if d.weights is not None:
         kind_w = "precision" if res.family.precision_weights else "prior"
         source = info.get("weights") or "values"
-        rep.add(f"Weights: {source} ({kind_w} weights, {float(d.weights.min()):.4g} to "
-                f"{float(d.weights.max()):.4g})")
+        span = (f", {float(d.weights.min()):.4g} to {float(d.weights.max()):.4g}"
+                if d.weights.size else "")
+        rep.add(f"Weights: {source} ({kind_w} weights{span})")
     rep.add(f"Intervals: {res.interval:.0%} equal-tailed ({lo} to {hi} quantiles)")
     centred = info.get("centered")
     if info.get("marginalized") and d.blocks:

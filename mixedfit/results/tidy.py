@@ -235,8 +235,8 @@ def result_tables(res: ResultView) -> dict[str, Any]:
     options), ``fixed_effects``, ``random_effects`` and ``coefficients`` (per
     grouping factor, one row per level and term), ``variance_components``,
     ``sigma`` (``None`` when the family has none), ``family_parameters``,
-    ``shrinkage``, ``priors``, ``diagnostics`` and ``tidy``. Missing values are
-    ``None``.
+    ``shrinkage`` (``None`` for a fit made out of core, which keeps no data rows),
+    ``priors``, ``diagnostics`` and ``tidy``. Missing values are ``None``.
 
     Examples
     --------
@@ -274,7 +274,8 @@ def result_tables(res: ResultView) -> dict[str, Any]:
         "variance_components": _records(res.variance_components.reset_index()),
         "sigma": sigma,
         "family_parameters": _records(res.family_parameters.reset_index()),
-        "shrinkage": _records(res.shrinkage.reset_index()),
+        # (the own fits of each level need the data rows, which an out-of-core fit lacks)
+        "shrinkage": _records(res.shrinkage.reset_index()) if d.has_rows else None,
         "priors": _records(res.priors.reset_index()),
         "diagnostics": {"max_r_hat": _plain(conv["max_r_hat"]),
                         "min_ess_bulk": _plain(conv["min_ess_bulk"]),

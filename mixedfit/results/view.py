@@ -16,7 +16,7 @@ import pandas as pd
 
 from mixedfit import names
 from mixedfit.design import Design
-from mixedfit.errors import MixedFitError, OptionError
+from mixedfit.errors import MixedFitError, OptionError, RowsNeededError
 from mixedfit.families import Family
 from mixedfit.names import cor_key, sd_key
 from mixedfit.plan import FitPlan
@@ -31,16 +31,46 @@ from mixedfit.results.loglik import log_likelihood_draws
 from mixedfit.results.loo import loo
 from mixedfit.results.predict import predict
 from mixedfit.results.predictive import grouped_check, posterior_predictive
-from mixedfit.results.report import build_summary
+from mixedfit.results.report import build_summary, out_of_core_source
 from mixedfit.results.sensitivity import power_scale_sensitivity
 from mixedfit.results.shrinkage import shrinkage_table
 from mixedfit.results.summaries import STAT_COLUMNS, describe
 from mixedfit.results.tidy import tidy
 from mixedfit.standardize import Standardization, standardize
 
-__all__ = ["ResultView", "STAT_COLUMNS", "describe"]
+__all__ = ["ResultView", "STAT_COLUMNS", "describe", "AVAILABLE_WITHOUT_ROWS",
+           "require_rows"]
 
 T = TypeVar("T")
+
+#: What a result fitted out of core (from the sufficient statistics of a Dask DataFrame
+#: or a Parquet dataset, keeping no data rows) still offers; everything else that reads
+#: the rows (fitted values, residuals, predictive checks, LOO, WAIC, k-fold, shrinkage,
+#: reference grids, refits...) raises :class:`~mixedfit.errors.RowsNeededError`, whose
+#: message lists these.
+AVAILABLE_WITHOUT_ROWS = (
+    "fixed_effects", "variance_components", "family_parameters", "random_effects",
+    "coefficients", "priors", "draws()", "summary()", "diagnostics()", "hypothesis()",
+    "to_frame()", "predict(newdata)", "plot_trace()", "plot_caterpillar()",
+    "plot_variance_components()",
+)
+
+
+def require_rows(res: ResultView, what: str) -> None:
+    """Raise :class:`~mixedfit.errors.RowsNeededError` when ``res`` was fitted out of
+    core (its design keeps no rows), saying that ``what`` (``"res.loo()"``) needs them,
+    what the result offers instead (:data:`AVAILABLE_WITHOUT_ROWS`) and how to get it;
+    nothing for a result with rows."""
+    design = res.design
+    if design.has_rows:
+        return
+    source = out_of_core_source(design.stats)
+    raise RowsNeededError(
+        f"{what} needs the data rows, and this fit was made out of core, from the "
+        f"sufficient statistics of {design.n_obs:,} rows{f' ({source})' if source else ''}: "
+        f"it keeps none. Available without rows: {', '.join(AVAILABLE_WITHOUT_ROWS)}. For "
+        f"{what}, fit an in-memory sample of the rows, e.g. mf.fit({res.formula!r}, "
+        f"ddf.sample(frac=0.01).compute()) with ddf the data as a Dask DataFrame.")
 
 
 class DeferredInferenceData:
@@ -81,6 +111,12 @@ class ResultView:
     and never changes them (the ``interval`` of its tables excepted). The result
     :func:`mixedfit.fit` returns, :class:`mixedfit.MixedResult`, adds the entry
     points to plotting, saving and refitting.
+
+    A result fitted out of core (from the sufficient statistics of a Dask DataFrame or
+    a Parquet dataset) keeps no data rows (``design.has_rows`` is False): what reads
+    them (fitted values, predictive checks, LOO, WAIC, shrinkage, reference grids,
+    refits) raises :class:`~mixedfit.errors.RowsNeededError`; what it offers is listed
+    in :data:`AVAILABLE_WITHOUT_ROWS`.
 
     Attributes
     ----------
@@ -500,6 +536,7 @@ class ResultView:
         >>> list(res.shrinkage.columns)
         ['n_obs', 'no_pooling', 'partial_pooling', 'population', 'shrinkage', 'weight', 'note']
         """
+        require_rows(self, "res.shrinkage")
         return as_table(shrinkage_table(self))
 
     # ----------------------------------------------------------------- prediction
@@ -555,6 +592,8 @@ class ResultView:
         >>> res.predict(new, kind="response").shape == (res.n_draws, 2)
         True
         """
+        if newdata is None:  # the fitted rows
+            require_rows(self, "res.predict() without newdata")
         out = predict(self, newdata, include_random=include_random, new_levels=new_levels,
                       scale=scale, random_seed=random_seed, parameter=parameter, kind=kind)
         return as_table(out) if isinstance(out, pd.DataFrame) else out
@@ -607,6 +646,7 @@ class ResultView:
         >>> m.columns.tolist(), m["Days"].tolist()
         (['Days', 'mean', 'sd', 'lower', 'upper'], [0, 9])
         """
+        require_rows(self, "res.means()")
         return as_table(means(self, variables, at=at, scale=scale, weights=weights,
                               include_random=include_random))
 
@@ -649,6 +689,7 @@ class ResultView:
         >>> res.contrasts("Days", at={"Days": [0, 9]})["contrast"].tolist()
         ['Days0 - Days9']
         """
+        require_rows(self, "res.contrasts()")
         return as_table(contrasts(self, variable, method=method, by=by, scale=scale, at=at,
                                   weights=weights, include_random=include_random))
 
@@ -691,6 +732,7 @@ class ResultView:
         >>> bool(abs(slope - res.fixed_effects.loc["Days", "mean"]) < 1e-9)
         True
         """
+        require_rows(self, "res.slopes()")
         return as_table(slopes(self, variable, by=by, at=at, scale=scale, weights=weights,
                                include_random=include_random))
 
@@ -749,6 +791,7 @@ class ResultView:
         >>> res.posterior_predictive(draws=20, random_seed=1).shape
         (20, 180)
         """
+        require_rows(self, "res.posterior_predictive()")
         return posterior_predictive(self, draws, random_seed=random_seed)
 
     def ppc_grouped(self, group: str, *, stat: str = "mean", draws: int = 200,
@@ -776,6 +819,7 @@ class ResultView:
         >>> res.ppc_grouped("Subject", stat="sd", random_seed=1).shape
         (18, 6)
         """
+        require_rows(self, "res.ppc_grouped()")
         return as_table(grouped_check(self, group, stat=stat, draws=draws,
                                       random_seed=random_seed))
 
@@ -803,6 +847,7 @@ class ResultView:
         return self._draw_cache["_diagnostics"]
 
     def log_likelihood_data(self) -> Any:
+        require_rows(self, "res.log_likelihood_data()")
         if "log_likelihood" not in self.idata.groups():
             import xarray as xr  # deferred: xarray loads with ArviZ, when first needed
 
@@ -832,12 +877,14 @@ class ResultView:
         >>> bool(loo["elpd_loo"] < 0)
         True
         """
+        require_rows(self, "res.loo()")
         if "_loo" not in self._draw_cache:
             self._draw_cache["_loo"] = loo(self)
         return self._draw_cache["_loo"]
 
     def waic(self) -> Any:
         """WAIC (widely applicable information criterion), ArviZ's ``ELPDData``."""
+        require_rows(self, "res.waic()")
         import arviz as az  # deferred: ArviZ is heavy and only needed here
 
         return az.waic(self.log_likelihood_data(), pointwise=True)
@@ -874,6 +921,7 @@ class ResultView:
         >>> "prior" in ps.columns and "diagnosis" in ps.columns
         True
         """
+        require_rows(self, "res.prior_sensitivity()")
         log_lik = self.log_likelihood_data().log_likelihood["y"].values
         log_lik = np.asarray(log_lik).reshape(self.n_draws, -1).sum(axis=1)
         d = self.design
