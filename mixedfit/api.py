@@ -340,8 +340,6 @@ class MixedResult(ResultView):
         >>> mf.load(path).summary().to_text() == res.summary().to_text()
         True
         """
-        # (the file holds the data rows, from which load() rebuilds the design)
-        require_rows(self, "res.save()")
         io.save(self, path, log_likelihood=log_likelihood)
 
 

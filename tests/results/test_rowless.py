@@ -70,7 +70,6 @@ REFUSED = [
     ("res.kfold()", lambda r: r.kfold(3, client="sequential", progressbar=False)),
     ("res.refit()", lambda r: r.refit(draws=10)),
     ("res.to_bambi()", lambda r: r.to_bambi()),
-    ("res.save()", lambda r: r.save("never-written.nc")),
     ("res.plot_ppc()", lambda r: r.plot_ppc()),
     ("res.plot_ppc_grouped()", lambda r: r.plot_ppc_grouped("Subject")),
     ("res.plot_shrinkage()", lambda r: r.plot_shrinkage()),
