@@ -17,21 +17,19 @@ __all__ = ["build_summary", "out_of_core_source"]
 
 def out_of_core_source(stats: Any) -> str:
     """Where an out-of-core fit's sufficient statistics came from, in words, from
-    :attr:`mixedfit.design.Design.stats` (its ``source``, where the rows came from in
-    words, and ``partitions``, both optional): ``"20 Parquet files in data/, 20
-    partitions"``; ``""`` when it says neither.
+    :attr:`mixedfit.design.Design.stats`: its ``source`` (``"20 Parquet files in
+    data/"``), else its number of ``partitions``; ``""`` when it has neither.
 
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> out_of_core_source(SimpleNamespace(n=10, source="a Dask DataFrame", partitions=2))
-    'a Dask DataFrame, 2 partitions'
+    >>> out_of_core_source(SimpleNamespace(n=10, source="", partitions=2))
+    '2 partitions'
     """
     source = str(getattr(stats, "source", None) or "")
     parts = getattr(stats, "partitions", None)
-    if parts:
-        where = f"{int(parts):,} partition{'' if int(parts) == 1 else 's'}"
-        source = f"{source}, {where}" if source else where
+    if not source and parts:
+        source = f"{int(parts):,} partition{'' if int(parts) == 1 else 's'}"
     return source
 
 

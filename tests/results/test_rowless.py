@@ -88,7 +88,7 @@ def test_refused_without_rows(pair, what, call):
         call(rowless)
     message = str(info.value)
     assert message.startswith(f"{what} needs the data rows")
-    assert "180 rows (a test, 3 partitions)" in message
+    assert "180 rows (a test)" in message
     assert "Available without rows: " + ", ".join(AVAILABLE_WITHOUT_ROWS) in message
     assert isinstance(info.value, mf.MixedFitError) and isinstance(info.value, ValueError)
 
@@ -165,7 +165,7 @@ def test_level_counts_come_from_the_statistics(pair):
 def test_summary_renders_with_the_row_count(pair):
     res, rowless = pair
     text = rowless.summary().to_text()
-    assert "Data: 180 observations, out of core (a test, 3 partitions; no rows kept); " \
+    assert "Data: 180 observations, out of core (a test; no rows kept); " \
            "groups: Subject, 18" in text
     assert str(rowless) == text
     assert "<table" in rowless._repr_html_()
