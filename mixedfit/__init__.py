@@ -27,8 +27,8 @@ from mixedfit.errors import (
     MixedFitWarning,
     OptionError,
     PriorError,
-    SamplingError,
     RowsNeededError,
+    SamplingError,
     SingularFitWarning,
 )
 from mixedfit.names import peer_name_hint

@@ -20,6 +20,7 @@ import pandas as pd
 from mixedfit import io, plots
 from mixedfit.backends import BACKENDS
 from mixedfit.design.frame import caller_level
+from mixedfit.design.outofcore import update_reason, updated_design
 from mixedfit.errors import (
     ConvergenceWarning,
     DataError,
@@ -30,6 +31,7 @@ from mixedfit.errors import (
 from mixedfit.families import Family
 from mixedfit.parallel import run_tasks, threads_for_chains
 from mixedfit.plan import FitPlan, check_int, check_options, check_seed, make_plan
+from mixedfit.priors import resolve_priors
 from mixedfit.results.diagnostics import warn_if_problems
 from mixedfit.results.heldout import (
     KFold,
@@ -110,6 +112,64 @@ class MixedResult(ResultView):
                    trials=trials, weights=self.design.weights, se=self.design.se,
                    **{**({} if self.family.predictors_only else self.design.dpar_formulas),
                       **kwargs})
+
+    def update(self, new_data: Any, **options: Any) -> MixedResult:
+        """The posterior given this fit's rows and ``new_data``, without the old rows.
+
+        For Gaussian models (identity link) whose group terms share one grouping
+        factor (:data:`mixedfit.design.outofcore.OUT_OF_CORE_MODELS`): the sufficient
+        statistics of the new rows (:mod:`mixedfit.design.stats`) are added to those
+        of the fit's, and the population posterior is sampled again from the total,
+        so the result is the fit of all the rows (to Monte Carlo error), with the
+        default priors recomputed from all of them (the priors you gave are kept).
+        Levels of the grouping factor that the fit did not have are added. The old
+        rows are not needed: a fit made out of core, or one loaded from a file, can
+        be updated.
+
+        Parameters
+        ----------
+        new_data : pandas.DataFrame, Dask DataFrame or Parquet path
+            Rows with the model's columns.
+        **options
+            Options of :func:`mixedfit.fit` for the new sampling (``draws=``,
+            ``random_seed=``...); this fit's are kept otherwise.
+
+        Returns
+        -------
+        MixedResult
+            A result without rows (``res.design.has_rows`` is False): the tables that
+            need rows raise :class:`~mixedfit.errors.RowsNeededError`.
+
+        Raises
+        ------
+        FamilyError, OptionError, FormulaError
+            For a model that cannot be updated from statistics.
+        DataError
+            For new rows that do not fit the model (a missing column, a factor level
+            without a coefficient).
+
+        Examples
+        --------
+        >>> import mixedfit as mf
+        >>> df = mf.load_dataset("sleepstudy")
+        >>> res = mf.fit("Reaction ~ Days + (Days | Subject)", df[df.Days < 7], draws=200,
+        ...              tune=300, chains=2, random_seed=1, progressbar=False)
+        >>> new = res.update(df[df.Days >= 7], random_seed=2)
+        >>> new.design.n_obs, new.design.has_rows
+        (180, False)
+        """
+        reason = update_reason(self.design, self.family)
+        if reason is not None:
+            raise OptionError(f"res.update() adds rows through sufficient statistics, which "
+                              f"{reason}. Fit all the rows with mf.fit instead.")
+        design = updated_design(self.design, self.family, new_data)
+        user = {k: p for k, p in self.prior_set.items() if k in self.prior_set.user}
+        spec = ModelSpec(design, self.family, resolve_priors(design, self.family, user))
+        kwargs = {**self.plan.options(), "progressbar": False, "interval": self.interval,
+                  "centered": None, "marginalize": True, **options}
+        kwargs.pop("backend", None)
+        plan = make_plan(spec, backend="compiled", **kwargs)
+        return _run(spec, plan)
 
     def kfold(self, k: int | None = 10, *, groups: Any = None, client: Any = None,
               random_seed: int | None = None, progressbar: bool | None = None) -> KFold:

@@ -50,6 +50,8 @@ import pandas as pd
 
 from mixedfit._version import __version__
 from mixedfit.design import build_design
+from mixedfit.design.outofcore import rowless_from
+from mixedfit.design.stats import SufficientStats
 from mixedfit.errors import MixedFitError
 from mixedfit.families import get_family
 from mixedfit.plan import FitPlan
@@ -66,6 +68,8 @@ FORMAT_VERSION = 1
 SPEC_KEY = "mixedfit_spec"
 #: InferenceData group holding the data rows used in the fit.
 DATA_GROUP = "mixedfit_data"
+#: InferenceData group holding the sufficient statistics of a fit made out of core.
+STATS_GROUP = "mixedfit_stats"
 
 _ROW_DIM = "row"
 _TRIALS = "trials"
@@ -217,15 +221,27 @@ def save(res: ResultView, path: str | os.PathLike[str], *,
 
     if not isinstance(res, ResultView):
         raise MixedFitError(f"save() takes a fitted MixedResult, not {type(res).__name__}.")
-    data, columns = _encode_data(res.design.data, res.design.trials, res.design.weights,
+    rows = res.design.data
+    stats = res.design.stats
+    if stats is not None:  # out of core: the template's rows and the statistics
+        rows = stats._extra["template_rows"]
+    data, columns = _encode_data(rows, res.design.trials, res.design.weights,
                                  res.design.se)
     spec = _spec(res, columns)
+    if stats is not None:
+        spec["out_of_core"] = {"levels": list(res.design.blocks[0].levels),
+                               "source": stats.source}
     skip = {DATA_GROUP} | (set() if log_likelihood else {"log_likelihood"})
     groups = {g: getattr(res.idata, g) for g in res.idata.groups() if g not in skip}
     posterior = groups["posterior"].copy()
     posterior.attrs = {**posterior.attrs, SPEC_KEY: json.dumps(spec)}
     groups["posterior"] = posterior
     groups[DATA_GROUP] = data
+    if stats is not None:
+        import xarray as xr  # deferred: only to save
+
+        groups[STATS_GROUP] = xr.Dataset({k: (tuple(f"{k}_{i}" for i in range(v.ndim)), v)
+                                          for k, v in stats.to_arrays().items()})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*InferenceData scheme.*")
         idata = az.InferenceData(**groups)
@@ -259,6 +275,7 @@ def _posterior_groups(raw: bytes) -> dict[str, Any]:
     without the specification."""
     groups = _xarray_groups(raw)
     groups.pop(DATA_GROUP, None)
+    groups.pop(STATS_GROUP, None)
     groups["posterior"].attrs = {k: v for k, v in groups["posterior"].attrs.items()
                                  if k != SPEC_KEY}
     return groups
@@ -346,6 +363,11 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
             fam = fam.with_known_scale()
         design = build_design(spec["formula"], data, family=fam, trials=trials,
                               weights=weights, se=se, dpars=spec.get("dpars") or None)
+        if "out_of_core" in spec:  # the template's rows, the statistics, the levels
+            arrays = {k: np.asarray(v.values)
+                      for k, v in _xarray_groups(content)[STATS_GROUP].data_vars.items()}
+            stats = SufficientStats.from_arrays(arrays, spec["out_of_core"]["source"])
+            design = rowless_from(design, fam, stats, spec["out_of_core"]["levels"])
     fam = fam.for_levels(design.categories)
     design.n_dropped = int(spec.get("n_dropped", 0))
     priors = {key: Prior(p["name"], **_decode(p["params"])) for key, p in spec["priors"].items()}

@@ -47,6 +47,7 @@ from mixedfit.families import Family
 from mixedfit.formula import parse
 
 __all__ = ["is_out_of_core", "out_of_core_design", "read_source", "stats_of_frame",
+           "rowless_from", "update_reason", "updated_design",
            "OUT_OF_CORE_MODELS"]
 
 #: What can be fitted out of core, in words (for messages and docs).
@@ -155,8 +156,8 @@ def _scan(part: pd.DataFrame, needed: list[str], factors: list[str], group: tupl
     examples = [complete.drop_duplicates(subset=[f]) for f in factors]
     return {"rows": len(part), "complete": len(complete),
             "levels": [pd.unique(complete[g]) for g in group],
-            "examples": pd.concat(examples) if examples else complete.iloc[:0],
-            "head": complete.iloc[:head]}
+            "examples": pd.concat(examples) if examples else complete.iloc[:0].copy(),
+            "head": complete.iloc[:head].copy()}  # a copy: a view would keep the partition
 
 
 def _global_levels(values: list[np.ndarray]) -> tuple[np.ndarray, list[str]]:
@@ -355,6 +356,8 @@ def rowless_design(plan: _Plan, stats: SufficientStats) -> Design:
     """The template's design with the statistics of the whole data in place of rows,
     checked as an in-memory design is (levels, slopes, collinear columns)."""
     t = plan.template
+    if t.has_rows:  # the rows that rebuild the template (saving, loading)
+        stats._extra["template_rows"] = t.data
     m = len(plan.labels)
     if m < 2:
         raise DataError(f"The grouping factor {':'.join(plan.group)!r} has a single level "
@@ -468,3 +471,12 @@ def updated_design(design: Design, family: Family, new_data: Any) -> Design:
     total.source = f"{old.source or 'the fitted rows'} and {source}"
     out = rowless_design(plan, total)
     return out
+
+
+def rowless_from(template: Design, family: Family, stats: SufficientStats,
+                 labels: list[str]) -> Design:
+    """The design without rows of a saved out-of-core fit: its template (rebuilt from
+    the template's rows), its statistics and its grouping factor's levels."""
+    plan = plan_of(template, family)
+    plan.origin, plan.labels = stats.origin, list(labels)
+    return rowless_design(plan, stats)
