@@ -498,9 +498,13 @@ def fit(
     formula : str
         lme4 syntax: fixed effects plus random-effect terms such as ``(1 | g)``,
         ``(1 + x | g)``, ``(1 + x || g)``, ``(0 + x | g)``, ``(1 | a/b)``.
-    data : pandas.DataFrame, polars.DataFrame or dict of columns
+    data : pandas.DataFrame, polars.DataFrame, dict of columns, Dask DataFrame or path
         The data; never modified. Rows with missing values in the model's
-        columns are dropped with a warning (see ``na_action``).
+        columns are dropped with a warning (see ``na_action``). A Dask DataFrame or
+        the path of a Parquet dataset (a file, a folder or a glob) is fitted out of
+        core, from sufficient statistics computed partition by partition, for the
+        models of :data:`mixedfit.design.outofcore.OUT_OF_CORE_MODELS` (Gaussian,
+        one grouping factor); the result keeps no rows (see the "Scaling out" page).
     family : str or Family, default "gaussian"
         Response family (see :mod:`mixedfit.families`).
     priors : dict, optional

@@ -100,8 +100,9 @@ def level_dim(group: str) -> str:
 
 def coords_for(design: Design) -> dict[str, list]:
     """Coordinates of every dim of a model."""
+    # (an out-of-core design has no rows to label: no list of up to 1e8 numbers)
     coords: dict[str, list] = {FIXED_DIM: list(design.fixed_columns),
-                               OBS_DIM: list(range(design.n_obs))}
+                               OBS_DIM: list(range(design.n_obs)) if design.has_rows else []}
     for block in design.blocks:
         coords[level_dim(block.group)] = list(block.levels)
         coords[term_dim(block.label)] = list(block.columns)
@@ -212,3 +213,18 @@ def peer_name_hint(name: str, *, module: bool = False) -> str | None:
     table = PEER_FUNCTION_NAMES if module else PEER_RESULT_NAMES
     target = table.get(name)
     return None if target is None else f"mixedfit calls it {target}."
+
+
+#: InferenceData group of a fit whose group effects are kept as summaries, not draws
+#: (too many to keep: :data:`mixedfit.fast.sampler.MAX_STORED_EFFECTS`); one variable
+#: per block, named as its draws would be, with dims (level, term, stat).
+EFFECTS_SUMMARY = "group_effects_summary"
+#: The dim of :data:`EFFECTS_SUMMARY`'s statistics.
+SUMMARY_STAT_DIM = "stat"
+#: The quantiles kept: the ends of the 99%, 95%, 94%, 90%, 80% and 50% intervals and
+#: the median.
+SUMMARY_QUANTILES = (0.005, 0.025, 0.03, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.97,
+                     0.975, 0.995)
+#: The statistics kept for each group effect, in order.
+SUMMARY_STATS = ("mean", "sd", *(f"q{q:g}" for q in SUMMARY_QUANTILES), "r_hat",
+                 "ess_bulk", "ess_tail")

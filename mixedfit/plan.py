@@ -65,6 +65,11 @@ class FitPlan:
         Whether the group effects are integrated out while sampling.
     low_rank : bool
         Whether nutpie adapts a low-rank modified mass matrix.
+    effects_summarised : bool
+        Whether the group effects are kept as summaries (mean, sd, quantiles, R-hat,
+        ESS of each: :data:`mixedfit.names.SUMMARY_STATS`) instead of draws: a
+        marginalised fit of one grouping factor whose draws of the group effects would
+        be more than :data:`MAX_STORED_EFFECTS` values.
     variance_mass_matrix : bool
         Whether the diagonal mass matrix is adapted from the variances of the warm-up
         draws (Stan's estimate) instead of nutpie's gradient-based one: for models of
@@ -120,6 +125,7 @@ class FitPlan:
     na_action: str = "drop"
     progressbar: bool = False
     variance_mass_matrix: bool = False
+    effects_summarised: bool = False
     time: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
@@ -329,6 +335,10 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: A
     variance_mass_matrix = (chosen == "compiled" and not low_rank
                             and not spec.family.integrates_out)
     stored = spec.design.n_obs * draws * chains
+    n_effects = sum(b.n_levels * b.n_terms for b in spec.design.blocks)
+    summarised = bool(marginal and n_effects * draws * chains > MAX_STORED_EFFECTS
+                      and len({b.group for b in spec.design.blocks}) == 1
+                      and len(spec.design.blocks[0].levels) > 1)
     return FitPlan(
         backend=chosen, sampler=sampler, draws=draws, tune=tune, chains=chains,
         random_seed=o["random_seed"], centered=None if marginal else centering,
@@ -337,11 +347,18 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: A
         link=spec.family.link, trials=trials if isinstance(trials, str) else None,
         weights=weights_name,
         se=(se if isinstance(se, str) else "values") if spec.design.se is not None else None,
-        log_likelihood=False if not spec.design.has_rows else log_likelihood
+        # (no pointwise log-likelihood without rows or without the group effects' draws)
+        log_likelihood=False if not spec.design.has_rows or summarised else log_likelihood
         if log_likelihood is not None else stored <= MAX_STORED_LOG_LIKELIHOOD,
         warn=o["warn"], na_action=o["na_action"], progressbar=o["progressbar"],
-        variance_mass_matrix=variance_mass_matrix)
+        variance_mass_matrix=variance_mass_matrix, effects_summarised=summarised)
 
+
+#: Values of group-effect draws (chains x draws x effects) above which a marginalised
+#: fit keeps each group effect's summary instead of its draws (see
+#: :attr:`FitPlan.effects_summarised`): 1e8 values take 0.8 GB in double precision,
+#: and the tables would copy them.
+MAX_STORED_EFFECTS = 100_000_000
 
 #: Largest number of (draw, observation) log-likelihood values stored at fit time by
 #: default (200 MB of float64).

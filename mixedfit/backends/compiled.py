@@ -64,4 +64,5 @@ class CompiledBackend(Backend):
                                chains=plan.chains, random_seed=plan.random_seed,
                                progressbar=plan.progressbar, target_accept=plan.target_accept,
                                max_treedepth=plan.max_treedepth, low_rank=plan.low_rank,
-                               variance_mass_matrix=plan.variance_mass_matrix)
+                               variance_mass_matrix=plan.variance_mass_matrix,
+                               summarise_effects=plan.effects_summarised)

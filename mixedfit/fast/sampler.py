@@ -10,12 +10,14 @@ backend.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import numpy as np
 
 from mixedfit import names
 from mixedfit.design import Design
+from mixedfit.fast import buffer as B
 from mixedfit.fast.layout import PACK_ABOVE, Layout
 
 __all__ = ["sample_compiled", "constrain", "corr_cholesky_np", "draw_effects"]
@@ -38,7 +40,8 @@ def corr_cholesky_np(y: np.ndarray, k: int) -> np.ndarray:
 
 
 def constrain(x: np.ndarray, layout: Layout, design: Design, *,
-              inplace: bool = False, effects: np.ndarray | None = None
+              inplace: bool = False, effects: np.ndarray | None = None,
+              skip_effects: bool = False
               ) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
     """Model variables (name -> (dims, values)) from unconstrained draws ``(chain, draw, dim)``.
 
@@ -86,14 +89,18 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
         else:
             lc = np.broadcast_to(np.eye(s.q), (*x.shape[:2], s.q, s.q))
         chol = sd[..., :, None] * lc
-        if layout.marginal:
+        if skip_effects:  # a marginal layout whose effects are summarised instead
+            eff = None
+        elif layout.marginal:
             if effects is None:
                 raise ValueError("a marginal layout needs the drawn group effects")
             eff = effects[..., start:start + s.m * s.q].reshape(*x.shape[:2], s.m, s.q)
             start += s.m * s.q
         else:
             eff = x[..., s.effects:s.effects + s.m * s.q].reshape(*x.shape[:2], s.m, s.q)
-        if layout.marginal or s.centred:
+        if eff is None:
+            u = None
+        elif layout.marginal or s.centred:
             u = eff
             if any(j >= 0 for j in s.fixed_of_term):
                 shift = np.stack([x[..., j] if j >= 0 else np.zeros(x.shape[:2])
@@ -106,8 +113,9 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
         else:
             u = np.einsum("cdgj,cdij->cdgi", eff, chol)
             out[names.std_effects(L)] = (cd + (ldim, tdim), eff)
-        out[names.effects(L)] = (cd + (ldim, tdim),
-                                 _effects_to_user(st, k, u, inplace or u is not eff))
+        if not skip_effects:
+            out[names.effects(L)] = (cd + (ldim, tdim),
+                                     _effects_to_user(st, k, u, inplace or u is not eff))
         cov = st.covariance_to_user(k, chol)
         sd_user = np.sqrt(np.einsum("...ii->...i", cov))
         out[names.sd(L)] = (cd + (tdim,), sd_user)
@@ -159,6 +167,95 @@ def _marginal() -> Any:
 
         _COMPILED["marginal"] = marginal
     return _COMPILED["marginal"]
+
+
+#: Values of group-effect draws computed at once while summarising.
+SUMMARY_CHUNK = 20_000_000
+
+
+def _one_factor_layout(layout: Layout) -> bool:
+    """Whether a marginal layout's clusters are the levels of one grouping factor."""
+    buf = layout.buffer
+    p = int(buf[B.H_P])
+    at = int(buf[B.H_MARG]) + 2 + p + p * p
+    return bool(buf[at + 2] > 0) and int(buf[at]) > 1
+
+
+def _chunk_buffer(buf: np.ndarray, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+    """A marginal buffer holding only clusters ``c0 .. c1 - 1`` of a one-factor layout
+    (all of one size), their effects renumbered from 0; and each renumbered effect's
+    position in the whole layout."""
+    p = int(buf[B.H_P])
+    mg = int(buf[B.H_MARG])
+    at = mg + 2 + p + p * p
+    first = mg + int(buf[at + 3 + c0])
+    k = int(buf[first])
+    size = 1 + 4 * k + k * k + k + k * p
+    nc = c1 - c0
+    rec = buf[first:first + nc * size].reshape(nc, size).copy()
+    pos = rec[:, 1 + 3 * k:1 + 4 * k].astype(np.int64)
+    order = np.argsort(pos.ravel(), kind="stable")
+    local = np.empty(pos.size, dtype=np.int64)
+    local[order] = np.arange(pos.size)
+    rec[:, 1 + 3 * k:1 + 4 * k] = local.reshape(nc, k)
+    head = buf[:at + 3].copy()
+    head[at] = nc
+    offsets = (at + 3 + nc - mg) + size * np.arange(nc)
+    return np.concatenate([head, offsets, rec.ravel()]), np.sort(pos.ravel())
+
+
+def effect_summaries(x: np.ndarray, layout: Layout, design: Design, seed: int
+                     ) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """Each group effect's posterior summary (:data:`mixedfit.names.SUMMARY_STATS`),
+    on the user's scale, for a marginal layout whose effects' draws are too many to
+    keep (:data:`mixedfit.plan.MAX_STORED_EFFECTS`).
+
+    The levels are taken a chunk at a time: every draw of a chunk's effects is drawn
+    from its exact conditional posterior given each draw ``x`` ``(chain, draw, dim)``,
+    summarised exactly (quantiles of all its draws, R-hat and ESS as ArviZ computes
+    them) and dropped. Reproducible for a given ``seed``.
+    """
+    import arviz as az  # deferred: ArviZ loads only to sample
+
+    chains, draws, _ = x.shape
+    st = layout.standardization
+    buf = layout.buffer
+    p = int(buf[B.H_P])
+    ncl = int(buf[int(buf[B.H_MARG]) + 2 + p + p * p])
+    k = layout.n_effects // ncl  # effects per level (every block's terms)
+    per_chunk = max(1, SUMMARY_CHUNK // max(chains * draws * k, 1))
+    probs = np.array(names.SUMMARY_QUANTILES)
+    out = {names.effects(b.label): np.empty((s.m, s.q, len(names.SUMMARY_STATS)))
+           for b, s in zip(design.blocks, layout.blocks, strict=True)}
+    flat_x = np.ascontiguousarray(x.reshape(chains * draws, -1))
+    fn = _marginal().draw_effects
+    starts = np.cumsum([0] + [s.m * s.q for s in layout.blocks])
+    for index, c0 in enumerate(range(0, ncl, per_chunk)):
+        c1 = min(c0 + per_chunk, ncl)
+        sub, positions = _chunk_buffer(buf, c0, c1)
+        rng = np.random.default_rng([int(seed), 2, index])
+        eps = rng.standard_normal((chains * draws, positions.size))
+        drawn = np.empty((chains * draws, positions.size))
+        fn(flat_x, sub, eps, drawn)
+        at = 0
+        for kb, (b, s) in enumerate(zip(design.blocks, layout.blocks, strict=True)):
+            n = (c1 - c0) * s.q  # this block's effects of the chunk, level by level
+            assert positions[at] == starts[kb] + c0 * s.q
+            u = drawn[:, at:at + n].reshape(chains * draws, c1 - c0, s.q)
+            u = _effects_to_user(st, kb, u, True).reshape(chains, draws, c1 - c0, s.q)
+            at += n
+            stats = out[names.effects(b.label)][c0:c1]
+            stats[..., 0] = u.mean(axis=(0, 1))
+            stats[..., 1] = u.std(axis=(0, 1), ddof=1)
+            q = np.quantile(u.reshape(chains * draws, c1 - c0, s.q), probs, axis=0)
+            stats[..., 2:2 + probs.size] = np.moveaxis(q, 0, -1)
+            ds = az.convert_to_dataset(u)  # variable "x": (chain, draw, level, term)
+            for j, value in enumerate((az.rhat(ds), az.ess(ds, method="bulk"),
+                                       az.ess(ds, method="tail"))):
+                stats[..., 2 + probs.size + j] = np.asarray(value["x"])
+    return {name: ((names.level_dim(b.group), names.term_dim(b.label),
+                    names.SUMMARY_STAT_DIM), out[name])
+            for name, b in zip(out, design.blocks, strict=True)}
 
 
 def draw_effects(x: np.ndarray, layout: Layout, seed: int) -> np.ndarray:
@@ -242,12 +339,15 @@ def logp_and_grad(layout: Layout, x: np.ndarray) -> tuple[float, np.ndarray]:
 def sample_compiled(layout: Layout, design: Design, *, draws: int, tune: int,
                     chains: int, random_seed: int | None, progressbar: bool,
                     target_accept: float, max_treedepth: int, low_rank: bool,
-                    variance_mass_matrix: bool = False) -> Any:
+                    variance_mass_matrix: bool = False, summarise_effects: bool = False
+                    ) -> Any:
     """Run nutpie on the compiled kernel; an InferenceData laid out like the PyMC path's.
 
     ``variance_mass_matrix=True`` adapts the diagonal mass matrix from the warm-up
     draws' variances (Stan's estimate) instead of nutpie's gradient-based one (not with
-    ``low_rank``, which is gradient-based)."""
+    ``low_rank``, which is gradient-based). ``summarise_effects=True`` keeps the group
+    effects of a marginal one-factor layout as summaries (:func:`effect_summaries`) in
+    the InferenceData group :data:`mixedfit.names.EFFECTS_SUMMARY`, not as draws."""
     import arviz as az  # deferred: ArviZ and nutpie load only to sample
     import nutpie
     import xarray as xr
@@ -263,8 +363,11 @@ def sample_compiled(layout: Layout, design: Design, *, draws: int, tune: int,
     x, stats = _unpack(raw, layout, draws)
     del raw
     coords = names.coords_for(design)
-    effects = draw_effects(x, layout, seed) if layout.marginal else None
-    variables = constrain(x, layout, design, inplace=True, effects=effects)
+    summarise = bool(summarise_effects and layout.marginal and _one_factor_layout(layout))
+    effects = draw_effects(x, layout, seed) if layout.marginal and not summarise else None
+    variables = constrain(x, layout, design, inplace=True, effects=effects,
+                          skip_effects=summarise)
+    summary = effect_summaries(x, layout, design, seed) if summarise else None
     posterior = xr.Dataset(
         {k: (dims, v) for k, (dims, v) in variables.items()},
         coords={"chain": np.arange(x.shape[0]), "draw": np.arange(x.shape[1]),
@@ -272,12 +375,19 @@ def sample_compiled(layout: Layout, design: Design, *, draws: int, tune: int,
     sample_stats = xr.Dataset(
         {k: (("chain", "draw"), v) for k, v in stats.items()},
         coords={"chain": np.arange(x.shape[0]), "draw": np.arange(x.shape[1])})
-    if not design.has_rows:  # out of core: no rows to observe
-        return az.InferenceData(posterior=posterior, sample_stats=sample_stats)
-    observed = xr.Dataset({names.RESPONSE: ((names.OBS_DIM,), np.asarray(design.y))},
-                          coords={names.OBS_DIM: np.arange(design.n_obs)})
-    return az.InferenceData(posterior=posterior, sample_stats=sample_stats,
-                            observed_data=observed)
+    groups: dict[str, Any] = {"posterior": posterior, "sample_stats": sample_stats}
+    if summary is not None:  # the group effects' summaries, not their draws
+        groups[names.EFFECTS_SUMMARY] = xr.Dataset(
+            {k: (dims, v) for k, (dims, v) in summary.items()},
+            coords={**{k: v for k, v in coords.items() if k != names.OBS_DIM},
+                    names.SUMMARY_STAT_DIM: list(names.SUMMARY_STATS)})
+    if design.has_rows:  # (out of core: no rows to observe)
+        groups["observed_data"] = xr.Dataset(
+            {names.RESPONSE: ((names.OBS_DIM,), np.asarray(design.y))},
+            coords={names.OBS_DIM: np.arange(design.n_obs)})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*InferenceData scheme.*")
+        return az.InferenceData(**groups)
 
 
 #: Sample statistics kept from nutpie's trace (as nutpie names them).
