@@ -19,6 +19,7 @@ from mixedfit._version import __version__
 from mixedfit.errors import (
     ConvergenceWarning,
     DataError,
+    DrawsNotKeptError,
     FamilyError,
     FormulaError,
     InputTypeError,
@@ -78,6 +79,7 @@ __all__ = [
     "OptionError",
     "SamplingError",
     "RowsNeededError",
+    "DrawsNotKeptError",
     "MixedFitWarning",
     "ConvergenceWarning",
     "SingularFitWarning",

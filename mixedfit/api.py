@@ -42,7 +42,7 @@ from mixedfit.results.heldout import (
     log_mean_exp,
 )
 from mixedfit.results.predictive import PriorDraws
-from mixedfit.results.view import ResultView, require_rows
+from mixedfit.results.view import LIKELIHOOD_HINT, ResultView, require_effect_draws, require_rows
 from mixedfit.spec import ModelSpec, make_spec
 
 __all__ = ["fit", "prior_predictive", "load", "MixedResult", "PriorPredictive"]
@@ -225,6 +225,9 @@ class MixedResult(ResultView):
             rows cannot be predicted (a level of a fixed factor that only they have).
         RowsNeededError
             For a fit made out of core, which keeps no data rows to fold.
+        DrawsNotKeptError
+            For a fit whose group effects are kept as summaries, not draws: the held-out
+            rows' densities need them.
 
         Examples
         --------
@@ -239,6 +242,7 @@ class MixedResult(ResultView):
         6
         """
         require_rows(self, "res.kfold()")
+        require_effect_draws(self, "res.kfold()", LIKELIHOOD_HINT)
         d = self.design
         n = self.n_obs
         seed = self.plan.random_seed if random_seed is None else check_seed(random_seed)

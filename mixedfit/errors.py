@@ -24,6 +24,7 @@ __all__ = [
     "OptionError",
     "SamplingError",
     "RowsNeededError",
+    "DrawsNotKeptError",
     "MixedFitWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
@@ -108,6 +109,15 @@ class RowsNeededError(MixedFitError, ValueError):
     checks, LOO, a reference grid...) from a fit made out of core, from the sufficient
     statistics of a Dask DataFrame or a Parquet dataset, which keeps no rows; the
     message names what needs them and what the result offers instead."""
+
+
+class DrawsNotKeptError(MixedFitError, ValueError):
+    """A result asked for something that needs the draws of the group effects (their
+    joint draws with the other parameters: level coefficients, predictions of fitted
+    levels, the pointwise log-likelihood, predictive checks...) from a fit that kept
+    only each group effect's summary, its draws being too many to keep
+    (:data:`mixedfit.plan.MAX_STORED_EFFECTS`); the message names what needs them, why
+    they were not kept and how to have them."""
 
 
 class MixedFitWarning(UserWarning):

@@ -8,6 +8,8 @@ statistics, observed data and, when computed, the pointwise log-likelihood) with
   ``"mixedfit_spec"``): formula, family and link, every prior (name and
   parameters), the fit plan (``res.plan``, as ``info``), the interval mass and
   the number of rows dropped for missing values;
+- the summaries of the group effects of a fit that kept them instead of their draws
+  (the group :data:`mixedfit.names.EFFECTS_SUMMARY`, saved and loaded like the others);
 - the data rows used in the fit (``res.design.data``), the binomial trials, the
   observation weights and the known standard errors, as
   a group ``mixedfit_data`` of the same file. Categorical columns keep their
@@ -271,8 +273,9 @@ def _xarray_groups(raw: bytes) -> dict[str, Any]:
 
 
 def _posterior_groups(raw: bytes) -> dict[str, Any]:
-    """The groups of the result's InferenceData: all but the data rows, the posterior
-    without the specification."""
+    """The groups of the result's InferenceData: all but the data rows and the
+    statistics (the summaries of group effects kept as summaries included), the
+    posterior without the specification."""
     groups = _xarray_groups(raw)
     groups.pop(DATA_GROUP, None)
     groups.pop(STATS_GROUP, None)

@@ -39,7 +39,12 @@ from mixedfit import names
 from mixedfit.errors import DataError, OptionError
 from mixedfit.results.grid import model_variables
 from mixedfit.results.predictive import PriorDraws as PriorPredictive
-from mixedfit.results.view import ResultView, require_rows
+from mixedfit.results.view import (
+    LIKELIHOOD_HINT,
+    ResultView,
+    require_effect_draws,
+    require_rows,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -281,6 +286,9 @@ def _trace_dataset(res: ResultView, var_names: Sequence[str] | None) -> Any:
             chosen[name] = derived[name]
         elif name in post:
             chosen[name] = post[name]
+        elif name in res._effect_summaries():
+            require_effect_draws(res, f"res.plot_trace(var_names=[{name!r}])",
+                                 "Their R-hat and ESS are in res.diagnostics().")
         else:
             raise OptionError(f"The posterior has no variable {name!r}; the main ones are "
                               f"{', '.join(derived)}.")
@@ -391,6 +399,9 @@ def plot_caterpillar(res: ResultView, *, group: str | None = None,
     import matplotlib.pyplot as plt  # deferred: matplotlib is heavy
 
     group = _group_of(res, group)
+    if coefficients:
+        require_effect_draws(res, "res.plot_caterpillar(coefficients=True)",
+                             "The deviations (coefficients=False) come from the summaries.")
     table = (res.coefficients if coefficients else res.random_effects)[group]
     available = list(dict.fromkeys(table.columns.get_level_values("term")))
     terms = available if term is None else [term] if isinstance(term, str) else list(term)
@@ -910,6 +921,7 @@ def plot_ppc(res: ResultView, *, draws: int = 50, kind: str | None = None,
     >>> plt.close(fig)
     """
     require_rows(res, "res.plot_ppc()")
+    require_effect_draws(res, "res.plot_ppc()", LIKELIHOOD_HINT)
     draws = _check_draws(draws)
     fam = res.family
     if kind is None:
@@ -1063,6 +1075,7 @@ def plot_ppc_grouped(res: ResultView, group: str, *, stat: str = "mean", draws: 
     >>> plt.close(fig)
     """
     require_rows(res, "res.plot_ppc_grouped()")
+    require_effect_draws(res, "res.plot_ppc_grouped()", LIKELIHOOD_HINT)
     from matplotlib.lines import Line2D  # deferred: matplotlib is heavy
 
     _check_choice("sort", sort, ("observed", "p_value", "n_obs", "level"))

@@ -176,6 +176,21 @@ def _n_group_effects(res: ResultView) -> int:
                if names.effects(b.label) in post)
 
 
+def _summarised_effects_table(res: ResultView) -> list[pd.DataFrame]:
+    """The rows of the group effects kept as summaries, not draws (their R-hat and ESS
+    were computed from all their draws while sampling): all of them, at no cost."""
+    frames = []
+    for b in res.design.blocks if res.effects_summarised else ():
+        da = res._effect_summaries()[names.effects(b.label)].transpose(
+            names.level_dim(b.group), names.term_dim(b.label), names.SUMMARY_STAT_DIM)
+        labels, level = table_labels(res, names.effects(b.label),
+                                     da.sel({names.SUMMARY_STAT_DIM: "mean"}))
+        stat = {k: np.asarray(da.sel({names.SUMMARY_STAT_DIM: k}).values, dtype=float).ravel()
+                for k in ("r_hat", "ess_bulk", "ess_tail")}
+        frames.append(pd.DataFrame({**stat, "level": level}, index=labels))
+    return frames
+
+
 def _parameter_table(res: ResultView) -> pd.DataFrame:
     post = res.idata.posterior
     standardised = {names.std_effects(b.label) for b in res.design.blocks}
@@ -202,6 +217,7 @@ def _parameter_table(res: ResultView) -> pd.DataFrame:
             vals = rhat_ess(flat)
         frames.append(pd.DataFrame({"r_hat": vals[0], "ess_bulk": vals[1], "ess_tail": vals[2],
                                     "level": level}, index=list(labels)))
+    frames += _summarised_effects_table(res)
     df = pd.concat(frames)
     df.index.name = "parameter"
     return df

@@ -40,7 +40,7 @@ from mixedfit.results.grid import (
     model_variables,
     reference_grid,
 )
-from mixedfit.results.summaries import describe
+from mixedfit.results.summaries import describe, require_effect_draws
 
 if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
@@ -158,7 +158,15 @@ class _Evaluator:
     cell's rows, then the family's mean (or the population average of it)."""
 
     def __init__(self, res: ResultView, grid: Grid, include_random: Any,
-                 weights: str) -> None:
+                 weights: str, what: str = "res.means()") -> None:
+        named = sorted({b.group for b in res.design.blocks
+                        if all(g in grid.groups for g in b.term.group)})
+        if include_random is True or named:
+            require_effect_draws(
+                res, f"{what} with " + ("include_random=True" if include_random is True
+                                        else f"the fitted levels of {', '.join(named)}"),
+                "Without the fitted levels' effects (include_random=False, or 'marginal' "
+                "for the population average) it needs none.")
         self.res, self.grid = res, grid
         self.include_random, self.weights = include_random, weights
         self.targets = ["", *res.design.dpars]
@@ -273,12 +281,14 @@ def _expand_categories(res: ResultView, cells: pd.DataFrame, draws: np.ndarray
 
 def cell_draws(res: ResultView, variables: Sequence[str], *, at: Any = None,
                scale: str = "response", weights: str = "equal",
-               include_random: Any = False) -> tuple[pd.DataFrame, np.ndarray]:
-    """The cells of :func:`means` and their draws ``(S, cells)``."""
+               include_random: Any = False, what: str = "res.means()"
+               ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The cells of :func:`means` and their draws ``(S, cells)`` (``what``: the call
+    named when the group effects' draws are needed and were not kept)."""
     _check_scale(res, scale)
     _check_random(res, include_random)
     grid = reference_grid(res, variables, at=at, weights=weights)
-    draws = _Evaluator(res, grid, include_random, weights).values(scale)
+    draws = _Evaluator(res, grid, include_random, weights, what).values(scale)
     return _expand_categories(res, grid.cells, draws)
 
 
@@ -410,7 +420,8 @@ def contrasts(res: ResultView, variable: str, *, method: Any = "pairwise", by: A
     ratio = _ratio_kind(res) if scale == "response" else None
     cells, draws = cell_draws(res, [variable, *by], at=at,
                               scale="response" if scale == "response" else "link",
-                              weights=weights, include_random=include_random)
+                              weights=weights, include_random=include_random,
+                              what="res.contrasts()")
     transform = None
     if ratio == "ratio":
         transform = np.log
@@ -467,7 +478,7 @@ def slopes(res: ResultView, variable: str, *, by: Any = None, at: Any = None,
                               f"of variable -> value(s), got {at!r}.")
         grid = reference_grid(res, by, at=at, weights=weights)
         where = "at the reference grid"
-    ev = _Evaluator(res, grid, include_random, weights)
+    ev = _Evaluator(res, grid, include_random, weights, "res.slopes()")
     plus, minus = grid.shifted(variable, h), grid.shifted(variable, -h)
     if scale == "link" and include_random != "marginal":
         # exact for a predictor linear in the coefficients: the design's difference first

@@ -13,13 +13,13 @@ from mixedfit.design.response import cbind_parts, evaluate_response
 from mixedfit.errors import DataError, OptionError
 from mixedfit.families import Family
 from mixedfit.formula import parse
-from mixedfit.results.summaries import describe
+from mixedfit.results.summaries import describe, require_effect_draws
 
 if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
 
 __all__ = ["predict", "linear_predictor_draws", "family_parameter_draws", "PREDICT_KINDS",
-           "default_seed", "trials_for", "simulate_response"]
+           "default_seed", "trials_for", "simulate_response", "fitted_levels_used"]
 
 
 def _population_draws(res: ResultView, label: str, n_new: int, rng: np.random.Generator,
@@ -70,9 +70,9 @@ def linear_predictor_draws(res: ResultView, data: pd.DataFrame | None, *,
         return eta
     rng = np.random.default_rng(random_seed)
     for b, Z, idx in blocks:
-        u = res.draws(names.effects(b.label))
         known = idx >= 0
-        if known.any():
+        if known.any():  # (new levels alone need no draws of the fitted ones)
+            u = res.draws(names.effects(b.label))
             eta[:, known] += np.einsum("snp,np->sn", u[:, idx[known], :], Z[known])
         if (~known).any():
             unseen = sorted(set(_labels(data, b)[~known]))
@@ -89,6 +89,25 @@ def linear_predictor_draws(res: ResultView, data: pd.DataFrame | None, *,
             which = np.array([pos[labels[i]] for i in cols])
             eta[:, cols] += np.einsum("snp,np->sn", new_u[:, which, :], Z[cols])
     return eta
+
+
+def fitted_levels_used(res: ResultView, data: pd.DataFrame | None,
+                       include_random: bool) -> list[str]:
+    """The grouping factors whose fitted levels' effects a prediction of ``data`` (the
+    fitted rows when None) takes: none without ``include_random``, nor for rows of new
+    levels only (their effects are drawn from the population)."""
+    if not include_random:
+        return []
+    out = []
+    for b in res.design.blocks:
+        if data is None:
+            used = b.n_levels > 0
+        else:
+            used = (all(g in data.columns for g in b.term.group)
+                    and bool(np.any(b.index_for(data) >= 0)))
+        if used and b.group not in out:
+            out.append(b.group)
+    return out
 
 
 def family_parameter_draws(res: ResultView, data: pd.DataFrame | None = None, *,
@@ -226,6 +245,12 @@ def predict(res: ResultView, newdata: Any = None, *, include_random: bool = True
         missing = [c for c in sorted(used) if c not in data.columns and c not in optional]
         if missing:
             raise DataError(f"newdata lacks the column {missing[0]!r} used by the model.")
+    if res.plan.effects_summarised and (used := fitted_levels_used(res, data, include_random)):
+        rows = "the fitted rows" if data is None else f"fitted levels of {' and '.join(used)}"
+        require_effect_draws(
+            res, f"res.predict() for {rows} with include_random=True",
+            "Predictions without the group effects (include_random=False) and those of "
+            "new levels (their effects drawn from the population) need none.")
     eta = linear_predictor_draws(res, data, include_random=include_random,
                                  new_levels=new_levels, random_seed=random_seed)
     index = res.design.data.index if data is None else data.index

@@ -8,6 +8,7 @@ import numpy as np
 
 from mixedfit import names
 from mixedfit.results.display import Report, Table, fmt_num
+from mixedfit.results.summaries import effects_size_text
 
 if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
@@ -129,7 +130,13 @@ def build_summary(res: ResultView) -> Report:
         rep.add(f"Weights: {source} ({kind_w} weights{span})")
     rep.add(f"Intervals: {res.interval:.0%} equal-tailed ({lo} to {hi} quantiles)")
     centred = info.get("centered")
-    if info.get("marginalized") and d.blocks:
+    if info.get("marginalized") and d.blocks and res.effects_summarised:
+        rep.add(f"Group effects: integrated out while sampling, then drawn from their exact "
+                f"conditional posterior and kept as summaries (mean, sd, quantiles, R-hat, "
+                f"ESS of each), not draws: {effects_size_text(res)}. Tables that need their "
+                f"draws (coefficients, predictions of fitted levels, LOO, WAIC, predictive "
+                f"checks) are not available")
+    elif info.get("marginalized") and d.blocks:
         rep.add("Group effects: integrated out while sampling, then drawn from their exact "
                 "conditional posterior")
     elif isinstance(centred, list) and d.blocks:

@@ -31,7 +31,7 @@ def _other_effects(res: ResultView, group: str, cols: list[str]) -> np.ndarray:
     for b in d.blocks_of(""):
         if b.group == group:
             continue
-        u = res.draws(names.effects(b.label)).mean(axis=0)
+        u = res.effect_means(b.label)
         eta = eta + (b.Z * u[b.index]).sum(axis=1)
     return eta
 
@@ -156,11 +156,17 @@ def shrinkage_table(res: ResultView) -> pd.DataFrame:
         if not blocks:
             continue
         cols, nopool, notes = no_pooling_estimates(res, group)
-        all_cols, coef = res.coefficient_draws(group)
-        partial = coef.mean(axis=0)[:, [all_cols.index(c) for c in cols]]
         levels = blocks[0].levels
         counts = blocks[0].counts
         fixed = res.draws(names.FIXED).mean(axis=0) if d.fixed_columns else np.array([])
+        # each level's coefficient's posterior mean: the fixed effect's plus the deviation's
+        # (from the summaries when the group effects' draws were not kept)
+        all_cols = [c for b in d.groups[group] for c in b.columns]
+        coef = np.concatenate([res.effect_means(b.label) for b in d.groups[group]], axis=1)
+        for j, c in enumerate(all_cols):
+            if c in d.fixed_columns:
+                coef[:, j] = coef[:, j] + fixed[d.fixed_columns.index(c)]
+        partial = coef[:, [all_cols.index(c) for c in cols]]
         weight_col = np.full((len(levels), len(cols)), np.nan)
         if gaussian and "Intercept" in cols:
             j = cols.index("Intercept")

@@ -25,7 +25,9 @@ column          meaning
 
 The numbers equal those of the result's tables (``fixed_effects``,
 ``variance_components`` without the ``var(...)`` rows, ``random_effects``,
-``coefficients``, ``family_parameters``). :func:`result_tables` gives every table as
+``coefficients``, ``family_parameters``). For a fit whose group effects are kept as
+summaries, not draws, the ``ran_vals`` rows come from the summaries and ``ran_coefs``
+raises :class:`~mixedfit.errors.DrawsNotKeptError`. :func:`result_tables` gives every table as
 plain JSON-ready Python objects (used by the command line's ``--format json``).
 """
 
@@ -40,6 +42,7 @@ import pandas as pd
 
 from mixedfit.errors import OptionError
 from mixedfit.results.convergence import rhat_ess
+from mixedfit.results.summaries import require_effect_draws
 
 if TYPE_CHECKING:
     from mixedfit.results.view import ResultView
@@ -111,16 +114,18 @@ def _ran_vals(res: ResultView, coefficients: bool) -> list[pd.DataFrame]:
     tables = res.coefficients if coefficients else res.random_effects
     effect = "ran_coefs" if coefficients else "ran_vals"
     for group in res.design.groups:
-        if coefficients:
-            cols, arr = res.coefficient_draws(group)
-        else:
-            cols, arr = res.group_draws(group)
         table = tables[group]
         levels = [str(v) for v in table.index]
         n_levels = len(levels)
-        r_hat, ess = _convergence(res, arr.reshape(arr.shape[0], -1))
-        r_hat = r_hat.reshape(n_levels, len(cols))
-        ess = ess.reshape(n_levels, len(cols))
+        if coefficients:
+            cols, arr = res.coefficient_draws(group)
+            r_hat, ess = _convergence(res, arr.reshape(arr.shape[0], -1))
+            r_hat = r_hat.reshape(n_levels, len(cols))
+            ess = ess.reshape(n_levels, len(cols))
+        else:  # (from the summaries when the group effects' draws were not kept)
+            cols = [c for b in res.design.groups[group] for c in b.columns]
+            conv = res.group_convergence(group)
+            r_hat, ess = conv["r_hat"], conv["ess_bulk"]
         for j, term in enumerate(cols):
             frames.append(_rows(effect, group, [term] * n_levels, levels, table[term],
                                 r_hat[:, j], ess[:, j]))
@@ -176,6 +181,9 @@ def tidy(res: ResultView, effects: str | Sequence[str] | None = None) -> pd.Data
         bad = [e for e in wanted if e not in EFFECTS]
         if bad:
             raise OptionError(f"Unknown effects {bad!r}; choose from {', '.join(EFFECTS)}.")
+    if "ran_coefs" in wanted:
+        require_effect_draws(res, "res.to_frame() with effects='ran_coefs'",
+                             "Its ran_vals rows come from the summaries.")
     frames: list[pd.DataFrame] = []
     for kind in EFFECTS:
         if kind not in wanted:
@@ -233,7 +241,8 @@ def result_tables(res: ResultView) -> dict[str, Any]:
 
     Keys: ``model`` (formula, family, link, observations, groups, interval, fit
     options), ``fixed_effects``, ``random_effects`` and ``coefficients`` (per
-    grouping factor, one row per level and term), ``variance_components``,
+    grouping factor, one row per level and term; ``coefficients`` is ``None`` for a fit
+    whose group effects are kept as summaries, not draws), ``variance_components``,
     ``sigma`` (``None`` when the family has none), ``family_parameters``,
     ``shrinkage`` (``None`` for a fit made out of core, which keeps no data rows),
     ``priors``, ``diagnostics`` and ``tidy``. Missing values are ``None``.
@@ -270,7 +279,9 @@ def result_tables(res: ResultView) -> dict[str, Any]:
         "model": model,
         "fixed_effects": _records(res.fixed_effects.reset_index()),
         "random_effects": {g: _group_long(t) for g, t in res.random_effects.items()},
-        "coefficients": {g: _group_long(t) for g, t in res.coefficients.items()},
+        # (the levels' coefficients need the group effects' draws)
+        "coefficients": (None if res.effects_summarised else
+                         {g: _group_long(t) for g, t in res.coefficients.items()}),
         "variance_components": _records(res.variance_components.reset_index()),
         "sigma": sigma,
         "family_parameters": _records(res.family_parameters.reset_index()),

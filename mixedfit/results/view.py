@@ -34,12 +34,18 @@ from mixedfit.results.predictive import grouped_check, posterior_predictive
 from mixedfit.results.report import build_summary, out_of_core_source
 from mixedfit.results.sensitivity import power_scale_sensitivity
 from mixedfit.results.shrinkage import shrinkage_table
-from mixedfit.results.summaries import STAT_COLUMNS, describe
+from mixedfit.results.summaries import (
+    STAT_COLUMNS,
+    describe,
+    describe_summary,
+    require_effect_draws,
+    summary_index,
+)
 from mixedfit.results.tidy import tidy
 from mixedfit.standardize import Standardization, standardize
 
 __all__ = ["ResultView", "STAT_COLUMNS", "describe", "AVAILABLE_WITHOUT_ROWS",
-           "require_rows"]
+           "require_rows", "require_effect_draws"]
 
 T = TypeVar("T")
 
@@ -56,6 +62,12 @@ AVAILABLE_WITHOUT_ROWS = (
 )
 
 
+#: Why the pointwise log-likelihood and the predictive draws of the fitted rows need the
+#: group effects' draws (a sentence of :func:`require_effect_draws`' message).
+LIKELIHOOD_HINT = ("Each row's likelihood and predictive distribution take its level's "
+                   "group effects draw by draw, jointly with the other parameters.")
+
+
 def require_rows(res: ResultView, what: str) -> None:
     """Raise :class:`~mixedfit.errors.RowsNeededError` when ``res`` was fitted out of
     core (its design keeps no rows), saying that ``what`` (``"res.loo()"``) needs them,
@@ -65,10 +77,12 @@ def require_rows(res: ResultView, what: str) -> None:
     if design.has_rows:
         return
     source = out_of_core_source(design.stats)
+    available = [a for a in AVAILABLE_WITHOUT_ROWS  # (the level coefficients need draws)
+                 if not (res.plan.effects_summarised and a == "coefficients")]
     raise RowsNeededError(
         f"{what} needs the data rows, and this fit was made out of core, from the "
         f"sufficient statistics of {design.n_obs:,} rows{f' ({source})' if source else ''}: "
-        f"it keeps none. Available without rows: {', '.join(AVAILABLE_WITHOUT_ROWS)}. For "
+        f"it keeps none. Available without rows: {', '.join(available)}. For "
         f"{what}, fit an in-memory sample of the rows, e.g. mf.fit({res.formula!r}, "
         f"ddf.sample(frac=0.01).compute()) with ddf the data as a Dask DataFrame.")
 
@@ -117,6 +131,14 @@ class ResultView:
     them (fitted values, predictive checks, LOO, WAIC, shrinkage, reference grids,
     refits) raises :class:`~mixedfit.errors.RowsNeededError`; what it offers is listed
     in :data:`AVAILABLE_WITHOUT_ROWS`.
+
+    A marginalised fit whose group effects' draws would be too many to keep
+    (:attr:`effects_summarised`) keeps each group effect's summary instead (the
+    InferenceData group :data:`mixedfit.names.EFFECTS_SUMMARY`): :attr:`random_effects`,
+    the diagnostics, the tidy table's ``ran_vals`` rows, :attr:`shrinkage` and the
+    caterpillar plot come from those; what needs the draws (:attr:`coefficients`,
+    predictions of fitted levels, the log-likelihood, predictive checks) raises
+    :class:`~mixedfit.errors.DrawsNotKeptError` (:func:`require_effect_draws`).
 
     Attributes
     ----------
@@ -209,6 +231,8 @@ class ResultView:
         """
         if name not in self._draw_cache:
             if name not in self.idata.posterior:
+                if name in self._effect_summaries():
+                    require_effect_draws(self, f"res.draws({name!r})")
                 raise MixedFitError(f"The posterior has no variable {name!r}.")
             da = self.idata.posterior[name]
             arr = np.asarray(da.values)
@@ -341,6 +365,34 @@ class ResultView:
                 "ess_tail": tail.reshape(shape)}
 
     # ------------------------------------------------------------- group effects
+    @property
+    def effects_summarised(self) -> bool:
+        """Whether the group effects are kept as summaries, not draws (too many to keep:
+        :attr:`mixedfit.plan.FitPlan.effects_summarised`). Their tables, diagnostics and
+        plots come from the summaries; what needs the draws raises
+        :class:`~mixedfit.errors.DrawsNotKeptError`."""
+        return bool(self.plan.effects_summarised)
+
+    def _effect_summaries(self) -> Any:
+        """The InferenceData group of the summaries (:data:`mixedfit.names.EFFECTS_SUMMARY`),
+        or an empty dict when the draws were kept."""
+        if not self.effects_summarised or names.EFFECTS_SUMMARY not in self.idata.groups():
+            return {}
+        return getattr(self.idata, names.EFFECTS_SUMMARY)
+
+    def group_summary(self, group: str) -> tuple[list[str], np.ndarray]:
+        """Columns and summaries ``(levels, terms, stats)`` of all blocks of a grouping
+        factor whose group effects are kept as summaries (the statistics
+        :data:`mixedfit.names.SUMMARY_STATS`)."""
+        blocks = self.design.groups[group]
+        ds = self._effect_summaries()
+        cols = [c for b in blocks for c in b.columns]
+        parts = [np.asarray(ds[names.effects(b.label)].transpose(
+            names.level_dim(b.group), names.term_dim(b.label), names.SUMMARY_STAT_DIM
+        ).sel({names.SUMMARY_STAT_DIM: list(names.SUMMARY_STATS)}).values, dtype=float)
+            for b in blocks]
+        return cols, np.concatenate(parts, axis=1)
+
     def group_draws(self, group: str) -> tuple[list[str], np.ndarray]:
         """Columns and draws ``(S, levels, terms)`` of all blocks of a grouping factor."""
         blocks = self.design.groups[group]
@@ -348,9 +400,44 @@ class ResultView:
         arr = np.concatenate([self.draws(names.effects(b.label)) for b in blocks], axis=2)
         return cols, arr
 
-    def _group_table(self, group: str, arr: np.ndarray, cols: list[str]) -> pd.DataFrame:
+    def group_stats(self, group: str) -> tuple[list[str], dict[str, np.ndarray]]:
+        """Columns and the posterior mean, sd and interval ends ``(levels, terms)`` of the
+        group effects of a grouping factor: from their draws, or from their summaries."""
+        if self.effects_summarised:
+            cols, summary = self.group_summary(group)
+            return cols, describe_summary(summary, self.interval)
+        cols, arr = self.group_draws(group)
+        return cols, describe(arr, self.interval)
+
+    def group_convergence(self, group: str) -> dict[str, np.ndarray]:
+        """R-hat, bulk and tail ESS ``(levels, terms)`` of the group effects of a grouping
+        factor: from their draws, or from their summaries."""
+        keys = ("r_hat", "ess_bulk", "ess_tail")
+        if self.effects_summarised:
+            _, summary = self.group_summary(group)
+            return {k: summary[..., summary_index(k)] for k in keys}
+        _, arr = self.group_draws(group)
+        post = self.idata.posterior
+        flat = np.asarray(arr, dtype=float).reshape(int(post.sizes["chain"]),
+                                                   int(post.sizes["draw"]), -1)
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            values = rhat_ess(flat)
+        return {k: v.reshape(arr.shape[1:]) for k, v in zip(keys, values, strict=True)}
+
+    def effect_means(self, label: str) -> np.ndarray:
+        """Posterior means ``(levels, terms)`` of a block's group effects: of their draws,
+        or from their summaries."""
+        if self.effects_summarised:
+            group = next(b.group for b in self.design.blocks if b.label == label)
+            da = self._effect_summaries()[names.effects(label)]
+            return np.asarray(da.sel({names.SUMMARY_STAT_DIM: "mean"}).transpose(
+                names.level_dim(group), names.term_dim(label)).values, dtype=float)
+        return self.draws(names.effects(label)).mean(axis=0)
+
+    def _group_table(self, group: str, stats: dict[str, np.ndarray],
+                     cols: list[str]) -> pd.DataFrame:
         levels = self.design.groups[group][0].levels
-        stats = describe(arr, self.interval)
         data = {(c, s): stats[s][:, j] for j, c in enumerate(cols) for s in STAT_COLUMNS}
         df = pd.DataFrame(data, index=pd.Index(levels, name=group))
         df.columns = pd.MultiIndex.from_tuples(df.columns, names=["term", "stat"])
@@ -363,7 +450,9 @@ class ResultView:
 
         Rows are the factor's levels; columns are ``(term, stat)`` pairs, so
         ``res.random_effects["Subject"]["Days"]["mean"]`` is each subject's
-        slope deviation. lme4's ``ranef()``.
+        slope deviation. lme4's ``ranef()``. For a fit whose group effects are kept as
+        summaries (:attr:`effects_summarised`), from those: the interval must then be
+        one of :func:`~mixedfit.results.summaries.kept_intervals`.
 
         Examples
         --------
@@ -373,11 +462,12 @@ class ResultView:
         """
         out = {}
         for group in self.design.groups:
-            cols, arr = self.group_draws(group)
-            out[group] = self._group_table(group, arr, cols)
+            cols, stats = self.group_stats(group)
+            out[group] = self._group_table(group, stats, cols)
         return out
 
     def coefficient_draws(self, group: str) -> tuple[list[str], np.ndarray]:
+        require_effect_draws(self, "res.coefficients")
         cols, arr = self.group_draws(group)
         arr = arr.copy()
         if self.design.fixed_columns:
@@ -392,7 +482,8 @@ class ResultView:
         """Each group's own coefficients (fixed effect plus the group's deviation).
 
         Same layout as :attr:`random_effects`; lme4's ``coef()`` restricted to the
-        terms that vary by the factor.
+        terms that vary by the factor. Needs the group effects' draws: a fit that kept
+        only their summaries raises :class:`~mixedfit.errors.DrawsNotKeptError`.
 
         Examples
         --------
@@ -400,10 +491,13 @@ class ResultView:
         >>> res.coefficients["Subject"]["Days"].columns.tolist()
         ['mean', 'sd', 'lower', 'upper']
         """
+        require_effect_draws(self, "res.coefficients", "Each level's deviation is in "
+                             "res.random_effects, the fixed effects in res.fixed_effects; "
+                             "the sd and interval of their sum need their joint draws.")
         out = {}
         for group in self.design.groups:
             cols, arr = self.coefficient_draws(group)
-            out[group] = self._group_table(group, arr, cols)
+            out[group] = self._group_table(group, describe(arr, self.interval), cols)
         return out
 
     # --------------------------------------------------------- variance components
@@ -792,6 +886,7 @@ class ResultView:
         (20, 180)
         """
         require_rows(self, "res.posterior_predictive()")
+        require_effect_draws(self, "res.posterior_predictive()", LIKELIHOOD_HINT)
         return posterior_predictive(self, draws, random_seed=random_seed)
 
     def ppc_grouped(self, group: str, *, stat: str = "mean", draws: int = 200,
@@ -820,6 +915,7 @@ class ResultView:
         (18, 6)
         """
         require_rows(self, "res.ppc_grouped()")
+        require_effect_draws(self, "res.ppc_grouped()", LIKELIHOOD_HINT)
         return as_table(grouped_check(self, group, stat=stat, draws=draws,
                                       random_seed=random_seed))
 
@@ -848,6 +944,7 @@ class ResultView:
 
     def log_likelihood_data(self) -> Any:
         require_rows(self, "res.log_likelihood_data()")
+        require_effect_draws(self, "res.log_likelihood_data()", LIKELIHOOD_HINT)
         if "log_likelihood" not in self.idata.groups():
             import xarray as xr  # deferred: xarray loads with ArviZ, when first needed
 
@@ -878,6 +975,7 @@ class ResultView:
         True
         """
         require_rows(self, "res.loo()")
+        require_effect_draws(self, "res.loo()", LIKELIHOOD_HINT)
         if "_loo" not in self._draw_cache:
             self._draw_cache["_loo"] = loo(self)
         return self._draw_cache["_loo"]
@@ -885,6 +983,7 @@ class ResultView:
     def waic(self) -> Any:
         """WAIC (widely applicable information criterion), ArviZ's ``ELPDData``."""
         require_rows(self, "res.waic()")
+        require_effect_draws(self, "res.waic()", LIKELIHOOD_HINT)
         import arviz as az  # deferred: ArviZ is heavy and only needed here
 
         return az.waic(self.log_likelihood_data(), pointwise=True)
@@ -922,6 +1021,7 @@ class ResultView:
         True
         """
         require_rows(self, "res.prior_sensitivity()")
+        require_effect_draws(self, "res.prior_sensitivity()", LIKELIHOOD_HINT)
         log_lik = self.log_likelihood_data().log_likelihood["y"].values
         log_lik = np.asarray(log_lik).reshape(self.n_draws, -1).sum(axis=1)
         d = self.design
