@@ -1,7 +1,9 @@
 """The compiled backend: mixedfit's own log density (:mod:`mixedfit.fast`) run by nutpie.
 
-It covers every family and link (:mod:`mixedfit.fast.rowlik`) and every prior but
-``Uniform``, integrates the group effects of Gaussian models (identity link) out when
+It covers every family and link (:mod:`mixedfit.fast.rowlik`) and every prior
+(``Uniform`` through an interval transform, as PyMC's: see
+:class:`mixedfit.fast.layout.FixedMap`), but ``Uniform`` priors on an ordinal model's
+thresholds; it integrates the group effects of Gaussian models (identity link) out when
 it can (:func:`mixedfit.fast.layout.marginal_reason`), and needs no compilation per
 model: the machine code is compiled once per installation and cached on disk.
 """

@@ -66,7 +66,11 @@ H_FAM_KIND = 24
 #: offset of the linear predictor of each fixed column (0: the mean's; 1 + i: family
 #: parameter i's own formula), or -1 when every column is the mean's
 H_XPRED = 25
-HEADER = 26
+#: offset of the map from the sampler's coordinates to the fixed effects when some of
+#: their priors are Uniform (see "the fixed effects' map" below), or -1: the sampler's
+#: first p coordinates are the fixed effects themselves
+H_FIXED_X = 26
+HEADER = 27
 
 # ------------------------------------------------------------ family parameters' kinds
 #: a positive parameter (its log), a probability (its logit), a real number (itself), a
@@ -99,9 +103,18 @@ BLOCK_WIDTH = 16
 #: a prior's row: code, three parameters, and the factor from the sampler's value to
 #: the parameter the prior sits on (see mixedfit.standardize)
 PRIOR_WIDTH = 5
-#: prior codes
+#: prior codes (a UNIFORM row holds lower, upper; the parameter under it is moved by an
+#: interval transform, never past its bounds: see mixedfit.fast.kernel.bounded)
 (NORMAL, HALFNORMAL, HALFSTUDENTT, EXPONENTIAL, HALFCAUCHY, STUDENTT, CAUCHY, GAMMA, INVGAMMA,
- LOGNORMAL, LAPLACE, BETA_PRIOR) = range(12)
+ LOGNORMAL, LAPLACE, BETA_PRIOR, UNIFORM) = range(13)
+
+# ------------------------------------------------------------- the fixed effects' map
+#: At H_FIXED_X (when some fixed-effect priors are Uniform): ``[u, pivot (u), lower (u),
+#: width (u), M (p x p)]``. The sampler's coordinate at ``pivot[j]`` is the logit of
+#: where the value under the j-th Uniform prior lies in its interval: that value (less
+#: the prior row's shift) is ``lower[j] + width[j] sigmoid(x[pivot[j]])``. With ``y`` the
+#: sampler's first p coordinates with those values put at the pivots, the fixed effects
+#: are ``beta* = M y`` (see mixedfit.fast.layout.FixedMap).
 
 # -------------------------------------------------------------------------- families
 #: the kernel's likelihoods (:attr:`mixedfit.families.Family.compiled` names them; the

@@ -47,6 +47,7 @@ from mixedfit.fast.buffer import (
     H_FAM_PRIOR,
     H_FAMILY,
     H_FIXED_SIGMA,
+    H_FIXED_X,
     H_LINK,
     H_NBLOCKS,
     H_NFAM,
@@ -80,6 +81,7 @@ from mixedfit.fast.buffer import (
     POISSON,
     PRIOR_WIDTH,
     STUDENTT,
+    UNIFORM,
 )
 from mixedfit.fast.rowlik import general_rows
 from mixedfit.fast.vecrows import logistic_rows, poisson_log_rows
@@ -127,6 +129,8 @@ def prior_logp(code: int, a: float, b: float, c: float, v: float) -> tuple[float
         t = (v - b) / c
         w = 1.0 + t * t / a
         return -0.5 * (a + 1.0) * math.log(w) - math.log(c), -(a + 1.0) * t / (a * c * w)
+    if code == UNIFORM:  # lower=a, upper=b; flat: an interval transform keeps v inside
+        return -math.log(b - a), 0.0
     # CAUCHY: alpha=a, beta=b
     t = (v - a) / b
     return -math.log1p(t * t) - math.log(b), -2.0 * t / (b * (1.0 + t * t))
@@ -139,6 +143,38 @@ def prior_at(buf: np.ndarray, at: int, v: float) -> tuple[float, float]:
     f = buf[at + 4]
     lp, d = prior_logp(int(buf[at]), buf[at + 1], buf[at + 2], buf[at + 3], f * v)
     return lp, d * f
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _log_sigmoids(x: float) -> tuple[float, float]:
+    """``log s`` and ``log(1 - s)`` for ``s = 1 / (1 + exp(-x))``, finite for finite ``x``."""
+    soft = math.log1p(math.exp(-abs(x)))  # log(1 + exp(-|x|))
+    return -soft - max(-x, 0.0), -soft - max(x, 0.0)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def bounded(buf: np.ndarray, at: int, x: float) -> tuple[float, float, float, float]:
+    """A parameter whose prior (row at ``buf[at]``) is ``Uniform(lower, upper)`` on
+    ``factor * v``, moved by an interval transform (PyMC's): ``factor * v = lower +
+    (upper - lower) sigmoid(x)``. Value ``v``, log prior + log Jacobian (up to a
+    constant), its derivative in ``x``, and ``dv / dx``."""
+    lo = buf[at + 1]
+    w = buf[at + 2] - lo
+    f = buf[at + 4]
+    log_s, log_t = _log_sigmoids(x)
+    s = math.exp(log_s)
+    t = math.exp(log_t)
+    # the prior's -log(w) and the Jacobian's log(w s t / f)
+    return (lo + w * s) / f, log_s + log_t - math.log(f), t - s, w * s * t / f
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def sd_value(buf: np.ndarray, at: int, x: float) -> float:
+    """An sd (its prior's row at ``buf[at]``) from the sampler's value: ``exp(x)``, or
+    the interval transform of :func:`bounded` under a Uniform prior."""
+    if int(buf[at]) == UNIFORM:
+        return bounded(buf, at, x)[0]
+    return math.exp(x)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -212,8 +248,9 @@ def block_factor(x: np.ndarray, buf: np.ndarray, base: int, c: np.ndarray) -> No
     q = int(buf[base + B_Q])
     sd_pos = int(buf[base + B_SD_POS])
     cor_pos = int(buf[base + B_COR_POS])
+    sp_at = int(buf[base + B_SD_PRIOR])
     for i in range(q):
-        c[i, i] = math.exp(x[sd_pos + i])
+        c[i, i] = sd_value(buf, sp_at + PRIOR_WIDTH * i, x[sd_pos + i])
     if buf[base + B_CORR] > 0 and q > 1:
         nc = q * (q - 1) // 2
         lc = np.empty((q, q))
@@ -221,8 +258,9 @@ def block_factor(x: np.ndarray, buf: np.ndarray, base: int, c: np.ndarray) -> No
         dl = np.empty(nc)
         corr_cholesky(x[cor_pos:cor_pos + nc], q, buf[base + B_ETA], lc, tan, dl)
         for i in range(q):
+            sd = sd_value(buf, sp_at + PRIOR_WIDTH * i, x[sd_pos + i])
             for j in range(i + 1):
-                c[i, j] = math.exp(x[sd_pos + i]) * lc[i, j]
+                c[i, j] = sd * lc[i, j]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -250,8 +288,17 @@ def block_hyper(x: np.ndarray, grad: np.ndarray, buf: np.ndarray, base: int, c: 
     sp_at = int(buf[base + B_SD_PRIOR])
     logp = 0.0
     for i in range(q):
+        at = sp_at + PRIOR_WIDTH * i
+        if int(buf[at]) == UNIFORM:  # an interval transform, not the log
+            sd, lp, d, dsd = bounded(buf, at, x[sd_pos + i])
+            logp += lp
+            gsd = 0.0
+            for j in range(i + 1):
+                gsd += gc[i, j] * c[i, j] / sd
+            grad[sd_pos + i] += gsd * dsd + d
+            continue
         sd = math.exp(x[sd_pos + i])
-        lp, d = prior_at(buf, sp_at + PRIOR_WIDTH * i, sd)
+        lp, d = prior_at(buf, at, sd)
         logp += lp + x[sd_pos + i]
         gsd = 0.0
         for j in range(i + 1):
@@ -266,7 +313,7 @@ def block_hyper(x: np.ndarray, grad: np.ndarray, buf: np.ndarray, base: int, c: 
         for t in range(nc):
             acc = dl[t]
             for i in range(q):
-                sd = math.exp(x[sd_pos + i])
+                sd = sd_value(buf, sp_at + PRIOR_WIDTH * i, x[sd_pos + i])
                 for j in range(i + 1):
                     acc += gc[i, j] * sd * tan[t, i, j]
             grad[cor_pos + t] += acc
@@ -293,6 +340,55 @@ def fixed_priors(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         for c in range(p):
             grad[c] += d * buf[rm + k * p + c]
     return logp
+
+
+@numba.njit(cache=True, error_model="numpy")
+def fixed_from_sampler(x: np.ndarray, buf: np.ndarray, beta: np.ndarray) -> float:
+    """The fixed effects ``beta*`` from the sampler's coordinates when some of their
+    priors are Uniform (the map at :data:`H_FIXED_X`, see :mod:`mixedfit.fast.buffer`);
+    returns the log Jacobian of the map (up to a constant)."""
+    p = int(buf[H_P])
+    at = int(buf[H_FIXED_X])
+    nu = int(buf[at])
+    lo = at + 1 + nu
+    wd = lo + nu
+    mm = wd + nu
+    y = x[:p].copy()
+    logj = 0.0
+    for j in range(nu):
+        c = int(buf[at + 1 + j])
+        log_s, log_t = _log_sigmoids(x[c])
+        y[c] = buf[lo + j] + buf[wd + j] * math.exp(log_s)
+        logj += log_s + log_t
+    for k in range(p):
+        acc = 0.0
+        for c in range(p):
+            acc += buf[mm + k * p + c] * y[c]
+        beta[k] = acc
+    return logj
+
+
+@numba.njit(cache=True, error_model="numpy")
+def fixed_grad_to_sampler(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> None:
+    """Turns ``grad[:p]``, the gradient in the fixed effects ``beta*``, into the gradient
+    in the sampler's coordinates (with that of :func:`fixed_from_sampler`'s Jacobian)."""
+    p = int(buf[H_P])
+    at = int(buf[H_FIXED_X])
+    nu = int(buf[at])
+    wd = at + 1 + 2 * nu
+    mm = wd + nu
+    gy = np.zeros(p)  # M' grad
+    for k in range(p):
+        gk = grad[k]
+        for c in range(p):
+            gy[c] += buf[mm + k * p + c] * gk
+    grad[:p] = gy
+    for j in range(nu):
+        c = int(buf[at + 1 + j])
+        log_s, log_t = _log_sigmoids(x[c])
+        s = math.exp(log_s)
+        t = math.exp(log_t)
+        grad[c] = gy[c] * buf[wd + j] * s * t + (t - s)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -537,13 +633,20 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     grad[:] = 0.0
     logp = 0.0
 
-    # fixed effects and their priors
-    beta = x[:p]
-    logp += fixed_priors(x, grad, buf)
+    # fixed effects and their priors; with Uniform priors among them the sampler's
+    # coordinates are mapped to them (and the gradient back, at the end)
+    fixed_map = int(buf[H_FIXED_X]) >= 0
+    if fixed_map:
+        beta = np.empty(p)
+        logp += fixed_from_sampler(x, buf, beta)
+    else:
+        beta = x[:p]
+    logp += fixed_priors(beta, grad, buf)
 
     # the family's own parameters: positive ones (sigma, nu, alpha, kappa) sampled on the
-    # log scale, probabilities (zi, hu) on the logit scale, ordered thresholds as the
-    # first one and the logs of the differences
+    # log scale, probabilities (zi, hu) on the logit scale (either under a Uniform prior:
+    # an interval transform), ordered thresholds as the first one and the logs of the
+    # differences
     nfam = int(buf[H_NFAM])
     fam_pos = int(buf[H_FAM_POS])
     ntheta = max(nfam, 2)
@@ -554,6 +657,10 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     kinds = int(buf[H_FAM_KIND])
     ordered = False
     linked = False
+    # a Uniform prior on the Gaussian's sigma (identity link, one sigma): its likelihood
+    # gradient comes in log sigma, its prior's and Jacobian's after the likelihood
+    sigma_bounded = False
+    sigma_extra = 0.0
     # the slot of each parameter in x (and of its prior): parameters with their own
     # formula (linked) have none
     slot = np.full(ntheta, -1)
@@ -582,7 +689,13 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
             lp, gprior[i] = prior_at(buf, at, theta[i])
             logp += lp
             continue
-        if kind == PARAM_UNIT:
+        if int(buf[at]) == UNIFORM:  # an interval transform, not the log or the logit
+            theta[i], lp, d, dtheta[i] = bounded(buf, at, xi)
+            if i == 0 and family == GAUSSIAN and link == IDENTITY and not linked:
+                sigma_bounded = True
+                sigma_extra = d
+                d = 0.0
+        elif kind == PARAM_UNIT:
             theta[i], lp, d, dtheta[i] = _probability(buf, at, xi)
         else:
             theta[i], lp, d = _positive(buf, at, xi)
@@ -677,6 +790,8 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
             kind = int(buf[kinds + i])
             if slot[i] >= 0 and kind != PARAM_REAL and kind != PARAM_INCREMENT:
                 grad[fam_pos + slot[i]] += gtheta[i] * dtheta[i]
+    if sigma_bounded:  # from log sigma to the sampler's coordinate
+        grad[fam_pos] = grad[fam_pos] * dtheta[0] / sigma + sigma_extra
     if ordered:  # thresholds: each moves every one above it
         acc = 0.0
         for i in range(nfam - 1, -1, -1):
@@ -742,4 +857,6 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
                     logp -= 0.5 * zj * zj
         logp += block_hyper(x, grad, buf, base, c, gc)
         start += m * q
+    if fixed_map:
+        fixed_grad_to_sampler(x, grad, buf)
     return logp

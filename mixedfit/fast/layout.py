@@ -15,6 +15,12 @@ The parameter vector the sampler moves in (all unconstrained, internal units)::
     block:  [ log sd (q) | correlation (q (q - 1) / 2, correlated blocks) |
               effects (levels x q): z (non-centred) or u (centred) ]
 
+A parameter under a ``Uniform(lower, upper)`` prior is moved by an interval transform
+instead (PyMC's: the logit of where it lies in its interval): an sd or a family
+parameter in its own slot (:attr:`Layout.bounded`), the fixed effects, whose priors sit
+on linear combinations of them, through an affine change of their coordinates
+(:class:`FixedMap`).
+
 The correlation of a block is parameterised as Stan's ``cholesky_factor_corr``:
 ``tanh`` of the unconstrained values gives canonical partial correlations, which
 build the Cholesky factor ``L`` of the correlation matrix; the LKJ prior is put
@@ -69,6 +75,7 @@ PRIOR_CODES = {
     "LogNormal": (B.LOGNORMAL, ("mu", "sigma")),
     "Laplace": (B.LAPLACE, ("mu", "b")),
     "Beta": (B.BETA_PRIOR, ("alpha", "beta")),
+    "Uniform": (B.UNIFORM, ("lower", "upper")),
 }
 
 
@@ -79,7 +86,9 @@ def _prior_row(prior: Prior, factor: float = 1.0, shift: float = 0.0) -> list[fl
     code, names = PRIOR_CODES[prior.kind.name]
     values = dict(prior.values)
     if shift:
-        values[prior.kind.location] -= shift
+        for key in (("lower", "upper") if prior.kind.name == "Uniform"
+                    else (prior.kind.location,)):
+            values[key] -= shift
     row = [float(values[k]) for k in names]
     out = [float(code), *row, *[0.0] * (3 - len(row)), float(factor)]
     assert len(out) == B.PRIOR_WIDTH
@@ -99,8 +108,18 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
     >>> unsupported_reason(d, fam, resolve_priors(d, fam, None)) is None
     True
     >>> pri = resolve_priors(d, fam, {"Days": mf.Prior("Uniform", lower=-50, upper=50)})
+    >>> unsupported_reason(d, fam, pri) is None  # (an interval transform, as PyMC's)
+    True
+
+    A ``Uniform`` prior on an ordinal model's thresholds is the one prior it lacks:
+
+    >>> wine = mf.load_dataset("wine")
+    >>> fam = mf.families.cumulative()
+    >>> d = build_design("rating ~ temp + (1 | judge)", wine, family=fam)
+    >>> fam = fam.for_levels(d.categories)
+    >>> pri = resolve_priors(d, fam, {"Intercept[2]": mf.Prior("Uniform", lower=-5, upper=5)})
     >>> unsupported_reason(d, fam, pri)
-    'the prior Uniform(lower=-50, upper=50) on Days'
+    "the prior Uniform(lower=-5, upper=5) on Intercept[2] (an ordinal model's thresholds)"
     """
     if family.compiled not in B.FAMILIES or family.link not in B.LINKS:
         return f"the {family.name} family with the {family.link} link"
@@ -116,6 +135,10 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
     for key in keys:
         if priors[key].kind.name not in PRIOR_CODES:
             return f"the prior {priors[key]} on {key}"
+        if priors[key].kind.name == "Uniform" and key in family.parameters and (
+                family.parameter_transform(key) in ("real", "increment")):
+            # ordered: each above the one before (no interval transform keeps both)
+            return f"the prior {priors[key]} on {key} (an ordinal model's thresholds)"
     return None
 
 
@@ -182,6 +205,99 @@ class BlockSlots:
     fixed_of_term: list[int] = field(default_factory=list)
 
 
+def _logit_inside(value: Any, lower: Any, upper: Any, margin: float = 0.05) -> Any:
+    """The interval transform's coordinate of ``value`` in ``[lower, upper]``, moved
+    ``margin`` of the width inside it (start values: a least-squares value outside the
+    interval, or on its bound, starts near that bound)."""
+    t = np.clip((np.asarray(value, dtype=float) - lower) / (np.asarray(upper) - lower),
+                margin, 1.0 - margin)
+    return np.log(t / (1.0 - t))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    from scipy.special import expit  # deferred: scipy.special only where used
+
+    return expit(x)
+
+
+@dataclass
+class FixedMap:
+    """The sampler's coordinates of the fixed effects when some of their priors are
+    ``Uniform`` (an interval transform of a linear combination of them).
+
+    Fixed prior ``k`` sits on ``h_k + R_k . beta*`` (``(R, h)`` from
+    :meth:`mixedfit.standardize.Standardization.fixed_prior_rows`): for a slope of a
+    centred predictor ``R_k`` is one coordinate, for an intercept at the origin (a user's
+    prior) or at the predictors' means a combination of several. For the rows ``U`` under
+    ``Uniform(lower, upper)`` priors, ``|U|`` pivot coordinates ``P`` are chosen by QR with
+    column pivoting of ``R_U`` (so that ``R_UP`` is well conditioned); the sampler's
+    coordinate at ``P_j`` is the logit of where the value under prior ``U_j`` lies in its
+    interval, the others are ``beta*``'s own::
+
+        v_j = lower_j - h_j + width_j sigmoid(x[P_j])   (the prior's value, less h_j)
+        y = x[:p] with y[P_j] = v_j;  beta* = M y
+
+    with ``M`` the identity on the other coordinates and ``beta*_P = R_UP^-1 (v - R_UN
+    beta*_N)``. The linear part has a constant determinant, so the log Jacobian is
+    ``sum_j log(sigmoid(x[P_j]) (1 - sigmoid(x[P_j])))`` up to a constant. As PyMC's
+    interval transform, which the PyMC model puts on each such value directly.
+    """
+
+    rows: np.ndarray  # U: the fixed columns with a Uniform prior
+    pivots: np.ndarray  # P
+    lower: np.ndarray  # lower_j - h_j
+    width: np.ndarray  # upper_j - lower_j
+    matrix: np.ndarray  # M (p x p)
+    prior_rows: np.ndarray  # R_U (|U| x p)
+
+    @classmethod
+    def build(cls, R: np.ndarray, shifts: np.ndarray, priors: list[Prior]) -> FixedMap | None:
+        """The map for fixed priors ``priors`` (in column order), None without a Uniform."""
+        rows = np.array([k for k, pr in enumerate(priors) if pr.kind.name == "Uniform"],
+                        dtype=np.int64)
+        if not rows.size:
+            return None
+        from scipy.linalg import qr  # deferred: only with Uniform priors
+
+        p = R.shape[1]
+        RU = np.asarray(R[rows], dtype=float)
+        pivots = np.asarray(qr(RU, mode="r", pivoting=True)[1][:rows.size], dtype=np.int64)
+        others = np.setdiff1d(np.arange(p), pivots)
+        inv = np.linalg.inv(RU[:, pivots])
+        M = np.eye(p)
+        M[np.ix_(pivots, pivots)] = inv
+        M[np.ix_(pivots, others)] = -inv @ RU[:, others]
+        lower = np.array([priors[k].values["lower"] for k in rows]) - shifts[rows]
+        width = np.array([priors[k].values["upper"] - priors[k].values["lower"]
+                          for k in rows])
+        return cls(rows=rows, pivots=pivots, lower=lower, width=width, matrix=M,
+                   prior_rows=RU)
+
+    def packed(self) -> np.ndarray:
+        """The map as the kernel reads it (:mod:`mixedfit.fast.buffer`)."""
+        return np.concatenate([[self.rows.size], self.pivots, self.lower, self.width,
+                               self.matrix.ravel()])
+
+    def to_internal(self, x: np.ndarray) -> np.ndarray:
+        """``beta*`` from the sampler's fixed-effect coordinates ``(..., p)``."""
+        y = np.array(x, dtype=float, copy=True)
+        y[..., self.pivots] = self.lower + self.width * _sigmoid(y[..., self.pivots])
+        return y @ self.matrix.T
+
+    def start(self, beta: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start values and jitter in the sampler's coordinates from those of ``beta*``:
+        each value under a Uniform prior moved inside its interval, its jitter the
+        coordinate's jitter carried through the interval transform (at most 0.5)."""
+        x = np.array(beta, dtype=float, copy=True)
+        sc = np.array(scale, dtype=float, copy=True)
+        v = self.prior_rows @ beta
+        x[self.pivots] = _logit_inside(v, self.lower, self.lower + self.width)
+        s = _sigmoid(x[self.pivots])
+        spread = sc[self.pivots] * np.linalg.norm(self.prior_rows, axis=1)
+        sc[self.pivots] = np.minimum(0.5, spread / (self.width * s * (1.0 - s)))
+        return x, sc
+
+
 @dataclass
 class Layout:
     """A packed model: the buffer, the parameter slots and the start values."""
@@ -210,6 +326,19 @@ class Layout:
     n_effects: int = 0
     #: the internal coordinates and the maps back to the user's parameters
     standardization: Standardization | None = None
+    #: the fixed effects' coordinates when some of their priors are Uniform (else None:
+    #: the sampler's first p coordinates are ``beta*``)
+    fixed_map: FixedMap | None = None
+    #: the sds and family parameters under a Uniform prior, moved by an interval
+    #: transform: position -> (lower, upper, factor), the value where the prior sits
+    #: ``lower + (upper - lower) sigmoid(x)``, the internal value that over ``factor``
+    bounded: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+
+    def fixed_internal(self, x: np.ndarray) -> np.ndarray:
+        """The fixed effects ``beta*`` from the sampler's coordinates ``(..., dim)``."""
+        if self.fixed_map is None:
+            return x[..., :self.p]
+        return self.fixed_map.to_internal(x[..., :self.p])
 
     @property
     def sigma(self) -> int:
@@ -436,11 +565,14 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     # parameter slots
     pos = p
     family_slots = {}
+    bounded: dict[int, tuple[float, float, float]] = {}  # Uniform priors: (lower, upper, f)
     for name in family.parameters:  # a standardised response's sigma is in its units
         if name in design.dpar_formulas:  # its own linear predictor: no slot
             continue
         factor = st.y_scale if name == "sigma" and family.location_scale else 1.0
         family_slots[name] = (pos, factor)
+        if priors[name].kind.name == "Uniform":
+            bounded[pos] = _bounds(priors[name], factor)
         pos += 1
     slots = []
     for b, c in zip(blocks, centred, strict=True):
@@ -452,6 +584,10 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         pos += q + nc + (0 if marginal else m * q)
     dim = pos
     _hierarchical_centring(design, slots)
+    for k, (b, s) in enumerate(zip(blocks, slots, strict=True)):
+        for i, c in enumerate(b.columns):
+            if priors[sd_key(c, b.group)].kind.name == "Uniform":
+                bounded[s.sd + i] = _bounds(priors[sd_key(c, b.group)], st.sd_factors(k)[i])
 
     parts: list[np.ndarray] = []
     cursor = B.HEADER + B.BLOCK_WIDTH * len(blocks)
@@ -478,6 +614,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[B.H_BETA_PRIOR] = put([_prior_row(priors[c], 1.0, shifts[k])
                                   for k, c in enumerate(design.fixed_columns)] or np.zeros(0))
     header[B.H_BETA_MAP] = put(rows)
+    fixed_map = FixedMap.build(rows, shifts, [priors[c] for c in design.fixed_columns])
+    header[B.H_FIXED_X] = put(fixed_map.packed()) if fixed_map is not None else -1
     header[B.H_FAM_PRIOR] = put([_prior_row(priors[name], factor)
                                  for name, (_, factor) in family_slots.items()]
                                 or [0.0] * B.PRIOR_WIDTH)
@@ -553,13 +691,20 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     assert buffer.size == cursor
 
     center, scale = _start_values(design, family, priors, st, slots, p, family_slots,
-                                  marginal)
+                                  marginal, bounded)
+    if fixed_map is not None:
+        center[:p], scale[:p] = fixed_map.start(center[:p], scale[:p])
     return Layout(buffer=buffer, dim=dim, p=p, family_slots=family_slots,
                   family_kinds={name: family.parameter_transform(name)
                                 for name in family_slots}, blocks=slots,
                   sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
                   marginal=marginal, n_effects=sum(s.m * s.q for s in slots),
-                  standardization=st)
+                  standardization=st, fixed_map=fixed_map, bounded=bounded)
+
+
+def _bounds(prior: Prior, factor: float) -> tuple[float, float, float]:
+    """``(lower, upper, factor)`` of a Uniform prior on ``factor`` x an internal value."""
+    return float(prior.values["lower"]), float(prior.values["upper"]), float(factor)
 
 
 def _prior_scale(prior: Prior) -> float:
@@ -576,16 +721,21 @@ def _prior_scale(prior: Prior) -> float:
         return v["beta"] / max(v["alpha"] - 1.0, 1.0)
     if prior.kind.name == "LogNormal":
         return float(np.exp(v["mu"]))
+    if prior.kind.name == "Uniform":
+        return 0.5 * (v["lower"] + v["upper"])
     return 1.0
 
 
 def _start_values(design: Design, family: Family, priors: dict[str, Prior],
                   st: Standardization, slots: list[BlockSlots], p: int,
                   family_slots: dict[str, tuple[int, float]],
-                  marginal: bool) -> tuple[np.ndarray, np.ndarray]:
+                  marginal: bool, bounded: dict[int, tuple[float, float, float]] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Start values in internal coordinates: least squares on the link scale, effects near
     zero, sds a fraction of their prior's scale, the family's parameters from moments of
-    the response; and the width of their jitter."""
+    the response; and the width of their jitter. A parameter under a Uniform prior
+    (``bounded``, see :attr:`Layout.bounded`) starts inside its interval."""
+    bounded = bounded or {}
     dim = len(design.fixed_columns) + len(family_slots) + sum(
         s.q + s.n_cor + (0 if marginal else s.m * s.q) for s in slots)
     center = np.zeros(dim)
@@ -622,7 +772,10 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
         # a standardised response's sigma: the residual sd of the least-squares start
         value = resid_sd if name == "sigma" and family.location_scale else starts[name]
         kind = family.parameter_transform(name)
-        if kind == "unit":
+        if pos in bounded:  # an interval transform
+            lo, hi, factor = bounded[pos]
+            center[pos] = _logit_inside(factor * value, lo, hi)
+        elif kind == "unit":
             center[pos] = np.log(value / (1.0 - value))
         elif kind == "real":
             center[pos] = value
@@ -638,14 +791,23 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
             # a fraction of the prior's scale, at most 1 in internal units (the columns
             # have unit rms, so an effect's part of the linear predictor stays moderate)
             sd0 = min(0.3 * _prior_scale(priors[sd_key(col, b.group)]) / factors[i], 1.0)
-            center[s.sd + i] = np.log(sd0)
+            if s.sd + i in bounded:  # an interval transform
+                lo, hi, factor = bounded[s.sd + i]
+                center[s.sd + i] = _logit_inside(factor * sd0, lo, hi)
+            else:
+                center[s.sd + i] = np.log(sd0)
             scale[s.sd + i] = 0.5
         scale[s.cor:s.cor + s.n_cor] = 0.5
         if marginal:
             continue
         eff = slice(s.effects, s.effects + s.m * s.q)
         if s.centred:
-            sds = np.exp(np.tile(center[s.sd:s.sd + s.q], s.m))
+            sd_start = np.exp(center[s.sd:s.sd + s.q])
+            for i in range(s.q):
+                if s.sd + i in bounded:
+                    lo, hi, factor = bounded[s.sd + i]
+                    sd_start[i] = (lo + (hi - lo) * _sigmoid(center[s.sd + i])) / factor
+            sds = np.tile(sd_start, s.m)
             scale[eff] = 0.5 * sds
             fixed = np.array([center[k2] if k2 >= 0 else 0.0 for k2 in s.fixed_of_term])
             center[eff] = np.tile(fixed, s.m) if s.fixed_of_term else 0.0

@@ -56,15 +56,21 @@ from mixedfit.fast.buffer import (
     H_FAM_POS,
     H_FAM_PRIOR,
     H_FIXED_SIGMA,
+    H_FIXED_X,
     H_MARG,
     H_NBLOCKS,
     H_P,
+    UNIFORM,
 )
 from mixedfit.fast.kernel import (
     block_factors,
     block_hyper,
+    bounded,
+    fixed_from_sampler,
+    fixed_grad_to_sampler,
     fixed_priors,
     prior_at,
+    sd_value,
 )
 
 cache.refresh()  # before numba compiles anything here or loads it from its cache
@@ -205,11 +211,19 @@ def _work(kmax: int) -> tuple:
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _setup(x: np.ndarray, buf: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    """Fixed effects, sigma and every block's Cholesky factor at ``x``."""
+def _setup(x: np.ndarray, buf: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """Fixed effects, sigma and every block's Cholesky factor at ``x``, and the log
+    Jacobian of the fixed effects' map (0 without one: see
+    :func:`mixedfit.fast.kernel.fixed_from_sampler`)."""
     fam_pos = int(buf[H_FAM_POS])  # -1: sigma known (se=), fixed at H_FIXED_SIGMA
-    sigma = math.exp(x[fam_pos]) if fam_pos >= 0 else buf[H_FIXED_SIGMA]
-    return x[:int(buf[H_P])], sigma, block_factors(x, buf)
+    sigma = sd_value(buf, int(buf[H_FAM_PRIOR]), x[fam_pos]) if fam_pos >= 0 else (
+        buf[H_FIXED_SIGMA])
+    p = int(buf[H_P])
+    if int(buf[H_FIXED_X]) >= 0:  # Uniform priors on fixed effects
+        beta = np.empty(p)
+        logj = fixed_from_sampler(x, buf, beta)
+        return beta, sigma, block_factors(x, buf), logj
+    return x[:p], sigma, block_factors(x, buf), 0.0
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -220,14 +234,25 @@ def marginal_logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> floa
     nblocks = int(buf[H_NBLOCKS])
     grad[:] = 0.0
     logp = 0.0
-    beta, sigma, chols = _setup(x, buf)
-    logp += fixed_priors(x, grad, buf)
+    beta, sigma, chols, logj = _setup(x, buf)
+    logp += logj
+    logp += fixed_priors(beta, grad, buf)
     fam_pos = int(buf[H_FAM_POS])
+    # a Uniform prior on sigma: an interval transform; the likelihood's gradient comes in
+    # log sigma, the prior's and Jacobian's after it
+    sigma_bounded = False
+    sigma_extra = 0.0
+    dsigma = 0.0
     if fam_pos >= 0:
         fp = int(buf[H_FAM_PRIOR])
-        lp, d = prior_at(buf, fp, sigma)
-        logp += lp + x[fam_pos]
-        grad[fam_pos] += d * sigma + 1.0
+        if int(buf[fp]) == UNIFORM:
+            sigma_bounded = True
+            sigma, lp, sigma_extra, dsigma = bounded(buf, fp, x[fam_pos])
+            logp += lp
+        else:
+            lp, d = prior_at(buf, fp, sigma)
+            logp += lp + x[fam_pos]
+            grad[fam_pos] += d * sigma + 1.0
     s = sigma * sigma
 
     mg = int(buf[H_MARG])
@@ -346,11 +371,15 @@ def marginal_logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> floa
     logp += -n_obs * math.log(sigma) - 0.5 * (2.0 * logdet + cq / s - wm)
     if fam_pos >= 0:
         grad[fam_pos] += -(n_obs - ds - cq / s + wm)
+        if sigma_bounded:  # from log sigma to the sampler's coordinate
+            grad[fam_pos] = grad[fam_pos] * dsigma / sigma + sigma_extra
     for c in range(p):
         grad[c] += gb[c] / s
     for b in range(nblocks):
         logp += block_hyper(x, grad, buf, int(buf[H_BLOCKS]) + BLOCK_WIDTH * b, chols[b],
                             gcs[b])
+    if int(buf[H_FIXED_X]) >= 0:
+        fixed_grad_to_sampler(x, grad, buf)
     return logp
 
 
@@ -371,7 +400,7 @@ def draw_effects(xs: np.ndarray, buf: np.ndarray, eps: np.ndarray, out: np.ndarr
     lam, al, rr, bv, w, mv, pairs, hi = _work(kmax)
     v = np.empty(kmax)
     for d in range(xs.shape[0]):
-        beta, sigma, chols = _setup(xs[d], buf)
+        beta, sigma, chols, _ = _setup(xs[d], buf)
         s = sigma * sigma
         for cl in range(ncl):
             r = mg + int(buf[at + 3 + cl])

@@ -55,13 +55,17 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
     st = layout.standardization
     cd = ("chain", "draw")
     out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    beta_star = layout.fixed_internal(x)  # (the sampler's coordinates with Uniform priors)
     if layout.p:
-        out[names.FIXED] = (cd + (names.FIXED_DIM,), st.fixed_to_user(x[..., :layout.p]))
+        out[names.FIXED] = (cd + (names.FIXED_DIM,), st.fixed_to_user(beta_star))
     previous = None
     ordered: list[str] = []
     for name, (pos, factor) in layout.family_slots.items():
         kind = layout.family_kinds.get(name, "positive")
-        if kind == "unit":  # a probability, sampled as its logit
+        if pos in layout.bounded:  # a Uniform prior: an interval transform
+            lo, hi, _ = layout.bounded[pos]
+            value = lo + (hi - lo) * _sigmoid(x[..., pos])
+        elif kind == "unit":  # a probability, sampled as its logit
             value = 1.0 / (1.0 + np.exp(-x[..., pos]))
         elif kind == "real":
             value = x[..., pos].copy()
@@ -84,6 +88,10 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
         tdim, ldim = names.term_dim(L), names.level_dim(G)
         tdim2 = names.term_dim_twin(L)
         sd = np.exp(x[..., s.sd:s.sd + s.q])
+        for i in range(s.q):
+            if s.sd + i in layout.bounded:  # a Uniform prior: an interval transform
+                lo, hi, factor = layout.bounded[s.sd + i]
+                sd[..., i] = (lo + (hi - lo) * _sigmoid(x[..., s.sd + i])) / factor
         if s.n_cor:
             lc = corr_cholesky_np(x[..., s.cor:s.cor + s.n_cor], s.q)
         else:
@@ -103,7 +111,7 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
         elif layout.marginal or s.centred:
             u = eff
             if any(j >= 0 for j in s.fixed_of_term):
-                shift = np.stack([x[..., j] if j >= 0 else np.zeros(x.shape[:2])
+                shift = np.stack([beta_star[..., j] if j >= 0 else np.zeros(x.shape[:2])
                                   for j in s.fixed_of_term], axis=-1)
                 if inplace:
                     eff -= shift[..., None, :]
@@ -126,6 +134,12 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
             out[names.cor_at_means(L)] = (cd + (tdim, tdim2), _correlation(
                 np.einsum("...ij,...kj->...ik", lc, lc), np.ones(s.q)))
     return out
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    from scipy.special import expit  # deferred: scipy.special only where used
+
+    return expit(x)
 
 
 def _correlation(cov: np.ndarray, sd: np.ndarray) -> np.ndarray:

@@ -299,9 +299,16 @@ def test_unsupported_models_name_the_reason():
             assert unsupported_reason(d, fam, resolve_priors(d, fam, None)) is None, fam
     unbound = mf.families.cumulative()  # an ordinal family needs its categories
     assert "before its categories are known" in unsupported_reason(d, unbound, {})
-    fam = mf.families.gaussian()
+    fam = mf.families.gaussian()  # Uniform priors: an interval transform (test_uniform_priors)
     pri = resolve_priors(d, fam, {"x": Prior("Uniform", lower=-5, upper=5)})
-    assert unsupported_reason(d, fam, pri) == "the prior Uniform(lower=-5, upper=5) on x"
+    assert unsupported_reason(d, fam, pri) is None
+    # but not on an ordinal model's thresholds (each above the one before)
+    fam = mf.families.cumulative()
+    d = build_design("o ~ x + (1 | g)", _data(), family=fam)
+    fam = fam.for_levels(d.categories)
+    pri = resolve_priors(d, fam, {"Intercept": Prior("Uniform", lower=-5, upper=5)})
+    assert unsupported_reason(d, fam, pri) == (
+        "the prior Uniform(lower=-5, upper=5) on Intercept[1] (an ordinal model's thresholds)")
 
 
 def test_default_backend_is_compiled_and_falls_back(sleep_quick):
@@ -313,6 +320,12 @@ def test_default_backend_is_compiled_and_falls_back(sleep_quick):
                  progressbar=False, warn=False, random_seed=1)
     assert res.info["backend"] == "compiled"
     res = mf.fit("y ~ 1 + (1 | g)", df, family="gamma", draws=30, tune=30, chains=1,
+                 priors={"Intercept": mf.Prior("Uniform", lower=-5, upper=5)},
+                 progressbar=False, warn=False, random_seed=1)
+    assert res.info["backend"] == "compiled"  # (an interval transform)
+    # the one model it lacks: Uniform priors on an ordinal model's thresholds
+    df["o"] = 1 + np.searchsorted([1.0, 2.0], df["y"])
+    res = mf.fit("o ~ 1 + (1 | g)", df, family="cumulative", draws=30, tune=30, chains=1,
                  priors={"Intercept": mf.Prior("Uniform", lower=-5, upper=5)},
                  progressbar=False, warn=False, random_seed=1)
     assert res.info["backend"] == "pymc"
