@@ -254,9 +254,9 @@ def test_both_backends_and_prior_predictive_accept_the_same_model(sleep, fit_cac
     assert "sd(Subject)" in pp.idata.prior
 
 
-def test_a_prior_the_compiled_backend_lacks_falls_back_to_pymc(sleep, fit_cache):
+def test_a_uniform_prior_runs_on_the_compiled_backend(sleep, fit_cache):
     res = fit_cache(SLEEP, sleep, key="uniform-sd", draws=50, tune=50, chains=1, warn=False,
                     priors={"sd(Days|Subject)": Prior("Uniform", lower=0, upper=40)})
-    assert res.info["backend"] == "pymc"
+    assert res.info["backend"] == "compiled"
     sd = res.idata.posterior["sd(Subject)"].sel({"term(Subject)": "Days"}).values
     assert sd.max() < 40

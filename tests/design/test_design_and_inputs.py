@@ -107,8 +107,6 @@ def test_same_term_twice_on_one_factor_is_refused():
     ({"sampler": "gibbs"}, "Unknown sampler"),
     ({"backend": "jax"}, "Unknown backend"),
     ({"backend": "compiled", "sampler": "pymc"}, "runs on nutpie"),
-    ({"backend": "compiled", "priors": {"Days": mf.Prior("Uniform", lower=-50, upper=50)}},
-     "does not cover the prior Uniform"),
     ({"draws": 0}, "draws must be"),
     ({"chains": 1.5}, "chains must be"),
     ({"interval": 2}, "interval"),

@@ -47,8 +47,10 @@ def test_the_mass_matrix_of_non_gaussian_models(sleep_spec):
 def test_a_backend_that_does_not_cover_the_model_is_refused(sleep_spec):
     with pytest.raises(mf.OptionError, match="does not cover the correlated group effects"):
         make_plan(sleep_spec, backend="bambi")
-    spec = make_spec("Reaction ~ Days + (1 | Subject)", mf.load_dataset("sleepstudy"),
-                     priors={"Days": mf.Prior("Uniform", lower=-50, upper=50)})
+    # Uniform on an ordinal model's thresholds: bounded and ordered, the PyMC backend's
+    spec = make_spec("rating ~ temp + (1 | judge)", mf.load_dataset("wine"),
+                     family="cumulative",
+                     priors={"Intercept": mf.Prior("Uniform", lower=-10, upper=10)})
     assert make_plan(spec, progressbar=False).backend == "pymc"  # auto falls back
     with pytest.raises(mf.OptionError, match="does not cover the prior Uniform"):
         make_plan(spec, backend="compiled")
