@@ -33,12 +33,28 @@ def _split(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
 
 
-def _z_scale(x: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata  # deferred: scipy.stats is heavy to import
+def _ranks(flat: np.ndarray) -> np.ndarray:
+    """Ranks (1 ..) along each row, ties given their average rank (scipy's ``rankdata``
+    with ``method="average"``), from one sort of every row at once."""
+    k, n = flat.shape
+    order = np.argsort(flat, axis=1)
+    ordered = np.take_along_axis(flat, order, axis=1)
+    first = np.ones((k, n), dtype=bool)  # where a run of equal values starts
+    first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    starts = np.flatnonzero(first.ravel())  # in the flattened rows (each row starts one)
+    ends = np.append(starts[1:], k * n) - 1
+    run = np.cumsum(first.ravel()) - 1
+    # a run's average rank: the mean of its first and last position in its row, plus 1
+    average = (starts + ends) / 2.0 - (starts // n) * n + 1.0
+    rank = np.empty((k, n))
+    np.put_along_axis(rank, order, average[run].reshape(k, n), axis=1)
+    return rank
 
+
+def _z_scale(x: np.ndarray) -> np.ndarray:
     c, n, k = x.shape
     flat = np.ascontiguousarray(x.reshape(c * n, k).T)  # sort along contiguous rows
-    rank = rankdata(flat, method="average", axis=1)
+    rank = _ranks(flat)
     size = c * n
     return special.ndtri((rank.T - 0.375) / (size - 0.75 + 1)).reshape(c, n, k)
 
@@ -55,7 +71,6 @@ def _rhat(x: np.ndarray) -> np.ndarray:
 def _ess(x: np.ndarray) -> np.ndarray:
     """ESS of each column of ``x`` (chains, draws, k), as ArviZ's ``_ess``."""
     c, n, k = x.shape
-    out = np.empty(k)
     const = (x.max(axis=(0, 1)) - x.min(axis=(0, 1))) < np.finfo(float).resolution
     m = next_fast_len(2 * n)
     centred = x - x.mean(axis=1, keepdims=True)
@@ -70,43 +85,37 @@ def _ess(x: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = 1.0 - (mean_var[None, :] - mean_acov) / var_plus[None, :]  # (n, k)
     total = c * n
-    for j in range(k):
-        if const[j]:
-            out[j] = total
-            continue
-        if not np.all(np.isfinite(rho[:, j])):
-            out[j] = np.nan
-            continue
-        tau = _tau(rho[:, j], n)
-        out[j] = total / max(tau, 1.0 / np.log10(total))
+    tau = _taus(rho, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = total / np.maximum(tau, 1.0 / np.log10(total))
+    out[~np.all(np.isfinite(rho), axis=0)] = np.nan
+    out[const] = total
     return out
 
 
-def _tau(rho_in: np.ndarray, n_draw: int) -> float:
-    """ArviZ's Geyer initial positive and monotone sequences, for one parameter."""
-    rho_t = np.zeros(n_draw)
-    rho_even = 1.0
-    rho_t[0] = rho_even
-    rho_odd = rho_in[1]
-    rho_t[1] = rho_odd
-    t = 1
-    while t < (n_draw - 3) and (rho_even + rho_odd) > 0.0:
-        rho_even = rho_in[t + 1]
-        rho_odd = rho_in[t + 2]
-        if (rho_even + rho_odd) >= 0:
-            rho_t[t + 1] = rho_even
-            rho_t[t + 2] = rho_odd
-        t += 2
-    max_t = t - 2
-    if rho_even > 0:
-        rho_t[max_t + 1] = rho_even
-    t = 1
-    while t <= max_t - 2:
-        if (rho_t[t + 1] + rho_t[t + 2]) > (rho_t[t - 1] + rho_t[t]):
-            rho_t[t + 1] = (rho_t[t - 1] + rho_t[t]) / 2.0
-            rho_t[t + 2] = rho_t[t + 1]
-        t += 2
-    return -1.0 + 2.0 * np.sum(rho_t[:max_t + 1]) + np.sum(rho_t[max_t + 1:max_t + 2])
+def _taus(rho: np.ndarray, n: int) -> np.ndarray:
+    """ArviZ's Geyer initial positive and monotone sequences (its ``_ess``), for every
+    column of the autocorrelations ``rho`` ``(n, k)`` at once: with pair sums
+    ``P_j = rho_2j + rho_2j+1`` (``rho_0`` taken as 1), the sequence stops at the first
+    ``j >= 1`` with ``P_j <= 0`` (or where ArviZ's loop ends), the pairs before it are
+    replaced by their running minimum, and the even term where it stopped is added
+    when ArviZ adds it (``tests/results/test_convergence.py`` compares with ArviZ)."""
+    k = rho.shape[1]
+    r = np.nan_to_num(rho, nan=0.0)
+    r[0] = 1.0
+    pairs = r[0:2 * (n // 2):2] + r[1:2 * (n // 2):2]  # (n // 2, k)
+    last = (n - 3) // 2  # ArviZ's loop runs j = 1 .. last at most
+    stop = np.zeros(k, dtype=np.int64)
+    if last >= 1:
+        ended = pairs[1:last + 1] <= 0.0
+        first = np.where(ended.any(axis=0), ended.argmax(axis=0) + 1, last)
+        stop = np.where(pairs[0] > 0.0, first, 0)
+    cols = np.arange(k)
+    running = np.minimum.accumulate(pairs[:max(last, 0) + 1], axis=0)
+    sums = np.vstack([np.zeros((1, k)), np.cumsum(running, axis=0)])[stop, cols]
+    even = r[2 * stop, cols]
+    add = (stop == 0) | (pairs[stop, cols] >= 0.0) | (even > 0.0)
+    return -1.0 + 2.0 * sums + np.where(add, even, 0.0)
 
 
 def _chunk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -199,7 +199,7 @@ def _parameter_table(res: ResultView) -> pd.DataFrame:
     if _n_group_effects(res) > GROUP_EFFECTS_MAX:
         variables = [v for v in variables if v not in effects]
     correlations = {f(b.label) for b in res.design.blocks for f in (names.cor, names.cor_at_means)}
-    frames = []
+    blocks, rows = [], []
     n_chain, n_draw = int(post.sizes["chain"]), int(post.sizes["draw"])
     for v in variables:
         arr = np.asarray(post[v].values, dtype=float)
@@ -212,11 +212,20 @@ def _parameter_table(res: ResultView) -> pd.DataFrame:
             keep = np.ravel_multi_index(iu, (p, p))
             flat = flat[:, :, keep]
             labels = list(np.array(labels)[keep])
+        blocks.append(flat)
+        rows.append((list(labels), level))
+    frames = []
+    if blocks:  # every parameter at once: one pass of sorting and FFTs, not one per variable
         with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            vals = rhat_ess(flat)
-        frames.append(pd.DataFrame({"r_hat": vals[0], "ess_bulk": vals[1], "ess_tail": vals[2],
-                                    "level": level}, index=list(labels)))
+            vals = rhat_ess(np.concatenate(blocks, axis=2))
+        at = 0
+        for labels, level in rows:
+            sl = slice(at, at + len(labels))
+            frames.append(pd.DataFrame({"r_hat": vals[0][sl], "ess_bulk": vals[1][sl],
+                                        "ess_tail": vals[2][sl], "level": level},
+                                       index=labels))
+            at += len(labels)
     frames += _summarised_effects_table(res)
     df = pd.concat(frames)
     df.index.name = "parameter"
