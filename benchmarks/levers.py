@@ -4,6 +4,8 @@ benchmark case covers: run one part at a time.
     python benchmarks/levers.py steps      # leapfrog steps: nutpie's mass matrices
     python benchmarks/levers.py parts      # a gradient's row pass, part by part
     python benchmarks/levers.py centring   # parameterisations of verbagg and grouseticks
+    python benchmarks/levers.py hard nb,obs,cbpp default,tune2000 1,2,3,4
+                                           # warm-up levers on issue 14's hard geometries
 
 ``steps``: the simulated 20,000-row Bernoulli model ``y ~ x + (1 + x | g)`` sampled by
 nutpie on the compiled kernel (2 chains x 1000 after 1000 warm-up, seed 1) with the
@@ -13,7 +15,12 @@ ESS. ``parts``: numba loops on the same model's arrays (ns per row, 3,000 calls)
 fixed effects, the group effects' gathers and scatters, unsorted and with the rows
 sorted by level (plain and level by level). ``centring``: min bulk ESS, max R-hat and
 divergences of every ``centered=`` combination (4 x 1000, seeds 1 and 2 for the
-grouseticks negative binomial, seed 1 for verbagg).
+grouseticks negative binomial, seed 1 for verbagg). ``hard``: the grouseticks negative
+binomial (``nb``), observation-level Poisson (``obs``) and cbpp (``cbpp``) with the
+defaults and the variants of :data:`HARD_VARIANTS` (options of ``mf.fit``, or settings
+passed on to ``nutpie.sample``), 4 x 1000: seconds, min bulk ESS (and its parameter),
+max R-hat, divergences, and whether issue 14's target 3 is met (docs/performance.md,
+"Negative binomial convergence levers").
 """
 
 from __future__ import annotations
@@ -168,5 +175,89 @@ def centring() -> None:
                       f"{div} divergences")
 
 
+#: The hard geometries of issue 14's target 3 and the cheap model that must not suffer.
+HARD_MODELS = {
+    "nb": ("grouseticks", "TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | LOCATION)",
+           "negativebinomial"),
+    "obs": ("grouseticks", "TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX)",
+            "poisson"),
+    "cbpp": ("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial"),
+}
+
+#: Variants of the defaults: options of mf.fit, and settings passed on to nutpie.sample.
+HARD_VARIANTS = {
+    "default": ({}, {}),
+    "tune2000": ({"tune": 2000}, {}),
+    "ta0.98": ({"target_accept": 0.98}, {}),
+    "ta0.9": ({"target_accept": 0.9}, {}),
+    "ta0.85": ({"target_accept": 0.85}, {}),
+    "ta0.8": ({"target_accept": 0.8}, {}),
+    "switch200": ({}, {"mass_matrix_switch_freq": 200}),
+    "switch40": ({}, {"mass_matrix_switch_freq": 40}),
+    "early50": ({}, {"early_window_switch_freq": 50}),
+    "jitter0": ({}, {"step_size_jitter": 0.0}),
+    "jitter0.3": ({}, {"step_size_jitter": 0.3}),
+    "lowrank": ({}, {"low_rank_modified_mass_matrix": True}),
+    "mindepth2": ({}, {"mindepth": 2}),
+    "gradmass": ({}, {"use_grad_based_mass_matrix": True}),
+    "centred-loc": ({"centered": [False, True]}, {}),
+}
+
+
+def hard() -> None:
+    """``hard [MODELS] [VARIANTS] [SEEDS]``: each model x variant x seed, variants
+    alternating within a seed (comma-separated lists; defaults: nb, default, 1-4)."""
+    import arviz as az
+    import nutpie
+
+    warnings.simplefilter("ignore")
+    args = sys.argv[2:]
+    models = (args[0] if args else "nb").split(",")
+    variants = (args[1] if len(args) > 1 else "default").split(",")
+    seeds = [int(s) for s in (args[2] if len(args) > 2 else "1,2,3,4").split(",")]
+    original = nutpie.sample
+    extra: dict = {}
+
+    def patched(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        kw = {**kw, **extra}
+        if kw.get("low_rank_modified_mass_matrix"):  # gradient-based only
+            kw.pop("use_grad_based_mass_matrix", None)
+        return original(*a, **kw)
+
+    nutpie.sample = patched
+    totals: dict = {}
+    for key in models:
+        dataset, formula, family = HARD_MODELS[key]
+        df = mf.load_dataset(dataset)
+        mf.fit(formula, df, family=family, draws=50, tune=50, random_seed=0, warn=False)
+        for seed in seeds:
+            for name in variants:
+                options, settings = HARD_VARIANTS[name]
+                extra.clear()
+                extra.update(settings)
+                start = time.perf_counter()
+                res = mf.fit(formula, df, family=family, random_seed=seed, warn=False,
+                             **options)
+                dt = time.perf_counter() - start
+                post = res.idata.posterior
+                post = post[[v for v in post.data_vars if not v.startswith(("u(", "z("))]]
+                ess_all = az.ess(post)
+                ess = float(ess_all.to_array().min())
+                worst = min(ess_all.data_vars, key=lambda v: float(ess_all[v].min()))
+                rhat = float(az.rhat(post).to_array().max())
+                div = int(res.idata.sample_stats.diverging.sum())
+                ok = rhat <= 1.01 and div == 0 and ess >= 400
+                totals.setdefault((key, name), []).append((dt, ess, rhat, div, ok))
+                print(f"{key:4s} {name:12s} seed {seed}: {dt:5.1f} s  min bulk ESS {ess:5.0f}  "
+                      f"max R-hat {rhat:.3f}  {div} div  {'met' if ok else '-'}  (lowest: {worst})",
+                      flush=True)
+    print("\nmodel variant       median s  min ESS (median)  max R-hat  divergences  met")
+    for (key, name), rows in totals.items():
+        dts, esss, rhats, divs, oks = zip(*rows, strict=True)
+        print(f"{key:4s} {name:12s} {np.median(dts):7.1f}  {min(esss):5.0f} "
+              f"({np.median(esss):4.0f})  {max(rhats):.3f}  {sum(divs):3d}  "
+              f"{sum(oks)}/{len(oks)}")
+
+
 if __name__ == "__main__":
-    {"steps": steps, "parts": parts, "centring": centring}[sys.argv[1]]()
+    {"steps": steps, "parts": parts, "centring": centring, "hard": hard}[sys.argv[1]]()
