@@ -5,10 +5,11 @@ factor depends on its rows only through sufficient statistics
 (:mod:`mixedfit.design.stats`), which Dask computes partition by partition and adds:
 
 1. **A first pass** reads each partition's grouping-factor levels, one example row of
-   each level of every factor the formula uses as a predictor, and the first rows of
-   every partition. From these a *template* design is built (with every check of an
-   in-memory design) that knows every column of the whole data: a factor's columns do
-   not depend on which partition a row is in.
+   each level of every factor the formula uses as a predictor, the first rows of
+   every partition and every row of about one level in 64 (by a hash of the level).
+   From these a *template* design is built (with every check of an in-memory design)
+   that knows every column of the whole data: a factor's columns do not depend on
+   which partition a row is in.
 2. **A second pass** evaluates the template on each partition (the same columns, the
    levels numbered as in the whole data), takes its statistics about a fixed origin
    (the template's means) and adds them; the partitions are dropped as they are done.
@@ -29,6 +30,7 @@ import dataclasses
 import glob
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +38,8 @@ import numpy as np
 import pandas as pd
 
 from mixedfit.design.build import build_design
-from mixedfit.design.checks import check_collinear
 from mixedfit.design.design import Design
-from mixedfit.design.frame import as_frame, check_columns
+from mixedfit.design.frame import MissingDataWarning, as_frame, caller_level, check_columns
 from mixedfit.design.groups import level_label
 from mixedfit.design.response import build_response
 from mixedfit.design.stats import Origin, SufficientStats, partition_stats
@@ -46,7 +47,7 @@ from mixedfit.errors import DataError, FamilyError, FormulaError, InputTypeError
 from mixedfit.families import Family
 from mixedfit.formula import parse
 
-__all__ = ["is_out_of_core", "out_of_core_design", "read_source", "stats_of_frame",
+__all__ = ["is_out_of_core", "out_of_core_design", "read_source",
            "rowless_from", "update_reason", "updated_design",
            "OUT_OF_CORE_MODELS"]
 
@@ -60,6 +61,10 @@ STATEFUL = ("scale", "center", "standardize", "poly", "bs")
 
 #: Rows taken from the start of each partition for the template design.
 TEMPLATE_ROWS = 200
+#: The template also takes every row (at most :data:`LEVEL_SAMPLE_ROWS` a partition)
+#: of the grouping factor's levels whose hash is 0 modulo this: about one level in 64.
+LEVEL_SAMPLE = 64
+LEVEL_SAMPLE_ROWS = 5_000
 
 
 def is_out_of_core(data: Any) -> bool:
@@ -154,10 +159,16 @@ def _scan(part: pd.DataFrame, needed: list[str], factors: list[str], group: tupl
     each factor level, its first rows."""
     complete = part[needed].dropna()
     examples = [complete.drop_duplicates(subset=[f]) for f in factors]
+    # every row of a fixed subset of the levels (the same in every partition: by a hash of
+    # the level), so that the template has levels with several rows whatever the number
+    # of levels (a slope varies within them, as in the whole data)
+    hashed = pd.util.hash_pandas_object(complete[group[0]], index=False).to_numpy()
+    chosen = complete[hashed % LEVEL_SAMPLE == 0].iloc[:LEVEL_SAMPLE_ROWS]
     return {"rows": len(part), "complete": len(complete),
             "levels": [pd.unique(complete[g]) for g in group],
             "examples": pd.concat(examples) if examples else complete.iloc[:0].copy(),
-            "head": complete.iloc[:head].copy()}  # a copy: a view would keep the partition
+            # copies: a view would keep the whole partition in memory
+            "head": pd.concat([complete.iloc[:head], chosen]).copy()}
 
 
 def _global_levels(values: list[np.ndarray]) -> tuple[np.ndarray, list[str]]:
@@ -300,19 +311,6 @@ def plan_of(design: Design, family: Family) -> _Plan:
                  candidates=_candidates(design), family=family)
 
 
-def stats_of_frame(plan: _Plan, data: Any) -> SufficientStats:
-    """The statistics of more rows (a pandas frame or out-of-core data) with a fitted
-    design's template: what :meth:`mixedfit.MixedResult.update` adds."""
-    if is_out_of_core(data):
-        import dask  # deferred: Dask loads only for out-of-core data
-
-        ddf, source = read_source(data)
-        parts = ddf[plan.needed].to_delayed()
-        return dask.compute(_tree_sum([dask.delayed(plan.stats)(p, f"partition {i}")
-                                       for i, p in enumerate(parts)]))[0]
-    return plan.stats(as_frame(data), "the new rows")
-
-
 def out_of_core_design(formula: Any, data: Any, *, family: Family, trials: Any = None,
                        weights: Any = None, se: Any = None, na_action: str = "drop",
                        dpars: dict[str, str] | None = None) -> Design:
@@ -344,60 +342,33 @@ def out_of_core_design(formula: Any, data: Any, *, family: Family, trials: Any =
         raise InputTypeError(f"data is a {type(ddf).__name__}; out of core it must be a Dask "
                              f"DataFrame or the path of a Parquet dataset.")
     plan, parts, counts = _plan(formula, ddf, family, na_action)
+    dropped = counts["rows"] - counts["complete"]
+    if dropped:
+        warnings.warn(f"Dropped {dropped:,} of {counts['rows']:,} rows with missing values in "
+                      f"the model's columns ({', '.join(plan.needed)}); pass "
+                      f"na_action='error' to refuse them.", MissingDataWarning,
+                      stacklevel=caller_level())
     total = _tree_sum([dask.delayed(plan.stats)(p, f"partition {i}")
                        for i, p in enumerate(parts)])
     stats: SufficientStats = dask.compute(total)[0]
     stats.source = source
-    stats._extra["plan"] = plan
     return rowless_design(plan, stats)
 
 
 def rowless_design(plan: _Plan, stats: SufficientStats) -> Design:
-    """The template's design with the statistics of the whole data in place of rows,
-    checked as an in-memory design is (levels, slopes, collinear columns)."""
+    """The template's design with the statistics of the whole data in place of rows."""
     t = plan.template
     if t.has_rows:  # the rows that rebuild the template (saving, loading)
         stats._extra["template_rows"] = t.data
-    m = len(plan.labels)
-    if m < 2:
-        raise DataError(f"The grouping factor {':'.join(plan.group)!r} has a single level "
-                        f"({plan.labels[0]!r}) in the whole data: a group-level sd cannot "
-                        f"be estimated from one group. Remove the group term.")
-    # collinear fixed-effect columns: the centred and scaled cross products' rank
-    sd = stats.x_sd()
-    L = stats.x_map()
-    L[0] -= np.where(sd > 0, stats.x_means(), 0.0)
-    scale = np.sqrt(np.maximum(np.diag(stats.quadratic(L)), 0.0) / stats.gram[0, 0])
-    L = L / np.where(scale > 0, scale, 1.0)
-    G = stats.quadratic(L) / stats.gram[0, 0]
-    evals, evecs = np.linalg.eigh((G + G.T) / 2)
-    if evals.size and evals[0] < 1e-10 * max(evals[-1], 1.0):
-        # the same check as in memory, on rows whose cross products are G
-        root = evecs * np.sqrt(np.maximum(evals, 0.0))[None, :]
-        check_collinear(root.T, t.fixed_columns, {c: c for c in t.fixed_columns},
-                        "fixed-effects", "")
+    # (the template was checked as an in-memory design: a single level, collinear
+    # columns or a slope constant within every level in the whole data would be so in
+    # the template's rows, and adding rows cannot make them so)
     counts = stats.counts
     blocks = []
-    at = 0
     for b in t.blocks:
-        for tcol, col in enumerate(b.columns):
-            if col == "Intercept":
-                continue
-            j = at + tcol
-            # within-level variation of the slope's column, over every level
-            sums = stats.vv[:, 0, 1 + j]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                within = stats.vv[:, 1 + j, 1 + j] - np.where(counts > 0, sums ** 2 / counts, 0)
-            if np.all(within <= 1e-12 * np.maximum(stats.vv[:, 1 + j, 1 + j], 1e-300)):
-                raise DataError(f"The random slope of {col!r} in {b.term} does not vary "
-                                f"within any level of {b.group!r}: it cannot be told apart "
-                                f"from the group's intercept. Remove it from the term.")
         blocks.append(dataclasses.replace(
             b, Z=np.zeros((0, b.n_terms)), index=np.zeros(0, np.int64),
-            levels=list(plan.labels), **({"_counts": counts}
-                                         if "_counts" in {f.name for f in
-                                                          dataclasses.fields(b)} else {})))
-        at += b.n_terms
+            levels=list(plan.labels), _counts=counts))
     return dataclasses.replace(t, y=np.zeros(0), X=np.zeros((0, len(t.fixed_columns))),
                                data=t.data.iloc[:0], blocks=blocks,
                                n_dropped=stats.n_dropped, stats=stats)
@@ -469,8 +440,7 @@ def updated_design(design: Design, family: Family, new_data: Any) -> Design:
         added = plan.stats(frame, "the new rows")
     total = old.add(_with_levels(added, len(plan.labels)))
     total.source = f"{old.source or 'the fitted rows'} and {source}"
-    out = rowless_design(plan, total)
-    return out
+    return rowless_design(plan, total)
 
 
 def rowless_from(template: Design, family: Family, stats: SufficientStats,

@@ -52,16 +52,6 @@ class Origin:
     y: float
     z: np.ndarray
 
-    def to_dict(self) -> dict[str, list[float] | float]:
-        """Plain values (for saving)."""
-        return {"x": self.x.tolist(), "y": float(self.y), "z": self.z.tolist()}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> Origin:
-        """The inverse of :meth:`to_dict`."""
-        return cls(x=np.asarray(values["x"], dtype=float), y=float(values["y"]),
-                   z=np.asarray(values["z"], dtype=float))
-
 
 @dataclass
 class SufficientStats:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import mixedfit as mf
-from mixedfit.design import build_design
+from mixedfit.design import MissingDataWarning, build_design
 from mixedfit.errors import DataError, FamilyError, FormulaError, OptionError
 from mixedfit.fast.layout import make_layout
 from mixedfit.fast.sampler import logp_and_grad
@@ -178,7 +178,8 @@ def test_missing_parquet_path_is_a_data_error(tmp_path) -> None:
 def test_rows_with_missing_values_are_dropped_and_counted() -> None:
     df = _simulated(300, 10)
     df.loc[[3, 50, 200], "x"] = np.nan
-    spec = make_spec("y ~ x + (1 | g)", dd.from_pandas(df, npartitions=3))
+    with pytest.warns(MissingDataWarning, match="Dropped 3 of 300 rows"):
+        spec = make_spec("y ~ x + (1 | g)", dd.from_pandas(df, npartitions=3))
     assert spec.design.n_obs == 297 and spec.design.n_dropped == 3
     with pytest.raises(DataError, match="3 of 300 rows have missing values"):
         make_spec("y ~ x + (1 | g)", dd.from_pandas(df, npartitions=3), na_action="error")
@@ -190,3 +191,26 @@ def test_update_refuses_a_model_without_statistics() -> None:
                  family="binomial", draws=50, tune=50, chains=1, progressbar=False, warn=False)
     with pytest.raises(OptionError, match="sufficient statistics"):
         res.update(df)
+
+
+def test_whole_data_checks_from_the_statistics() -> None:
+    df = _simulated(400, 20)
+    ddf = dd.from_pandas(df.assign(x2=2.0 * df.x + 1.0), npartitions=4)
+    with pytest.raises(DataError, match="x2"):  # collinear with x (and the intercept)
+        make_spec("y ~ x + x2 + (1 | g)", ddf)
+    # a slope constant within every level of the group
+    per_level = dd.from_pandas(df.assign(w=df.g * 0.5), npartitions=4)
+    with pytest.raises(DataError, match="does not vary within any level"):
+        make_spec("y ~ w + (1 + w | g)", per_level)
+
+
+def test_many_levels_with_few_rows_each_keep_their_slopes() -> None:
+    """Levels of 2 rows, one in each of 2 partitions, in opposite orders: the first rows
+    of the partitions have no level twice (a slope would look constant within every
+    level); the template also takes every row of a hashed subset of the levels."""
+    rng = np.random.default_rng(1)
+    m = 20_000
+    g = np.concatenate([np.arange(m), np.arange(m)[::-1]])
+    df = pd.DataFrame({"y": rng.normal(size=2 * m), "x": rng.normal(size=2 * m), "g": g})
+    spec = make_spec("y ~ x + (1 + x | g)", dd.from_pandas(df, npartitions=2))
+    assert spec.design.n_obs == 2 * m and spec.design.blocks[0].n_levels == m
