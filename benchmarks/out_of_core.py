@@ -52,6 +52,7 @@ print(json.dumps({"import_and_stats_s": t1 - t0, "fit_s": t2 - t1, "sampling_s":
                   "fixed": fe["mean"].to_dict(), "fixed_sd": fe["sd"].to_dict(),
                   "r_hat_max": float(max(fe["r_hat"].max(), vc["r_hat"].max())),
                   "ess_min": float(min(fe["ess_bulk"].min(), vc["ess_bulk"].min())),
+                  "divergences": int(res.idata.sample_stats["diverging"].values.sum()),
                   "sd": {str(k): round(float(v), 4) for k, v in vc["mean"].items()}},
                  default=str))
 """
@@ -104,8 +105,8 @@ def main() -> None:
              f"| sampling and group effects | {result['fit_s']:.1f} s |",
              f"| total | {result['total_s']:.1f} s |",
              f"| peak memory of the fitting process | {result['peak_rss_gb']:.2f} GB |",
-             f"| max R-hat, min bulk ESS | {result['r_hat_max']:.3f}, "
-             f"{result['ess_min']:.0f} |",
+             f"| max R-hat, min bulk ESS, divergences | {result['r_hat_max']:.3f}, "
+             f"{result['ess_min']:.0f}, {result['divergences']} |",
              f"| Intercept, x (simulated 1, 0.5 plus the groups' mean effects) | "
              f"{result['fixed']['Intercept']:.4f}, {result['fixed']['x']:.4f} |"]
     with open(base + ".md", "w") as fh:

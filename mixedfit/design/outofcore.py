@@ -65,6 +65,8 @@ TEMPLATE_ROWS = 200
 #: of the grouping factor's levels whose hash is 0 modulo this: about one level in 64.
 LEVEL_SAMPLE = 64
 LEVEL_SAMPLE_ROWS = 5_000
+#: Most rows of the template (the examples of each factor level aside).
+TEMPLATE_MAX = 20_000
 
 
 def is_out_of_core(data: Any) -> bool:
@@ -273,7 +275,10 @@ def _plan(formula: str, ddf: Any, family: Family, na_action: str) -> tuple[_Plan
                         f"columns ({', '.join(needed)}); drop them first or pass "
                         f"na_action='drop'.")
     levels, labels = _global_levels([s["levels"][0] for s in scans])
-    frame = pd.concat([s["head"] for s in scans] + [s["examples"] for s in scans])
+    # (at most TEMPLATE_MAX rows besides the examples: the template is built, kept and
+    # saved with the result)
+    frame = pd.concat([pd.concat([s["head"] for s in scans]).iloc[:TEMPLATE_MAX]]
+                      + [s["examples"] for s in scans])
     frame = frame.drop_duplicates().reset_index(drop=True)
     template = build_design(formula, frame, family=family, na_action="drop")
     origin = Origin(x=template.X.mean(axis=0), y=float(np.mean(template.y)),
