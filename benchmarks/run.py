@@ -488,17 +488,22 @@ def run_lme4(case: str, limit: float) -> dict:
         return {"lme4_s": None, "lme4_note": "error", "error": said[-1:]}
 
 
-def machine_line(args: argparse.Namespace, r_version: str | None) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
+def cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo``), else what ``platform`` says."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return cpu
+
+
+def machine_line(args: argparse.Namespace, r_version: str | None) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = cpu_name()
     try:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
         ram_s = f"{ram:.0f} GiB RAM"

@@ -69,6 +69,9 @@ import pandas as pd
 
 import mixedfit as mf
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import cpu_name  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 FORMULA = "Reaction ~ Days + (Days | Subject)"
 RHS = "~ Days + (Days | Subject)"
@@ -361,14 +364,7 @@ def case_kfold(args: argparse.Namespace) -> dict:
 def machine_line() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     vers = []
     for pkg in ("mixedfit", "nutpie", "dask", "distributed"):
