@@ -280,12 +280,8 @@ def _plan(formula: str, ddf: Any, family: Family, na_action: str) -> tuple[_Plan
     frame = pd.concat([pd.concat([s["head"] for s in scans]).iloc[:TEMPLATE_MAX]]
                       + [s["examples"] for s in scans])
     frame = frame.drop_duplicates().reset_index(drop=True)
-    template = build_design(formula, frame, family=family, na_action="drop")
-    origin = Origin(x=template.X.mean(axis=0), y=float(np.mean(template.y)),
-                    z=np.hstack([b.Z for b in template.blocks]).mean(axis=0))
-    plan = _Plan(template=template, needed=needed, group=group, levels=levels,
-                 labels=labels, origin=origin, candidates=_candidates(template),
-                 family=family)
+    plan = plan_of(build_design(formula, frame, family=family, na_action="drop"), family)
+    plan.levels, plan.labels = levels, labels  # the whole data's, not the template's
     return plan, parts, {"rows": rows, "complete": complete}
 
 
