@@ -427,15 +427,11 @@ def _link_response(design: Design, family: Family) -> np.ndarray:
 PACK_ABOVE = 20_000_000
 
 
-def _marginal_stats_data(design: Design) -> np.ndarray:
-    """:func:`_marginal_data` of an out-of-core design, from its statistics in internal
-    coordinates (:class:`mixedfit.design.stats.InternalStats`): one cluster per level."""
-    st = design.stats
-    blocks = design.blocks
-    p = st.xx.shape[0]
-    head = [float(st.n), float(st.yy), *st.xy, *st.xx.ravel()]
-    m = blocks[0].n_levels
-    k = st.zz.shape[1]
+def _level_records(blocks: list[Any], A: np.ndarray, zy: np.ndarray, zx: np.ndarray
+                   ) -> list[np.ndarray]:
+    """One cluster record per level of the (one) grouping factor, its terms of every
+    block, from each level's ``A = Z'Z`` ``(m, k, k)``, ``Z'y`` and ``Z'X``."""
+    m, k = zy.shape
     starts = np.cumsum([0] + [b.n_levels * b.n_terms for b in blocks])
     blk = np.concatenate([[j] * b.n_terms for j, b in enumerate(blocks)])
     term = np.concatenate([np.arange(b.n_terms) for b in blocks])
@@ -444,18 +440,24 @@ def _marginal_stats_data(design: Design) -> np.ndarray:
         [blocks[j].n_terms for j in blk])[None, :] + term[None, :]
     table = np.hstack([np.full((m, 1), k), np.broadcast_to(blk, (m, k)),
                        np.broadcast_to(term, (m, k)), np.broadcast_to(levels, (m, k)),
-                       position, st.zz.reshape(m, -1), st.zy, st.zx.reshape(m, -1)])
-    size = table.shape[1]
-    start = len(head) + 3 + m
-    offsets = start + size * np.arange(m)
-    assert p == len(design.fixed_columns)
-    return np.concatenate([head, [m, k, 1.0], offsets, table.ravel()])
+                       position, A.reshape(m, -1), zy, zx.reshape(m, -1)])
+    return list(table)
+
+
+def _pack_marginal(head: list[float], records: list[np.ndarray], shared: bool) -> np.ndarray:
+    """The marginal part of the buffer from its head and cluster records."""
+    k_max = max(int(r[0]) for r in records)
+    start = len(head) + 3 + len(records)
+    offsets = start + np.cumsum([0] + [r.size for r in records[:-1]])
+    return np.concatenate([head, [len(records), k_max, float(shared)], offsets, *records])
 
 
 def _marginal_data(design: Design) -> np.ndarray:
     """The sufficient statistics of a marginal model (layout in :mod:`mixedfit.fast.marginal`)."""
-    if design.stats is not None:
-        return _marginal_stats_data(design)
+    if design.stats is not None:  # out of core: statistics in internal coordinates, one
+        st = design.stats         # cluster per level (InternalStats)
+        return _pack_marginal([float(st.n), float(st.yy), *st.xy, *st.xx.ravel()],
+                              _level_records(design.blocks, st.zz, st.zy, st.zx), True)
     X = design.X
     n, p = X.shape
     y = np.asarray(design.y, dtype=float)
@@ -470,8 +472,6 @@ def _marginal_data(design: Design) -> np.ndarray:
         idx, m = blocks[0].index, blocks[0].n_levels
         Z = np.hstack([np.asarray(b.Z, dtype=float) for b in blocks])
         k = Z.shape[1]
-        blk = np.concatenate([[j] * b.n_terms for j, b in enumerate(blocks)])
-        term = np.concatenate([np.arange(b.n_terms) for b in blocks])
         A = np.empty((m, k, k))
         zy = np.empty((m, k))
         zx = np.empty((m, k, p))
@@ -482,13 +482,7 @@ def _marginal_data(design: Design) -> np.ndarray:
                                                       minlength=m)
             for j in range(p):
                 zx[:, i, j] = np.bincount(idx, weights=Z[:, i] * X[:, j], minlength=m)
-        levels = np.arange(m)[:, None]
-        position = starts[blk][None, :] + levels * np.array(
-            [blocks[j].n_terms for j in blk])[None, :] + term[None, :]
-        table = np.hstack([np.full((m, 1), k), np.broadcast_to(blk, (m, k)),
-                           np.broadcast_to(term, (m, k)), np.broadcast_to(levels, (m, k)),
-                           position, A.reshape(m, -1), zy, zx.reshape(m, -1)])
-        records = list(table)
+        records = _level_records(blocks, A, zy, zx)
     else:
         # one dense cluster of every effect (few effects, see MARGINAL_DENSE_MAX)
         cols, vals, rows = [], [], []
@@ -510,11 +504,7 @@ def _marginal_data(design: Design) -> np.ndarray:
         A = (Zs.T @ Zs).toarray()
         records = [np.concatenate([[k], blk, term, level, np.arange(k), A.ravel(),
                                    Zs.T @ y, np.asarray(Zs.T @ X).ravel()])]
-    k_max = max(int(r[0]) for r in records)
-    start = len(head) + 3 + len(records)
-    offsets = start + np.cumsum([0] + [r.size for r in records[:-1]])
-    shared = float(_one_factor(design))
-    return np.concatenate([head, [len(records), k_max, shared], offsets, *records])
+    return _pack_marginal(head, records, _one_factor(design))
 
 
 def parameter_count(design: Design, marginal: bool, family: Family) -> int:
