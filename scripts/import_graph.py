@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1] / "mixedfit"
 
 #: Layers, lowest first; a module may import only from its own layer or lower ones.
 LAYERS: list[tuple[str, ...]] = [
-    ("mixedfit.errors", "mixedfit.names", "mixedfit.datasets", "mixedfit._version"),
+    ("mixedfit.errors", "mixedfit.names", "mixedfit.datasets", "mixedfit._version",
+     "mixedfit.convergence"),
     ("mixedfit.families",),
     ("mixedfit.formula",),
     ("mixedfit.design",),

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from mixedfit import names
+from mixedfit.convergence import rhat_ess
 from mixedfit.design.frame import caller_level
 from mixedfit.errors import ConvergenceWarning, SingularFitWarning
 from mixedfit.names import sd_key
-from mixedfit.results.convergence import rhat_ess
 from mixedfit.results.display import Report, Table, as_table
 
 if TYPE_CHECKING:

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mixedfit.convergence import rhat_ess
 from mixedfit.errors import OptionError
-from mixedfit.results.convergence import rhat_ess
 from mixedfit.results.summaries import require_effect_draws
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfit import names
+from mixedfit.convergence import rhat_ess
 from mixedfit.design import Design
 from mixedfit.errors import MixedFitError, OptionError, RowsNeededError
 from mixedfit.families import Family
@@ -22,7 +23,6 @@ from mixedfit.names import cor_key, sd_key
 from mixedfit.plan import FitPlan
 from mixedfit.priors import Prior, log_prior_draws, prior_set
 from mixedfit.results import display
-from mixedfit.results.convergence import rhat_ess
 from mixedfit.results.diagnostics import diagnose
 from mixedfit.results.display import as_table
 from mixedfit.results.effects import contrasts, means, slopes

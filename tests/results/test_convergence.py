@@ -1,4 +1,4 @@
-"""R-hat and ESS (``mixedfit.results.convergence``) against ArviZ, the reference they
+"""R-hat and ESS (``mixedfit.convergence``) against ArviZ, the reference they
 reproduce (``az.rhat``, ``az.ess(method="bulk" | "tail")``), on draws of every kind
 the sampler gives: independent, autocorrelated, stuck (repeated draws: ties), discrete,
 constant, short, and chains that disagree."""
@@ -9,7 +9,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from mixedfit.results.convergence import _ranks, rhat_ess
+from mixedfit.convergence import _ranks, rhat_ess
 
 
 def _ar1(rng: np.random.Generator, chains: int, draws: int, phi: float) -> np.ndarray:

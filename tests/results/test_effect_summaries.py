@@ -27,11 +27,11 @@ import mixedfit.fast.sampler as sampler
 import mixedfit.plan
 from mixedfit import names
 from mixedfit.api import MixedResult
+from mixedfit.convergence import rhat_ess
 from mixedfit.design import build_design
 from mixedfit.errors import ConvergenceWarning, DrawsNotKeptError, RowsNeededError
 from mixedfit.fast.layout import make_layout
 from mixedfit.priors import resolve_priors
-from mixedfit.results.convergence import rhat_ess
 from mixedfit.results.diagnostics import diagnose, warn_if_problems
 from mixedfit.results.summaries import describe_summary, kept_intervals
 from mixedfit.results.tidy import result_tables
