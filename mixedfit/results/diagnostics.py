@@ -219,15 +219,12 @@ def _parameter_table(res: ResultView) -> pd.DataFrame:
         with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             vals = rhat_ess(np.concatenate(blocks, axis=2))
-        at = 0
-        for labels, level in rows:
-            sl = slice(at, at + len(labels))
-            frames.append(pd.DataFrame({"r_hat": vals[0][sl], "ess_bulk": vals[1][sl],
-                                        "ess_tail": vals[2][sl], "level": level},
-                                       index=labels))
-            at += len(labels)
+        frames.append(pd.DataFrame(
+            {"r_hat": vals[0], "ess_bulk": vals[1], "ess_tail": vals[2],
+             "level": [level for labels, level in rows for _ in labels]},
+            index=[label for labels, _ in rows for label in labels]))
     frames += _summarised_effects_table(res)
-    df = pd.concat(frames)
+    df = frames[0] if len(frames) == 1 else pd.concat(frames)
     df.index.name = "parameter"
     return df
 

@@ -9,7 +9,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from mixedfit.convergence import _ranks, rhat_ess
+from mixedfit.convergence import _kernel, _score_table, rhat_ess
 
 
 def _ar1(rng: np.random.Generator, chains: int, draws: int, phi: float) -> np.ndarray:
@@ -61,12 +61,50 @@ def test_many_columns_at_once_equal_one_at_a_time() -> None:
             assert a[j] == pytest.approx(b[0], rel=1e-12)
 
 
-def test_ranks_average_ties_as_scipy() -> None:
+def _score(v: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtri
     from scipy.stats import rankdata
 
+    return ndtri((rankdata(v, method="average", axis=1) - 0.375) / (v.shape[1] + 0.25))
+
+
+def test_scores_rank_ties_as_scipy_and_fold_at_the_median() -> None:
+    """The rank-normalised draws and folded draws against scipy's ``rankdata`` (ties
+    averaged) and ``ndtri`` of ``|x - np.median(x)|``, on draws with many ties."""
     rng = np.random.default_rng(0)
     for trial in range(40):
         shape = (int(rng.integers(1, 6)), int(rng.integers(1, 40)))
         x = (rng.normal(size=shape) if trial % 2 else
              rng.integers(0, int(rng.integers(2, 9)), size=shape).astype(float))
-        np.testing.assert_array_equal(_ranks(x), rankdata(x, method="average", axis=1))
+        n = shape[1]
+        ordered, z, folded = _kernel()[0](x, np.argsort(x, axis=1), _score_table(n))
+        np.testing.assert_array_equal(ordered, np.sort(x, axis=1))
+        np.testing.assert_array_equal(z, _score(x))
+        np.testing.assert_array_equal(folded, _score(np.abs(x - np.median(x, axis=1)[:, None])))
+
+
+def test_lag_by_lag_equals_the_transform_and_hands_over_long_sequences(monkeypatch) -> None:
+    from mixedfit import convergence
+
+    rng = np.random.default_rng(3)
+    x = np.stack([_ar1(rng, 8, 250, phi) for phi in (-0.6, 0.0, 0.5, 0.9, 0.99, 0.999)])
+    x = np.concatenate([x, np.full((1, 8, 250), 1.5)])  # and a constant row
+    by_lags = convergence._kernel()[1](x, convergence.MAX_LAG)
+    # the slowest chains need more lags than summed one by one: left to the transform
+    assert by_lags[-2] == -1.0 and np.all(by_lags[:3] > 0)
+    both = convergence._ess(x)
+    np.testing.assert_allclose(both, convergence._ess_fft(x), rtol=1e-10)
+    monkeypatch.setattr(convergence, "MAX_LAG", 2)  # every row through the transform
+    np.testing.assert_allclose(convergence._ess(x), both, rtol=1e-10)
+
+
+def test_quantiles_from_the_sort_equal_numpy() -> None:
+    from mixedfit.convergence import _quantiles
+
+    rng = np.random.default_rng(8)
+    for n in (2, 3, 7, 20, 101, 4000):
+        x = np.sort(rng.normal(size=(5, n)), axis=1)
+        got = _quantiles(x, (0.05, 0.5, 0.95))
+        expected = np.quantile(x, [0.05, 0.5, 0.95], axis=1)
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g, e)
