@@ -528,11 +528,9 @@ def fit(
         How the log posterior density and its gradient are computed. ``"compiled"``:
         mixedfit's own density, compiled once per installation (no per-model
         compilation; Gaussian models with one block of group effects use sufficient
-        statistics, so a gradient costs O(levels), not O(rows)); it covers the
-        Gaussian (identity link), Bernoulli/binomial (logit) and Poisson (log)
-        families with the default priors and the common alternatives (see
-        :func:`mixedfit.fast.layout.unsupported_reason`) and needs
-        ``sampler="nutpie"``. ``"pymc"``: the PyMC model of :mod:`mixedfit.model`.
+        statistics, so a gradient costs O(levels), not O(rows)); it covers every
+        family, link and prior (see :func:`mixedfit.fast.layout.unsupported_reason`)
+        and needs ``sampler="nutpie"``. ``"pymc"``: the PyMC model of :mod:`mixedfit.model`.
         ``"auto"`` takes ``"compiled"`` when it covers the model and the sampler is
         nutpie. ``"bambi"``: the equivalent ``bambi.Model`` sampled by Bambi, for the
         models Bambi can express (no correlated blocks; see

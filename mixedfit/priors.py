@@ -49,7 +49,8 @@ from mixedfit.families import Family
 from mixedfit.names import cor_key, is_cor_key, parse_sd_key, sd_key
 
 __all__ = ["Prior", "PriorSet", "Distribution", "DISTRIBUTIONS", "as_prior", "default_priors",
-           "resolve_priors", "parameter_support", "prior_set", "log_prior_draws", "LKJ_NAMES"]
+           "resolve_priors", "parameter_support", "prior_set", "log_prior_draws", "LKJ_NAMES",
+           "thresholds_inside"]
 
 #: Names accepted for the correlation prior.
 LKJ_NAMES = ("LKJ", "LKJCorr", "LKJCholeskyCov")
@@ -535,3 +536,39 @@ def _targets(design: Design, priors: dict[str, Prior], key: str) -> list[str]:
             if b.correlated and inner in (b.group, b.label)
         ]
     return []
+
+
+def thresholds_inside(family: Family, priors: dict[str, Prior], starts: dict[str, float]
+                       ) -> dict[str, float]:
+    """Start values of an ordinal model's thresholds under Uniform priors (a flat density
+    between bounds, zero outside: the thresholds keep their ordered transform): each
+    moved inside its interval, 10% of its width from the bounds, and above the one
+    before it. Thresholds without a Uniform prior are unbounded. Both backends start
+    there.
+
+    Examples
+    --------
+    >>> from mixedfit import families
+    >>> fam = families.cumulative().for_levels(["1", "2", "3"])
+    >>> priors = {"Intercept[1]": Prior("Uniform", lower=0, upper=1),
+    ...           "Intercept[2]": Prior("Uniform", lower=0, upper=1)}
+    >>> thresholds_inside(fam, priors, {"Intercept[1]": -1.2, "Intercept[2]": 0.5})
+    {'Intercept[1]': 0.1, 'Intercept[2]': 0.5}
+    """
+    cuts = [n for n in family.parameters
+            if family.parameter_transform(n) in ("real", "increment")]
+    if not any(priors[n].kind.name == "Uniform" for n in cuts):
+        return {}
+    out: dict[str, float] = {}
+    previous = -np.inf
+    for name in cuts:
+        value = float(starts[name])
+        lo, hi = -np.inf, np.inf
+        if priors[name].kind.name == "Uniform":
+            lo, hi = float(priors[name].values["lower"]), float(priors[name].values["upper"])
+            width = hi - lo
+            value = min(max(value, lo + 0.1 * width), hi - 0.1 * width)
+        if value <= previous:  # above the one before, below the upper bound
+            value = previous + (0.1 * (hi - previous) if np.isfinite(hi) else 0.5)
+        out[name] = previous = value
+    return out

@@ -2,10 +2,12 @@
 
 It covers every family and link (:mod:`mixedfit.fast.rowlik`) and every prior
 (``Uniform`` through an interval transform, as PyMC's: see
-:class:`mixedfit.fast.layout.FixedMap`), but ``Uniform`` priors on an ordinal model's
-thresholds; it integrates the group effects of Gaussian models (identity link) out when
-it can (:func:`mixedfit.fast.layout.marginal_reason`), and needs no compilation per
-model: the machine code is compiled once per installation and cached on disk.
+:class:`mixedfit.fast.layout.FixedMap`; on an ordinal model's thresholds the interval
+transform of their ordered values, as PyMC's model, see
+:attr:`mixedfit.fast.layout.Layout.ordered_bounds`); it integrates the
+group effects of Gaussian models (identity link) out when it can
+(:func:`mixedfit.fast.layout.marginal_reason`), and needs no compilation per model: the
+machine code is compiled once per installation and cached on disk.
 """
 
 from __future__ import annotations

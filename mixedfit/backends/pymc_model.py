@@ -35,7 +35,7 @@ from mixedfit.design import BlockDesign, Design
 from mixedfit.errors import PriorError
 from mixedfit.families import Family
 from mixedfit.names import cor_key, sd_key
-from mixedfit.priors import Prior
+from mixedfit.priors import Prior, thresholds_inside
 from mixedfit.standardize import BlockScaling, standardize
 
 __all__ = ["build_model", "sample", "sample_prior", "cpc_cholesky"]
@@ -269,6 +269,7 @@ def _family_parameters(pm: Any, pt: Any, family: Family, priors: dict[str, Prior
             f"({', '.join(cuts)}), with any parameters; use the compiled backend (the "
             f"default) for thresholds with different distributions.")
     starts = family.parameter_starts(np.asarray(design.y, dtype=float), design.trials)
+    starts = {**starts, **thresholds_inside(family, priors, starts)}  # (Uniform priors)
     from pymc.distributions import transforms  # deferred: PyMC loads only to build a model
 
     raw = getattr(pm, stacked[0])(THRESHOLDS, **stacked[1], shape=len(cuts),

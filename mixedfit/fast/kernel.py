@@ -651,6 +651,7 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     fam_pos = int(buf[H_FAM_POS])
     ntheta = max(nfam, 2)
     theta = np.ones(ntheta)
+    ordinal = np.zeros(ntheta)  # ordered thresholds: the values the ordered transform gives
     gtheta = np.zeros(ntheta)
     dtheta = np.ones(ntheta)  # d theta / d x: theta on the log scale, v (1 - v) on the logit
     gprior = np.zeros(ntheta)  # d log prior / d theta, of the thresholds
@@ -682,11 +683,23 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         if kind == PARAM_REAL or kind == PARAM_INCREMENT:
             ordered = True
             if kind == PARAM_REAL:
-                theta[i] = xi
+                ordinal[i] = xi
             else:  # above the one before: log Jacobian x
-                theta[i] = theta[i - 1] + math.exp(xi)
+                ordinal[i] = ordinal[i - 1] + math.exp(xi)
                 logp += xi
+            if int(buf[at]) == UNIFORM and buf[at + 3] > 0.0:
+                # thresholds under one Uniform prior: the ordered values mapped into its
+                # interval (PyMC's chain of the ordered and interval transforms)
+                theta[i], lp, gprior[i], dtheta[i] = bounded(buf, at, ordinal[i])
+                logp += lp
+                continue
+            theta[i] = ordinal[i]
             lp, gprior[i] = prior_at(buf, at, theta[i])
+            if int(buf[at]) == UNIFORM:  # a flat prior between bounds on some thresholds:
+                # their ordered transform, a density of 0 outside the bounds
+                v = buf[at + 4] * theta[i]
+                if v < buf[at + 1] or v > buf[at + 2]:
+                    return -np.inf
             logp += lp
             continue
         if int(buf[at]) == UNIFORM:  # an interval transform, not the log or the logit
@@ -797,10 +810,10 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         for i in range(nfam - 1, -1, -1):
             kind = int(buf[kinds + i])
             if kind == PARAM_INCREMENT:
-                acc += gtheta[i] + gprior[i]
-                grad[fam_pos + slot[i]] += acc * (theta[i] - theta[i - 1]) + 1.0
+                acc += gtheta[i] * dtheta[i] + gprior[i]
+                grad[fam_pos + slot[i]] += acc * (ordinal[i] - ordinal[i - 1]) + 1.0
             elif kind == PARAM_REAL:
-                grad[fam_pos + slot[i]] += acc + gtheta[i] + gprior[i]
+                grad[fam_pos + slot[i]] += acc + gtheta[i] * dtheta[i] + gprior[i]
                 acc = 0.0
 
     # priors of the group effects, sds and correlations; chain rule back to parameters

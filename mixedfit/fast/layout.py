@@ -56,7 +56,7 @@ from mixedfit.design import Design
 from mixedfit.families import Family
 from mixedfit.fast import buffer as B
 from mixedfit.names import cor_key, sd_key
-from mixedfit.priors import Prior
+from mixedfit.priors import Prior, thresholds_inside
 from mixedfit.standardize import Standardization, standardize
 
 __all__ = ["Layout", "unsupported_reason", "marginal_reason", "make_layout", "parameter_count"]
@@ -111,15 +111,19 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
     >>> unsupported_reason(d, fam, pri) is None  # (an interval transform, as PyMC's)
     True
 
-    A ``Uniform`` prior on an ordinal model's thresholds is the one prior it lacks:
+    On an ordinal model's thresholds one ``Uniform`` prior maps their ordered values into
+    its interval (:attr:`Layout.ordered_bounds`); an ordinal family needs its
+    categories first:
 
     >>> wine = mf.load_dataset("wine")
     >>> fam = mf.families.cumulative()
     >>> d = build_design("rating ~ temp + (1 | judge)", wine, family=fam)
+    >>> unsupported_reason(d, fam, {})[:54]
+    'the cumulative family before its categories are known '
     >>> fam = fam.for_levels(d.categories)
     >>> pri = resolve_priors(d, fam, {"Intercept[2]": mf.Prior("Uniform", lower=-5, upper=5)})
-    >>> unsupported_reason(d, fam, pri)
-    "the prior Uniform(lower=-5, upper=5) on Intercept[2] (an ordinal model's thresholds)"
+    >>> unsupported_reason(d, fam, pri) is None
+    True
     """
     if family.compiled not in B.FAMILIES or family.link not in B.LINKS:
         return f"the {family.name} family with the {family.link} link"
@@ -135,10 +139,6 @@ def unsupported_reason(design: Design, family: Family, priors: dict[str, Prior])
     for key in keys:
         if priors[key].kind.name not in PRIOR_CODES:
             return f"the prior {priors[key]} on {key}"
-        if priors[key].kind.name == "Uniform" and key in family.parameters and (
-                family.parameter_transform(key) in ("real", "increment")):
-            # ordered: each above the one before (no interval transform keeps both)
-            return f"the prior {priors[key]} on {key} (an ordinal model's thresholds)"
     return None
 
 
@@ -333,6 +333,10 @@ class Layout:
     #: transform: position -> (lower, upper, factor), the value where the prior sits
     #: ``lower + (upper - lower) sigmoid(x)``, the internal value that over ``factor``
     bounded: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+    #: an ordinal model's thresholds under one Uniform prior, ``(lower, upper)``: the
+    #: values of their ordered transform are mapped into it by an interval transform
+    #: (PyMC's chain of the two); None otherwise
+    ordered_bounds: tuple[float, float] | None = None
 
     def fixed_internal(self, x: np.ndarray) -> np.ndarray:
         """The fixed effects ``beta*`` from the sampler's coordinates ``(..., dim)``."""
@@ -561,7 +565,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
             continue
         factor = st.y_scale if name == "sigma" and family.location_scale else 1.0
         family_slots[name] = (pos, factor)
-        if priors[name].kind.name == "Uniform":
+        if priors[name].kind.name == "Uniform" and family.parameter_transform(name) not in (
+                "real", "increment"):  # (thresholds keep their ordered transform)
             bounded[pos] = _bounds(priors[name], factor)
         pos += 1
     slots = []
@@ -606,9 +611,13 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[B.H_BETA_MAP] = put(rows)
     fixed_map = FixedMap.build(rows, shifts, [priors[c] for c in design.fixed_columns])
     header[B.H_FIXED_X] = put(fixed_map.packed()) if fixed_map is not None else -1
-    header[B.H_FAM_PRIOR] = put([_prior_row(priors[name], factor)
-                                 for name, (_, factor) in family_slots.items()]
-                                or [0.0] * B.PRIOR_WIDTH)
+    ordered_bounds = _ordered_bounds(family, priors)
+    fam_rows = [_prior_row(priors[name], factor) for name, (_, factor) in family_slots.items()]
+    if ordered_bounds is not None:  # the interval transform of the ordered values
+        for row, name in zip(fam_rows, family_slots, strict=True):
+            if family.parameter_transform(name) in ("real", "increment"):
+                row[3] = 1.0
+    header[B.H_FAM_PRIOR] = put(fam_rows or [0.0] * B.PRIOR_WIDTH)
     header[B.H_FAM_KIND] = put([float(_kind_code(family, name, design))
                                 for name in family.parameters] or [0.0])
     header[B.H_BLOCKS] = B.HEADER
@@ -681,7 +690,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     assert buffer.size == cursor
 
     center, scale = _start_values(design, family, priors, st, slots, p, family_slots,
-                                  marginal, bounded)
+                                  marginal, bounded, ordered_bounds)
     if fixed_map is not None:
         center[:p], scale[:p] = fixed_map.start(center[:p], scale[:p])
     return Layout(buffer=buffer, dim=dim, p=p, family_slots=family_slots,
@@ -689,7 +698,22 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                                 for name in family_slots}, blocks=slots,
                   sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
                   marginal=marginal, n_effects=sum(s.m * s.q for s in slots),
-                  standardization=st, fixed_map=fixed_map, bounded=bounded)
+                  standardization=st, fixed_map=fixed_map, bounded=bounded,
+                  ordered_bounds=ordered_bounds)
+
+
+def _ordered_bounds(family: Family, priors: dict[str, Prior]) -> tuple[float, float] | None:
+    """``(lower, upper)`` when every threshold of an ordinal model has the same Uniform
+    prior (then their ordered values are mapped into it, as PyMC's model does), else
+    None (thresholds under different Uniform priors, or some only, keep the ordered
+    transform, with a density of 0 outside their bounds)."""
+    cuts = [n for n in family.parameters
+            if family.parameter_transform(n) in ("real", "increment")]
+    bounds = {(float(priors[n].values["lower"]), float(priors[n].values["upper"]))
+              if priors[n].kind.name == "Uniform" else None for n in cuts}
+    if len(bounds) != 1 or None in bounds:
+        return None
+    return bounds.pop()
 
 
 def _bounds(prior: Prior, factor: float) -> tuple[float, float, float]:
@@ -719,7 +743,8 @@ def _prior_scale(prior: Prior) -> float:
 def _start_values(design: Design, family: Family, priors: dict[str, Prior],
                   st: Standardization, slots: list[BlockSlots], p: int,
                   family_slots: dict[str, tuple[int, float]],
-                  marginal: bool, bounded: dict[int, tuple[float, float, float]] | None = None
+                  marginal: bool, bounded: dict[int, tuple[float, float, float]] | None = None,
+                  ordered_bounds: tuple[float, float] | None = None
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Start values in internal coordinates: least squares on the link scale, effects near
     zero, sds a fraction of their prior's scale, the family's parameters from moments of
@@ -757,11 +782,22 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
             link = family.dpar_link(par)
             center[j] = (np.log(value / (1.0 - value)) if link == "logit" else value
                          if link == "identity" else np.log(value))
+    starts = {**starts, **thresholds_inside(family, priors, starts)}
+    narrowest = np.inf  # (thresholds between the bounds of different Uniform priors)
+    if ordered_bounds is None:
+        narrowest = min([float(priors[n].values["upper"]) - float(priors[n].values["lower"])
+                         for n in family_slots if priors[n].kind.name == "Uniform"
+                         and family.parameter_transform(n) in ("real", "increment")],
+                        default=np.inf)
     previous = 0.0
     for name, (pos, _) in family_slots.items():
         # a standardised response's sigma: the residual sd of the least-squares start
         value = resid_sd if name == "sigma" and family.location_scale else starts[name]
         kind = family.parameter_transform(name)
+        if ordered_bounds is not None and kind in ("real", "increment"):
+            # thresholds under one Uniform prior: where the value lies in its interval,
+            # on the logit scale, is what the ordered transform moves
+            value = float(_logit_inside(value, *ordered_bounds))
         if pos in bounded:  # an interval transform
             lo, hi, factor = bounded[pos]
             center[pos] = _logit_inside(factor * value, lo, hi)
@@ -775,6 +811,10 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
             center[pos] = np.log(value)
         previous = value
         scale[pos] = 0.5 if kind != "increment" else 0.1
+        if kind in ("real", "increment") and narrowest < np.inf:
+            # thresholds between bounds: a jitter that keeps them there (the first moves
+            # by at most 1% of the narrowest interval, each gap by at most 2%)
+            scale[pos] = 0.02 if kind == "increment" else min(0.5, 0.01 * narrowest)
     for k, (b, s) in enumerate(zip(design.blocks, slots, strict=True)):
         factors = st.sd_factors(k)
         for i, col in enumerate(b.columns):

@@ -76,8 +76,11 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
             ordered.append(name)
         else:
             value = factor * np.exp(x[..., pos])
-        out[name] = (cd, value)
         previous = value
+        if kind in ("real", "increment") and layout.ordered_bounds is not None:
+            lo, hi = layout.ordered_bounds  # the ordered values into the prior's interval
+            value = lo + (hi - lo) * _sigmoid(value)
+        out[name] = (cd, value)
     if ordered and layout.p:  # thresholds sit at the predictors' means: to the user's
         cuts = st.intercepts_to_user(np.stack([out[n][1] for n in ordered], axis=-1),
                                      out[names.FIXED][1])
