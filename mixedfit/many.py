@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfit.api import MixedResult, fit, load
-from mixedfit.design import as_frame
+from mixedfit.design import SharedPredictors, as_frame
 from mixedfit.design.frame import caller_level
 from mixedfit.errors import (
     ConvergenceWarning,
@@ -323,10 +323,13 @@ def fit_many(formula: str, data: Any, *, responses: Sequence[str] | None = None,
 
     Notes
     -----
-    Each fit builds its own design from the data: with ``responses=`` the predictors'
-    matrices and group indices are the same for every fit (when no response has
-    missing values) and cost little next to sampling, so they are not shared between
-    fits; the data are sent to a cluster once, not once per fit. The fits' warnings
+    With ``responses=`` the design's predictors (the fixed effects' matrix, the group
+    effects' matrices and group indices, and their checks) are built once and shared by
+    every fit with the same rows (:class:`mixedfit.design.SharedPredictors`; once per
+    worker on a cluster); a response with missing values in other rows gets its own.
+    Each fit builds its own response and everything after it (standardisation, priors,
+    sampling, checks), and equals ``mf.fit`` of its formula draw for draw. The data are
+    sent to a cluster once, not once per fit. The fits' warnings
     are collected: one :class:`~mixedfit.errors.ConvergenceWarning` says which fits
     have problems (``.diagnostics()`` says what), and ``.warnings`` keeps each fit's.
 
@@ -358,7 +361,9 @@ def fit_many(formula: str, data: Any, *, responses: Sequence[str] | None = None,
     if responses is not None:
         names = _names(responses, "responses")
         tasks = [{"formula": f"{name} ~ {right}"} for name in names]
-        shared: dict[str, Any] = {"data": frame, **options}
+        # one right-hand side: the predictors' matrices are built once (per worker)
+        shared: dict[str, Any] = {"data": frame, "predictors": SharedPredictors(), **options}
+        task = _fit_sharing
     else:
         if not isinstance(by, str):
             raise InputTypeError(f"by takes one column name, not {type(by).__name__}.")
@@ -381,8 +386,9 @@ def fit_many(formula: str, data: Any, *, responses: Sequence[str] | None = None,
         tasks = [{"formula": formula, "data": frame[(keys == level).to_numpy()]}
                  for level in levels]
         shared = dict(options)
+        task = fit
     chains = fit_options.get("chains", inspect.signature(fit).parameters["chains"].default)
-    outcomes = run_tasks(fit, tasks, client=client, shared=shared,
+    outcomes = run_tasks(task, tasks, client=client, shared=shared,
                          threads_per_task=threads_for_chains(chains), keys=names,
                          progressbar=progressbar, label="fit_many")
     results = {n: o.value for n, o in zip(names, outcomes, strict=True) if o.ok}
@@ -393,6 +399,13 @@ def fit_many(formula: str, data: Any, *, responses: Sequence[str] | None = None,
                          seconds={n: o.seconds for n, o in zip(names, outcomes, strict=True)})
     _warn_collection(names, outcomes)
     return coll
+
+
+def _fit_sharing(formula: str, data: Any, *, predictors: SharedPredictors,
+                 **options: Any) -> MixedResult:
+    """:func:`mixedfit.fit` with the predictors of the designs shared (``responses=``)."""
+    with predictors.active():
+        return fit(formula, data, **options)
 
 
 def _listed(names: Sequence[str]) -> str:

@@ -16,12 +16,12 @@ Examples
 
 from __future__ import annotations
 
-from mixedfit.design.build import build_design
+from mixedfit.design.build import SharedPredictors, build_design
 from mixedfit.design.checks import OneSidedResponseWarning
 from mixedfit.design.design import BlockDesign, Design
 from mixedfit.design.evaluate import SAFE_FUNCTIONS, formula_namespace
 from mixedfit.design.frame import NA_ACTIONS, MissingDataWarning, as_frame
 
-__all__ = ["Design", "BlockDesign", "build_design", "MissingDataWarning",
+__all__ = ["Design", "BlockDesign", "build_design", "SharedPredictors", "MissingDataWarning",
            "OneSidedResponseWarning", "formula_namespace", "SAFE_FUNCTIONS", "NA_ACTIONS",
            "as_frame"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,7 +41,7 @@ from mixedfit.errors import DataError, FormulaError, InputTypeError, OptionError
 from mixedfit.families import Family, get_family
 from mixedfit.formula import Formula, parse
 
-__all__ = ["build_design"]
+__all__ = ["build_design", "SharedPredictors"]
 
 
 def build_design(formula: str | Formula, data: Any, *, family: Family | str = "gaussian",
@@ -186,6 +190,51 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     if check_response:
         check_fittable_response(y, response.trials, parsed.response, fam)
 
+    pred = _shared(parsed, text, work, labels, fam, dpar_parsed)
+    return Design(
+        formula=parsed,
+        formula_text=text,
+        y=y,
+        response_name=parsed.response,
+        trials=response.trials,
+        weights=row_weights,
+        se=row_se,
+        success=response.success,
+        categories=response.categories,
+        intercept_absorbed=pred.absorbed,
+        fixed_targets=pred.targets,
+        dpar_formulas={par: dtext for par, (dtext, _) in dpar_parsed.items()},
+        _dpar_commons=pred.dpar_commons,
+        X=pred.X,
+        fixed_columns=pred.fixed_columns,
+        fixed_terms=pred.fixed_terms,
+        offset=pred.offset,
+        blocks=pred.blocks,
+        data=work,
+        n_dropped=n_dropped,
+        _fixed_common=pred.fixed_common,
+    )
+
+
+@dataclass(frozen=True)
+class _Predictors:
+    """The part of a design that its response does not change: the fixed effects'
+    matrix and names, the offset, the blocks of group effects (all checked)."""
+
+    X: np.ndarray
+    fixed_columns: list[str]
+    fixed_terms: dict[str, list[str]]
+    offset: np.ndarray | None
+    blocks: list[BlockDesign]
+    absorbed: bool
+    targets: list[str]
+    dpar_commons: dict[str, Any]
+    fixed_common: Any
+
+
+def _predictors(parsed: Formula, text: str, work: Any, labels: Any, fam: Family,
+                dpar_parsed: dict[str, tuple[str, Formula]]) -> _Predictors:
+    """Evaluate and check the predictors of a formula on the rows kept."""
     user = UserLabels(text)  # columns named as the formula was written
     fixed_dm = design_matrices("0" if fam.predictors_only else parsed.fixed_formula, work)
     fixed_common = fixed_dm.common
@@ -253,29 +302,82 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     for block in blocks:
         check_collinear(block.Z, block.columns, block.sources, "random-effect",
                         f"of {block.term} ")
-    return Design(
-        formula=parsed,
-        formula_text=text,
-        y=y,
-        response_name=parsed.response,
-        trials=response.trials,
-        weights=row_weights,
-        se=row_se,
-        success=response.success,
-        categories=response.categories,
-        intercept_absorbed=absorbed,
-        fixed_targets=targets,
-        dpar_formulas={par: dtext for par, (dtext, _) in dpar_parsed.items()},
-        _dpar_commons=dpar_commons,
-        X=X,
-        fixed_columns=fixed_columns,
-        fixed_terms=fixed_terms,
-        offset=offset,
-        blocks=blocks,
-        data=work,
-        n_dropped=n_dropped,
-        _fixed_common=fixed_common,
-    )
+    return _Predictors(X=X, fixed_columns=fixed_columns, fixed_terms=fixed_terms,
+                       offset=offset, blocks=blocks, absorbed=absorbed, targets=targets,
+                       dpar_commons=dpar_commons, fixed_common=fixed_common)
+
+
+class SharedPredictors:
+    """The predictors of designs that differ only in their response, built once.
+
+    :func:`mixedfit.fit_many` with ``responses=`` fits one right-hand side to many
+    response columns of the same data: inside :meth:`active`, :func:`build_design`
+    evaluates and checks the predictors (``X``, the offset, the blocks' ``Z`` and group
+    indices) once per right-hand side, family and set of rows kept, and every later
+    design reuses them (their arrays are made read-only); a response whose missing
+    values drop other rows gets its own. Outside :meth:`active` nothing is shared.
+
+    Examples
+    --------
+    >>> import mixedfit as mf
+    >>> df = mf.load_dataset("sleepstudy")
+    >>> df["Slow"] = df["Reaction"] * 1.5
+    >>> shared = SharedPredictors()
+    >>> with shared.active():
+    ...     a = build_design("Reaction ~ Days + (Days | Subject)", df)
+    ...     b = build_design("Slow ~ Days + (Days | Subject)", df)
+    >>> a.X is b.X, a.blocks[0].Z is b.blocks[0].Z, len(shared)
+    (True, True, 1)
+    """
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[Any, ...], tuple[Any, _Predictors]] = {}
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        """Share the predictors of the designs built inside the ``with`` block."""
+        token = _SHARED.set(self)
+        try:
+            yield
+        finally:
+            _SHARED.reset(token)
+
+    def get(self, key: tuple[Any, ...], labels: Any,
+            build: Callable[[], _Predictors]) -> _Predictors:
+        """The predictors stored under ``key`` for the same rows ``labels``, else
+        ``build()`` (stored, read-only)."""
+        hit = self._store.get(key)
+        if hit is not None and hit[0].equals(labels):
+            return hit[1]
+        pred = build()
+        for array in [pred.X, pred.offset, *[a for b in pred.blocks for a in (b.Z, b.index)]]:
+            if array is not None:
+                array.flags.writeable = False
+        self._store[key] = (labels, pred)
+        return pred
+
+
+#: the :class:`SharedPredictors` in use (None: build every design's own)
+_SHARED: ContextVar[SharedPredictors | None] = ContextVar("mixedfit_shared_predictors",
+                                                          default=None)
+
+
+def _shared(parsed: Formula, text: str, work: Any, labels: Any, fam: Family,
+            dpar_parsed: dict[str, tuple[str, Formula]]) -> _Predictors:
+    """:func:`_predictors`, from the :class:`SharedPredictors` in use when there is one:
+    keyed by all that they depend on but the rows (compared apart): the right-hand
+    side as written, the family's own parameters, the family parameters' formulas."""
+    shared = _SHARED.get()
+    if shared is None:
+        return _predictors(parsed, text, work, labels, fam, dpar_parsed)
+    rhs = text.split("~", 1)[1].strip()
+    key = (rhs, fam.name, fam.link, fam.predictors_only, tuple(fam.parameters),
+           tuple(sorted((par, dtext) for par, (dtext, _) in dpar_parsed.items())))
+    return shared.get(key, labels,
+                      lambda: _predictors(parsed, text, work, labels, fam, dpar_parsed))
 
 
 def _blocks(parsed: Formula, text: str, work: Any, labels: Any, target: str

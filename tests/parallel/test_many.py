@@ -66,6 +66,27 @@ def test_fits_on_the_cluster_equal_sequential_fits(collection: Any) -> None:
         assert np.array_equal(there.draws("sigma"), here.draws("sigma"))
 
 
+def test_the_predictors_are_built_once_and_shared() -> None:
+    # responses with the same rows share one design's predictors (read-only arrays); a
+    # response missing other rows gets its own; every fit still equals mf.fit's draws
+    df = _data()
+    df["y3"] = df["y1"].where(np.arange(30) >= 3)  # rows 0-2 missing
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        coll = mf.fit_many(f"~ {RHS}", df, responses=["y1", "y2", "y3"],
+                           client="sequential", progressbar=False, **OPTIONS)
+    d1, d2, d3 = (coll[n].design for n in ("y1", "y2", "y3"))
+    assert d2.X is d1.X and d2.blocks[0].Z is d1.blocks[0].Z
+    assert d2.blocks[0].index is d1.blocks[0].index
+    assert not d1.X.flags.writeable
+    assert d3.X is not d1.X and d3.n_obs == 27
+    assert d2.response_name == "y2" and np.array_equal(d2.y, df["y2"].to_numpy())
+    for name in ("y2", "y3"):
+        here = _quiet_fit(f"{name} ~ {RHS}", df)
+        assert np.array_equal(coll[name].draws("fixed"), here.draws("fixed"))
+        assert np.array_equal(coll[name].draws("u(g)"), here.draws("u(g)"))
+
+
 def test_a_failing_response_is_recorded_and_the_others_fitted(collection: Any) -> None:
     assert collection.names == ["y1", "text", "flat", "y2"]
     assert set(collection.failed) == {"text", "flat"}
