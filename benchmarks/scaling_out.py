@@ -373,7 +373,24 @@ def machine_line() -> str:
         except PackageNotFoundError:
             vers.append(f"{pkg} not installed")
     return (f"Machine: {cpu} ({platform.machine()}), {os.cpu_count()} cores, {ram:.0f} GiB "
-            f"RAM; Python {platform.python_version()}; {', '.join(vers)}.")
+            f"RAM; Python {platform.python_version()}; {', '.join(vers)}; mixedfit "
+            f"imported from {Path(mf.__file__).parent} at commit {commit()}.")
+
+
+def commit() -> str:
+    """The git commit of the mixedfit that ran (``-dirty`` with uncommitted changes)."""
+    import subprocess
+
+    where = Path(mf.__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain",
+                                "mixedfit"], capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + ("-dirty" if dirty else "")
 
 
 LABELS = {"loop": "Python loop of `mf.fit`", "sequential": "`fit_many`, sequential",
