@@ -6,8 +6,9 @@ Simpson, Carpenter and Bürkner (2021), computed as ArviZ computes them
 parameters at once, in chunks: ArviZ loops over parameters in Python, which takes
 minutes and gigabytes for the 20,000 group effects of a large model.
 
-Every fit runs these checks, so they are kept cheap next to sampling (issue 18: about
-17 ms for the 45 parameters x 4,000 draws of a sleepstudy fit, against 55 ms before):
+Every fit runs these checks, so they are kept cheap next to sampling (issue 18: 17 ms
+for the 45 parameters x 4,000 draws of a sleepstudy fit, against 65 ms before;
+``benchmarks/convergence_cost.py``):
 one numpy sort per parameter; a numba kernel that turns the sort into the normal
 scores of the draws and of the folded draws (merging, not sorting again, the folded
 ones); and the autocovariances of the ESS summed lag by lag while Geyer's sequence is
