@@ -20,6 +20,7 @@ from mixedfit.formula import parse
 from mixedfit.results.display import as_table
 from mixedfit.results.heldout import KFold
 from mixedfit.results.loo import reliability_note
+from mixedfit.results.summaries import require_effect_draws
 from mixedfit.results.view import require_rows
 
 __all__ = ["compare", "compare_pooling", "PoolingComparison"]
@@ -72,8 +73,9 @@ def compare(results: Mapping[str, Any], *, ic: str = "loo") -> pd.DataFrame:
     kfolds = [name for name, value in results.items() if isinstance(value, KFold)]
     if kfolds:
         return _compare_kfold(results, kfolds)
-    for name, res in results.items():  # LOO and WAIC need each fit's rows
+    for name, res in results.items():  # LOO and WAIC need each fit's rows and draws
         require_rows(res, f"mf.compare() (of the fit {name!r})")
+        require_effect_draws(res, f"mf.compare() (of the fit {name!r})")
     sizes = {name: res.n_obs for name, res in results.items()}
     if len(set(sizes.values())) > 1:
         raise OptionError(f"The fits use different numbers of observations {sizes}; LOO "

@@ -378,7 +378,7 @@ REFUSED = [
      lambda r: r.plot_trace(var_names=["u(Subject)"])),
     ("res.plot_ppc()", lambda r: r.plot_ppc()),
     ("res.plot_ppc_grouped()", lambda r: r.plot_ppc_grouped("Subject")),
-    ("res.loo()", lambda r: mf.compare({"a": r, "b": r})),
+    ("mf.compare() (of the fit 'a')", lambda r: mf.compare({"a": r, "b": r})),
 ]
 
 
