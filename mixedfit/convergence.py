@@ -36,6 +36,8 @@ __all__ = ["rhat_ess"]
 
 #: Parameters handled together (bounds the temporary memory: chunk x draws floats).
 CHUNK = 256
+#: Fewest draws a chain for R-hat and ESS (ArviZ's ``rhat`` gives NaN below it).
+MIN_DRAWS = 4
 
 
 def _split(x: np.ndarray) -> np.ndarray:
@@ -335,10 +337,14 @@ def rhat_ess(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Returns
     -------
     tuple of numpy.ndarray
-        ``(r_hat, ess_bulk, ess_tail)``, each of length ``k``.
+        ``(r_hat, ess_bulk, ess_tail)``, each of length ``k``; NaN with fewer than
+        :data:`MIN_DRAWS` draws a chain (ArviZ's minimum: the split chains need two
+        draws each).
     """
     draws = np.asarray(draws)
     k = draws.shape[2]
+    if draws.shape[1] < MIN_DRAWS:
+        return np.full(k, np.nan), np.full(k, np.nan), np.full(k, np.nan)
     out = [np.empty(k) for _ in range(3)]
     for start in range(0, k, CHUNK):
         parts = _chunk(draws[:, :, start:start + CHUNK])

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfit import names
-from mixedfit.convergence import rhat_ess
+from mixedfit.convergence import MIN_DRAWS, rhat_ess
 from mixedfit.design.frame import caller_level
 from mixedfit.errors import ConvergenceWarning, SingularFitWarning
 from mixedfit.names import sd_key
@@ -372,6 +372,11 @@ def diagnose(res: ResultView) -> Diagnostics:
     advice = "" if marginal else _switch_advice(res)
     skipped = _judged_at_means(res)
     checked = table.loc[[name not in skipped for name in table.index]]
+    per_chain = int(res.idata.posterior.sizes["draw"])
+    if per_chain < MIN_DRAWS:
+        problems.append(f"{per_chain} draws a chain are too few to check convergence (R-hat "
+                        f"and ESS need at least {MIN_DRAWS}): use more draws= (the default "
+                        f"is 1000).")
     problems += _population_problems(checked[checked["level"] == "population"], advice)
     problems += _group_problems(checked[checked["level"] == "group"], advice)
     if div:

@@ -108,3 +108,22 @@ def test_quantiles_from_the_sort_equal_numpy() -> None:
         expected = np.quantile(x, [0.05, 0.5, 0.95], axis=1)
         for g, e in zip(got, expected, strict=True):
             np.testing.assert_array_equal(g, e)
+
+
+def test_too_few_draws_give_nan_and_a_problem_not_an_exception() -> None:
+    # ArviZ's minimum is 4 draws a chain (two per split chain); below it R-hat and ESS
+    # are NaN, and a fit says it could not check convergence
+    import warnings
+
+    import mixedfit as mf
+
+    for draws in (1, 2, 3):
+        r, bulk, tail = rhat_ess(np.random.default_rng(0).normal(size=(4, draws, 3)))
+        assert np.isnan(r).all() and np.isnan(bulk).all() and np.isnan(tail).all()
+    assert np.isfinite(rhat_ess(np.random.default_rng(0).normal(size=(2, 4, 3)))[0]).all()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mf.fit("Reaction ~ Days + (1 | Subject)", mf.load_dataset("sleepstudy"), draws=2,
+               tune=50, chains=2, random_seed=1, progressbar=False)
+    said = [str(w.message) for w in caught if issubclass(w.category, mf.ConvergenceWarning)]
+    assert any("2 draws a chain are too few to check convergence" in m for m in said)
