@@ -190,7 +190,7 @@ def build_design(formula: str | Formula, data: Any, *, family: Family | str = "g
     if check_response:
         check_fittable_response(y, response.trials, parsed.response, fam)
 
-    pred = _shared(parsed, text, work, labels, fam, dpar_parsed)
+    pred = _shared(frame, parsed, text, work, labels, fam, dpar_parsed)
     return Design(
         formula=parsed,
         formula_text=text,
@@ -313,9 +313,10 @@ class SharedPredictors:
     :func:`mixedfit.fit_many` with ``responses=`` fits one right-hand side to many
     response columns of the same data: inside :meth:`active`, :func:`build_design`
     evaluates and checks the predictors (``X``, the offset, the blocks' ``Z`` and group
-    indices) once per right-hand side, family and set of rows kept, and every later
-    design reuses them (their arrays are made read-only); a response whose missing
-    values drop other rows gets its own. Outside :meth:`active` nothing is shared.
+    indices) once per right-hand side, family, data frame (the object itself) and set of
+    rows kept, and every later design reuses them (their arrays are made read-only); a
+    response whose missing values drop other rows gets its own, and so does another
+    data frame, even an equal one. Outside :meth:`active` nothing is shared.
 
     Examples
     --------
@@ -328,10 +329,14 @@ class SharedPredictors:
     ...     b = build_design("Slow ~ Days + (Days | Subject)", df)
     >>> a.X is b.X, a.blocks[0].Z is b.blocks[0].Z, len(shared)
     (True, True, 1)
+    >>> with shared.active():
+    ...     c = build_design("Slow ~ Days + (Days | Subject)", df.copy())
+    >>> c.X is a.X
+    False
     """
 
     def __init__(self) -> None:
-        self._store: dict[tuple[Any, ...], tuple[Any, _Predictors]] = {}
+        self._store: dict[tuple[Any, ...], tuple[Any, Any, _Predictors]] = {}
 
     def __len__(self) -> int:
         return len(self._store)
@@ -345,18 +350,19 @@ class SharedPredictors:
         finally:
             _SHARED.reset(token)
 
-    def get(self, key: tuple[Any, ...], labels: Any,
+    def get(self, key: tuple[Any, ...], source: Any, labels: Any,
             build: Callable[[], _Predictors]) -> _Predictors:
-        """The predictors stored under ``key`` for the same rows ``labels``, else
-        ``build()`` (stored, read-only)."""
+        """The predictors stored under ``key`` for the same data frame ``source`` (the
+        object itself) and the same rows of it ``labels``, else ``build()`` (stored,
+        read-only)."""
         hit = self._store.get(key)
-        if hit is not None and hit[0].equals(labels):
-            return hit[1]
+        if hit is not None and hit[0] is source and hit[1].equals(labels):
+            return hit[2]
         pred = build()
         for array in [pred.X, pred.offset, *[a for b in pred.blocks for a in (b.Z, b.index)]]:
             if array is not None:
                 array.flags.writeable = False
-        self._store[key] = (labels, pred)
+        self._store[key] = (source, labels, pred)
         return pred
 
 
@@ -365,18 +371,19 @@ _SHARED: ContextVar[SharedPredictors | None] = ContextVar("mixedfit_shared_predi
                                                           default=None)
 
 
-def _shared(parsed: Formula, text: str, work: Any, labels: Any, fam: Family,
+def _shared(frame: Any, parsed: Formula, text: str, work: Any, labels: Any, fam: Family,
             dpar_parsed: dict[str, tuple[str, Formula]]) -> _Predictors:
     """:func:`_predictors`, from the :class:`SharedPredictors` in use when there is one:
-    keyed by all that they depend on but the rows (compared apart): the right-hand
-    side as written, the family's own parameters, the family parameters' formulas."""
+    keyed by all that they depend on but the data (compared apart: the same frame, the
+    same rows kept): the right-hand side as written, the family's own parameters, the
+    family parameters' formulas."""
     shared = _SHARED.get()
     if shared is None:
         return _predictors(parsed, text, work, labels, fam, dpar_parsed)
     rhs = text.split("~", 1)[1].strip()
     key = (rhs, fam.name, fam.link, fam.predictors_only, tuple(fam.parameters),
            tuple(sorted((par, dtext) for par, (dtext, _) in dpar_parsed.items())))
-    return shared.get(key, labels,
+    return shared.get(key, frame, labels,
                       lambda: _predictors(parsed, text, work, labels, fam, dpar_parsed))
 
 
