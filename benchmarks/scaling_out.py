@@ -58,6 +58,7 @@ import os
 import platform
 import pstats
 import resource
+import subprocess
 import sys
 import time
 import warnings
@@ -379,8 +380,6 @@ def machine_line() -> str:
 
 def commit() -> str:
     """The git commit of the mixedfit that ran (``-dirty`` with uncommitted changes)."""
-    import subprocess
-
     where = Path(mf.__file__).resolve().parent.parent
     try:
         head = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],

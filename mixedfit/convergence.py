@@ -240,8 +240,6 @@ def _kernel() -> tuple[Any, Any]:
 def _ess(x: np.ndarray) -> np.ndarray:
     """ESS of each row of ``x`` (k, chains, draws), as ArviZ's ``_ess``: lag by lag
     where the sequence is short, by the transform where it is long."""
-    if x.shape[2] < 4:
-        return _ess_fft(x)
     out = _kernel()[1](np.ascontiguousarray(x), MAX_LAG)
     long = out < 0
     if long.any():

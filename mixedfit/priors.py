@@ -555,13 +555,11 @@ def thresholds_inside(family: Family, priors: dict[str, Prior], starts: dict[str
     >>> thresholds_inside(fam, priors, {"Intercept[1]": -1.2, "Intercept[2]": 0.5})
     {'Intercept[1]': 0.1, 'Intercept[2]': 0.5}
     """
-    cuts = [n for n in family.parameters
-            if family.parameter_transform(n) in ("real", "increment")]
-    if not any(priors[n].kind.name == "Uniform" for n in cuts):
+    if not any(priors[n].kind.name == "Uniform" for n in family.intercepts):
         return {}
     out: dict[str, float] = {}
     previous = -np.inf
-    for name in cuts:
+    for name in family.intercepts:
         value = float(starts[name])
         lo, hi = -np.inf, np.inf
         if priors[name].kind.name == "Uniform":

@@ -615,7 +615,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     fam_rows = [_prior_row(priors[name], factor) for name, (_, factor) in family_slots.items()]
     if ordered_bounds is not None:  # the interval transform of the ordered values
         for row, name in zip(fam_rows, family_slots, strict=True):
-            if family.parameter_transform(name) in ("real", "increment"):
+            if name in family.intercepts:
                 row[3] = 1.0
     header[B.H_FAM_PRIOR] = put(fam_rows or [0.0] * B.PRIOR_WIDTH)
     header[B.H_FAM_KIND] = put([float(_kind_code(family, name, design))
@@ -707,10 +707,8 @@ def _ordered_bounds(family: Family, priors: dict[str, Prior]) -> tuple[float, fl
     prior (then their ordered values are mapped into it, as PyMC's model does), else
     None (thresholds under different Uniform priors, or some only, keep the ordered
     transform, with a density of 0 outside their bounds)."""
-    cuts = [n for n in family.parameters
-            if family.parameter_transform(n) in ("real", "increment")]
     bounds = {(float(priors[n].values["lower"]), float(priors[n].values["upper"]))
-              if priors[n].kind.name == "Uniform" else None for n in cuts}
+              if priors[n].kind.name == "Uniform" else None for n in family.intercepts}
     if len(bounds) != 1 or None in bounds:
         return None
     return bounds.pop()
@@ -786,8 +784,7 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
     narrowest = np.inf  # (thresholds between the bounds of different Uniform priors)
     if ordered_bounds is None:
         narrowest = min([float(priors[n].values["upper"]) - float(priors[n].values["lower"])
-                         for n in family_slots if priors[n].kind.name == "Uniform"
-                         and family.parameter_transform(n) in ("real", "increment")],
+                         for n in family.intercepts if priors[n].kind.name == "Uniform"],
                         default=np.inf)
     previous = 0.0
     for name, (pos, _) in family_slots.items():
