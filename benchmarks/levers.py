@@ -6,6 +6,8 @@ benchmark case covers: run one part at a time.
     python benchmarks/levers.py centring   # parameterisations of verbagg and grouseticks
     python benchmarks/levers.py hard nb,obs,cbpp default,tune2000 1,2,3,4
                                            # warm-up levers on issue 14's hard geometries
+    python benchmarks/levers.py settings verbagg d/d,0.95/1000,0.9/300 1,2,3,4
+                                           # target_accept/warm-up of benchmarks/run.py cases
 
 ``steps``: the simulated 20,000-row Bernoulli model ``y ~ x + (1 + x | g)`` sampled by
 nutpie on the compiled kernel (2 chains x 1000 after 1000 warm-up, seed 1) with the
@@ -20,7 +22,11 @@ binomial (``nb``), observation-level Poisson (``obs``) and cbpp (``cbpp``) with 
 defaults and the variants of :data:`HARD_VARIANTS` (options of ``mf.fit``, or settings
 passed on to ``nutpie.sample``), 4 x 1000: seconds, min bulk ESS (and its parameter),
 max R-hat, divergences, and whether issue 14's target 3 is met (docs/performance.md,
-"Negative binomial convergence levers").
+"Negative binomial convergence levers"). ``settings``: cases of ``benchmarks/run.py``
+fitted with each ``TARGET_ACCEPT/TUNE`` (``d``: the plan's default), seeds alternating
+within a setting, in one process (its first fit loads the compiled code): seconds, leapfrog
+steps per draw, step size, min bulk ESS, max R-hat, divergences and the plan's choices
+(docs/performance.md, "Warm-up and target_accept of near-Gaussian posteriors").
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import load_data  # noqa: E402
+from run import CASES, load_data  # noqa: E402
 
 import mixedfit as mf  # noqa: E402
 
@@ -259,5 +265,40 @@ def hard() -> None:
               f"{sum(oks)}/{len(oks)}")
 
 
+def settings() -> None:
+    """``settings CASES SETTINGS SEEDS``: comma-separated; a setting is
+    ``TARGET_ACCEPT/TUNE`` with ``d`` for the plan's default of either."""
+    import arviz as az
+
+    warnings.simplefilter("ignore")
+    cases, specs, seeds = sys.argv[2].split(","), sys.argv[3].split(","), sys.argv[4]
+    for case in cases:
+        formula, _, data_spec, family = CASES[case][:4]
+        data = load_data(data_spec)
+        name, _, link = family.partition("/")
+        fam = mf.families.get_family(name, link=link or None)
+        for seed in (int(s) for s in seeds.split(",")):
+            for spec in specs:
+                ta, tune = spec.split("/")
+                options = {**({} if ta == "d" else {"target_accept": float(ta)}),
+                           **({} if tune == "d" else {"tune": int(tune)})}
+                start = time.perf_counter()
+                res = mf.fit(formula, data, family=fam, random_seed=seed, warn=False,
+                             progressbar=False, **options)
+                dt = time.perf_counter() - start
+                post = res.idata.posterior
+                post = post[[v for v in post.data_vars if not v.startswith(("u(", "z("))]]
+                stats = res.idata.sample_stats
+                print(f"{case} {spec} seed {seed}: {dt:5.1f} s  "
+                      f"{float(stats.n_steps.mean()):5.1f} steps a draw  step size "
+                      f"{float(stats.step_size.mean()):.3f}  min bulk ESS "
+                      f"{float(az.ess(post).to_array().min()):5.0f}  max R-hat "
+                      f"{float(az.rhat(post).to_array().max()):.3f}  "
+                      f"{int(stats.diverging.sum())} div  (target_accept "
+                      f"{res.plan.target_accept}, tune {res.plan.tune}, centred "
+                      f"{res.plan.centered})", flush=True)
+
+
 if __name__ == "__main__":
-    {"steps": steps, "parts": parts, "centring": centring, "hard": hard}[sys.argv[1]]()
+    {"steps": steps, "parts": parts, "centring": centring, "hard": hard,
+     "settings": settings}[sys.argv[1]]()

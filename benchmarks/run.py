@@ -57,6 +57,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+#: Warm-up of the peers (Bambi) when --tune is not given: PyMC's default.
+PEER_TUNE = 1000
 
 #: The worker prints this (then a JSON object) on stdout just before the timed fit starts.
 FIT_START = "@@mixedfit-bench-fit-start"
@@ -308,7 +310,7 @@ def _peak_mb() -> dict:
     return {"peak_mb": own, "peak_children_mb": children}
 
 
-def worker(tool: str, case: str, draws: int, tune: int, chains: int) -> dict:
+def worker(tool: str, case: str, draws: int, tune: int | None, chains: int) -> dict:
     """Run one fit in this process and return its measurements."""
     t_start = time.perf_counter()
     mf_formula, bmb_formula, data_spec, family = CASES[case]
@@ -331,13 +333,15 @@ def worker(tool: str, case: str, draws: int, tune: int, chains: int) -> dict:
         t0 = time.perf_counter()
         name, _, link = family.partition("/")
         fam = mf.families.get_family(name, link=link or None)
-        res = mf.fit(mf_formula, data, family=fam, draws=draws, tune=tune, chains=chains,
-                     random_seed=1, progressbar=False, warn=False, **MF_OPTIONS.get(case, {}))
+        res = mf.fit(mf_formula, data, family=fam, draws=draws, chains=chains,
+                     random_seed=1, progressbar=False, warn=False,
+                     **({} if tune is None else {"tune": tune}), **MF_OPTIONS.get(case, {}))
         str(res.summary())
         t1 = time.perf_counter()
         idata = res.idata
         info = getattr(res, "info", None) or {}
-        extra = {"backend": info.get("backend"), "sampler": info.get("sampler")}
+        extra = {"backend": info.get("backend"), "sampler": info.get("sampler"),
+                 "tune_used": info.get("tune")}
     elif tool == "bambi":
         import arviz as az
         import bambi as bmb
@@ -351,8 +355,8 @@ def worker(tool: str, case: str, draws: int, tune: int, chains: int) -> dict:
         t0 = time.perf_counter()
         name, _, link = family.partition("/")
         model = bmb.Model(bmb_formula, data, family=name, link=link or None, priors=priors)
-        idata = model.fit(draws=draws, tune=tune, chains=chains, random_seed=1,
-                          progressbar=False)
+        idata = model.fit(draws=draws, tune=PEER_TUNE if tune is None else tune,
+                          chains=chains, random_seed=1, progressbar=False)
         str(az.summary(idata))
         t1 = time.perf_counter()
         del mf
@@ -386,7 +390,8 @@ def run_one(tool: str, case: str, args: argparse.Namespace) -> dict:
     limit = float(args.timeout if tool == "mixedfit" else args.peer_timeout)
     setup_limit = max(limit, SETUP_LIMIT_S)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, case,
-           "--draws", str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains)]
+           "--draws", str(args.draws), "--chains", str(args.chains),
+           *(["--tune", str(args.tune)] if args.tune is not None else [])]
     lines: list[str] = []
     fit_start: dict = {}
     started = threading.Event()
@@ -519,8 +524,16 @@ def machine_line(args: argparse.Namespace, r_version: str | None) -> str:
         vers.append(r_version or "R not installed")
     return (f"Machine: {cpu} ({platform.machine()}), {os.cpu_count()} cores, {ram_s}; Python "
             f"{platform.python_version()}; {', '.join(vers)}. {args.chains} chains x "
-            f"{args.draws} draws after {args.tune} warm-up; time limits: mixedfit "
+            f"{args.draws} draws after {_warmup(args.tune)}; time limits: mixedfit "
             f"{args.timeout:g} s, Bambi {args.peer_timeout:g} s.")
+
+
+def _warmup(tune: int | None) -> str:
+    """The warm-up as the reports state it."""
+    if tune is not None:
+        return f"{tune} warm-up"
+    return (f"the default warm-up (mixedfit: 1000, or 300 for a near-Gaussian posterior, "
+            f"as res.plan.tune records; Bambi: {PEER_TUNE})")
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:
@@ -582,6 +595,9 @@ def table_row(case: str, res: dict, lme4: dict) -> str:
     m, b = res.get("mixedfit"), res.get("bambi")
     errors = [f"{t}: {' '.join(d['error'])}" for t, d in res.items() if _state(d) == "error"]
     options = ", ".join(f"{k}={v!r}" for k, v in MF_OPTIONS.get(case, {}).items())
+    if m and m.get("tune") is None and m.get("tune_used") not in (None, PEER_TUNE):
+        # mixedfit's default warm-up, where it is not the peers' (a near-Gaussian posterior)
+        options = ", ".join(o for o in (options, f"warm-up {m['tune_used']}") if o)
     cells = [
         f"{case} (mixedfit {options})" if options else case,
         _time_cell(m, "fit_s"), _time_cell(b, "fit_s"), _ratio_cell(m, b, "fit_s"),
@@ -618,7 +634,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help="comma-separated subset of mixedfit,bambi,lme4")
     parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=None,
+                        help="warm-up per chain (default: each tool's default; mixedfit's is "
+                             "1000, or 300 for a near-Gaussian posterior)")
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=3600,
                         help="time limit of each mixedfit fit, in seconds")

@@ -471,7 +471,7 @@ def fit(
     family: str | Family = "gaussian",
     priors: Mapping[str, Any] | None = None,
     draws: int = 1000,
-    tune: int = 1000,
+    tune: int | None = None,
     chains: int = 4,
     random_seed: int | None = None,
     sampler: str | None = None,
@@ -516,8 +516,12 @@ def fit(
         (see :mod:`mixedfit.priors`); ``res.priors`` lists every name.
     draws : int, default 1000
         Posterior draws per chain.
-    tune : int, default 1000
-        Warm-up (adaptation) steps per chain.
+    tune : int, optional
+        Warm-up (adaptation) steps per chain. Default 1000; 300 (nutpie's own default)
+        for a near-Gaussian posterior: a model whose blocks of group effects are all
+        sampled centred (each level's data outweigh its prior), not integrated out, on
+        at least 1,000 rows (:data:`mixedfit.plan.NEAR_GAUSSIAN_ROWS`).
+        ``res.plan.tune`` records the number used.
     chains : int, default 4
         Number of chains.
     random_seed : int, optional
@@ -561,9 +565,11 @@ def fit(
         rstanarm's mixed models: hierarchical posteriors have narrow regions that a
         larger step size skips, causing divergences), 0.9 when the group effects are
         integrated out (``marginalize``; 0.8 gave an occasional divergence on
-        dyestuff, pastes and penicillin, 0.9 none in 24 fits), 0.8 otherwise and for
-        data sets of at least 10,000 rows whose blocks are all centred (their
-        posterior is near-Gaussian). Raise toward 0.99 when there are divergences.
+        dyestuff, pastes and penicillin, 0.9 none in 24 fits), 0.8 for models without
+        group effects. A near-Gaussian posterior (every block sampled centred, at
+        least 1,000 rows: see ``tune``) gets 0.9, and 0.8 from 10,000 rows
+        (:data:`mixedfit.plan.LARGE_DATA_ROWS`). Raise toward 0.99 when there are
+        divergences.
     max_treedepth : int, default 10
         Maximum NUTS tree depth.
     interval : float, default 0.94

@@ -150,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the column of observation weights, as lme4's weights: precision "
                         "weights (gaussian), trials (binomial), prior weights (others)")
     p.add_argument("--draws", type=int, default=1000, help="draws per chain (default 1000)")
-    p.add_argument("--tune", type=int, default=1000, help="warm-up steps per chain (default 1000)")
+    p.add_argument("--tune", type=int, default=None,
+                   help="warm-up steps per chain (default 1000; 300 for a near-Gaussian "
+                        "posterior, see mixedfit.fit)")
     p.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--interval", type=float, default=0.94,

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import special
 from scipy.fft import next_fast_len
 
-__all__ = ["rhat_ess"]
+__all__ = ["rhat_ess", "ebfmi"]
 
 #: Parameters handled together (bounds the temporary memory: chunk x draws floats).
 CHUNK = 256
@@ -349,3 +349,31 @@ def rhat_ess(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         for o, part in zip(out, parts, strict=True):
             o[start:start + CHUNK] = part
     return out[0], out[1], out[2]
+
+
+def ebfmi(energy: np.ndarray) -> np.ndarray:
+    """E-BFMI of each chain, as ArviZ's ``bfmi``: the mean squared change of the
+    Hamiltonian energy between consecutive draws over the energy's variance (``n - 1`` denominator).
+
+    Computed with numpy: ArviZ's variance is a numba function compiled in every new
+    process (0.3 s of each fit's checks there).
+
+    Parameters
+    ----------
+    energy : numpy.ndarray
+        ``(chains, draws)`` (or one chain's draws).
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per chain.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e = np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 1.0, 2.0, 3.0]])
+    >>> ebfmi(e).round(3).tolist()
+    [3.0, 0.6]
+    """
+    e = np.atleast_2d(np.asarray(energy, dtype=float))
+    return np.square(np.diff(e, axis=1)).mean(axis=1) / e.var(axis=1, ddof=1)

@@ -72,6 +72,7 @@ import dataclasses
 import numpy as np
 
 from mixedfit.design import BlockDesign, Design
+from mixedfit.design.nesting import nested_in
 from mixedfit.families import Family
 
 __all__ = ["choose_centering", "information_ratios", "CENTRE_ABOVE", "CENTRE_CORRELATED_ABOVE",
@@ -153,15 +154,6 @@ def information_ratios(design: Design, family: Family) -> list[float]:
     return ratios
 
 
-def _nested_in(inner: BlockDesign, outer: BlockDesign) -> bool:
-    """Whether every level of ``inner``'s factor lies within one level of ``outer``'s."""
-    if outer.n_levels >= inner.n_levels:
-        return False
-    parent = np.full(inner.n_levels, -1)
-    parent[inner.index] = outer.index
-    return bool(np.all(parent[inner.index] == outer.index))
-
-
 def choose_centering(design: Design, family: Family) -> list[bool]:
     """Centred (True) or non-centred (False) for each block of the design; the blocks of
     a family parameter's own formula are non-centred (a level's rows carry little
@@ -182,7 +174,8 @@ def choose_centering(design: Design, family: Family) -> list[bool]:
             limit = 1.0
         out.append(bool(r > limit))
     for i, outer in enumerate(design.blocks):
-        if not out[i] and any(out[j] and _nested_in(inner, outer)
+        if not out[i] and any(out[j] and nested_in(inner, outer)
                               for j, inner in enumerate(design.blocks) if j != i):
             out[i] = True
     return out
+

@@ -28,18 +28,28 @@ from typing import Any
 import numpy as np
 
 from mixedfit.backends import AUTO_ORDER, BACKEND_CHOICES, BACKENDS, SAMPLERS
+from mixedfit.design.nesting import singleton_nesting
 from mixedfit.errors import OptionError
+from mixedfit.names import sd_key
 from mixedfit.parameterisation import choose_centering
 from mixedfit.spec import ModelSpec
 
 __all__ = ["FitPlan", "make_plan", "check_options", "LOW_RANK_MAX_DIM", "LARGE_DATA_ROWS",
-           "MARGINAL_TARGET_ACCEPT", "check_int", "check_flag", "check_fraction", "check_seed"]
+           "NEAR_GAUSSIAN_ROWS", "DEFAULT_TUNE", "NEAR_GAUSSIAN_TUNE", "MARGINAL_TARGET_ACCEPT",
+           "check_int", "check_flag", "check_fraction", "check_seed"]
 
 #: Largest number of parameters for which the compiled backend adapts a low-rank mass
 #: matrix (when every block is centred).
 LOW_RANK_MAX_DIM = 150
-#: Rows from which a model whose blocks are all centred gets target_accept 0.8.
+#: Rows from which a joint posterior whose blocks are all centred counts as near-Gaussian:
+#: it gets target_accept 0.9 and :data:`NEAR_GAUSSIAN_TUNE` warm-up iterations.
+NEAR_GAUSSIAN_ROWS = 1_000
+#: Rows from which such a model gets target_accept 0.8.
 LARGE_DATA_ROWS = 10_000
+#: Warm-up iterations per chain when ``tune`` is not given.
+DEFAULT_TUNE = 1000
+#: ... and for a near-Gaussian posterior (nutpie's own default).
+NEAR_GAUSSIAN_TUNE = 300
 #: Default target_accept when the group effects are integrated out.
 MARGINAL_TARGET_ACCEPT = 0.9
 
@@ -55,7 +65,9 @@ class FitPlan:
     sampler : str
         The NUTS implementation (``"nutpie"`` or ``"pymc"``).
     draws, tune, chains : int
-        Draws kept and warm-up steps per chain, and the number of chains.
+        Draws kept and warm-up steps per chain, and the number of chains. ``tune`` not
+        given: :data:`DEFAULT_TUNE`, or :data:`NEAR_GAUSSIAN_TUNE` for a near-Gaussian
+        posterior (see :func:`make_plan`).
     random_seed : int or None
         The seed of the sampler (and of the drawn group effects).
     centered : list of bool or None
@@ -70,6 +82,10 @@ class FitPlan:
         ESS of each: :data:`mixedfit.names.SUMMARY_STATS`) instead of draws: a
         marginalised fit of one grouping factor whose draws of the group effects would
         be more than :data:`MAX_STORED_EFFECTS` values.
+    rotated : bool
+        Whether pairs of nested non-centred effects were sampled rotated (the compiled
+        backend: an outer level holding a single level of a factor nested in it; see
+        :func:`mixedfit.design.nesting.singleton_nesting`).
     variance_mass_matrix : bool
         Whether the diagonal mass matrix is adapted from the variances of the warm-up
         draws (Stan's estimate) instead of nutpie's gradient-based one: for models of
@@ -126,6 +142,7 @@ class FitPlan:
     progressbar: bool = False
     variance_mass_matrix: bool = False
     effects_summarised: bool = False
+    rotated: bool = False
     time: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
@@ -242,7 +259,7 @@ def _choose_backend(spec: ModelSpec, backend: str, sampler: str) -> str:
     raise OptionError(f"No backend covers this model with sampler={sampler!r}.")
 
 
-def check_options(*, draws: Any = 1000, tune: Any = 1000, chains: Any = 4,
+def check_options(*, draws: Any = 1000, tune: Any = None, chains: Any = 4,
                   random_seed: Any = None, sampler: Any = None, backend: Any = "auto",
                   progressbar: Any = None, centered: Any = None, marginalize: Any = None,
                   target_accept: Any = None, max_treedepth: Any = 10, interval: Any = 0.94,
@@ -256,7 +273,8 @@ def check_options(*, draws: Any = 1000, tune: Any = 1000, chains: Any = 4,
     OptionError
         Naming the option and what it takes.
     """
-    out = {"draws": check_int("draws", draws, 1), "tune": check_int("tune", tune, 0),
+    out = {"draws": check_int("draws", draws, 1),
+           "tune": None if tune is None else check_int("tune", tune, 0),
            "chains": check_int("chains", chains, 1),
            "max_treedepth": check_int("max_treedepth", max_treedepth, 1),
            "random_seed": check_seed(random_seed),
@@ -313,15 +331,25 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: A
     else:
         centering = given
     low_rank = bool(centering) and all(centering)
+    # a joint posterior whose blocks are all centred (every level's data outweigh its
+    # prior) on at least 1,000 rows is near-Gaussian: NUTS needs neither the small steps
+    # that funnels ask for nor a long warm-up (measured in docs/performance.md, "Warm-up
+    # and target_accept of near-Gaussian posteriors")
+    near_gaussian = low_rank and spec.design.n_obs >= NEAR_GAUSSIAN_ROWS
+    if tune is None:
+        tune = NEAR_GAUSSIAN_TUNE if near_gaussian else DEFAULT_TUNE
     if target_accept is None:
         # 0.95 against the divergences of funnels (non-centred blocks, little data); a
-        # large data set whose blocks are all centred has a near-Gaussian posterior
-        # and gets Stan's default 0.8, which halves the trajectory length
-        large = low_rank and spec.design.n_obs >= LARGE_DATA_ROWS
+        # near-Gaussian posterior gets 0.9, and from 10,000 rows Stan's default 0.8,
+        # which halves the trajectory length
         if marginal:
             target_accept = MARGINAL_TARGET_ACCEPT
+        elif not spec.design.blocks:
+            target_accept = 0.8
+        elif near_gaussian:
+            target_accept = 0.8 if spec.design.n_obs >= LARGE_DATA_ROWS else 0.9
         else:
-            target_accept = 0.95 if spec.design.blocks and not large else 0.8
+            target_accept = 0.95
     if chosen == "compiled":
         # nutpie's low-rank adaptation costs O(dim x window^2) per tuning step: with many
         # group effects it takes longer than it saves (centred blocks are centred on the
@@ -334,6 +362,12 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: A
     # (seeds 1, 2), 20,000-row Bernoulli 3691 against 4285, verbagg 552 against 573
     variance_mass_matrix = (chosen == "compiled" and not low_rank
                             and not spec.family.integrates_out)
+    # nested effects whose data see only their sum: rotated (the compiled kernel), when
+    # neither sd has a Uniform prior (an interval transform, not the log)
+    rotated = chosen == "compiled" and not marginal and any(
+        all(spec.priors[sd_key(c, spec.design.blocks[k].group)].kind.name != "Uniform"
+            for k in (pair.inner, pair.outer) for c in spec.design.blocks[k].columns)
+        for pair in singleton_nesting(spec.design, centering))
     stored = spec.design.n_obs * draws * chains
     n_effects = sum(b.n_levels * b.n_terms for b in spec.design.blocks)
     summarised = bool(marginal and n_effects * draws * chains > MAX_STORED_EFFECTS
@@ -351,7 +385,8 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: A
         log_likelihood=False if not spec.design.has_rows or summarised else log_likelihood
         if log_likelihood is not None else stored <= MAX_STORED_LOG_LIKELIHOOD,
         warn=o["warn"], na_action=o["na_action"], progressbar=o["progressbar"],
-        variance_mass_matrix=variance_mass_matrix, effects_summarised=summarised)
+        variance_mass_matrix=variance_mass_matrix, effects_summarised=summarised,
+        rotated=rotated)
 
 
 #: Values of group-effect draws (chains x draws x effects) above which a marginalised

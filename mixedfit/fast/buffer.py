@@ -70,7 +70,9 @@ H_XPRED = 25
 #: their priors are Uniform (see "the fixed effects' map" below), or -1: the sampler's
 #: first p coordinates are the fixed effects themselves
 H_FIXED_X = 26
-HEADER = 27
+#: offset of the rotated pairs of nested effects (see "rotated pairs" below), or -1
+H_ROTATE = 27
+HEADER = 28
 
 # ------------------------------------------------------------ family parameters' kinds
 #: a positive parameter (its log), a probability (its logit), a real number (itself), a
@@ -115,6 +117,15 @@ PRIOR_WIDTH = 5
 #: the prior row's shift) is ``lower[j] + width[j] sigmoid(x[pivot[j]])``. With ``y`` the
 #: sampler's first p coordinates with those values put at the pivots, the fixed effects
 #: are ``beta* = M y`` (see mixedfit.fast.layout.FixedMap).
+
+# ------------------------------------------------------------------- rotated pairs
+#: At H_ROTATE: ``[n, (sd_a, sd_b, effect_a, effect_b) x n]``, the positions in the
+#: parameter vector of two non-centred one-term blocks' log sds and of a pair of their
+#: standard normal effects (an outer level holding a single nested level:
+#: mixedfit.design.nesting.singleton_nesting). The sampler's coordinates at the pair
+#: are ``(w, v)``; the effects are ``z_a = c w - s v`` and ``z_b = s w + c v`` with
+#: ``(c, s) = (sd_a, sd_b) / sqrt(sd_a^2 + sd_b^2)``, so that ``sd_a z_a + sd_b z_b`` is
+#: ``sqrt(sd_a^2 + sd_b^2) w`` (mixedfit.fast.kernel.logp_grad).
 
 # -------------------------------------------------------------------------- families
 #: the kernel's likelihoods (:attr:`mixedfit.families.Family.compiled` names them; the

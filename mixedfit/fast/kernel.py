@@ -55,6 +55,7 @@ from mixedfit.fast.buffer import (
     H_NROWS,
     H_OFFSET,
     H_P,
+    H_ROTATE,
     H_SS,
     H_SSDATA,
     H_TRIALS,
@@ -71,6 +72,7 @@ from mixedfit.fast.buffer import (
     LOG,
     LOGIT,
     LOGNORMAL,
+    NEGATIVEBINOMIAL,
     NORMAL,
     PARAM_INCREMENT,
     PARAM_LINKED_IDENTITY,
@@ -84,7 +86,7 @@ from mixedfit.fast.buffer import (
     UNIFORM,
 )
 from mixedfit.fast.rowlik import general_rows
-from mixedfit.fast.vecrows import logistic_rows, poisson_log_rows
+from mixedfit.fast.vecrows import logistic_rows, negbin_log_rows, poisson_log_rows
 
 cache.refresh()  # before numba compiles anything here or loads it from its cache
 
@@ -421,6 +423,24 @@ def _block_rows(buf: np.ndarray, base: int, n: int) -> tuple[int, int, int, np.n
     return int(buf[base + B_Q]), int(buf[base + B_M]), int(buf[base + B_Z]), buf[ix:ix + n]
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _general_pass(buf: np.ndarray, y: np.ndarray, eta: np.ndarray, weights: np.ndarray,
+                  theta: np.ndarray, gtheta: np.ndarray, family: int, link: int, ts: int,
+                  n: int) -> float:
+    """Every family and link without a vectorised pass (:mod:`mixedfit.fast.rowlik`),
+    the family's parameters shared by the rows: overwrites ``eta`` with d logp / d eta,
+    sets ``gtheta``; returns the log-likelihood (-inf: a mean outside the support)."""
+    trials = buf[ts:ts + n] if ts >= 0 else buf[0:0]
+    ntheta = theta.shape[0]
+    th = np.empty((ntheta, 1))  # one column: the same for every row
+    gth = np.empty((ntheta, 1))
+    th[:, 0] = theta
+    logp = general_rows(family, link, y, eta, trials, weights, th, gth,
+                        int(buf[H_NFAM]), np.zeros(ntheta))
+    gtheta[:] = gth[:, 0]
+    return logp
+
+
 @numba.njit(cache=True, fastmath=_ROWS_FAST, error_model="numpy")
 def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.ndarray,
               grad: np.ndarray, theta: np.ndarray, gtheta: np.ndarray, family: int, link: int,
@@ -453,6 +473,12 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
         if zs < 0:
             for r in range(n):
                 eta[r] += u[int(index[r])]
+        elif q == 2:  # both terms in one pass (a random slope): 1.7 -> 1.0 ns a row
+            z0 = buf[zs:zs + n]
+            z1 = buf[zs + n:zs + 2 * n]
+            for r in range(n):
+                g = int(index[r]) * 2
+                eta[r] += z0[r] * u[g] + z1[r] * u[g + 1]
         else:
             for j in range(q):
                 col = buf[zs + j * n:zs + (j + 1) * n]
@@ -481,17 +507,19 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
     elif family == POISSON and link == LOG:
         d = np.empty(n)
         logp = poisson_log_rows(y, eta, weights, d)
-    else:  # every other family and link (mixedfit.fast.rowlik): parameters by row
-        trials = buf[ts:ts + n] if ts >= 0 else buf[0:0]
-        ntheta = theta.shape[0]
-        th = np.empty((ntheta, 1))  # one column: the same for every row
-        gth = np.empty((ntheta, 1))
-        th[:, 0] = theta
-        logp = general_rows(family, link, y, eta, trials, weights, th, gth,
-                            int(buf[H_NFAM]), np.zeros(ntheta))
-        if not logp > -np.inf:
-            return -np.inf
-        gtheta[:] = gth[:, 0]
+    else:
+        done = False
+        if family == NEGATIVEBINOMIAL and link == LOG:  # vectorised, where it applies
+            d = np.empty(n)
+            logp, ga, done = negbin_log_rows(y, eta, theta[0], weights, d)
+            if done:
+                gtheta[0] = ga
+            else:
+                d = eta
+        if not done:
+            logp = _general_pass(buf, y, eta, weights, theta, gtheta, family, link, ts, n)
+            if not logp > -np.inf:
+                return -np.inf
     for k in range(p):
         col = buf[xs + k * n:xs + (k + 1) * n]
         acc = 0.0
@@ -505,6 +533,13 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
         if zs < 0:
             for r in range(n):
                 gu[int(index[r])] += d[r]
+        elif q == 2:  # 1.7 -> 1.1 ns a row
+            z0 = buf[zs:zs + n]
+            z1 = buf[zs + n:zs + 2 * n]
+            for r in range(n):
+                g = int(index[r]) * 2
+                gu[g] += d[r] * z0[r]
+                gu[g + 1] += d[r] * z1[r]
         else:
             for j in range(q):
                 col = buf[zs + j * n:zs + (j + 1) * n]
@@ -620,9 +655,111 @@ def _row_pass_dpar(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all:
     return logp
 
 
+@numba.njit(cache=True, fastmath=_ROWS_FAST, error_model="numpy")
+def _scaled(x: np.ndarray, at: int, m: int, sd: float, u: np.ndarray) -> None:
+    """Non-centred effects of a one-term block: ``u = sd z``."""
+    for g in range(m):
+        u[g] = sd * x[at + g]
+
+
+@numba.njit(cache=True, fastmath=_ROWS_FAST, error_model="numpy")
+def _noncentred_one(x: np.ndarray, at: int, m: int, sd: float, gu: np.ndarray,
+                    grad: np.ndarray) -> tuple[float, float]:
+    """The standard normal prior of a one-term block's non-centred ``z``: sets their
+    gradient (``sd du - z``); returns ``sum z^2`` and ``sum du z`` (the gradient in sd
+    over sd). Sums in any order (``_ROWS_FAST``), so that the loop vectorises."""
+    zz = 0.0
+    gz = 0.0
+    for g in range(m):
+        z = x[at + g]
+        zz += z * z
+        gz += gu[g] * z
+        grad[at + g] = sd * gu[g] - z
+    return zz, gz
+
+
+@numba.njit(cache=True, fastmath=_ROWS_FAST, error_model="numpy")
+def _centred_one(u: np.ndarray, at: int, m: int, sd: float, gu: np.ndarray,
+                 grad: np.ndarray) -> tuple[float, float]:
+    """The normal prior of a one-term block's centred effects ``u``: sets their
+    gradient (``du - u / sd^2``); returns ``sum (u / sd)^2`` and ``sum u^2 / sd^3`` (the
+    prior's gradient in sd, but for the ``-m / sd`` of its normalisation)."""
+    inv = 1.0 / sd
+    vv = 0.0
+    av = 0.0
+    for g in range(m):
+        v = u[g] * inv
+        a = v * inv
+        vv += v * v
+        av += a * v
+        grad[at + g] = gu[g] - a
+    return vv, av
+
+
+@numba.njit(cache=True, fastmath=_ROWS_FAST, error_model="numpy")
+def _total(x: np.ndarray, at: int, m: int) -> float:
+    acc = 0.0
+    for g in range(m):
+        acc += x[at + g]
+    return acc
+
+
 @numba.njit(cache=True, error_model="numpy")
 def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
-    """Log posterior density at ``x`` (up to a constant); fills ``grad``."""
+    """Log posterior density at ``x`` (up to a constant); fills ``grad``.
+
+    With rotated pairs of nested effects (:data:`H_ROTATE`) the sampler's ``(w, v)`` at
+    each pair are turned into the standard normal effects ``z_a = c w - s v`` and
+    ``z_b = s w + c v`` (``(c, s) = (sd_a, sd_b) / S``, ``S = sqrt(sd_a^2 + sd_b^2)``),
+    the density is that of the plain parameterisation (a rotation: Jacobian 1, the same
+    standard normal prior), and the gradient is carried back: to ``(w, v)`` by the
+    rotation's transpose, and to the log sds through ``c`` and ``s``."""
+    at = int(buf[H_ROTATE])
+    if at < 0:
+        return _logp_grad(x, grad, buf)
+    n = int(buf[at])
+    xz = x.copy()
+    for k in range(n):
+        pa, pb, ea, eb, c, s = _rotation(x, buf, at + 1 + 4 * k)
+        xz[ea] = c * x[ea] - s * x[eb]
+        xz[eb] = s * x[ea] + c * x[eb]
+    logp = _logp_grad(xz, grad, buf)
+    for k in range(n):
+        pa, pb, ea, eb, c, s = _rotation(x, buf, at + 1 + 4 * k)
+        w = x[ea]
+        v = x[eb]
+        ga = grad[ea]  # d logp / d z_a and d z_b
+        gb = grad[eb]
+        grad[ea] = c * ga + s * gb
+        grad[eb] = -s * ga + c * gb
+        # d (c, s) / d log sd_a = (c s^2, -c^2 s) and d / d log sd_b the opposite, so
+        # d z_a / d log sd_a = c s (w s + v c), d z_b / d log sd_a = c s (v s - w c)
+        t = c * s * (ga * (w * s + v * c) + gb * (v * s - w * c))
+        grad[pa] += t
+        grad[pb] -= t
+    return logp
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _rotation(x: np.ndarray, buf: np.ndarray, at: int
+              ) -> tuple[int, int, int, int, float, float]:
+    """A rotated pair's positions (log sd_a, log sd_b, effect a, effect b) and its
+    ``(c, s) = (sd_a, sd_b) / sqrt(sd_a^2 + sd_b^2)``."""
+    pa = int(buf[at])
+    pb = int(buf[at + 1])
+    # the larger sd divides: no overflow of the squares
+    la = x[pa]
+    lb = x[pb]
+    r = math.exp(-abs(la - lb))  # the smaller sd over the larger
+    h = 1.0 / math.sqrt(1.0 + r * r)
+    c = h if la >= lb else r * h
+    s = r * h if la >= lb else h
+    return pa, pb, int(buf[at + 2]), int(buf[at + 3]), c, s
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
+    """:func:`logp_grad` in the plain parameterisation."""
     n = int(buf[H_NROWS])
     p = int(buf[H_P])
     family = int(buf[H_FAMILY])
@@ -744,6 +881,8 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
                     if k >= 0:
                         for g in range(m):
                             u[g * q + i] -= beta[k]
+        elif q == 1:
+            _scaled(x, eff, m, c[0, 0], u)
         else:
             for g in range(m):
                 for i in range(q):
@@ -827,7 +966,14 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         gu = gu_all[start:start + m * q]
         u = u_all[start:start + m * q]
         gc = np.zeros((q, q))
-        if buf[base + B_CENTRED] > 0:
+        if buf[base + B_CENTRED] > 0 and q == 1:
+            vv, av = _centred_one(u, eff, m, c[0, 0], gu, grad)
+            logp -= 0.5 * vv + m * math.log(c[0, 0])
+            gc[0, 0] += av - m / c[0, 0]
+            mp = int(buf[base + B_MAP])
+            if mp >= 0 and int(buf[mp]) >= 0:
+                grad[int(buf[mp])] -= _total(grad, eff, m)
+        elif buf[base + B_CENTRED] > 0:
             v = np.empty(q)
             a = np.empty(q)
             for g in range(m):
@@ -858,6 +1004,10 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
                         for g in range(m):
                             acc += grad[eff + g * q + i]
                         grad[k] -= acc
+        elif q == 1:
+            zz, gz = _noncentred_one(x, eff, m, c[0, 0], gu, grad)
+            logp -= 0.5 * zz
+            gc[0, 0] += gz
         else:
             for g in range(m):
                 for j in range(q):

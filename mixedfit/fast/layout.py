@@ -53,6 +53,7 @@ import numpy as np
 from scipy import sparse
 
 from mixedfit.design import Design
+from mixedfit.design.nesting import singleton_nesting
 from mixedfit.families import Family
 from mixedfit.fast import buffer as B
 from mixedfit.names import cor_key, sd_key
@@ -337,6 +338,10 @@ class Layout:
     #: values of their ordered transform are mapped into it by an interval transform
     #: (PyMC's chain of the two); None otherwise
     ordered_bounds: tuple[float, float] | None = None
+    #: pairs of nested effects sampled rotated (see singleton_nesting in
+    #: mixedfit.design.nesting): rows ``(sd_a, sd_b, effect_a, effect_b)`` of positions
+    #: in the parameter vector (see :data:`mixedfit.fast.buffer.H_ROTATE`), or None
+    rotated: np.ndarray | None = None
 
     def fixed_internal(self, x: np.ndarray) -> np.ndarray:
         """The fixed effects ``beta*`` from the sampler's coordinates ``(..., dim)``."""
@@ -523,7 +528,8 @@ def parameter_count(design: Design, marginal: bool, family: Family) -> int:
 
 def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                 centred: list[bool], *, sufficient: bool | None = None,
-                stored_draws: int = 0, marginal: bool = False) -> Layout:
+                stored_draws: int = 0, marginal: bool = False, rotate: bool = False
+                ) -> Layout:
     """Pack ``design``, ``family`` and ``priors`` for the kernel.
 
     The kernel works in the internal coordinates of :mod:`mixedfit.standardize`
@@ -534,7 +540,9 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     over the rows. ``stored_draws`` (chains x (tune + draws)) decides whether the
     group effects are stored in single precision (above :data:`PACK_ABOVE` values).
     ``marginal=True`` integrates the group effects out (see :func:`marginal_reason`);
-    ``centred`` is then ignored.
+    ``centred`` is then ignored. ``rotate=True`` samples the pairs of nested effects of
+    :func:`mixedfit.design.nesting.singleton_nesting` rotated (those whose sds have no
+    Uniform prior).
     """
     reason = unsupported_reason(design, family, priors)
     if reason is not None:
@@ -544,6 +552,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         if reason is not None:
             raise ValueError(f"cannot integrate out the group effects of {reason}")
         centred = [False] * len(design.blocks)
+    nesting = singleton_nesting(design, centred) if rotate and not marginal else []
     st = standardize(design, family, priors)
     design = st.internal  # everything below is in internal coordinates
     fam_code = B.FAMILIES[family.compiled]
@@ -611,6 +620,14 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[B.H_BETA_MAP] = put(rows)
     fixed_map = FixedMap.build(rows, shifts, [priors[c] for c in design.fixed_columns])
     header[B.H_FIXED_X] = put(fixed_map.packed()) if fixed_map is not None else -1
+    rotated = np.array([(slots[pr.inner].sd, slots[pr.outer].sd,
+                         slots[pr.inner].effects + a, slots[pr.outer].effects + b)
+                        for pr in nesting
+                        if slots[pr.inner].sd not in bounded and slots[pr.outer].sd not in bounded
+                        for a, b in zip(pr.inner_levels, pr.outer_levels, strict=True)],
+                       dtype=np.int64).reshape(-1, 4)
+    header[B.H_ROTATE] = put(np.concatenate([[len(rotated)], rotated.ravel()])
+                             ) if len(rotated) else -1
     ordered_bounds = _ordered_bounds(family, priors)
     fam_rows = [_prior_row(priors[name], factor) for name, (_, factor) in family_slots.items()]
     if ordered_bounds is not None:  # the interval transform of the ordered values
@@ -699,7 +716,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                   sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
                   marginal=marginal, n_effects=sum(s.m * s.q for s in slots),
                   standardization=st, fixed_map=fixed_map, bounded=bounded,
-                  ordered_bounds=ordered_bounds)
+                  ordered_bounds=ordered_bounds, rotated=rotated if len(rotated) else None)
 
 
 def _ordered_bounds(family: Family, priors: dict[str, Prior]) -> tuple[float, float] | None:

@@ -53,7 +53,8 @@ from mixedfit.fast.buffer import (
 
 cache.refresh()  # before numba compiles anything here or loads it from its cache
 
-__all__ = ["digamma", "log_ndtr", "mean_of", "log_probabilities", "nb_term", "interval_term",
+__all__ = ["digamma", "log_ndtr", "mean_of", "log_probabilities", "nb_term", "nb_table",
+           "NB_TABLE_MAX", "interval_term",
            "general_rows"]
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -62,12 +63,44 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _CLIP = 1e-12
 
 
+#: Counts below which the negative binomial's ``lgamma(y + alpha) - lgamma(alpha)`` and
+#: its derivative come from a table built once per density evaluation (:func:`nb_table`):
+#: sums of at most this many terms, whose rounding stays near 1e-13
+NB_TABLE_MAX = 256
+
+
+@numba.njit(cache=True, error_model="numpy")
+def nb_table(y: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
+    """``lgamma(k + a) - lgamma(a)`` and ``digamma(k + a) - digamma(a)`` for the counts
+    ``k = 0 .. min(max(y), NB_TABLE_MAX - 1)``, as the sums of ``log(a + j)`` and
+    ``1 / (a + j)`` over ``j < k``: one ``log`` per distinct count instead of the
+    special functions per row, when every row shares ``alpha = a``."""
+    top = 0.0
+    for r in range(y.shape[0]):
+        top = max(top, y[r])
+    size = int(min(top, NB_TABLE_MAX - 1.0)) + 1
+    lg = np.empty(size)
+    dg = np.empty(size)
+    lg[0] = 0.0
+    dg[0] = 0.0
+    for k in range(1, size):
+        lg[k] = lg[k - 1] + math.log(a + (k - 1))
+        dg[k] = dg[k - 1] + 1.0 / (a + (k - 1))
+    return lg, dg
+
+
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def nb_term(yr: float, mu: float, a: float) -> tuple[float, float, float]:
+def nb_term(yr: float, mu: float, a: float, lg_of: np.ndarray, dg_of: np.ndarray
+            ) -> tuple[float, float, float]:
     """The negative binomial's ``log p(y | mu, alpha)`` less ``log y!``, with its
-    derivatives in ``mu`` and in ``alpha``."""
+    derivatives in ``mu`` and in ``alpha``. ``lg_of`` and ``dg_of``: :func:`nb_table` of
+    ``alpha = a`` (its counts are looked up), or empty."""
     l1p = math.log1p(mu / a)  # log((a + mu) / a)
-    if yr < 16.0:  # lgamma(y + a) - lgamma(a) and its derivative as sums
+    if yr < lg_of.shape[0]:  # from the table
+        k = int(yr)
+        lg = lg_of[k]
+        dg = dg_of[k]
+    elif yr < 16.0:  # lgamma(y + a) - lgamma(a) and its derivative as sums
         lg = 0.0
         dg = 0.0
         for k in range(int(yr)):
@@ -340,12 +373,14 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
             logp += wr * (y[r] * math.log(mu) - mu)
             eta[r] = wr * (y[r] / mu - 1.0) * dm
     elif family == NEGATIVEBINOMIAL:  # th: alpha
+        # alpha shared by every row: its lgamma and digamma terms looked up by count
+        tl, td = nb_table(y, c0) if st == 0 or vary[0] == 0 else (np.empty(0), np.empty(0))
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
             mu, dm = mean_of(link, eta[r])
             if not mu > 0.0:
                 return -np.inf
-            term, dmu, da = nb_term(y[r], mu, th[0, r] if st else c0)
+            term, dmu, da = nb_term(y[r], mu, th[0, r] if st else c0, tl, td)
             logp += wr * term
             eta[r] = wr * dmu * dm
             if st:
@@ -361,6 +396,8 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
         hurdle = family == HURDLE_POISSON or family == HURDLE_NB
         ip = 1 if nb else 0  # the probability's row in th
         cp = c1 if nb else c0
+        tl, td = (nb_table(y, c0) if nb and (st == 0 or vary[0] == 0)
+                  else (np.empty(0), np.empty(0)))
         for r in range(n):
             wr = 1.0 if unweighted else w[r]
             a = th[0, r] if st else c0
@@ -395,7 +432,7 @@ def general_rows(family: int, link: int, y: np.ndarray, eta: np.ndarray, trials:
                     gp = wr * (1.0 - p0) / total
             else:
                 if nb:
-                    term, dmu, da = nb_term(yr, mu, a)
+                    term, dmu, da = nb_term(yr, mu, a, tl, td)
                 else:
                     term, dmu, da = yr * math.log(mu) - mu, yr / mu - 1.0, 0.0
                 term += math.log1p(-p)

@@ -21,7 +21,7 @@ from mixedfit.design import Design
 from mixedfit.fast import buffer as B
 from mixedfit.fast.layout import PACK_ABOVE, Layout
 
-__all__ = ["sample_compiled", "constrain", "corr_cholesky_np", "draw_effects"]
+__all__ = ["sample_compiled", "constrain", "corr_cholesky_np", "draw_effects", "unrotate"]
 
 
 def corr_cholesky_np(y: np.ndarray, k: int) -> np.ndarray:
@@ -56,6 +56,8 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
     st = layout.standardization
     cd = ("chain", "draw")
     out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    if layout.rotated is not None:  # the sampler's (w, v) back to the standard effects
+        x = unrotate(x if inplace else x.copy(), layout.rotated)
     beta_star = layout.fixed_internal(x)  # (the sampler's coordinates with Uniform priors)
     if layout.p:
         out[names.FIXED] = (cd + (names.FIXED_DIM,), st.fixed_to_user(beta_star))
@@ -138,6 +140,22 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
             out[names.cor_at_means(L)] = (cd + (tdim, tdim2), _correlation(
                 np.einsum("...ij,...kj->...ik", lc, lc), np.ones(s.q)))
     return out
+
+
+def unrotate(x: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """The standard normal effects ``z`` of rotated pairs of nested effects, in place,
+    from the sampler's ``(w, v)`` (``(..., dim)`` draws; ``pairs`` as
+    :attr:`mixedfit.fast.layout.Layout.rotated`): ``z_a = c w - s v``, ``z_b = s w + c v``
+    with ``(c, s) = (sd_a, sd_b) / sqrt(sd_a^2 + sd_b^2)``, as the kernel computes them."""
+    la, lb = x[..., pairs[:, 0]], x[..., pairs[:, 1]]
+    r = np.exp(-np.abs(la - lb))  # the smaller sd over the larger
+    h = 1.0 / np.sqrt(1.0 + r * r)
+    c = np.where(la >= lb, h, r * h)
+    s = np.where(la >= lb, r * h, h)
+    w, v = x[..., pairs[:, 2]].copy(), x[..., pairs[:, 3]].copy()
+    x[..., pairs[:, 2]] = c * w - s * v
+    x[..., pairs[:, 3]] = s * w + c * v
+    return x
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -12,7 +12,12 @@ rows per instruction), to full double precision:
   ``2e-17``), and ``2**k`` written as a float's exponent bits (a first loop, over
   integers, that vectorises as well);
 - ``log1p(e)`` for ``0 < e <= 1``: ``2 atanh(t)`` with ``t = e / (2 + e) <= 1/3``, its
-  odd series to degree 35 (truncation error below ``1e-18``).
+  odd series to degree 35 (truncation error below ``1e-18``);
+- ``log(u)`` for ``u >= 1`` (the negative binomial's pass): ``u = m 2**e`` with
+  ``sqrt(1/2) <= m < sqrt(2)``, read from the float's bits (integer loops that
+  vectorise), ``log(m) = 2 atanh((m - 1) / (m + 1))`` by its odd series to degree 23
+  (truncation error below ``1e-20``); ``log1p(z)`` as ``log(1 + z) z / ((1 + z) - 1)``
+  (Goldberg's correction of the rounding of ``1 + z``: a few ulps for every ``z >= 0``).
 
 The functions are compiled with the ``reassoc`` and ``contract`` fast-math flags: the
 sum over the rows may be added in any order (which is what lets it vectorise) and
@@ -29,10 +34,11 @@ import numba
 import numpy as np
 
 from mixedfit.fast import cache
+from mixedfit.fast.rowlik import NB_TABLE_MAX
 
 cache.refresh()  # before numba compiles anything here or loads it from its cache
 
-__all__ = ["logistic_rows", "poisson_log_rows"]
+__all__ = ["logistic_rows", "poisson_log_rows", "negbin_log_rows", "log_rows"]
 
 _FAST = {"reassoc", "contract"}
 _LN2_HI = 6.93147180369123816490e-01
@@ -42,6 +48,17 @@ _INV_LN2 = 1.44269504088896338700e00
 #: exp underflows to 0 (here: exp(-708)) or overflows to inf
 _LOWEST = -708.0
 _HIGHEST = 709.0
+#: bits of a float64: its mantissa field, the exponent field of 1.0, sqrt(2)'s mantissa
+_MANTISSA = 0x000FFFFFFFFFFFFF
+_ONE = 0x3FF0000000000000
+_SQRT2_MANTISSA = 0x6A09E667F3BCD
+#: an integer ``e`` (``|e| < 2**51``) is the float with bits ``_MAGIC + e`` less
+#: ``_MAGIC_VALUE`` (no int64 -> float64 conversion, which AVX2 lacks)
+_MAGIC = 0x4338000000000000
+_MAGIC_VALUE = 6755399441055744.0
+#: the negative binomial's vectorised pass runs for linear predictors within this bound
+#: (its mean and ``1 + mu / alpha`` stay finite normal floats); beyond, the general pass
+_NB_ETA_MAX = 700.0
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -143,3 +160,132 @@ def poisson_log_rows(y: np.ndarray, eta: np.ndarray, w: np.ndarray, d: np.ndarra
         logp += wr * (y[r] * e - mu)
         d[r] = wr * (y[r] - mu)
     return logp
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _log_reduced(m: float) -> float:
+    """``log(m)`` for ``sqrt(1/2) <= m < sqrt(2)``: ``2 atanh(t)``, ``t = (m - 1) / (m + 1)``
+    (``|t| <= 0.1716``), odd series to degree 23."""
+    t = (m - 1.0) / (m + 1.0)
+    t2 = t * t
+    s = 1.0 / 23.0
+    s = 1.0 / 21.0 + t2 * s
+    s = 1.0 / 19.0 + t2 * s
+    s = 1.0 / 17.0 + t2 * s
+    s = 1.0 / 15.0 + t2 * s
+    s = 1.0 / 13.0 + t2 * s
+    s = 1.0 / 11.0 + t2 * s
+    s = 1.0 / 9.0 + t2 * s
+    s = 1.0 / 7.0 + t2 * s
+    s = 1.0 / 5.0 + t2 * s
+    s = 1.0 / 3.0 + t2 * s
+    return 2.0 * t * (1.0 + t2 * s)
+
+
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
+def _split(u: np.ndarray, mant: np.ndarray, expo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``u = m 2**e`` (``u`` finite and normal, ``sqrt(1/2) <= m < sqrt(2)``): ``m`` and
+    ``e`` as float64 arrays, written through the int64 arrays ``mant`` and ``expo``."""
+    bits = u.view(np.int64)
+    for r in range(u.size):
+        b = bits[r]
+        field = b & _MANTISSA
+        big = np.int64(field > _SQRT2_MANTISSA)  # m >= sqrt(2): halve it
+        mant[r] = (field | _ONE) - (big << 52)
+        expo[r] = _MAGIC + ((b >> 52) - 1023 + big)
+    e = expo.view(np.float64)
+    for r in range(u.size):
+        e[r] -= _MAGIC_VALUE
+    return mant.view(np.float64), e
+
+
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
+def log_rows(u: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``log(u)`` of each finite normal ``u > 0``, written to ``out`` (for the tests)."""
+    m, e = _split(u, np.empty(u.size, np.int64), np.empty(u.size, np.int64))
+    for r in range(u.size):
+        out[r] = e[r] * _LN2_HI + (_log_reduced(m[r]) + e[r] * _LN2_LO)
+    return out
+
+
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
+def _negbin_pass(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray, d: np.ndarray
+                 ) -> tuple[float, float]:
+    """The rows' terms but ``lgamma(y + a) - lgamma(a)`` (see :func:`negbin_log_rows`)."""
+    n = eta.size
+    scale = _scales(eta, 1.0, np.empty(n, np.int64))
+    inv_a = 1.0 / a
+    la = math.log(a)
+    mu_of = np.empty(n)
+    u_of = np.empty(n)
+    for r in range(n):
+        e = eta[r]
+        k = _exponent(e)
+        mu = _exp_reduced((e - k * _LN2_HI) - k * _LN2_LO) * scale[r]
+        mu_of[r] = mu
+        u_of[r] = 1.0 + mu * inv_a
+    m, ex = _split(u_of, np.empty(n, np.int64), np.empty(n, np.int64))
+    unweighted = w.size == 0
+    logp = 0.0
+    ga = 0.0
+    for r in range(n):
+        mu = mu_of[r]
+        u = u_of[r]
+        z = mu * inv_a
+        lu = ex[r] * _LN2_HI + (_log_reduced(m[r]) + ex[r] * _LN2_LO)  # log(1 + z)
+        den = u - 1.0
+        l1p = lu * (z / den) if den != 0.0 else z  # log1p(z), Goldberg's correction
+        yr = y[r]
+        wr = 1.0 if unweighted else w[r]
+        q = 1.0 / (a + mu)
+        logp += wr * (yr * ((eta[r] - la) - l1p) - a * l1p)
+        d[r] = wr * (yr - (yr + a) * mu * q)
+        ga += wr * ((mu - yr) * q - l1p)
+    return logp, ga
+
+
+@numba.njit(cache=True, error_model="numpy")
+def negbin_log_rows(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray, d: np.ndarray
+                    ) -> tuple[float, float, bool]:
+    """Negative binomial log-likelihood with the log link and one ``alpha = a`` for every
+    row, ``log p(y | mu, alpha)`` less ``log y!`` summed (times the prior weights ``w``;
+    empty: 1), its derivative in each ``eta`` written to ``d`` and its derivative in
+    ``alpha`` returned: ``(logp, dlogp / dalpha, True)``.
+
+    The rows' ``lgamma(y + a) - lgamma(a) = sum_{j < y} log(a + j)`` are summed by ``j``,
+    not by row: ``sum_j S_j log(a + j)`` with ``S_j`` the rows' weight with a count above
+    ``j`` (and ``sum_j S_j / (a + j)`` for the derivative), so the loop over the rows
+    has no special function and no lookup, and vectorises.
+
+    Returns ``(0, 0, False)`` and writes nothing when the largest count is above both
+    twice the number of rows and :data:`~mixedfit.fast.rowlik.NB_TABLE_MAX` (the sum by
+    count, one ``log`` per count, would cost more than the general pass over the rows),
+    or when a mean or ``mu / alpha`` would leave the range of normal floats (``|eta|``
+    or ``eta - log alpha`` above 700): the caller then takes the general pass
+    (:func:`mixedfit.fast.rowlik.general_rows`)."""
+    n = eta.size
+    lo = 0.0
+    hi = 0.0
+    top = 0.0
+    for r in range(n):
+        lo = min(lo, eta[r])
+        hi = max(hi, eta[r])
+        top = max(top, y[r])
+    la = math.log(a) if a > 0.0 else -math.inf
+    if not (top < max(NB_TABLE_MAX, 2 * n) and -_NB_ETA_MAX < lo and hi < _NB_ETA_MAX
+            and -_NB_ETA_MAX < la < _NB_ETA_MAX and hi - la < _NB_ETA_MAX):
+        return 0.0, 0.0, False
+    logp, ga = _negbin_pass(y, eta, a, w, d)
+    size = int(top) + 1
+    above = np.zeros(size)  # the rows' weight with each count, then with a count above j
+    unweighted = w.size == 0
+    for r in range(n):
+        above[int(y[r])] += 1.0 if unweighted else w[r]
+    acc = 0.0
+    for j in range(size - 1, -1, -1):
+        acc, above[j] = acc + above[j], acc
+    for j in range(size - 1):
+        if above[j] != 0.0:
+            logp += above[j] * math.log(a + j)
+            ga += above[j] / (a + j)
+    return logp, ga, True

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfit import names
-from mixedfit.convergence import MIN_DRAWS, rhat_ess
+from mixedfit.convergence import MIN_DRAWS, ebfmi, rhat_ess
 from mixedfit.design.frame import caller_level
 from mixedfit.errors import ConvergenceWarning, SingularFitWarning
 from mixedfit.names import sd_key
@@ -266,15 +266,23 @@ def _worst_ess(rows: pd.DataFrame) -> tuple[str, str, float]:
     return str(tail.idxmin()), "tail", float(tail.min())
 
 
-def _population_problems(checked: pd.DataFrame, advice: str) -> list[str]:
+def _longer(res: ResultView) -> str:
+    """"Run longer", with the warm-up and draws this fit had (a default warm-up may have
+    been the near-Gaussian one, 300 iterations)."""
+    tune, draws = res.info.get("tune"), res.info.get("draws")
+    had = (f"; this fit had {tune} warm-up iterations and {draws} draws a chain"
+           if tune is not None and draws is not None else "")
+    return f"Run longer (more tune= and draws={had})"
+
+
+def _population_problems(checked: pd.DataFrame, advice: str, longer: str) -> list[str]:
     out = []
     bad = checked[checked["r_hat"] > RHAT_MAX].sort_values("r_hat", ascending=False)
     if len(bad):
         out.append(
             f"R-hat above {RHAT_MAX} for {_count(len(bad), 'population-level parameter')} "
             f"(worst {bad.index[0]}, with R-hat {bad['r_hat'].iloc[0]:.3f}): the chains disagree. "
-            f"Run longer (more tune= and draws=)" + (f"; if it persists, try {advice}."
-                                                     if advice else "."))
+            f"{longer}" + (f"; if it persists, try {advice}." if advice else "."))
     low = checked[(checked["ess_bulk"] < ESS_MIN) | (checked["ess_tail"] < ESS_MIN)]
     if len(low):
         row, kind, value = _worst_ess(low)
@@ -287,7 +295,7 @@ def _population_problems(checked: pd.DataFrame, advice: str) -> list[str]:
     return out
 
 
-def _group_problems(group: pd.DataFrame, advice: str) -> list[str]:
+def _group_problems(group: pd.DataFrame, advice: str, longer: str) -> list[str]:
     if not len(group):
         return []
     bad = group["r_hat"] > RHAT_MAX
@@ -303,9 +311,8 @@ def _group_problems(group: pd.DataFrame, advice: str) -> list[str]:
         row, kind, value = _worst_ess(group[low])
         parts.append(f"{int(low.sum()):,} with bulk or tail ESS below {ESS_MIN} (worst {row}, "
                      f"{kind} ESS {value:.0f})")
-    return [f"Group effects: {' and '.join(parts)}, of {len(group):,} group effects. Run "
-            f"longer (more tune= and draws=)"
-            + (f"; if it persists, try {advice}." if advice else ".")]
+    return [f"Group effects: {' and '.join(parts)}, of {len(group):,} group effects. "
+            f"{longer}" + (f"; if it persists, try {advice}." if advice else ".")]
 
 
 def _count(n: int, what: str) -> str:
@@ -352,8 +359,6 @@ def _singular(res: ResultView) -> list[str]:
 
 def diagnose(res: ResultView) -> Diagnostics:
     """Run every convergence check on a fit."""
-    import arviz as az  # deferred: ArviZ is heavy and only needed here
-
     table = _parameter_table(res)
     stats = res.idata.sample_stats
     div = int(np.asarray(stats["diverging"].values).sum())
@@ -365,7 +370,7 @@ def diagnose(res: ResultView) -> Diagnostics:
         sat = int(np.asarray(stats["reached_max_treedepth"].values).sum())
     else:
         sat = int((np.asarray(stats["tree_depth"].values) >= max_depth).sum())
-    ebfmi = np.asarray(az.bfmi(res.idata), dtype=float)
+    bfmi = ebfmi(np.asarray(stats["energy"].values))
     problems = []
     # with the group effects integrated out there is no parameterisation to switch
     marginal = bool(res.info.get("marginalized"))
@@ -377,8 +382,9 @@ def diagnose(res: ResultView) -> Diagnostics:
         problems.append(f"{per_chain} draws a chain are too few to check convergence (R-hat "
                         f"and ESS need at least {MIN_DRAWS}): use more draws= (the default "
                         f"is 1000).")
-    problems += _population_problems(checked[checked["level"] == "population"], advice)
-    problems += _group_problems(checked[checked["level"] == "group"], advice)
+    longer = _longer(res)
+    problems += _population_problems(checked[checked["level"] == "population"], advice, longer)
+    problems += _group_problems(checked[checked["level"] == "group"], advice, longer)
     if div:
         problems.append(
             f"{div} divergent transitions after warm-up: the posterior has regions the sampler "
@@ -390,7 +396,7 @@ def diagnose(res: ResultView) -> Diagnostics:
         problems.append(
             f"{sat} draws hit the maximum tree depth {max_depth}: sampling is inefficient. "
             f"Rescale predictors (scale()), or raise max_treedepth=.")
-    low_bfmi = [i for i, v in enumerate(ebfmi) if v < EBFMI_MIN]
+    low_bfmi = [i for i, v in enumerate(bfmi) if v < EBFMI_MIN]
     if low_bfmi:
         problems.append(
             f"E-BFMI below {EBFMI_MIN} in chain(s) {', '.join(map(str, low_bfmi))}: the "
@@ -398,7 +404,7 @@ def diagnose(res: ResultView) -> Diagnostics:
                 "more tune= and tighter priors." if marginal else
                 f"{advice}, and more tune=."))
     return Diagnostics(parameters=as_table(table), divergences=div, n_draws=n_draws,
-                       treedepth_saturated=sat, max_treedepth=max_depth, ebfmi=ebfmi,
+                       treedepth_saturated=sat, max_treedepth=max_depth, ebfmi=bfmi,
                        singular=_singular(res), problems=problems,
                        group_effects_unchecked=(n if (n := _n_group_effects(res))
                                                 > GROUP_EFFECTS_MAX else 0))

@@ -1,17 +1,21 @@
-"""The vectorised binomial-logit and Poisson-log row passes against numpy's functions.
+"""The vectorised binomial-logit, Poisson-log and negative binomial-log row passes
+against numpy's and scipy's functions.
 
-Expected values come from numpy's ``exp``, ``log1p`` and ``logaddexp`` (correctly
-rounded to within an ulp or two), never from the passes themselves. Tolerance: the
-sum over rows is added in another order (reassociation), so 1e-12 relative on the
-sum; 1e-13 relative (or absolute near 0) per row's derivative.
+Expected values come from numpy's ``exp``, ``log``, ``log1p`` and ``logaddexp``
+(correctly rounded to within an ulp or two) and scipy's ``nbinom``, ``gammaln`` and
+``digamma``, never from the passes themselves. Tolerance: the sum over rows is added
+in another order (reassociation), so 1e-12 relative on the sum; 1e-13 relative (or
+absolute near 0) per row's derivative; other tolerances are stated where they differ.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import special, stats
 
-from mixedfit.fast.vecrows import logistic_rows, poisson_log_rows
+from mixedfit.fast.rowlik import NB_TABLE_MAX
+from mixedfit.fast.vecrows import log_rows, logistic_rows, negbin_log_rows, poisson_log_rows
 
 EXTREMES = np.array([0.0, 1e-300, -1e-12, 1e-12, 0.3465, -0.3466, 0.5 * np.log(2),
                      -36.7, 36.7, 40.0, -300.0, 300.0, -707.9, 708.5, -745.0, -1e4, 1e4])
@@ -81,3 +85,84 @@ def test_prior_weights_multiply_each_row() -> None:
     value = poisson_log_rows(k, eta, w, d)
     assert value == pytest.approx(np.sum(w * (k * eta - np.exp(eta))), rel=1e-12)
     np.testing.assert_allclose(d, w * (k - np.exp(eta)), rtol=1e-12, atol=1e-12)
+
+
+def test_log_is_exact_to_a_few_ulps() -> None:
+    # the negative binomial pass's log(u), u >= 1: around 1, around sqrt(2) (where the
+    # mantissa is halved), at powers of two and up to 1e300
+    u = np.concatenate([1.0 + np.logspace(-16, 0, 20_001), np.geomspace(1.0, 1e300, 200_001),
+                        np.sqrt(2.0) * (1.0 + np.linspace(-1e-12, 1e-12, 201)),
+                        2.0 ** np.arange(0, 900), np.nextafter(2.0 ** np.arange(1, 900), 0)])
+    out = log_rows(u, np.empty_like(u))
+    ref = np.log(u)
+    ulps = np.abs(out - ref) / np.spacing(np.maximum(np.abs(ref), np.finfo(float).tiny))
+    assert ulps.max() <= 4
+
+
+def _nb_reference(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray
+                  ) -> tuple[float, np.ndarray, float]:
+    """Log-likelihood less log y!, derivative in eta, derivative in alpha, from scipy."""
+    mu = np.exp(eta)
+    logp = np.sum(w * (stats.nbinom.logpmf(y, a, a / (a + mu)) + special.gammaln(y + 1)))
+    d = w * (y - (y + a) * mu / (a + mu))
+    ga = np.sum(w * (special.digamma(y + a) - special.digamma(a) - np.log1p(mu / a)
+                     + (mu - y) / (a + mu)))
+    return float(logp), d, float(ga)
+
+
+@pytest.mark.parametrize("alpha", [0.05, 1.5, 40.0])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_negbin_log_rows(alpha: float, weighted: bool) -> None:
+    rng = np.random.default_rng(7)
+    eta = np.concatenate([[-40.0, -5.0, 0.0, 1e-9, 12.0, 30.0], rng.normal(1.5, 1.5, 4000)])
+    mu = np.exp(eta)
+    y = rng.negative_binomial(alpha, alpha / (alpha + np.minimum(mu, 50.0))).astype(float)
+    y = np.minimum(y, 250.0)
+    w = rng.uniform(0.2, 3.0, eta.size) if weighted else np.ones(eta.size)
+    d = np.empty_like(eta)
+    value, ga, done = negbin_log_rows(y, eta, alpha, w if weighted else np.empty(0), d)
+    assert done
+    expected, d_ref, ga_ref = _nb_reference(y, eta, alpha, w)
+    assert value == pytest.approx(expected, rel=1e-12)
+    # y - (y + a) mu / (a + mu) cancels near y = mu: a few ulps of y + mu
+    assert np.all(np.abs(d - d_ref) <= 8 * np.finfo(float).eps * w * (y + mu + alpha))
+    # the reference's digamma(y + a) - digamma(a) cancels: 1e-10 relative
+    assert ga == pytest.approx(ga_ref, rel=1e-10, abs=1e-10)
+
+
+def test_negbin_log_rows_near_the_poisson() -> None:
+    # alpha large: log1p(mu / alpha) tiny; the pass must not lose it to cancellation
+    rng = np.random.default_rng(8)
+    eta = rng.normal(1.0, 1.0, 2000)
+    y = rng.poisson(np.exp(eta)).astype(float)
+    d = np.empty_like(eta)
+    a = 1e6
+    value, _, done = negbin_log_rows(y, eta, a, np.empty(0), d)
+    _, d_ref, _ = _nb_reference(y, eta, a, np.ones(eta.size))
+    # scipy's nbinom.logpmf loses about 1e-9 a row here (gammaln(y + a) - gammaln(a) of
+    # numbers near 1.3e7); the same terms, written without that cancellation:
+    # sum_{j < y} log1p(j / a) + y eta - (y + a) log1p(mu / a)
+    l1p = np.log1p(np.exp(eta) / a)
+    gam = np.array([np.sum(np.log1p(np.arange(int(k)) / a)) for k in y])
+    expected = np.sum(gam + y * eta - (y + a) * l1p)
+    assert done and value == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(d, d_ref, rtol=1e-9, atol=1e-12)
+
+
+def test_negbin_log_rows_hands_what_it_cannot_do_to_the_general_pass() -> None:
+    eta = np.zeros(10)
+    d = np.full(10, 7.0)
+    y = np.zeros(10)
+    big = y.copy()
+    big[0] = float(NB_TABLE_MAX)  # a count above both NB_TABLE_MAX and twice the rows
+    assert negbin_log_rows(big, eta, 1.0, np.empty(0), d) == (0.0, 0.0, False)
+    for bad in (800.0, -800.0):  # a mean outside the range of normal floats
+        e = eta.copy()
+        e[3] = bad
+        assert not negbin_log_rows(y, e, 1.0, np.empty(0), d)[2]
+    assert not negbin_log_rows(y, eta, 1e-310, np.empty(0), d)[2]  # mu / alpha overflows
+    assert not negbin_log_rows(y, eta, 0.0, np.empty(0), d)[2]
+    assert np.all(d == 7.0)  # nothing written
+    many = np.zeros(300)
+    many[0] = float(NB_TABLE_MAX)  # below twice the rows: summed by count
+    assert negbin_log_rows(many, np.zeros(300), 1.0, np.empty(0), np.empty(300))[2]

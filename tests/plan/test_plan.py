@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import mixedfit as mf
@@ -42,6 +44,37 @@ def test_the_mass_matrix_of_non_gaussian_models(sleep_spec):
     plan = make_plan(cbpp, progressbar=False)
     assert plan.low_rank and not plan.variance_mass_matrix  # low rank is gradient-based
     assert not make_plan(nb, backend="pymc", progressbar=False).variance_mass_matrix
+
+
+def _bernoulli_spec(n_rows: int, n_groups: int):
+    rng = np.random.default_rng(7)
+    g = np.repeat(np.arange(n_groups), n_rows // n_groups)
+    x = rng.standard_normal(g.size)
+    eta = -0.5 + 0.8 * x + rng.normal(0, 0.7, n_groups)[g]
+    y = (rng.random(g.size) < 1 / (1 + np.exp(-eta))).astype(float)
+    return make_spec("y ~ x + (1 | g)", pd.DataFrame({"y": y, "x": x, "g": g}),
+                     family="bernoulli")
+
+
+def test_a_near_gaussian_posterior_gets_a_short_warm_up_and_longer_steps(sleep_spec):
+    # every block centred (each level's data outweigh its prior), at least 1,000 rows:
+    # 300 warm-up iterations and target_accept 0.9, 0.8 from 10,000 rows (measured in
+    # docs/performance.md); whatever the user gives is kept
+    mid = make_plan(_bernoulli_spec(2_000, 20), progressbar=False)
+    assert mid.centered == [True] and (mid.tune, mid.target_accept) == (300, 0.9)
+    large = make_plan(_bernoulli_spec(12_000, 40), progressbar=False)
+    assert large.centered == [True] and (large.tune, large.target_accept) == (300, 0.8)
+    given = make_plan(_bernoulli_spec(2_000, 20), tune=1000, target_accept=0.95,
+                      progressbar=False)
+    assert (given.tune, given.target_accept) == (1000, 0.95)
+    # fewer rows, a non-centred block, or effects integrated out: 1000 as before
+    small = make_plan(_bernoulli_spec(600, 20), progressbar=False)
+    assert small.centered == [True] and (small.tune, small.target_accept) == (1000, 0.95)
+    non_centred = make_plan(_bernoulli_spec(2_000, 20), centered=False, progressbar=False)
+    assert (non_centred.tune, non_centred.target_accept) == (1000, 0.95)
+    assert make_plan(sleep_spec, progressbar=False).tune == 1000  # integrated out
+    with pytest.raises(mf.OptionError, match="tune must be an integer >= 0"):
+        make_plan(sleep_spec, tune=-1)
 
 
 def test_a_backend_that_does_not_cover_the_model_is_refused(sleep_spec):

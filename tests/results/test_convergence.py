@@ -1,5 +1,5 @@
-"""R-hat and ESS (``mixedfit.convergence``) against ArviZ, the reference they
-reproduce (``az.rhat``, ``az.ess(method="bulk" | "tail")``), on draws of every kind
+"""R-hat, ESS and E-BFMI (``mixedfit.convergence``) against ArviZ, the reference they
+reproduce (``az.rhat``, ``az.ess(method="bulk" | "tail")``, ``az.bfmi``), on draws of every kind
 the sampler gives: independent, autocorrelated, stuck (repeated draws: ties), discrete,
 constant, short, and chains that disagree."""
 
@@ -9,7 +9,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from mixedfit.convergence import _kernel, _score_table, rhat_ess
+from mixedfit.convergence import _kernel, _score_table, ebfmi, rhat_ess
 
 
 def _ar1(rng: np.random.Generator, chains: int, draws: int, phi: float) -> np.ndarray:
@@ -127,3 +127,12 @@ def test_too_few_draws_give_nan_and_a_problem_not_an_exception() -> None:
                tune=50, chains=2, random_seed=1, progressbar=False)
     said = [str(w.message) for w in caught if issubclass(w.category, mf.ConvergenceWarning)]
     assert any("2 draws a chain are too few to check convergence" in m for m in said)
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.9, -0.5])
+def test_ebfmi_equals_arviz(phi: float) -> None:
+    # energies far from 0, as a sampler's are; ArviZ's variance is a one-pass sum that
+    # loses about 1e-11 of it there (numpy's two passes do not): 1e-9 relative
+    energy = _ar1(np.random.default_rng(3), 4, 500, phi) * 7.0 + 300.0
+    np.testing.assert_allclose(ebfmi(energy), az.bfmi(energy), rtol=1e-9)
+    np.testing.assert_allclose(ebfmi(energy[0]), az.bfmi(energy[0]), rtol=1e-9)
