@@ -22,11 +22,13 @@ binomial (``nb``), observation-level Poisson (``obs``) and cbpp (``cbpp``) with 
 defaults and the variants of :data:`HARD_VARIANTS` (options of ``mf.fit``, or settings
 passed on to ``nutpie.sample``), 4 x 1000: seconds, min bulk ESS (and its parameter),
 max R-hat, divergences, and whether issue 14's target 3 is met (docs/performance.md,
-"Negative binomial convergence levers"). ``settings``: cases of ``benchmarks/run.py``
-fitted with each ``TARGET_ACCEPT/TUNE`` (``d``: the plan's default), seeds alternating
-within a setting, in one process (its first fit loads the compiled code): seconds, leapfrog
-steps per draw, step size, min bulk ESS, max R-hat, divergences and the plan's choices
-(docs/performance.md, "Warm-up and target_accept of near-Gaussian posteriors").
+"Negative binomial convergence levers"; the variant ``unrotated`` turns off the rotation
+of nested pairs, :func:`mixedfit.design.nesting.singleton_nesting`). ``settings``: cases
+of ``benchmarks/run.py`` fitted with each ``TARGET_ACCEPT/TUNE`` (``d``: the plan's
+default), seeds alternating within a setting, in one process (its first fit loads the
+compiled code): seconds, leapfrog steps per draw, step size, min bulk ESS, max R-hat,
+divergences and the plan's choices (docs/performance.md, "Warm-up and target_accept of
+near-Gaussian posteriors").
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import CASES, load_data  # noqa: E402
 
 import mixedfit as mf  # noqa: E402
+import mixedfit.plan as plan_module  # noqa: E402
 
 
 def steps() -> None:
@@ -207,6 +210,9 @@ HARD_VARIANTS = {
     "mindepth2": ({}, {"mindepth": 2}),
     "gradmass": ({}, {"use_grad_based_mass_matrix": True}),
     "centred-loc": ({"centered": [False, True]}, {}),
+    # the nested pairs that the data see only as a sum not rotated (the compiled kernel
+    # samples them rotated by default: mixedfit.design.nesting.singleton_nesting)
+    "unrotated": ({"_rotate": False}, {}),
 }
 
 
@@ -231,6 +237,7 @@ def hard() -> None:
         return original(*a, **kw)
 
     nutpie.sample = patched
+    nesting = plan_module.singleton_nesting
     totals: dict = {}
     for key in models:
         dataset, formula, family = HARD_MODELS[key]
@@ -239,11 +246,15 @@ def hard() -> None:
         for seed in seeds:
             for name in variants:
                 options, settings = HARD_VARIANTS[name]
+                options = dict(options)
+                rotate = options.pop("_rotate", True)
+                plan_module.singleton_nesting = nesting if rotate else (lambda d, c: [])
                 extra.clear()
                 extra.update(settings)
                 start = time.perf_counter()
                 res = mf.fit(formula, df, family=family, random_seed=seed, warn=False,
                              **options)
+                plan_module.singleton_nesting = nesting
                 dt = time.perf_counter() - start
                 post = res.idata.posterior
                 post = post[[v for v in post.data_vars if not v.startswith(("u(", "z("))]]

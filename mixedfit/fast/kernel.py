@@ -662,12 +662,14 @@ def _scaled(x: np.ndarray, at: int, m: int, sd: float, u: np.ndarray) -> None:
         u[g] = sd * x[at + g]
 
 
-@numba.njit(cache=True, fastmath=_ROWS_FAST, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _noncentred_one(x: np.ndarray, at: int, m: int, sd: float, gu: np.ndarray,
                     grad: np.ndarray) -> tuple[float, float]:
     """The standard normal prior of a one-term block's non-centred ``z``: sets their
     gradient (``sd du - z``); returns ``sum z^2`` and ``sum du z`` (the gradient in sd
-    over sd). Sums in any order (``_ROWS_FAST``), so that the loop vectorises."""
+    over sd). The sums are added in order (no ``reassoc``): reordered, their rounding
+    depended on where the arrays lay in memory inside the sampler's callback, and the
+    same seed gave other draws."""
     zz = 0.0
     gz = 0.0
     for g in range(m):
@@ -678,7 +680,7 @@ def _noncentred_one(x: np.ndarray, at: int, m: int, sd: float, gu: np.ndarray,
     return zz, gz
 
 
-@numba.njit(cache=True, fastmath=_ROWS_FAST, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _centred_one(u: np.ndarray, at: int, m: int, sd: float, gu: np.ndarray,
                  grad: np.ndarray) -> tuple[float, float]:
     """The normal prior of a one-term block's centred effects ``u``: sets their
@@ -696,7 +698,7 @@ def _centred_one(u: np.ndarray, at: int, m: int, sd: float, gu: np.ndarray,
     return vv, av
 
 
-@numba.njit(cache=True, fastmath=_ROWS_FAST, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _total(x: np.ndarray, at: int, m: int) -> float:
     acc = 0.0
     for g in range(m):
