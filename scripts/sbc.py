@@ -302,6 +302,18 @@ def _models() -> dict[str, SBCModel]:
                  "alpha": Prior("Gamma", alpha=4.0, beta=1.0),
                  "hu": Prior("Beta", alpha=2.0, beta=3.0)}),
            )},
+        # a factor nested in g, alone in half of the groups (the compiled backend samples
+        # those pairs of effects rotated: mixedfit.design.nesting.singleton_nesting)
+        "negativebinomial_nested": SBCModel(
+            "y ~ x + (1 | g) + (1 | h)",
+            {**_family_priors(), "sd(h)": Prior("HalfNormal", sigma=0.5),
+             "Intercept": Prior("Normal", mu=1.5, sigma=0.5),
+             "alpha": Prior("Gamma", alpha=4.0, beta=1.0)},
+            (*common, Parameter("sd(Intercept|h)", "sd(h)", {"term(h)": "Intercept"}),
+             Parameter("alpha", "alpha"), u_intercept,
+             Parameter("u(h)[g1.a,Intercept]", "u(h)", {"level(h)": "g1.a",
+                                                         "term(h)": "Intercept"})),
+            family="negativebinomial"),
         # ordinal: 4 categories, thresholds sampled as the first and the logs of the
         # differences, with one prior on each (set through "Intercept")
         "cumulative": SBCModel(
@@ -415,23 +427,28 @@ class stand_in_defaults:  # noqa: N801 - used as a context manager, like a funct
 
 def make_data(n_groups: int = 6, per_group: int = 5, x_shift: float = 0.0) -> pd.DataFrame:
     """The fixed design: groups ``g1..gJ`` of equal size, ``x`` evenly spaced in [-1, 1]
-    within each group (so that slopes vary within groups) plus ``x_shift``, and a
-    placeholder ``y``.
+    within each group (so that slopes vary within groups) plus ``x_shift``, a factor
+    ``h`` nested in ``g`` (one level in the odd groups, two in the even ones: the pairs
+    that the compiled backend samples rotated), and a placeholder ``y``.
 
     Examples
     --------
     >>> make_data(2, 3)
-        g    x    y
-    0  g1 -1.0  0.0
-    1  g1  0.0  0.0
-    2  g1  1.0  0.0
-    3  g2 -1.0  0.0
-    4  g2  0.0  0.0
-    5  g2  1.0  0.0
+        g    x     h    y
+    0  g1 -1.0  g1.a  0.0
+    1  g1  0.0  g1.a  0.0
+    2  g1  1.0  g1.a  0.0
+    3  g2 -1.0  g2.a  0.0
+    4  g2  0.0  g2.b  0.0
+    5  g2  1.0  g2.b  0.0
     """
+    g = np.repeat([f"g{j + 1}" for j in range(n_groups)], per_group)
+    half = np.tile(np.arange(per_group) >= per_group // 2, n_groups)
+    second = half & (np.repeat(np.arange(n_groups), per_group) % 2 == 1)
     return pd.DataFrame({
-        "g": np.repeat([f"g{j + 1}" for j in range(n_groups)], per_group),
+        "g": g,
         "x": np.tile(np.linspace(-1.0, 1.0, per_group), n_groups) + x_shift,
+        "h": [f"{a}.{'b' if s else 'a'}" for a, s in zip(g, second, strict=True)],
         "y": 0.0,
     })
 
