@@ -119,8 +119,11 @@ def test_summarize_table() -> None:
 
 def test_make_data_varies_x_within_groups() -> None:
     df = sbc.make_data(6, 5)
-    assert df.shape == (30, 3) and df["g"].nunique() == 6
+    assert df.shape == (30, 4) and df["g"].nunique() == 6
     assert (df.groupby("g")["x"].std() > 0).all()
+    # h nested in g: one level in the odd groups, two in the even ones
+    assert df.groupby("g")["h"].nunique().tolist() == [1, 2, 1, 2, 1, 2]
+    assert (df.groupby("h")["g"].nunique() == 1).all()
 
 
 @pytest.mark.parametrize("name", sorted(sbc.MODELS))
