@@ -15,9 +15,9 @@ rows per instruction), to full double precision:
   odd series to degree 35 (truncation error below ``1e-18``);
 - ``log(u)`` for ``u >= 1`` (the negative binomial's pass): ``u = m 2**e`` with
   ``sqrt(1/2) <= m < sqrt(2)``, read from the float's bits (integer loops that
-  vectorise), ``log(m) = 2 atanh((m - 1) / (m + 1))`` by its odd series to degree 23
-  (truncation error below ``1e-20``); ``log1p(z)`` as ``log(1 + z) z / ((1 + z) - 1)``
-  (Goldberg's correction of the rounding of ``1 + z``: a few ulps for every ``z >= 0``).
+  vectorise), ``log(m) = 2 atanh((m - 1) / (m + 1))`` by the same odd series;
+  ``log1p(z)`` as ``log(1 + z) z / ((1 + z) - 1)`` (Goldberg's correction of the
+  rounding of ``1 + z``: a few ulps for every ``z >= 0``).
 
 The functions are compiled with the ``reassoc`` and ``contract`` fast-math flags: the
 sum over the rows may be added in any order (which is what lets it vectorise) and
@@ -77,9 +77,9 @@ def _exponent(a: float) -> float:
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _log1p_small(e: float) -> float:
-    """``log(1 + e)`` for ``0 <= e <= 1``: ``2 atanh(e / (2 + e))``, odd series."""
-    t = e / (2.0 + e)
+def _two_atanh(t: float) -> float:
+    """``2 atanh(t) = log((1 + t) / (1 - t))`` for ``|t| <= 1/3``: the odd series to
+    degree 35 (truncation error below ``1e-18``), Horner's scheme in ``t^2``."""
     t2 = t * t
     s = 1.0 / 35.0
     s = 1.0 / 33.0 + t2 * s
@@ -99,6 +99,12 @@ def _log1p_small(e: float) -> float:
     s = 1.0 / 5.0 + t2 * s
     s = 1.0 / 3.0 + t2 * s
     return 2.0 * t * (1.0 + t2 * s)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _log1p_small(e: float) -> float:
+    """``log(1 + e)`` for ``0 <= e <= 1``: ``2 atanh(e / (2 + e))``."""
+    return _two_atanh(e / (2.0 + e))
 
 
 @numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
@@ -164,22 +170,9 @@ def poisson_log_rows(y: np.ndarray, eta: np.ndarray, w: np.ndarray, d: np.ndarra
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _log_reduced(m: float) -> float:
-    """``log(m)`` for ``sqrt(1/2) <= m < sqrt(2)``: ``2 atanh(t)``, ``t = (m - 1) / (m + 1)``
-    (``|t| <= 0.1716``), odd series to degree 23."""
-    t = (m - 1.0) / (m + 1.0)
-    t2 = t * t
-    s = 1.0 / 23.0
-    s = 1.0 / 21.0 + t2 * s
-    s = 1.0 / 19.0 + t2 * s
-    s = 1.0 / 17.0 + t2 * s
-    s = 1.0 / 15.0 + t2 * s
-    s = 1.0 / 13.0 + t2 * s
-    s = 1.0 / 11.0 + t2 * s
-    s = 1.0 / 9.0 + t2 * s
-    s = 1.0 / 7.0 + t2 * s
-    s = 1.0 / 5.0 + t2 * s
-    s = 1.0 / 3.0 + t2 * s
-    return 2.0 * t * (1.0 + t2 * s)
+    """``log(m)`` for ``sqrt(1/2) <= m < sqrt(2)``: ``2 atanh((m - 1) / (m + 1))``
+    (``|t| <= 0.1716``)."""
+    return _two_atanh((m - 1.0) / (m + 1.0))
 
 
 @numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
