@@ -655,7 +655,7 @@ def _row_pass_dpar(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all:
     return logp
 
 
-@numba.njit(cache=True, fastmath=_ROWS_FAST, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _scaled(x: np.ndarray, at: int, m: int, sd: float, u: np.ndarray) -> None:
     """Non-centred effects of a one-term block: ``u = sd z``."""
     for g in range(m):
@@ -699,14 +699,6 @@ def _centred_one(u: np.ndarray, at: int, m: int, sd: float, gu: np.ndarray,
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _total(x: np.ndarray, at: int, m: int) -> float:
-    acc = 0.0
-    for g in range(m):
-        acc += x[at + g]
-    return acc
-
-
-@numba.njit(cache=True, error_model="numpy")
 def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     """Log posterior density at ``x`` (up to a constant); fills ``grad``.
 
@@ -721,13 +713,21 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
         return _logp_grad(x, grad, buf)
     n = int(buf[at])
     xz = x.copy()
+    cs = np.empty((n, 2))  # each pair's (c, s), for the gradient after the density
     for k in range(n):
-        pa, pb, ea, eb, c, s = _rotation(x, buf, at + 1 + 4 * k)
+        ea = int(buf[at + 3 + 4 * k])
+        eb = int(buf[at + 4 + 4 * k])
+        c, s = _rotation(x, buf, at + 1 + 4 * k)
+        cs[k, 0] = c
+        cs[k, 1] = s
         xz[ea] = c * x[ea] - s * x[eb]
         xz[eb] = s * x[ea] + c * x[eb]
     logp = _logp_grad(xz, grad, buf)
     for k in range(n):
-        pa, pb, ea, eb, c, s = _rotation(x, buf, at + 1 + 4 * k)
+        pa, pb, ea, eb = (int(buf[at + 1 + 4 * k]), int(buf[at + 2 + 4 * k]),
+                          int(buf[at + 3 + 4 * k]), int(buf[at + 4 + 4 * k]))
+        c = cs[k, 0]
+        s = cs[k, 1]
         w = x[ea]
         v = x[eb]
         ga = grad[ea]  # d logp / d z_a and d z_b
@@ -743,20 +743,17 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _rotation(x: np.ndarray, buf: np.ndarray, at: int
-              ) -> tuple[int, int, int, int, float, float]:
-    """A rotated pair's positions (log sd_a, log sd_b, effect a, effect b) and its
-    ``(c, s) = (sd_a, sd_b) / sqrt(sd_a^2 + sd_b^2)``."""
-    pa = int(buf[at])
-    pb = int(buf[at + 1])
+def _rotation(x: np.ndarray, buf: np.ndarray, at: int) -> tuple[float, float]:
+    """A rotated pair's ``(c, s) = (sd_a, sd_b) / sqrt(sd_a^2 + sd_b^2)`` (its row at
+    ``buf[at]``: the positions of log sd_a, log sd_b, effect a, effect b)."""
     # the larger sd divides: no overflow of the squares
-    la = x[pa]
-    lb = x[pb]
+    la = x[int(buf[at])]
+    lb = x[int(buf[at + 1])]
     r = math.exp(-abs(la - lb))  # the smaller sd over the larger
     h = 1.0 / math.sqrt(1.0 + r * r)
     c = h if la >= lb else r * h
     s = r * h if la >= lb else h
-    return pa, pb, int(buf[at + 2]), int(buf[at + 3]), c, s
+    return c, s
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -974,7 +971,7 @@ def _logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
             gc[0, 0] += av - m / c[0, 0]
             mp = int(buf[base + B_MAP])
             if mp >= 0 and int(buf[mp]) >= 0:
-                grad[int(buf[mp])] -= _total(grad, eff, m)
+                grad[int(buf[mp])] -= grad[eff:eff + m].sum()
         elif buf[base + B_CENTRED] > 0:
             v = np.empty(q)
             a = np.empty(q)
