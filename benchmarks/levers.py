@@ -3,6 +3,7 @@ benchmark case covers: run one part at a time.
 
     python benchmarks/levers.py steps      # leapfrog steps: nutpie's mass matrices
     python benchmarks/levers.py parts      # a gradient's row pass, part by part
+    python benchmarks/levers.py runs       # rows read run by run, by run length
     python benchmarks/levers.py centring   # parameterisations of verbagg and grouseticks
     python benchmarks/levers.py hard nb,obs,cbpp default,tune2000 1,2,3,4
                                            # warm-up levers on issue 14's hard geometries
@@ -174,6 +175,55 @@ def parts() -> None:
         print(f"{name:28s} {(time.perf_counter() - start) / 3000 / n * 1e9:5.2f} ns per row")
 
 
+def runs() -> None:
+    """The kernel's own gather and scatter of a one-term block (``_add_effects`` and
+    ``_sum_effects``, with the row pass's fast-math flags), 20,000 rows in runs of L rows
+    of one level: read run by run (``B_RUNS``) against row by row, ns per row."""
+    import numba
+    import pandas as pd
+
+    import mixedfit.fast.layout as layout_module
+    from mixedfit.fast import buffer as B
+    from mixedfit.fast import kernel
+    from mixedfit.fast.layout import make_layout
+    from mixedfit.spec import make_spec
+
+    @numba.njit(fastmath=kernel._ROWS_FAST)
+    def gather(buf, base, n, u, eta):  # noqa: ANN001, ANN202
+        kernel._add_effects(buf, base, n, u, eta)
+
+    @numba.njit(fastmath=kernel._ROWS_FAST)
+    def scatter(buf, base, n, d, gu):  # noqa: ANN001, ANN202
+        kernel._sum_effects(buf, base, n, d, gu)
+
+    n = 20000
+    rng = np.random.default_rng(0)
+    print("run length   gather: rows / runs   scatter: rows / runs  (ns per row)")
+    for length in (2, 4, 6, 8, 12, 32, 100, 316):
+        g = np.repeat(rng.permutation(-(-n // length)), length)[:n]
+        data = pd.DataFrame({"y": rng.normal(size=n), "g": [f"g{i}" for i in g]})
+        spec = make_spec("y ~ 1 + (1 | g)", data, family=mf.families.get_family("gaussian"))
+        out = []
+        for run_min in (10**9, 1):
+            layout_module.RUN_MIN = run_min
+            lay = make_layout(spec.design, spec.family, spec.priors, [False], sufficient=False)
+            buf, base = lay.buffer, int(lay.buffer[B.H_BLOCKS])
+            m = spec.design.blocks[0].n_levels
+            u, eta, d, gu = rng.normal(size=m), np.zeros(n), rng.normal(size=n), np.zeros(m)
+            for fn, args in ((gather, (buf, base, n, u, eta)), (scatter, (buf, base, n, d, gu))):
+                fn(*args)
+                best = np.inf
+                for _ in range(5):
+                    start = time.perf_counter()
+                    for _ in range(1000):
+                        fn(*args)
+                    best = min(best, (time.perf_counter() - start) / 1000)
+                out.append(best / n * 1e9)
+        print(f"{length:10d}   {out[0]:5.2f} / {out[2]:5.2f}          {out[1]:5.2f} / "
+              f"{out[3]:5.2f}")
+    layout_module.RUN_MIN = 8
+
+
 def centring() -> None:
     import arviz as az
 
@@ -328,5 +378,5 @@ def settings() -> None:
 
 
 if __name__ == "__main__":
-    {"steps": steps, "parts": parts, "centring": centring, "hard": hard,
+    {"steps": steps, "parts": parts, "runs": runs, "centring": centring, "hard": hard,
      "settings": settings}[sys.argv[1]]()

@@ -1,9 +1,9 @@
 """Cost of one gradient of the compiled density for the non-Gaussian families.
 
 Times :func:`mixedfit.fast.kernel.logp_grad` (300 calls, after one to compile or load
-it) on the simulated random-slope models of ``benchmarks/run.py`` (non-centred
-blocks, at a start point): the per-row pass is what a fit of many rows spends its
-time in. Used to measure levers on the row pass (``fastmath``, see
+it) on the simulated random-slope models of ``benchmarks/run.py`` and on verbagg
+(non-centred blocks, at a start point): the per-row pass is what a fit of many rows
+spends its time in. Used to measure levers on the row pass (``fastmath``, see
 docs/performance.md).
 
     python benchmarks/row_pass_cost.py
@@ -26,19 +26,24 @@ from mixedfit.fast import kernel  # noqa: E402
 from mixedfit.fast.layout import make_layout  # noqa: E402
 from mixedfit.spec import make_spec  # noqa: E402
 
-CASES = [("sim:bernoulli:20000:200", "bernoulli"), ("sim:poisson:20000:200", "poisson"),
-         ("sim:gamma:2000:20", "gamma/log"), ("sim:beta:2000:20", "beta"),
+SLOPE = "y ~ x + (1 + x | g)"
+CASES = [("sim:bernoulli:20000:200", "bernoulli", SLOPE),
+         ("sim:poisson:20000:200", "poisson", SLOPE),
+         ("sim:gamma:2000:20", "gamma/log", SLOPE), ("sim:beta:2000:20", "beta", SLOPE),
          # the general row pass (mixedfit.fast.rowlik) at a size where it dominates
-         ("sim:gamma:20000:200", "gamma/log"), ("sim:poisson:20000:200", "negativebinomial")]
+         ("sim:gamma:20000:200", "gamma/log", SLOPE),
+         ("sim:poisson:20000:200", "negativebinomial", SLOPE),
+         # crossed blocks, rows sorted by item, five group-level predictors
+         ("verbagg", "bernoulli", "r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)")]
 
 
 def main() -> None:
-    for case, family in CASES:
+    for case, family, formula in CASES:
         data = load_data(case)
         name, _, link = family.partition("/")
-        spec = make_spec("y ~ x + (1 + x | g)", data,
+        spec = make_spec(formula, data,
                          family=mf.families.get_family(name, link=link or None))
-        lay = make_layout(spec.design, spec.family, spec.priors, [False])
+        lay = make_layout(spec.design, spec.family, spec.priors, [False] * len(spec.design.blocks))
         x = lay.initial_point(1)
         grad = np.zeros(lay.dim)
         kernel.logp_grad(x, grad, lay.buffer)

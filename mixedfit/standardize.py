@@ -187,6 +187,19 @@ class Standardization:
     #: each fixed column's factor: ``s`` for the mean's columns, 1 for those of a family
     #: parameter's own formula (empty: ``s`` for every column)
     column_factor: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: ``T`` of the QR step: ``X* = S T`` with ``S`` the centred and scaled columns
+    #: (:meth:`scaled_columns`); empty when the design has no rows
+    orth: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def scaled_columns(self, X: np.ndarray) -> np.ndarray:
+        """``S``: the design's columns centred and scaled, before the QR step (each
+        column's values computed as :func:`standardize` computes them, to the bit: a
+        column constant within the levels of a factor stays so, which ``X*``, where the
+        QR step mixes columns, need not)."""
+        S = (np.asarray(X, dtype=float) - self.x_center[None, :]) / self.x_scale[None, :]
+        if self.x_intercept >= 0:
+            S[:, self.x_intercept] = 1.0
+        return S
 
     @property
     def _factors(self) -> np.ndarray | float:
@@ -344,6 +357,7 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
     x_scale = np.ones(p)
     X_star = X.copy()
     K = np.eye(p)
+    T = np.eye(p)
     functional = np.eye(p)
     labels: dict[str, str] = {}
     absorbs = bool(family.intercepts) and len(design.columns_of("")) > 0
@@ -371,6 +385,7 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
         St, orth = _orthogonalise(St, shared, j0)
         X_star[:, idx] = St
         K[np.ix_(idx, idx)] = _centring_matrix(center, scale, j0) @ orth
+        T[np.ix_(idx, idx)] = orth
         x_center[idx], x_scale[idx] = center, scale
         others = [c for c in tcols if c != name0]
         if j0 >= 0 and idx.size > 1 and name0 not in user:
@@ -423,7 +438,7 @@ def standardize(design: Design, family: Family, priors: Mapping[str, object]) ->
                            y_scale=y_scale, functional=functional, blocks=blocks,
                            internal=internal, _labels=labels,
                            intercept_center=(x_center[mean_idx] if absorbs else np.zeros(0)),
-                           column_factor=column_factor)
+                           column_factor=column_factor, orth=T)
 
 
 def _orthogonal_map(G: np.ndarray, n: float, keep: list[int], intercept: int) -> np.ndarray:

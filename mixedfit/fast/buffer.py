@@ -72,7 +72,15 @@ H_XPRED = 25
 H_FIXED_X = 26
 #: offset of the rotated pairs of nested effects (see "rotated pairs" below), or -1
 H_ROTATE = 27
-HEADER = 28
+#: offset of one flag per fixed column (1: folded into a block's effects, see "folded
+#: columns" below), or -1: none is
+H_FOLDED = 28
+#: offset of ``T`` (p x p, by row) when the rows' columns are the centred and scaled
+#: ones before the QR step, ``S`` with ``X* = S T`` (mixedfit.standardize), so that the
+#: row pass computes ``S (T beta)`` and carries its gradient back by ``T'``; or -1: the
+#: columns are ``X*`` (see "folded columns" below)
+H_XMAP = 29
+HEADER = 30
 
 # ------------------------------------------------------------ family parameters' kinds
 #: a positive parameter (its log), a probability (its logit), a real number (itself), a
@@ -99,6 +107,12 @@ B_SD_POS, B_COR_POS, B_EFF_POS = 8, 9, 10
 B_MAP = 11
 #: the linear predictor the block adds to (0: the mean's; 1 + i: family parameter i's)
 B_PRED = 12
+#: offset of the block's runs of rows (see "runs" below), or -1: its rows are read one
+#: by one through its level index
+B_RUNS = 13
+#: offset of the fixed columns folded into the block's first term (see "folded
+#: columns" below), or -1
+B_FOLD = 14
 BLOCK_WIDTH = 16
 
 # ---------------------------------------------------------------------------- priors
@@ -126,6 +140,26 @@ PRIOR_WIDTH = 5
 #: are ``(w, v)``; the effects are ``z_a = c w - s v`` and ``z_b = s w + c v`` with
 #: ``(c, s) = (sd_a, sd_b) / sqrt(sd_a^2 + sd_b^2)``, so that ``sd_a z_a + sd_b z_b`` is
 #: ``sqrt(sd_a^2 + sd_b^2) w`` (mixedfit.fast.kernel.logp_grad).
+
+# ----------------------------------------------------------------------------- runs
+#: At B_RUNS: ``[R, start (R + 1), level (R)]``: rows ``start[k]`` to ``start[k + 1]``
+#: (excluded) all belong to level ``level[k]``. The kernel then adds a level's effect
+#: to a contiguous slice of rows and sums its gradient over the slice (loops that
+#: vectorise), instead of reading and writing through the level index row by row,
+#: where rows of one level in a row wait for one another (mixedfit.fast.layout sorts the
+#: rows so that blocks have runs: ``row_order``).
+
+# ------------------------------------------------------------------- folded columns
+#: At B_FOLD: ``[K, column (K), value (K x levels, by column)]``: fixed columns whose
+#: value is the same on every row of each level of the block (the intercept, a
+#: group-level predictor), the block's first term being its intercept. The row pass
+#: adds ``sum_k value[k, g] beta[k]`` to level g's first effect instead of ``x_k
+#: beta_k`` to each row, and sums their gradient over the levels instead of the rows
+#: (``sum_g value[k, g] d logp / d u_g``); their flags at H_FOLDED keep them out of the
+#: passes over the columns. The QR step makes a column of ``X*`` a combination of
+#: columns before it (a group-level predictor, less its projection on the others'),
+#: which is constant within no factor's levels; when that loses folds, the rows hold
+#: ``S`` and ``T`` (H_XMAP) instead.
 
 # -------------------------------------------------------------------------- families
 #: the kernel's likelihoods (:attr:`mixedfit.families.Family.compiled` names them; the

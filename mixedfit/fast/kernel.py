@@ -25,11 +25,13 @@ from mixedfit.fast.buffer import (
     B_CORR,
     B_EFF_POS,
     B_ETA,
+    B_FOLD,
     B_INDEX,
     B_M,
     B_MAP,
     B_PRED,
     B_Q,
+    B_RUNS,
     B_SD_POS,
     B_SD_PRIOR,
     B_Z,
@@ -48,6 +50,7 @@ from mixedfit.fast.buffer import (
     H_FAMILY,
     H_FIXED_SIGMA,
     H_FIXED_X,
+    H_FOLDED,
     H_LINK,
     H_NBLOCKS,
     H_NFAM,
@@ -61,6 +64,7 @@ from mixedfit.fast.buffer import (
     H_TRIALS,
     H_WEIGHTS,
     H_X,
+    H_XMAP,
     H_XPRED,
     H_Y,
     HALFCAUCHY,
@@ -424,6 +428,151 @@ def _block_rows(buf: np.ndarray, base: int, n: int) -> tuple[int, int, int, np.n
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
+def _add_effects(buf: np.ndarray, base: int, n: int, u: np.ndarray, eta: np.ndarray) -> None:
+    """Adds the block's effects ``u`` (level by level, ``q`` terms each) to each row's
+    linear predictor ``eta``: run by run where the block has runs of rows
+    (:data:`B_RUNS`: a level's effect added to a slice, a loop that vectorises), else
+    row by row through the level index. Inlined: the caller's fast-math flags apply."""
+    q, m, zs, index = _block_rows(buf, base, n)
+    rs = int(buf[base + B_RUNS])
+    if rs >= 0:
+        nr = int(buf[rs])
+        for k in range(nr):
+            a = int(buf[rs + 1 + k])
+            e = int(buf[rs + 2 + k])
+            g = int(buf[rs + 2 + nr + k]) * q
+            seg = eta[a:e]
+            if zs < 0:
+                v = u[g]
+                for r in range(e - a):
+                    seg[r] += v
+            elif q == 2:
+                z0 = buf[zs + a:zs + e]
+                z1 = buf[zs + n + a:zs + n + e]
+                v0 = u[g]
+                v1 = u[g + 1]
+                for r in range(e - a):
+                    seg[r] += z0[r] * v0 + z1[r] * v1
+            else:
+                for j in range(q):
+                    z = buf[zs + j * n + a:zs + j * n + e]
+                    v = u[g + j]
+                    for r in range(e - a):
+                        seg[r] += z[r] * v
+    elif zs < 0:
+        for r in range(n):
+            eta[r] += u[int(index[r])]
+    elif q == 2:  # both terms in one pass (a random slope): 1.6 -> 0.9 ns a row
+        z0 = buf[zs:zs + n]
+        z1 = buf[zs + n:zs + 2 * n]
+        for r in range(n):
+            g = int(index[r]) * 2
+            eta[r] += z0[r] * u[g] + z1[r] * u[g + 1]
+    else:
+        for j in range(q):
+            col = buf[zs + j * n:zs + (j + 1) * n]
+            for r in range(n):
+                eta[r] += col[r] * u[int(index[r]) * q + j]
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _sum_effects(buf: np.ndarray, base: int, n: int, d: np.ndarray, gu: np.ndarray) -> None:
+    """Adds to ``gu`` the gradient of the likelihood in the block's effects, from ``d``
+    (d logp / d eta of each row): run by run where the block has runs (a sum over a
+    slice, with no store inside the loop: under ``reassoc`` it vectorises and its
+    order depends only on the run's length), else row by row. Inlined: the caller's
+    fast-math flags apply."""
+    q, m, zs, index = _block_rows(buf, base, n)
+    rs = int(buf[base + B_RUNS])
+    if rs >= 0:
+        nr = int(buf[rs])
+        for k in range(nr):
+            a = int(buf[rs + 1 + k])
+            e = int(buf[rs + 2 + k])
+            g = int(buf[rs + 2 + nr + k]) * q
+            seg = d[a:e]
+            if zs < 0:
+                acc = 0.0
+                for r in range(e - a):
+                    acc += seg[r]
+                gu[g] += acc
+            elif q == 2:
+                z0 = buf[zs + a:zs + e]
+                z1 = buf[zs + n + a:zs + n + e]
+                a0 = 0.0
+                a1 = 0.0
+                for r in range(e - a):
+                    a0 += seg[r] * z0[r]
+                    a1 += seg[r] * z1[r]
+                gu[g] += a0
+                gu[g + 1] += a1
+            else:
+                for j in range(q):
+                    z = buf[zs + j * n + a:zs + j * n + e]
+                    acc = 0.0
+                    for r in range(e - a):
+                        acc += seg[r] * z[r]
+                    gu[g + j] += acc
+    elif zs < 0:
+        for r in range(n):
+            gu[int(index[r])] += d[r]
+    elif q == 2:  # 1.7 -> 1.2 ns a row (benchmarks/levers.py parts)
+        z0 = buf[zs:zs + n]
+        z1 = buf[zs + n:zs + 2 * n]
+        for r in range(n):
+            g = int(index[r]) * 2
+            gu[g] += d[r] * z0[r]
+            gu[g + 1] += d[r] * z1[r]
+    else:
+        for j in range(q):
+            col = buf[zs + j * n:zs + (j + 1) * n]
+            for r in range(n):
+                gu[int(index[r]) * q + j] += d[r] * col[r]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _times(T: np.ndarray, v: np.ndarray, p: int, transposed: bool) -> np.ndarray:
+    """``T v`` (``T' v`` when ``transposed``), ``T`` p x p stored by row."""
+    out = np.zeros(p)
+    for i in range(p):
+        for j in range(p):
+            if transposed:
+                out[j] += T[i * p + j] * v[i]
+            else:
+                out[i] += T[i * p + j] * v[j]
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _folded(buf: np.ndarray, at: int, m: int, q: int, beta: np.ndarray, u: np.ndarray
+            ) -> np.ndarray:
+    """The block's effects with its folded fixed columns (:data:`B_FOLD` at ``at``)
+    added to each level's first term: ``u[g, 0] + sum_k value[k, g] beta[k]``."""
+    nk = int(buf[at])
+    out = u.copy()
+    for i in range(nk):
+        bk = beta[int(buf[at + 1 + i])]
+        w = buf[at + 1 + nk + i * m:at + 1 + nk + (i + 1) * m]
+        for g in range(m):
+            out[g * q] += w[g] * bk
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _folded_grad(buf: np.ndarray, at: int, m: int, q: int, gu: np.ndarray,
+                 grad: np.ndarray) -> None:
+    """Adds to ``grad`` the gradient in the folded fixed effects (:data:`B_FOLD` at
+    ``at``), from ``gu``, the likelihood's gradient in the block's effects alone."""
+    nk = int(buf[at])
+    for i in range(nk):
+        w = buf[at + 1 + nk + i * m:at + 1 + nk + (i + 1) * m]
+        acc = 0.0
+        for g in range(m):
+            acc += w[g] * gu[g * q]
+        grad[int(buf[at + 1 + i])] += acc
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _general_pass(buf: np.ndarray, y: np.ndarray, eta: np.ndarray, weights: np.ndarray,
                   theta: np.ndarray, gtheta: np.ndarray, family: int, link: int, ts: int,
                   n: int) -> float:
@@ -461,29 +610,26 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
     eta = np.zeros(n)
     if os_ >= 0:
         eta[:] = buf[os_:os_ + n]
+    fo = int(buf[H_FOLDED])  # columns folded into a block's effects (B_FOLD): not here
+    xm = int(buf[H_XMAP])  # the columns S before the QR step: their coefficients T beta
+    g_rows = grad
+    if xm >= 0:
+        beta = _times(buf[xm:xm + p * p], beta, p, False)
+        g_rows = np.zeros(p)
     for k in range(p):
+        if fo >= 0 and buf[fo + k] > 0.0:
+            continue
         col = buf[xs + k * n:xs + (k + 1) * n]
         bk = beta[k]
         for r in range(n):
             eta[r] += col[r] * bk
     start = 0
     for b in range(nblocks):
-        q, m, zs, index = _block_rows(buf, hb + BLOCK_WIDTH * b, n)
+        base = hb + BLOCK_WIDTH * b
+        m, q = int(buf[base + B_M]), int(buf[base + B_Q])
         u = u_all[start:start + m * q]
-        if zs < 0:
-            for r in range(n):
-                eta[r] += u[int(index[r])]
-        elif q == 2:  # both terms in one pass (a random slope): 1.6 -> 0.9 ns a row
-            z0 = buf[zs:zs + n]
-            z1 = buf[zs + n:zs + 2 * n]
-            for r in range(n):
-                g = int(index[r]) * 2
-                eta[r] += z0[r] * u[g] + z1[r] * u[g + 1]
-        else:
-            for j in range(q):
-                col = buf[zs + j * n:zs + (j + 1) * n]
-                for r in range(n):
-                    eta[r] += col[r] * u[int(index[r]) * q + j]
+        fb = int(buf[base + B_FOLD])
+        _add_effects(buf, base, n, _folded(buf, fb, m, q, beta, u) if fb >= 0 else u, eta)
         start += m * q
     y = buf[ys:ys + n]
     ws = int(buf[H_WEIGHTS])  # prior weights (-1: none; a Gaussian's are in its rows)
@@ -521,31 +667,27 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
             if not logp > -np.inf:
                 return -np.inf
     for k in range(p):
+        if fo >= 0 and buf[fo + k] > 0.0:
+            continue
         col = buf[xs + k * n:xs + (k + 1) * n]
         acc = 0.0
         for r in range(n):
             acc += d[r] * col[r]
-        grad[k] += acc
+        g_rows[k] += acc
     start = 0
     for b in range(nblocks):
-        q, m, zs, index = _block_rows(buf, hb + BLOCK_WIDTH * b, n)
+        base = hb + BLOCK_WIDTH * b
+        m, q = int(buf[base + B_M]), int(buf[base + B_Q])
         gu = gu_all[start:start + m * q]
-        if zs < 0:
-            for r in range(n):
-                gu[int(index[r])] += d[r]
-        elif q == 2:  # 1.7 -> 1.2 ns a row (benchmarks/levers.py parts)
-            z0 = buf[zs:zs + n]
-            z1 = buf[zs + n:zs + 2 * n]
-            for r in range(n):
-                g = int(index[r]) * 2
-                gu[g] += d[r] * z0[r]
-                gu[g + 1] += d[r] * z1[r]
-        else:
-            for j in range(q):
-                col = buf[zs + j * n:zs + (j + 1) * n]
-                for r in range(n):
-                    gu[int(index[r]) * q + j] += d[r] * col[r]
+        _sum_effects(buf, base, n, d, gu)
+        fb = int(buf[base + B_FOLD])
+        if fb >= 0:  # gu holds the likelihood's gradient alone: the priors' come later
+            _folded_grad(buf, fb, m, q, gu, g_rows)
         start += m * q
+    if xm >= 0:
+        g_beta = _times(buf[xm:xm + p * p], g_rows, p, True)
+        for k in range(p):
+            grad[k] += g_beta[k]
     return logp
 
 
@@ -579,13 +721,8 @@ def _row_pass_dpar(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all:
     start = 0
     for b in range(nblocks):
         base = hb + BLOCK_WIDTH * b
-        q, m, zs, index = _block_rows(buf, base, n)
-        t = int(buf[base + B_PRED])
-        u = u_all[start:start + m * q]
-        for j in range(q):
-            for r in range(n):
-                z = 1.0 if zs < 0 else buf[zs + j * n + r]
-                eta[t, r] += z * u[int(index[r]) * q + j]
+        m, q = int(buf[base + B_M]), int(buf[base + B_Q])
+        _add_effects(buf, base, n, u_all[start:start + m * q], eta[int(buf[base + B_PRED])])
         start += m * q
     ntheta = theta.shape[0]
     th = np.empty((ntheta, n))
@@ -644,13 +781,8 @@ def _row_pass_dpar(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all:
     start = 0
     for b in range(nblocks):
         base = hb + BLOCK_WIDTH * b
-        q, m, zs, index = _block_rows(buf, base, n)
-        t = int(buf[base + B_PRED])
-        gu = gu_all[start:start + m * q]
-        for j in range(q):
-            for r in range(n):
-                z = 1.0 if zs < 0 else buf[zs + j * n + r]
-                gu[int(index[r]) * q + j] += d[t, r] * z
+        m, q = int(buf[base + B_M]), int(buf[base + B_Q])
+        _sum_effects(buf, base, n, d[int(buf[base + B_PRED])], gu_all[start:start + m * q])
         start += m * q
     return logp
 

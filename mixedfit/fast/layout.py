@@ -394,6 +394,71 @@ def _precision_weighted(design: Design, family: Family) -> Design:
                                blocks=blocks, weights=None, se=None)
 
 
+#: a block's rows are read run by run (:mod:`mixedfit.fast.buffer`, "runs") when its
+#: runs of rows of one level are at least this long on average: shorter runs cost more
+#: than reading the rows one by one (``python benchmarks/levers.py runs``)
+RUN_MIN = 8
+
+
+def row_order(blocks: list[Any], n: int) -> np.ndarray | None:
+    """The order in which the kernel's buffer holds the rows, so that blocks have runs:
+    sorted first by the level of the block with the most terms (ties: the fewest
+    levels) among those whose levels average at least :data:`RUN_MIN` rows, then by
+    the level of the one of the others that splits the rows into the fewest groups with
+    those before it (a factor nested in the first adds no split of its own), and so on;
+    None (the data's own order) when no block qualifies. The likelihood is a sum over the
+    rows, so their order does not change the density, only the rounding of its sums;
+    sorting makes it the same whatever the order of the user's rows (up to rows that
+    share every level)."""
+    left = sorted((b for b in blocks if n >= RUN_MIN * b.n_levels),
+                  key=lambda b: (-b.n_terms, b.n_levels))
+    if not left:
+        return None
+    keys = [np.asarray(left.pop(0).index)]
+    group = keys[0]
+    while left:
+        splits = [np.unique(group * b.n_levels + np.asarray(b.index), return_inverse=True)
+                  for b in left]
+        best = min(range(len(left)), key=lambda i: splits[i][0].size)
+        keys.append(np.asarray(left.pop(best).index))
+        group = splits[best][1]
+    return np.lexsort(keys[::-1])
+
+
+def _runs(index: np.ndarray) -> np.ndarray | None:
+    """A block's runs ``[R, start (R + 1), level (R)]`` (:data:`B.B_RUNS`), or None when
+    they average fewer than :data:`RUN_MIN` rows."""
+    n = index.size
+    starts = np.flatnonzero(np.diff(index)) + 1
+    r = starts.size + 1
+    if n == 0 or n < RUN_MIN * r:
+        return None
+    bounds = np.concatenate([[0], starts, [n]])
+    return np.concatenate([[r], bounds, index[bounds[:-1]]]).astype(float)
+
+
+def folded_columns(X: np.ndarray, blocks: list[Any], indexes: list[np.ndarray]
+                   ) -> dict[int, list[tuple[int, np.ndarray]]]:
+    """The fixed columns the row pass folds into a block's effects (:data:`B.B_FOLD`):
+    for each block (its position), the columns whose value is the same on every row of
+    each of its levels, with those values (0 for a level without rows). Each column goes
+    to the block with the fewest levels among those whose first term is an intercept
+    and over whose levels it is constant (the intercept: to that block)."""
+    found: dict[int, list[tuple[int, np.ndarray]]] = {}
+    hosts = sorted((k for k, b in enumerate(blocks)
+                    if not _block_uses_z(b) or np.all(np.asarray(b.Z)[:, 0] == 1.0)),
+                   key=lambda k: blocks[k].n_levels)
+    for j in range(X.shape[1]):
+        col = X[:, j]
+        for k in hosts:
+            values = np.zeros(blocks[k].n_levels)
+            values[indexes[k]] = col
+            if np.array_equal(values[indexes[k]], col):
+                found.setdefault(k, []).append((j, values))
+                break
+    return found
+
+
 def _block_uses_z(block: Any) -> bool:
     return not (block.n_terms == 1 and np.all(block.Z[:, 0] == 1.0))
 
@@ -554,6 +619,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         centred = [False] * len(design.blocks)
     nesting = singleton_nesting(design, centred) if rotate and not marginal else []
     st = standardize(design, family, priors)
+    user_X = design.X
     design = st.internal  # everything below is in internal coordinates
     fam_code = B.FAMILIES[family.compiled]
     p = design.X.shape[1]
@@ -639,7 +705,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                                 for name in family.parameters] or [0.0])
     header[B.H_BLOCKS] = B.HEADER
     header[[B.H_X, B.H_Y, B.H_TRIALS, B.H_OFFSET, B.H_SSDATA, B.H_MARG, B.H_WEIGHTS,
-            B.H_XPRED]] = -1
+            B.H_XPRED, B.H_FOLDED, B.H_XMAP]] = -1
     # each linear predictor: 0 the mean's, 1 + i that of family parameter i's formula
     pred_of = {"": 0, **{name: 1 + i for i, name in enumerate(family.parameters)}}
     if design.dpars:
@@ -656,7 +722,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                                for i, c in enumerate(b.columns)])
         d[B.B_ETA] = priors[cor_key(b.label)].values["eta"] if b.correlated else 1.0
         d[B.B_SD_POS], d[B.B_COR_POS], d[B.B_EFF_POS] = s.sd, s.cor, s.effects
-        d[[B.B_Z, B.B_INDEX, B.B_MAP]] = -1
+        d[[B.B_Z, B.B_INDEX, B.B_MAP, B.B_RUNS, B.B_FOLD]] = -1
         d[B.B_PRED] = pred_of[b.target]
         if any(k >= 0 for k in s.fixed_of_term):
             d[B.B_MAP] = put(s.fixed_of_term)
@@ -680,19 +746,47 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                                                  zz.ravel(), zy.ravel(), zx.ravel()]))
         header[B.H_NROWS] = 0
     else:
+        order = row_order(rowdata.blocks, n)
+
+        def rows(values: Any) -> np.ndarray:  # in the buffer's order of the rows
+            values = np.asarray(values)
+            return values if order is None else values[order]
+
         header[B.H_NROWS] = n
-        header[B.H_X] = put(rowdata.X.T)  # by column: the kernel's loops run down them
-        header[B.H_Y] = put(y)
+        indexes = [rows(b.index) for b in rowdata.blocks]
+        # fixed columns folded into blocks (B.B_FOLD; not with a family parameter's own
+        # formula, whose columns and blocks have other targets): of X*, or of the columns
+        # before the QR step with its T (B.H_XMAP) when they fold more (rows without
+        # precision weights folded in)
+        X_rows = rows(rowdata.X)
+        folds = {} if design.dpars else folded_columns(X_rows, rowdata.blocks, indexes)
+        if not design.dpars and rowdata is design and not np.array_equal(st.orth, np.eye(p)):
+            S_rows = rows(st.scaled_columns(user_X))
+            before_qr = folded_columns(S_rows, rowdata.blocks, indexes)
+            if sum(map(len, before_qr.values())) > sum(map(len, folds.values())):
+                X_rows, folds = S_rows, before_qr
+                header[B.H_XMAP] = put(st.orth)
+        header[B.H_X] = put(X_rows.T)  # by column: the kernel's loops run down them
+        header[B.H_Y] = put(rows(y))
         if design.trials is not None and fam_code == B.BINOMIAL:
-            header[B.H_TRIALS] = put(design.trials)
+            header[B.H_TRIALS] = put(rows(design.trials))
         if offset is not None:
-            header[B.H_OFFSET] = put(offset)
+            header[B.H_OFFSET] = put(rows(offset))
         if rowdata.weights is not None:  # prior weights (precision weights are in the rows)
-            header[B.H_WEIGHTS] = put(rowdata.weights)
+            header[B.H_WEIGHTS] = put(rows(rowdata.weights))
         for k, b in enumerate(rowdata.blocks):
             if _block_uses_z(b):
-                descr[k, B.B_Z] = put(b.Z.T)
-            descr[k, B.B_INDEX] = put(b.index)
+                descr[k, B.B_Z] = put(rows(b.Z).T)
+            descr[k, B.B_INDEX] = put(indexes[k])
+            runs = _runs(indexes[k])
+            if runs is not None:
+                descr[k, B.B_RUNS] = put(runs)
+        flags = np.zeros(p)
+        for k, cols in folds.items():
+            flags[[j for j, _ in cols]] = 1.0
+            descr[k, B.B_FOLD] = put(np.concatenate([[len(cols)], [j for j, _ in cols],
+                                                     *[v for _, v in cols]]))
+        header[B.H_FOLDED] = put(flags) if folds else -1
     effects = np.concatenate([np.arange(s.effects, s.effects + s.m * s.q) for s in slots]
                              ) if slots and not marginal else np.zeros(0, int)
     packed = None
