@@ -407,9 +407,7 @@ def row_order(blocks: list[Any], n: int) -> np.ndarray | None:
     the level of the one of the others that splits the rows into the fewest groups with
     those before it (a factor nested in the first adds no split of its own), and so on;
     None (the data's own order) when no block qualifies. The likelihood is a sum over the
-    rows, so their order does not change the density, only the rounding of its sums;
-    sorting makes it the same whatever the order of the user's rows (up to rows that
-    share every level)."""
+    rows, so their order does not change the density, only the rounding of its sums."""
     left = sorted((b for b in blocks if n >= RUN_MIN * b.n_levels),
                   key=lambda b: (-b.n_terms, b.n_levels))
     if not left:
