@@ -23,8 +23,8 @@ binomial (``nb``), observation-level Poisson (``obs``) and cbpp (``cbpp``) with 
 defaults and the variants of :data:`HARD_VARIANTS` (options of ``mf.fit``, or settings
 passed on to ``nutpie.sample``), 4 x 1000: seconds, min bulk ESS (and its parameter),
 max R-hat, divergences, and whether issue 14's target 3 is met (docs/performance.md,
-"Negative binomial convergence levers"; the variant ``unrotated`` turns off the rotation
-of nested pairs, :func:`mixedfit.design.nesting.singleton_nesting`). ``settings``: cases
+"Negative binomial convergence levers"; the variant ``unreflected`` turns off the
+reflection of nested effects, :func:`mixedfit.design.nesting.nested_groups`). ``settings``: cases
 of ``benchmarks/run.py`` fitted with each ``TARGET_ACCEPT/TUNE`` (``d``: the plan's
 default), seeds alternating within a setting, in one process (its first fit loads the
 compiled code): seconds, leapfrog steps per draw, step size, min bulk ESS, max R-hat,
@@ -277,9 +277,9 @@ HARD_VARIANTS = {
     "mindepth2": ({}, {"mindepth": 2}),
     "gradmass": ({}, {"use_grad_based_mass_matrix": True}),
     "centred-loc": ({"centered": [False, True]}, {}),
-    # the nested pairs that the data see only as a sum not rotated (the compiled kernel
-    # samples them rotated by default: mixedfit.design.nesting.singleton_nesting)
-    "unrotated": ({"_rotate": False}, {}),
+    # nested effects not reflected (the compiled kernel samples them reflected by
+    # default: mixedfit.design.nesting.nested_groups)
+    "unreflected": ({"_reflect": False}, {}),
 }
 
 
@@ -304,7 +304,7 @@ def hard() -> None:
         return original(*a, **kw)
 
     nutpie.sample = patched
-    nesting = plan_module.singleton_nesting
+    nesting = plan_module.nested_groups
     totals: dict = {}
     for key in models:
         dataset, formula, family = HARD_MODELS[key]
@@ -314,14 +314,14 @@ def hard() -> None:
             for name in variants:
                 options, settings = HARD_VARIANTS[name]
                 options = dict(options)
-                rotate = options.pop("_rotate", True)
-                plan_module.singleton_nesting = nesting if rotate else (lambda d, c: [])
+                reflect = options.pop("_reflect", True)
+                plan_module.nested_groups = nesting if reflect else (lambda d, c: [])
                 extra.clear()
                 extra.update(settings)
                 start = time.perf_counter()
                 res = mf.fit(formula, df, family=family, random_seed=seed, warn=False,
                              **options)
-                plan_module.singleton_nesting = nesting
+                plan_module.nested_groups = nesting
                 dt = time.perf_counter() - start
                 post = res.idata.posterior
                 post = post[[v for v in post.data_vars if not v.startswith(("u(", "z("))]]

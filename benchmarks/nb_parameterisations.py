@@ -13,6 +13,13 @@ warm-up, target_accept 0.95, the variance-based diagonal mass matrix):
   and the other their split (``z_B = c w - s v``, ``z_L = s w + c v`` with
   ``(c, s) = (sd_B, sd_L) / sqrt(sd_B^2 + sd_L^2)``: Jacobian 1, the likelihood reads
   ``w`` only);
+- ``reflected``: the rotation extended to every location: for a location with broods
+  ``1..k``, ``(z_L, z_B1..z_Bk) = H x`` with ``H`` the reflection that sends ``x_0`` to
+  the one direction the data do not see, ``(sd_B, -sd_L, ..., -sd_L)`` (normalised), and
+  ``x_1..x_k`` into the span of the brood sums ``sd_L z_L + sd_B z_Bi`` (for ``k = 1``
+  the rotation above, up to signs): ``z_L = c x_0 - r sum_i x_i`` and ``z_Bi = x_i -
+  r x_0 - (1 + c) / k sum_j x_j`` with ``(c, r) = (sd_B, sd_L) / sqrt(sd_B^2 + k
+  sd_L^2)``; orthogonal, so Jacobian 1 and the same standard normal prior;
 - ``polar``: ``rotated``, with the two sds sampled as their total ``log S`` and angle;
 - ``partial``: each level centred or not by its own data (a brood when its Poisson-like
   information times sd^2 exceeds 1, a location likewise from its broods'), both blocks;
@@ -59,7 +66,8 @@ def _data() -> dict:
     info_loc = np.bincount(brood_location, weights=1 / (0.77**2 + 1 / info), minlength=nl)
     return {"y": df.TICKS.values, "X": np.column_stack([years - years.mean(0), height]),
             "brood": brood, "location": location, "nb": nb, "nl": nl, "single": single,
-            "single_brood": single_brood, "centre_brood": info * 0.77**2 > 1,
+            "single_brood": single_brood, "brood_location": brood_location,
+            "centre_brood": info * 0.77**2 > 1,
             "centre_location": info_loc * 0.55**2 > 1}
 
 
@@ -99,6 +107,19 @@ def _model(variant: str, d: dict):  # noqa: ANN202
             z_l = pt.set_subtensor(pt.zeros(nl)[other_l],
                                    pm.Normal("zL", 0, 1, shape=other_l.size))
             z_l = pt.set_subtensor(z_l[single], s * w + c * v)
+            u_b, u_l = sd_b * z_b, sd_l * z_l
+        elif variant == "reflected":
+            loc_of = d["brood_location"]
+            k = np.bincount(loc_of, minlength=nl).astype(float)
+            M = np.zeros((nl, nb))
+            M[loc_of, np.arange(nb)] = 1.0
+            x_l = pm.Normal("xL", 0, 1, shape=nl)
+            x_b = pm.Normal("xB", 0, 1, shape=nb)
+            norm = pt.sqrt(sd_b**2 + k * sd_l**2)
+            c, r = sd_b / norm, sd_l / norm
+            total = pt.dot(M, x_b)
+            z_l = c * x_l - r * total
+            z_b = x_b - (r * x_l)[loc_of] - ((1 + c) / k * total)[loc_of]
             u_b, u_l = sd_b * z_b, sd_l * z_l
         else:  # partial centring, level by level
             def part(name, sd, mask, n):  # noqa: ANN001, ANN202

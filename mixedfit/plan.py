@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from mixedfit.backends import AUTO_ORDER, BACKEND_CHOICES, BACKENDS, SAMPLERS
-from mixedfit.design.nesting import singleton_nesting
+from mixedfit.design.nesting import nested_groups
 from mixedfit.errors import OptionError
 from mixedfit.names import sd_key
 from mixedfit.parameterisation import choose_centering
@@ -82,10 +82,11 @@ class FitPlan:
         ESS of each: :data:`mixedfit.names.SUMMARY_STATS`) instead of draws: a
         marginalised fit of one grouping factor whose draws of the group effects would
         be more than :data:`MAX_STORED_EFFECTS` values.
-    rotated : bool
-        Whether pairs of nested non-centred effects were sampled rotated (the compiled
-        backend: an outer level holding a single level of a factor nested in it; see
-        :func:`mixedfit.design.nesting.singleton_nesting`).
+    reflected : bool
+        Whether nested non-centred effects were sampled reflected (the compiled backend:
+        per level of the outer factor, its effect and those of the levels nested in it,
+        one coordinate along the direction the data do not see; see
+        :func:`mixedfit.design.nesting.nested_groups`).
     variance_mass_matrix : bool
         Whether the diagonal mass matrix is adapted from the variances of the warm-up
         draws (Stan's estimate) instead of nutpie's gradient-based one: for models of
@@ -142,7 +143,7 @@ class FitPlan:
     progressbar: bool = False
     variance_mass_matrix: bool = False
     effects_summarised: bool = False
-    rotated: bool = False
+    reflected: bool = False
     time: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
@@ -362,12 +363,12 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: A
     # (seeds 1, 2), 20,000-row Bernoulli 3691 against 4285, verbagg 552 against 573
     variance_mass_matrix = (chosen == "compiled" and not low_rank
                             and not spec.family.integrates_out)
-    # nested effects whose data see only their sum: rotated (the compiled kernel), when
-    # neither sd has a Uniform prior (an interval transform, not the log)
-    rotated = chosen == "compiled" and not marginal and any(
+    # nested non-centred effects: reflected (the compiled kernel), when neither sd has a
+    # Uniform prior (an interval transform, not the log)
+    reflected = chosen == "compiled" and not marginal and any(
         all(spec.priors[sd_key(c, spec.design.blocks[k].group)].kind.name != "Uniform"
-            for k in (pair.inner, pair.outer) for c in spec.design.blocks[k].columns)
-        for pair in singleton_nesting(spec.design, centering))
+            for k in (grp.inner, grp.outer) for c in spec.design.blocks[k].columns)
+        for grp in nested_groups(spec.design, centering))
     stored = spec.design.n_obs * draws * chains
     n_effects = sum(b.n_levels * b.n_terms for b in spec.design.blocks)
     summarised = bool(marginal and n_effects * draws * chains > MAX_STORED_EFFECTS
@@ -386,7 +387,7 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: A
         if log_likelihood is not None else stored <= MAX_STORED_LOG_LIKELIHOOD,
         warn=o["warn"], na_action=o["na_action"], progressbar=o["progressbar"],
         variance_mass_matrix=variance_mass_matrix, effects_summarised=summarised,
-        rotated=rotated)
+        reflected=reflected)
 
 
 #: Values of group-effect draws (chains x draws x effects) above which a marginalised

@@ -302,8 +302,9 @@ def _models() -> dict[str, SBCModel]:
                  "alpha": Prior("Gamma", alpha=4.0, beta=1.0),
                  "hu": Prior("Beta", alpha=2.0, beta=3.0)}),
            )},
-        # a factor nested in g, alone in half of the groups (the compiled backend samples
-        # those pairs of effects rotated: mixedfit.design.nesting.singleton_nesting)
+        # a factor nested in g, one level in the odd groups and two in the even ones (the
+        # compiled backend samples each group's effects reflected:
+        # mixedfit.design.nesting.nested_groups); ranked: an effect of each kind of group
         "negativebinomial_nested": SBCModel(
             "y ~ x + (1 | g) + (1 | h)",
             {**_family_priors(), "sd(h)": Prior("HalfNormal", sigma=0.5),
@@ -312,6 +313,8 @@ def _models() -> dict[str, SBCModel]:
             (*common, Parameter("sd(Intercept|h)", "sd(h)", {"term(h)": "Intercept"}),
              Parameter("alpha", "alpha"), u_intercept,
              Parameter("u(h)[g1.a,Intercept]", "u(h)", {"level(h)": "g1.a",
+                                                         "term(h)": "Intercept"}),
+             Parameter("u(h)[g2.b,Intercept]", "u(h)", {"level(h)": "g2.b",
                                                          "term(h)": "Intercept"})),
             family="negativebinomial"),
         # ordinal: 4 categories, thresholds sampled as the first and the logs of the
@@ -428,8 +431,9 @@ class stand_in_defaults:  # noqa: N801 - used as a context manager, like a funct
 def make_data(n_groups: int = 6, per_group: int = 5, x_shift: float = 0.0) -> pd.DataFrame:
     """The fixed design: groups ``g1..gJ`` of equal size, ``x`` evenly spaced in [-1, 1]
     within each group (so that slopes vary within groups) plus ``x_shift``, a factor
-    ``h`` nested in ``g`` (one level in the odd groups, two in the even ones: the pairs
-    that the compiled backend samples rotated), and a placeholder ``y``.
+    ``h`` nested in ``g`` (one level in the odd groups, two in the even ones: groups of
+    nested effects that the compiled backend samples reflected), and a placeholder
+    ``y``.
 
     Examples
     --------

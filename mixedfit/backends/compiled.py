@@ -63,7 +63,7 @@ class CompiledBackend(Backend):
         layout = make_layout(spec.design, spec.family, spec.priors,
                              plan.centered or [False] * len(spec.design.blocks),
                              stored_draws=plan.chains * (plan.tune + plan.draws),
-                             marginal=plan.marginalized, rotate=plan.rotated)
+                             marginal=plan.marginalized, reflect=plan.reflected)
         return sample_compiled(layout, spec.design, draws=plan.draws, tune=plan.tune,
                                chains=plan.chains, random_seed=plan.random_seed,
                                progressbar=plan.progressbar, target_accept=plan.target_accept,

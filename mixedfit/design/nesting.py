@@ -1,5 +1,5 @@
 """Nesting of grouping factors: whether one factor's levels lie within another's, and
-the outer levels that hold a single nested level.
+which levels of a nested factor each outer level holds.
 
 Examples
 --------
@@ -18,7 +18,7 @@ import numpy as np
 
 from mixedfit.design.design import BlockDesign, Design
 
-__all__ = ["nested_in", "singleton_nesting", "NestedPairs"]
+__all__ = ["nested_in", "nested_groups", "NestedGroups"]
 
 
 def nested_in(inner: BlockDesign, outer: BlockDesign) -> bool:
@@ -31,26 +31,32 @@ def nested_in(inner: BlockDesign, outer: BlockDesign) -> bool:
 
 
 @dataclasses.dataclass(frozen=True)
-class NestedPairs:
-    """Levels of an outer factor that hold a single level of a factor nested in it, and
-    that level: their rows are the same, so the data see only the sum of the two
-    effects (see :func:`singleton_nesting`)."""
+class NestedGroups:
+    """The levels of a factor nested in another, grouped by the outer level that holds
+    them (see :func:`nested_groups`): outer level ``outer_levels[g]`` holds the inner
+    levels ``inner_levels[starts[g]:starts[g + 1]]``."""
 
     inner: int  # the nested block (its position among the design's blocks)
     outer: int  # the block of the factor it is nested in
-    inner_levels: np.ndarray
     outer_levels: np.ndarray
+    starts: np.ndarray
+    inner_levels: np.ndarray
+
+    def members(self, g: int) -> np.ndarray:
+        """The inner levels that outer level ``outer_levels[g]`` holds."""
+        return self.inner_levels[self.starts[g]:self.starts[g + 1]]
 
 
-def singleton_nesting(design: Design, centering: list[bool]) -> list[NestedPairs]:
+def nested_groups(design: Design, centering: list[bool]) -> list[NestedGroups]:
     """The pairs of non-centred intercept blocks ``(1 | outer) + (1 | inner)``, ``inner``
-    nested in ``outer``, with the outer levels that hold a single inner level.
+    nested in ``outer``, with the inner levels each outer level holds.
 
-    At such a level the likelihood reads only ``u_inner + u_outer``, and the two sds
-    trade off against each other: with 35 of its 63 locations holding one brood, the
-    grouseticks negative binomial's sd(LOCATION) mixed slowly. The compiled backend
-    samples each such pair's standard normal effects rotated, as the direction of
-    their sum and the one across it (``mixedfit.fast.kernel.logp_grad``); a rotation
+    At an outer level holding inner levels ``1..k`` the likelihood reads only the ``k``
+    sums ``u_outer + u_inner_i``; of the ``k + 1`` standard normal effects, one direction
+    is seen by the prior alone, and the two sds trade off along it (the grouseticks
+    negative binomial's sd(LOCATION) mixed slowly: its 63 locations hold 118 broods, 35
+    of them one brood). The compiled backend samples each group's effects reflected, one
+    coordinate along that direction (``mixedfit.fast.kernel.logp_grad``); a reflection
     changes neither the prior nor the model. Each block is in one pair at most (the
     first in formula order), and both blocks add to the same linear predictor.
 
@@ -60,14 +66,15 @@ def singleton_nesting(design: Design, centering: list[bool]) -> list[NestedPairs
     >>> from mixedfit.design import build_design
     >>> d = build_design("TICKS ~ 1 + (1 | BROOD) + (1 | LOCATION)",
     ...                  mf.load_dataset("grouseticks"))
-    >>> [(p.inner, p.outer, p.outer_levels.size) for p in singleton_nesting(d, [False, False])]
-    [(0, 1, 35)]
+    >>> (grp,) = nested_groups(d, [False, False])
+    >>> grp.inner, grp.outer, grp.outer_levels.size, int((np.diff(grp.starts) == 1).sum())
+    (0, 1, 63, 35)
     """
     def plain(k: int) -> bool:
         b = design.blocks[k]
         return (not centering[k] and b.n_terms == 1 and bool(np.all(b.Z[:, 0] == 1.0)))
 
-    out: list[NestedPairs] = []
+    out: list[NestedGroups] = []
     used: set[int] = set()
     for i, inner in enumerate(design.blocks):
         for j, outer in enumerate(design.blocks):
@@ -76,14 +83,11 @@ def singleton_nesting(design: Design, centering: list[bool]) -> list[NestedPairs
                 continue
             parent = np.full(inner.n_levels, -1)
             parent[inner.index] = outer.index
-            present = parent >= 0
-            children = np.bincount(parent[present], minlength=outer.n_levels)
-            outer_levels = np.flatnonzero(children == 1)
-            if not outer_levels.size:
-                continue
-            child = np.full(outer.n_levels, -1)
-            child[parent[present]] = np.flatnonzero(present)
-            out.append(NestedPairs(inner=i, outer=j, inner_levels=child[outer_levels],
-                                   outer_levels=outer_levels))
+            present = np.flatnonzero(parent >= 0)
+            order = present[np.argsort(parent[present], kind="stable")]
+            outer_levels, counts = np.unique(parent[order], return_counts=True)
+            out.append(NestedGroups(inner=i, outer=j, outer_levels=outer_levels,
+                                    starts=np.concatenate([[0], np.cumsum(counts)]),
+                                    inner_levels=order))
             used |= {i, j}
     return out

@@ -70,8 +70,8 @@ H_XPRED = 25
 #: their priors are Uniform (see "the fixed effects' map" below), or -1: the sampler's
 #: first p coordinates are the fixed effects themselves
 H_FIXED_X = 26
-#: offset of the rotated pairs of nested effects (see "rotated pairs" below), or -1
-H_ROTATE = 27
+#: offset of the reflected groups of nested effects (see "reflected groups" below), or -1
+H_REFLECT = 27
 #: offset of one flag per fixed column (1: folded into a block's effects, see "folded
 #: columns" below), or -1: none is
 H_FOLDED = 28
@@ -132,14 +132,17 @@ PRIOR_WIDTH = 5
 #: sampler's first p coordinates with those values put at the pivots, the fixed effects
 #: are ``beta* = M y`` (see mixedfit.fast.layout.FixedMap).
 
-# ------------------------------------------------------------------- rotated pairs
-#: At H_ROTATE: ``[n, (sd_a, sd_b, effect_a, effect_b) x n]``, the positions in the
-#: parameter vector of two non-centred one-term blocks' log sds and of a pair of their
-#: standard normal effects (an outer level holding a single nested level:
-#: mixedfit.design.nesting.singleton_nesting). The sampler's coordinates at the pair
-#: are ``(w, v)``; the effects are ``z_a = c w - s v`` and ``z_b = s w + c v`` with
-#: ``(c, s) = (sd_a, sd_b) / sqrt(sd_a^2 + sd_b^2)``, so that ``sd_a z_a + sd_b z_b`` is
-#: ``sqrt(sd_a^2 + sd_b^2) w`` (mixedfit.fast.kernel.logp_grad).
+# ---------------------------------------------------------------- reflected groups
+#: At H_REFLECT: ``[n, then n groups of (sd_b, sd_l, effect_l, k, effect_b (k))]``, the
+#: positions in the parameter vector of two non-centred one-term blocks' log sds (a
+#: factor and the one it is nested in) and of an outer level's standard normal effect
+#: with those of the ``k`` inner levels it holds
+#: (mixedfit.design.nesting.nested_groups). The sampler's coordinates ``x_0`` (at
+#: effect_l) and ``x_1..x_k`` are a reflection of the effects: ``z_l = c x_0 - r S`` and
+#: ``z_b,i = x_i - r x_0 - (1 + c) / k S`` with ``S = sum_i x_i`` and ``(c, r) = (sd_b,
+#: sd_l) / sqrt(sd_b^2 + k sd_l^2)``, so that ``x_0`` runs along the one direction the
+#: data do not see, ``(sd_b, -sd_l, ..., -sd_l)``, and ``x_1..x_k`` span the sums
+#: ``sd_l z_l + sd_b z_b,i`` (mixedfit.fast.kernel.logp_grad).
 
 # ----------------------------------------------------------------------------- runs
 #: At B_RUNS: ``[R, start (R + 1), level (R)]``: rows ``start[k]`` to ``start[k + 1]``

@@ -58,7 +58,7 @@ from mixedfit.fast.buffer import (
     H_NROWS,
     H_OFFSET,
     H_P,
-    H_ROTATE,
+    H_REFLECT,
     H_SS,
     H_SSDATA,
     H_TRIALS,
@@ -834,58 +834,86 @@ def _centred_one(u: np.ndarray, at: int, m: int, sd: float, gu: np.ndarray,
 def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     """Log posterior density at ``x`` (up to a constant); fills ``grad``.
 
-    With rotated pairs of nested effects (:data:`H_ROTATE`) the sampler's ``(w, v)`` at
-    each pair are turned into the standard normal effects ``z_a = c w - s v`` and
-    ``z_b = s w + c v`` (``(c, s) = (sd_a, sd_b) / S``, ``S = sqrt(sd_a^2 + sd_b^2)``),
-    the density is that of the plain parameterisation (a rotation: Jacobian 1, the same
-    standard normal prior), and the gradient is carried back: to ``(w, v)`` by the
-    rotation's transpose, and to the log sds through ``c`` and ``s``."""
-    at = int(buf[H_ROTATE])
+    With reflected groups of nested effects (:data:`H_REFLECT`) the sampler's
+    coordinates ``x_0, x_1..x_k`` of each group are turned into the standard normal
+    effects of the outer level and its ``k`` inner levels, ``z_l = c x_0 - r S`` and
+    ``z_b,i = x_i - r x_0 - g S`` (``S = sum_i x_i``, ``(c, r) = (sd_b, sd_l) /
+    sqrt(sd_b^2 + k sd_l^2)``, ``g = (1 + c) / k``); the density is that of the plain
+    parameterisation (a reflection ``H``: Jacobian 1, the same standard normal prior),
+    and the gradient is carried back: to ``x`` by ``H`` itself (a symmetric matrix), and
+    to the log sds through ``c`` and ``r``."""
+    at = int(buf[H_REFLECT])
     if at < 0:
         return _logp_grad(x, grad, buf)
     n = int(buf[at])
     xz = x.copy()
-    cs = np.empty((n, 2))  # each pair's (c, s), for the gradient after the density
-    for k in range(n):
-        ea = int(buf[at + 3 + 4 * k])
-        eb = int(buf[at + 4 + 4 * k])
-        c, s = _rotation(x, buf, at + 1 + 4 * k)
-        cs[k, 0] = c
-        cs[k, 1] = s
-        xz[ea] = c * x[ea] - s * x[eb]
-        xz[eb] = s * x[ea] + c * x[eb]
+    cr = np.empty((n, 2))  # each group's (c, r), for the gradient after the density
+    pos = at + 1
+    for grp in range(n):
+        k = int(buf[pos + 3])
+        c, r = _reflection(x, buf, pos, k)
+        cr[grp, 0] = c
+        cr[grp, 1] = r
+        _reflect(x, xz, buf, pos, k, c, r)
+        pos += 4 + k
     logp = _logp_grad(xz, grad, buf)
-    for k in range(n):
-        pa, pb, ea, eb = (int(buf[at + 1 + 4 * k]), int(buf[at + 2 + 4 * k]),
-                          int(buf[at + 3 + 4 * k]), int(buf[at + 4 + 4 * k]))
-        c = cs[k, 0]
-        s = cs[k, 1]
-        w = x[ea]
-        v = x[eb]
-        ga = grad[ea]  # d logp / d z_a and d z_b
-        gb = grad[eb]
-        grad[ea] = c * ga + s * gb
-        grad[eb] = -s * ga + c * gb
-        # d (c, s) / d log sd_a = (c s^2, -c^2 s) and d / d log sd_b the opposite, so
-        # d z_a / d log sd_a = c s (w s + v c), d z_b / d log sd_a = c s (v s - w c)
-        t = c * s * (ga * (w * s + v * c) + gb * (v * s - w * c))
-        grad[pa] += t
-        grad[pb] -= t
+    pos = at + 1
+    for grp in range(n):
+        k = int(buf[pos + 3])
+        c = cr[grp, 0]
+        r = cr[grp, 1]
+        el = int(buf[pos + 2])
+        g0 = grad[el]  # d logp / d z_l, and the sum of d logp / d z_b,i
+        gs = 0.0
+        sx = 0.0
+        for i in range(k):
+            e = int(buf[pos + 4 + i])
+            gs += grad[e]
+            sx += x[e]
+        # d logp / d c and d r, then through d (c, r) / d log sd_b = (c k r^2, -r c^2)
+        # (and the opposite for log sd_l: c and r depend on sd_b / sd_l only)
+        dc = g0 * x[el] - gs * sx / k
+        dr = -g0 * sx - gs * x[el]
+        t = dc * c * k * r * r - dr * r * c * c
+        grad[int(buf[pos])] += t
+        grad[int(buf[pos + 1])] -= t
+        _reflect(grad, grad, buf, pos, k, c, r)  # H is symmetric: d logp / d x = H grad
+        pos += 4 + k
     return logp
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _rotation(x: np.ndarray, buf: np.ndarray, at: int) -> tuple[float, float]:
-    """A rotated pair's ``(c, s) = (sd_a, sd_b) / sqrt(sd_a^2 + sd_b^2)`` (its row at
-    ``buf[at]``: the positions of log sd_a, log sd_b, effect a, effect b)."""
+def _reflection(x: np.ndarray, buf: np.ndarray, at: int, k: int) -> tuple[float, float]:
+    """A reflected group's ``(c, r) = (sd_b, sd_l) / sqrt(sd_b^2 + k sd_l^2)`` (its record
+    at ``buf[at]``: the positions of log sd_b and log sd_l first)."""
     # the larger sd divides: no overflow of the squares
-    la = x[int(buf[at])]
-    lb = x[int(buf[at + 1])]
-    r = math.exp(-abs(la - lb))  # the smaller sd over the larger
-    h = 1.0 / math.sqrt(1.0 + r * r)
-    c = h if la >= lb else r * h
-    s = r * h if la >= lb else h
-    return c, s
+    lb = x[int(buf[at])]
+    ll = x[int(buf[at + 1])]
+    if lb >= ll:
+        t = math.exp(ll - lb)  # sd_l / sd_b
+        c = 1.0 / math.sqrt(1.0 + k * t * t)
+        return c, t * c
+    t = math.exp(lb - ll)  # sd_b / sd_l
+    r = 1.0 / math.sqrt(t * t + k)
+    return t * r, r
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _reflect(src: np.ndarray, dst: np.ndarray, buf: np.ndarray, at: int, k: int, c: float,
+             r: float) -> None:
+    """``dst = H src`` at one group's positions (``src`` and ``dst`` may be the same
+    array): ``H`` has ``c`` at the outer level's diagonal, ``-r`` across to each inner
+    level, and ``delta_ij - (1 + c) / k`` among the inner levels."""
+    el = int(buf[at + 2])
+    x0 = src[el]
+    sx = 0.0
+    for i in range(k):
+        sx += src[int(buf[at + 4 + i])]
+    g = (1.0 + c) / k
+    for i in range(k):
+        e = int(buf[at + 4 + i])
+        dst[e] = src[e] - r * x0 - g * sx
+    dst[el] = c * x0 - r * sx
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -53,7 +53,7 @@ import numpy as np
 from scipy import sparse
 
 from mixedfit.design import Design
-from mixedfit.design.nesting import singleton_nesting
+from mixedfit.design.nesting import nested_groups
 from mixedfit.families import Family
 from mixedfit.fast import buffer as B
 from mixedfit.names import cor_key, sd_key
@@ -338,10 +338,11 @@ class Layout:
     #: values of their ordered transform are mapped into it by an interval transform
     #: (PyMC's chain of the two); None otherwise
     ordered_bounds: tuple[float, float] | None = None
-    #: pairs of nested effects sampled rotated (see singleton_nesting in
-    #: mixedfit.design.nesting): rows ``(sd_a, sd_b, effect_a, effect_b)`` of positions
-    #: in the parameter vector (see :data:`mixedfit.fast.buffer.H_ROTATE`), or None
-    rotated: np.ndarray | None = None
+    #: groups of nested effects sampled reflected (see nested_groups in
+    #: mixedfit.design.nesting): their records as the buffer holds them,
+    #: ``[n, then n groups of (sd_b, sd_l, effect_l, k, effect_b (k))]`` (positions in
+    #: the parameter vector; :data:`mixedfit.fast.buffer.H_REFLECT`), or None
+    reflected: np.ndarray | None = None
 
     def fixed_internal(self, x: np.ndarray) -> np.ndarray:
         """The fixed effects ``beta*`` from the sampler's coordinates ``(..., dim)``."""
@@ -591,7 +592,7 @@ def parameter_count(design: Design, marginal: bool, family: Family) -> int:
 
 def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                 centred: list[bool], *, sufficient: bool | None = None,
-                stored_draws: int = 0, marginal: bool = False, rotate: bool = False
+                stored_draws: int = 0, marginal: bool = False, reflect: bool = False
                 ) -> Layout:
     """Pack ``design``, ``family`` and ``priors`` for the kernel.
 
@@ -603,8 +604,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     over the rows. ``stored_draws`` (chains x (tune + draws)) decides whether the
     group effects are stored in single precision (above :data:`PACK_ABOVE` values).
     ``marginal=True`` integrates the group effects out (see :func:`marginal_reason`);
-    ``centred`` is then ignored. ``rotate=True`` samples the pairs of nested effects of
-    :func:`mixedfit.design.nesting.singleton_nesting` rotated (those whose sds have no
+    ``centred`` is then ignored. ``reflect=True`` samples the groups of nested effects
+    of :func:`mixedfit.design.nesting.nested_groups` reflected (those whose sds have no
     Uniform prior).
     """
     reason = unsupported_reason(design, family, priors)
@@ -615,7 +616,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         if reason is not None:
             raise ValueError(f"cannot integrate out the group effects of {reason}")
         centred = [False] * len(design.blocks)
-    nesting = singleton_nesting(design, centred) if rotate and not marginal else []
+    nesting = nested_groups(design, centred) if reflect and not marginal else []
     st = standardize(design, family, priors)
     user_X = design.X
     design = st.internal  # everything below is in internal coordinates
@@ -684,14 +685,19 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[B.H_BETA_MAP] = put(rows)
     fixed_map = FixedMap.build(rows, shifts, [priors[c] for c in design.fixed_columns])
     header[B.H_FIXED_X] = put(fixed_map.packed()) if fixed_map is not None else -1
-    rotated = np.array([(slots[pr.inner].sd, slots[pr.outer].sd,
-                         slots[pr.inner].effects + a, slots[pr.outer].effects + b)
-                        for pr in nesting
-                        if slots[pr.inner].sd not in bounded and slots[pr.outer].sd not in bounded
-                        for a, b in zip(pr.inner_levels, pr.outer_levels, strict=True)],
-                       dtype=np.int64).reshape(-1, 4)
-    header[B.H_ROTATE] = put(np.concatenate([[len(rotated)], rotated.ravel()])
-                             ) if len(rotated) else -1
+    records: list[float] = []
+    n_groups = 0
+    for grp in nesting:
+        inner, outer = slots[grp.inner], slots[grp.outer]
+        if inner.sd in bounded or outer.sd in bounded:
+            continue
+        for g, level in enumerate(grp.outer_levels):
+            members = grp.members(g)
+            records += [inner.sd, outer.sd, outer.effects + level, members.size,
+                        *(inner.effects + members)]
+            n_groups += 1
+    reflected = np.array([n_groups, *records], dtype=float) if n_groups else None
+    header[B.H_REFLECT] = put(reflected) if reflected is not None else -1
     ordered_bounds = _ordered_bounds(family, priors)
     fam_rows = [_prior_row(priors[name], factor) for name, (_, factor) in family_slots.items()]
     if ordered_bounds is not None:  # the interval transform of the ordered values
@@ -808,7 +814,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                   sufficient=sufficient, init_center=center, init_scale=scale, packed=packed,
                   marginal=marginal, n_effects=sum(s.m * s.q for s in slots),
                   standardization=st, fixed_map=fixed_map, bounded=bounded,
-                  ordered_bounds=ordered_bounds, rotated=rotated if len(rotated) else None)
+                  ordered_bounds=ordered_bounds, reflected=reflected)
 
 
 def _ordered_bounds(family: Family, priors: dict[str, Prior]) -> tuple[float, float] | None:

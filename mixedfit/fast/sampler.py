@@ -21,7 +21,7 @@ from mixedfit.design import Design
 from mixedfit.fast import buffer as B
 from mixedfit.fast.layout import PACK_ABOVE, Layout
 
-__all__ = ["sample_compiled", "constrain", "corr_cholesky_np", "draw_effects", "unrotate"]
+__all__ = ["sample_compiled", "constrain", "corr_cholesky_np", "draw_effects", "unreflect"]
 
 
 def corr_cholesky_np(y: np.ndarray, k: int) -> np.ndarray:
@@ -56,8 +56,8 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
     st = layout.standardization
     cd = ("chain", "draw")
     out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
-    if layout.rotated is not None:  # the sampler's (w, v) back to the standard effects
-        x = unrotate(x if inplace else x.copy(), layout.rotated)
+    if layout.reflected is not None:  # the sampler's coordinates back to the effects
+        x = unreflect(x if inplace else x.copy(), layout.reflected)
     beta_star = layout.fixed_internal(x)  # (the sampler's coordinates with Uniform priors)
     if layout.p:
         out[names.FIXED] = (cd + (names.FIXED_DIM,), st.fixed_to_user(beta_star))
@@ -142,19 +142,25 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
     return out
 
 
-def unrotate(x: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """The standard normal effects ``z`` of rotated pairs of nested effects, in place,
-    from the sampler's ``(w, v)`` (``(..., dim)`` draws; ``pairs`` as
-    :attr:`mixedfit.fast.layout.Layout.rotated`): ``z_a = c w - s v``, ``z_b = s w + c v``
-    with ``(c, s) = (sd_a, sd_b) / sqrt(sd_a^2 + sd_b^2)``, as the kernel computes them."""
-    la, lb = x[..., pairs[:, 0]], x[..., pairs[:, 1]]
-    r = np.exp(-np.abs(la - lb))  # the smaller sd over the larger
-    h = 1.0 / np.sqrt(1.0 + r * r)
-    c = np.where(la >= lb, h, r * h)
-    s = np.where(la >= lb, r * h, h)
-    w, v = x[..., pairs[:, 2]].copy(), x[..., pairs[:, 3]].copy()
-    x[..., pairs[:, 2]] = c * w - s * v
-    x[..., pairs[:, 3]] = s * w + c * v
+def unreflect(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The standard normal effects ``z`` of reflected groups of nested effects, in place,
+    from the sampler's coordinates (``(..., dim)`` draws; ``groups`` as
+    :attr:`mixedfit.fast.layout.Layout.reflected`): ``z_l = c x_0 - r S`` and ``z_b,i =
+    x_i - r x_0 - (1 + c) / k S`` (``S = sum_i x_i``, ``(c, r) = (sd_b, sd_l) / sqrt(sd_b^2
+    + k sd_l^2)``), as the kernel computes them."""
+    pos = 1
+    for _ in range(int(groups[0])):
+        sd_b, sd_l, el, k = (int(v) for v in groups[pos:pos + 4])
+        members = groups[pos + 4:pos + 4 + k].astype(int)
+        lb, ll = x[..., sd_b], x[..., sd_l]
+        t = np.exp(-np.abs(lb - ll))  # the smaller sd over the larger
+        c = np.where(lb >= ll, 1.0 / np.sqrt(1.0 + k * t * t), t / np.sqrt(t * t + k))
+        r = np.where(lb >= ll, t / np.sqrt(1.0 + k * t * t), 1.0 / np.sqrt(t * t + k))
+        x0 = x[..., el].copy()
+        total = x[..., members].sum(axis=-1)
+        x[..., members] -= (r * x0 + (1.0 + c) / k * total)[..., None]
+        x[..., el] = c * x0 - r * total
+        pos += 4 + k
     return x
 
 

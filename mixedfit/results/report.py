@@ -142,9 +142,10 @@ def build_summary(res: ResultView) -> Report:
     elif isinstance(centred, list) and d.blocks:
         forms = ", ".join(f"{b.label} {'centred' if c else 'non-centred'}"
                           for b, c in zip(d.blocks, centred, strict=True))
-        rotated = ("; where an outer level holds one nested level, the pair is sampled as "
-                   "its sum and its split (a rotation)" if info.get("rotated") else "")
-        rep.add(f"Group effects: {forms}{rotated}")
+        reflected = ("; nested effects sampled reflected, per outer level one coordinate "
+                     "along the direction the data do not see" if info.get("reflected")
+                     else "")
+        rep.add(f"Group effects: {forms}{reflected}")
     rep.add("")
     if d.blocks or res.has_residual_sd:
         rep.add(_random_table(res, lo, hi))
