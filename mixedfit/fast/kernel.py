@@ -428,6 +428,14 @@ def _block_rows(buf: np.ndarray, base: int, n: int) -> tuple[int, int, int, np.n
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
+def _run(buf: np.ndarray, rs: int, k: int, q: int) -> tuple[int, int, int]:
+    """Run ``k`` of the runs at ``buf[rs:]`` (:data:`B_RUNS`): its first row, the row
+    after its last, and the offset of its level's first effect (``q`` a level)."""
+    nr = int(buf[rs])
+    return int(buf[rs + 1 + k]), int(buf[rs + 2 + k]), int(buf[rs + 2 + nr + k]) * q
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _add_effects(buf: np.ndarray, base: int, n: int, u: np.ndarray, eta: np.ndarray) -> None:
     """Adds the block's effects ``u`` (level by level, ``q`` terms each) to each row's
     linear predictor ``eta``: run by run where the block has runs of rows
@@ -436,11 +444,8 @@ def _add_effects(buf: np.ndarray, base: int, n: int, u: np.ndarray, eta: np.ndar
     q, m, zs, index = _block_rows(buf, base, n)
     rs = int(buf[base + B_RUNS])
     if rs >= 0:
-        nr = int(buf[rs])
-        for k in range(nr):
-            a = int(buf[rs + 1 + k])
-            e = int(buf[rs + 2 + k])
-            g = int(buf[rs + 2 + nr + k]) * q
+        for k in range(int(buf[rs])):
+            a, e, g = _run(buf, rs, k, q)
             seg = eta[a:e]
             if zs < 0:
                 v = u[g]
@@ -485,11 +490,8 @@ def _sum_effects(buf: np.ndarray, base: int, n: int, d: np.ndarray, gu: np.ndarr
     q, m, zs, index = _block_rows(buf, base, n)
     rs = int(buf[base + B_RUNS])
     if rs >= 0:
-        nr = int(buf[rs])
-        for k in range(nr):
-            a = int(buf[rs + 1 + k])
-            e = int(buf[rs + 2 + k])
-            g = int(buf[rs + 2 + nr + k]) * q
+        for k in range(int(buf[rs])):
+            a, e, g = _run(buf, rs, k, q)
             seg = d[a:e]
             if zs < 0:
                 acc = 0.0
