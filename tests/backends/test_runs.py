@@ -191,4 +191,3 @@ def test_group_level_columns_are_folded_into_the_block_with_fewest_levels(monkey
     dpar = _layouts("k ~ x + cx + (1 | klass)", "negativebinomial", {"alpha": "~ x"}, False,
                     monkeypatch)[3]
     assert dpar.buffer[B.H_FOLDED] < 0
-
