@@ -265,6 +265,7 @@ HARD_VARIANTS = {
     "default": ({}, {}),
     "tune2000": ({"tune": 2000}, {}),
     "ta0.98": ({"target_accept": 0.98}, {}),
+    "ta0.97": ({"target_accept": 0.97}, {}),
     "ta0.9": ({"target_accept": 0.9}, {}),
     "ta0.85": ({"target_accept": 0.85}, {}),
     "ta0.8": ({"target_accept": 0.8}, {}),
