@@ -24,7 +24,8 @@ defaults and the variants of :data:`HARD_VARIANTS` (options of ``mf.fit``, or se
 passed on to ``nutpie.sample``), 4 x 1000: seconds, min bulk ESS (and its parameter),
 max R-hat, divergences, and whether issue 14's target 3 is met (docs/performance.md,
 "Negative binomial convergence levers"; the variant ``unreflected`` turns off the
-reflection of nested effects, :func:`mixedfit.design.nesting.nested_groups`). ``settings``: cases
+reflection of nested effects, :func:`mixedfit.design.nesting.nested_groups`, and
+``unsigned`` the signed sds, :func:`mixedfit.fast.layout.signed_blocks`). ``settings``: cases
 of ``benchmarks/run.py`` fitted with each ``TARGET_ACCEPT/TUNE`` (``d``: the plan's
 default), seeds alternating within a setting, in one process (its first fit loads the
 compiled code): seconds, leapfrog steps per draw, step size, min bulk ESS, max R-hat,
@@ -47,6 +48,7 @@ from run import CASES, load_data  # noqa: E402
 
 import mixedfit as mf  # noqa: E402
 import mixedfit.plan as plan_module  # noqa: E402
+from mixedfit.backends.compiled import CompiledBackend  # noqa: E402
 
 
 def steps() -> None:
@@ -264,8 +266,12 @@ HARD_MODELS = {
 HARD_VARIANTS = {
     "default": ({}, {}),
     "tune2000": ({"tune": 2000}, {}),
+    "tune700": ({"tune": 700}, {}),
+    "tune500": ({"tune": 500}, {}),
     "ta0.98": ({"target_accept": 0.98}, {}),
     "ta0.97": ({"target_accept": 0.97}, {}),
+    "ta0.93": ({"target_accept": 0.93}, {}),
+    "ta0.92": ({"target_accept": 0.92}, {}),
     "ta0.9": ({"target_accept": 0.9}, {}),
     "ta0.85": ({"target_accept": 0.85}, {}),
     "ta0.8": ({"target_accept": 0.8}, {}),
@@ -278,9 +284,16 @@ HARD_VARIANTS = {
     "mindepth2": ({}, {"mindepth": 2}),
     "gradmass": ({}, {"use_grad_based_mass_matrix": True}),
     "centred-loc": ({"centered": [False, True]}, {}),
+    # the second block non-centred (the observation-level Poisson's INDEX), or both
+    "noncentred2": ({"centered": [True, False]}, {}),
+    "noncentred": ({"centered": [False, False]}, {}),
     # nested effects not reflected (the compiled kernel samples them reflected by
     # default: mixedfit.design.nesting.nested_groups)
     "unreflected": ({"_reflect": False}, {}),
+    # sds sampled as their logs (the compiled kernel samples those of non-centred one-term
+    # blocks signed by default: mixedfit.fast.layout.signed_blocks)
+    "unsigned": ({"_signed": False}, {}),
+    "noncentred2-unsigned": ({"centered": [True, False], "_signed": False}, {}),
 }
 
 
@@ -306,6 +319,7 @@ def hard() -> None:
 
     nutpie.sample = patched
     nesting = plan_module.nested_groups
+    signing = CompiledBackend.signed_sds
     totals: dict = {}
     for key in models:
         dataset, formula, family = HARD_MODELS[key]
@@ -317,12 +331,15 @@ def hard() -> None:
                 options = dict(options)
                 reflect = options.pop("_reflect", True)
                 plan_module.nested_groups = nesting if reflect else (lambda d, c: [])
+                CompiledBackend.signed_sds = signing if options.pop("_signed", True) else (
+                    lambda self, spec, centred, marginal: [False] * len(centred))
                 extra.clear()
                 extra.update(settings)
                 start = time.perf_counter()
                 res = mf.fit(formula, df, family=family, random_seed=seed, warn=False,
                              **options)
                 plan_module.nested_groups = nesting
+                CompiledBackend.signed_sds = signing
                 dt = time.perf_counter() - start
                 post = res.idata.posterior
                 post = post[[v for v in post.data_vars if not v.startswith(("u(", "z("))]]

@@ -87,6 +87,11 @@ class FitPlan:
         per level of the outer factor, its effect and those of the levels nested in it,
         one coordinate along the direction the data do not see; see
         :func:`mixedfit.design.nesting.nested_groups`).
+    signed_sds : bool
+        Whether the sds of non-centred one-term blocks with a half-normal, half-Student-t
+        or half-Cauchy prior were sampled as signed numbers (the compiled backend: the sd
+        is the absolute value, the effects keep their sign, so that chains cross small
+        sds freely; see :func:`mixedfit.fast.layout.signed_blocks`).
     variance_mass_matrix : bool
         Whether the diagonal mass matrix is adapted from the variances of the warm-up
         draws (Stan's estimate) instead of nutpie's gradient-based one: for models of
@@ -144,6 +149,7 @@ class FitPlan:
     variance_mass_matrix: bool = False
     effects_summarised: bool = False
     reflected: bool = False
+    signed_sds: bool = False
     time: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
@@ -369,6 +375,10 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: A
         all(spec.priors[sd_key(c, spec.design.blocks[k].group)].kind.name != "Uniform"
             for k in (grp.inner, grp.outer) for c in spec.design.blocks[k].columns)
         for grp in nested_groups(spec.design, centering))
+    # sds of non-centred blocks sampled signed (the compiled kernel), where their prior
+    # is smooth and flat at zero
+    signed_sds = chosen == "compiled" and not marginal and any(
+        compiled.signed_sds(spec, centering, marginal))
     stored = spec.design.n_obs * draws * chains
     n_effects = sum(b.n_levels * b.n_terms for b in spec.design.blocks)
     summarised = bool(marginal and n_effects * draws * chains > MAX_STORED_EFFECTS
@@ -387,7 +397,7 @@ def make_plan(spec: ModelSpec, *, trials: Any = None, weights: Any = None, se: A
         if log_likelihood is not None else stored <= MAX_STORED_LOG_LIKELIHOOD,
         warn=o["warn"], na_action=o["na_action"], progressbar=o["progressbar"],
         variance_mass_matrix=variance_mass_matrix, effects_summarised=summarised,
-        reflected=reflected)
+        reflected=reflected, signed_sds=signed_sds)
 
 
 #: Values of group-effect draws (chains x draws x effects) above which a marginalised

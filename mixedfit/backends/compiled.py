@@ -19,6 +19,7 @@ from mixedfit.fast.layout import (
     make_layout,
     marginal_reason,
     parameter_count,
+    signed_blocks,
     unsupported_reason,
 )
 from mixedfit.fast.sampler import sample_compiled
@@ -55,6 +56,10 @@ class CompiledBackend(Backend):
         """Why the group effects cannot be integrated out (None when they can)."""
         return marginal_reason(spec.design, spec.family)
 
+    def signed_sds(self, spec: ModelSpec, centred: list[bool], marginal: bool) -> list[bool]:
+        """Which blocks sample their sd signed (:func:`mixedfit.fast.layout.signed_blocks`)."""
+        return signed_blocks(spec.design, spec.priors, centred, marginal)
+
     def dimension(self, spec: ModelSpec, marginal: bool) -> int:
         """The dimension of the space the sampler moves in."""
         return parameter_count(spec.design, marginal, spec.family)
@@ -63,7 +68,8 @@ class CompiledBackend(Backend):
         layout = make_layout(spec.design, spec.family, spec.priors,
                              plan.centered or [False] * len(spec.design.blocks),
                              stored_draws=plan.chains * (plan.tune + plan.draws),
-                             marginal=plan.marginalized, reflect=plan.reflected)
+                             marginal=plan.marginalized, reflect=plan.reflected,
+                             signed=plan.signed_sds)
         return sample_compiled(layout, spec.design, draws=plan.draws, tune=plan.tune,
                                chains=plan.chains, random_seed=plan.random_seed,
                                progressbar=plan.progressbar, target_accept=plan.target_accept,

@@ -80,7 +80,10 @@ H_FOLDED = 28
 #: row pass computes ``S (T beta)`` and carries its gradient back by ``T'``; or -1: the
 #: columns are ``X*`` (see "folded columns" below)
 H_XMAP = 29
-HEADER = 30
+#: offset of the negative binomial's count table (see "the negative binomial's counts"
+#: below), or -1: the kernel builds it at each evaluation, or takes the general pass
+H_NB_COUNTS = 30
+HEADER = 31
 
 # ------------------------------------------------------------ family parameters' kinds
 #: a positive parameter (its log), a probability (its logit), a real number (itself), a
@@ -113,6 +116,9 @@ B_RUNS = 13
 #: offset of the fixed columns folded into the block's first term (see "folded
 #: columns" below), or -1
 B_FOLD = 14
+#: 1 when the block's one sd is sampled signed (see "signed sds" below), 0 when its log
+#: (or, under a Uniform prior, its interval transform) is
+B_SIGNED = 15
 BLOCK_WIDTH = 16
 
 # ---------------------------------------------------------------------------- priors
@@ -133,9 +139,10 @@ PRIOR_WIDTH = 5
 #: are ``beta* = M y`` (see mixedfit.fast.layout.FixedMap).
 
 # ---------------------------------------------------------------- reflected groups
-#: At H_REFLECT: ``[n, then n groups of (sd_b, sd_l, effect_l, k, effect_b (k))]``, the
-#: positions in the parameter vector of two non-centred one-term blocks' log sds (a
-#: factor and the one it is nested in) and of an outer level's standard normal effect
+#: At H_REFLECT: ``[n, then n groups of (sd_b, sd_l, signed_b, signed_l, effect_l, k,
+#: effect_b (k))]``, the positions in the parameter vector of two non-centred one-term
+#: blocks' sds (a factor and the one it is nested in; each its log, or signed where its
+#: flag is 1: see "signed sds" below) and of an outer level's standard normal effect
 #: with those of the ``k`` inner levels it holds
 #: (mixedfit.design.nesting.nested_groups). The sampler's coordinates ``x_0`` (at
 #: effect_l) and ``x_1..x_k`` are a reflection of the effects: ``z_l = c x_0 - r S`` and
@@ -143,6 +150,15 @@ PRIOR_WIDTH = 5
 #: sd_l) / sqrt(sd_b^2 + k sd_l^2)``, so that ``x_0`` runs along the one direction the
 #: data do not see, ``(sd_b, -sd_l, ..., -sd_l)``, and ``x_1..x_k`` span the sums
 #: ``sd_l z_l + sd_b z_b,i`` (mixedfit.fast.kernel.logp_grad).
+
+# ------------------------------------------------------------------------ signed sds
+#: A non-centred one-term block whose sd has a prior smooth and flat at zero (half-normal,
+#: half-Student-t, half-Cauchy) may sample its sd as a signed number ``s``: the sd is
+#: ``|s|``, its prior density at ``|s|`` (halved: the same density, spread on both
+#: sides; no Jacobian) and the effects ``u = s z``. The model is unchanged (``(s, z)``
+#: and ``(-s, -z)`` give the same effects), but an sd near zero is an ordinary point in
+#: the middle of ``s``'s range, not the far tail of its log, where chains linger
+#: (mixedfit.fast.layout.signed_prior; the posterior reports ``|s|`` and ``sign(s) z``).
 
 # ----------------------------------------------------------------------------- runs
 #: At B_RUNS: ``[R, start (R + 1), level (R)]``: rows ``start[k]`` to ``start[k + 1]``
@@ -163,6 +179,18 @@ PRIOR_WIDTH = 5
 #: columns before it (a group-level predictor, less its projection on the others'),
 #: which is constant within no factor's levels; when that loses folds, the rows hold
 #: ``S`` and ``T`` (H_XMAP) instead.
+
+# ---------------------------------------------------- the negative binomial's counts
+#: Counts below which the negative binomial's ``lgamma(y + alpha) - lgamma(alpha)`` and
+#: its derivative come from a table built once per density evaluation
+#: (mixedfit.fast.rowlik.nb_table): sums of at most this many terms, whose rounding stays
+#: near 1e-13
+NB_TABLE_MAX = 256
+#: At H_NB_COUNTS: ``[top + 1, S_0, ..., S_top]``, ``S_j`` the rows' (prior) weight with
+#: a count above ``j``; the rows' ``lgamma(y + alpha) - lgamma(alpha)`` sum to ``sum_j S_j log(alpha
+#: + j)`` (mixedfit.fast.vecrows.negbin_log_rows). Written by mixedfit.fast.layout for a
+#: negative binomial with the log link whose largest count is below
+#: ``max(NB_TABLE_MAX, 2 rows)``: the table depends on the data only.
 
 # -------------------------------------------------------------------------- families
 #: the kernel's likelihoods (:attr:`mixedfit.families.Family.compiled` names them; the

@@ -34,6 +34,7 @@ from mixedfit.fast.buffer import (
     B_RUNS,
     B_SD_POS,
     B_SD_PRIOR,
+    B_SIGNED,
     B_Z,
     BETA_PRIOR,
     BINOMIAL,
@@ -52,6 +53,7 @@ from mixedfit.fast.buffer import (
     H_FIXED_X,
     H_FOLDED,
     H_LINK,
+    H_NB_COUNTS,
     H_NBLOCKS,
     H_NFAM,
     H_NOBS,
@@ -255,6 +257,9 @@ def block_factor(x: np.ndarray, buf: np.ndarray, base: int, c: np.ndarray) -> No
     sd_pos = int(buf[base + B_SD_POS])
     cor_pos = int(buf[base + B_COR_POS])
     sp_at = int(buf[base + B_SD_PRIOR])
+    if buf[base + B_SIGNED] > 0:  # one signed sd s: C = s (the effects s z)
+        c[0, 0] = x[sd_pos]
+        return
     for i in range(q):
         c[i, i] = sd_value(buf, sp_at + PRIOR_WIDTH * i, x[sd_pos + i])
     if buf[base + B_CORR] > 0 and q > 1:
@@ -292,6 +297,11 @@ def block_hyper(x: np.ndarray, grad: np.ndarray, buf: np.ndarray, base: int, c: 
     sd_pos = int(buf[base + B_SD_POS])
     cor_pos = int(buf[base + B_COR_POS])
     sp_at = int(buf[base + B_SD_PRIOR])
+    if buf[base + B_SIGNED] > 0:  # the prior at |s|, no Jacobian; C = s
+        s = x[sd_pos]
+        lp, d = prior_at(buf, sp_at, abs(s))
+        grad[sd_pos] += gc[0, 0] + (d if s >= 0.0 else -d)
+        return lp
     logp = 0.0
     for i in range(q):
         at = sp_at + PRIOR_WIDTH * i
@@ -659,7 +669,9 @@ def _row_pass(buf: np.ndarray, beta: np.ndarray, u_all: np.ndarray, gu_all: np.n
         done = False
         if family == NEGATIVEBINOMIAL and link == LOG:  # vectorised, where it applies
             d = np.empty(n)
-            logp, ga, done = negbin_log_rows(y, eta, theta[0], weights, d)
+            cs = int(buf[H_NB_COUNTS])  # the count table, when the layout wrote it
+            table = buf[cs + 1:cs + 1 + int(buf[cs])] if cs >= 0 else buf[0:0]
+            logp, ga, done = negbin_log_rows(y, eta, theta[0], weights, d, table)
             if done:
                 gtheta[0] = ga
             else:
@@ -840,64 +852,111 @@ def logp_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray) -> float:
     coordinates ``x_0, x_1..x_k`` of each group are turned into the standard normal
     effects of the outer level and its ``k`` inner levels, ``z_l = c x_0 - r S`` and
     ``z_b,i = x_i - r x_0 - g S`` (``S = sum_i x_i``, ``(c, r) = (sd_b, sd_l) /
-    sqrt(sd_b^2 + k sd_l^2)``, ``g = (1 + c) / k``); the density is that of the plain
-    parameterisation (a reflection ``H``: Jacobian 1, the same standard normal prior),
-    and the gradient is carried back: to ``x`` by ``H`` itself (a symmetric matrix), and
-    to the log sds through ``c`` and ``r``."""
+    sqrt(sd_b^2 + k sd_l^2)``, ``g = (1 + c) / k``, with the signs of signed sds); the
+    density is that of the plain parameterisation (a reflection ``H``: Jacobian 1, the
+    same standard normal prior), and the gradient is carried back: to ``x`` by ``H``
+    itself (a symmetric matrix), and to the sds through ``c`` and ``r``."""
     at = int(buf[H_REFLECT])
     if at < 0:
         return _logp_grad(x, grad, buf)
     n = int(buf[at])
     xz = x.copy()
-    cr = np.empty((n, 2))  # each group's (c, r), for the gradient after the density
+    cr = np.empty((n, 3))  # each group's (c, r, norm), for the gradient after the density
+    # the groups come sorted by their two sds and k (mixedfit.fast.layout): (c, r) are
+    # computed once per run of groups that share them, and the gradient in the sds is
+    # carried through them once per run
     pos = at + 1
+    key_b, key_l, key_k = -1, -1, -1
+    c, r, norm = 1.0, 0.0, 1.0
     for grp in range(n):
-        k = int(buf[pos + 3])
-        c, r = _reflection(x, buf, pos, k)
+        k = int(buf[pos + 5])
+        sb = int(buf[pos])
+        sl = int(buf[pos + 1])
+        if k != key_k or sb != key_b or sl != key_l:
+            c, r, norm = _reflection(x, buf, pos, k)
+            key_b, key_l, key_k = sb, sl, k
         cr[grp, 0] = c
         cr[grp, 1] = r
+        cr[grp, 2] = norm
         _reflect(x, xz, buf, pos, k, c, r)
-        pos += 4 + k
+        pos += 6 + k
     logp = _logp_grad(xz, grad, buf)
     pos = at + 1
+    sum_dc = 0.0  # d logp / d c and d r summed over the run of groups so far
+    sum_dr = 0.0
     for grp in range(n):
-        k = int(buf[pos + 3])
+        k = int(buf[pos + 5])
         c = cr[grp, 0]
         r = cr[grp, 1]
-        el = int(buf[pos + 2])
+        el = int(buf[pos + 4])
         g0 = grad[el]  # d logp / d z_l, and the sum of d logp / d z_b,i
         gs = 0.0
         sx = 0.0
         for i in range(k):
-            e = int(buf[pos + 4 + i])
+            e = int(buf[pos + 6 + i])
             gs += grad[e]
             sx += x[e]
-        # d logp / d c and d r, then through d (c, r) / d log sd_b = (c k r^2, -r c^2)
-        # (and the opposite for log sd_l: c and r depend on sd_b / sd_l only)
-        dc = g0 * x[el] - gs * sx / k
-        dr = -g0 * sx - gs * x[el]
-        t = dc * c * k * r * r - dr * r * c * c
-        grad[int(buf[pos])] += t
-        grad[int(buf[pos + 1])] -= t
+        sum_dc += g0 * x[el] - gs * sx / k
+        sum_dr += -g0 * sx - gs * x[el]
         _reflect(grad, grad, buf, pos, k, c, r)  # H is symmetric: d logp / d x = H grad
-        pos += 4 + k
+        nxt = pos + 6 + k
+        if grp == n - 1 or int(buf[nxt + 5]) != k or int(buf[nxt]) != int(buf[pos]) or (
+                int(buf[nxt + 1]) != int(buf[pos + 1])):
+            _sds_grad(x, grad, buf, pos, k, c, r, cr[grp, 2], sum_dc, sum_dr)
+            sum_dc = 0.0
+            sum_dr = 0.0
+        pos = nxt
     return logp
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _reflection(x: np.ndarray, buf: np.ndarray, at: int, k: int) -> tuple[float, float]:
-    """A reflected group's ``(c, r) = (sd_b, sd_l) / sqrt(sd_b^2 + k sd_l^2)`` (its record
-    at ``buf[at]``: the positions of log sd_b and log sd_l first)."""
+def _sds_grad(x: np.ndarray, grad: np.ndarray, buf: np.ndarray, at: int, k: int, c: float,
+              r: float, norm: float, dc: float, dr: float) -> None:
+    """Adds to the gradient in a reflected group's two sds (its record at ``buf[at]``)
+    that of ``logp`` through ``(c, r)``, given ``d logp / d c`` and ``d r``."""
+    sb = int(buf[at])
+    sl = int(buf[at + 1])
+    if buf[at + 2] > 0 or buf[at + 3] > 0:
+        # a signed sd: through d (c, r) / d sd_b = (k r^2, -r c) / norm and d (c, r) /
+        # d sd_l = (-k c r, c^2) / norm, times the sd for one sampled as its log
+        tb = (dc * k * r * r - dr * r * c) / norm
+        tl = (dr * c * c - dc * k * c * r) / norm
+        grad[sb] += tb if buf[at + 2] > 0 else tb * math.exp(x[sb])
+        grad[sl] += tl if buf[at + 3] > 0 else tl * math.exp(x[sl])
+        return
+    # through d (c, r) / d log sd_b = (c k r^2, -r c^2) (and the opposite for log sd_l: c
+    # and r depend on sd_b / sd_l only)
+    t = dc * c * k * r * r - dr * r * c * c
+    grad[sb] += t
+    grad[sl] -= t
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _reflection(x: np.ndarray, buf: np.ndarray, at: int, k: int) -> tuple[float, float, float]:
+    """A reflected group's ``(c, r) = (sd_b, sd_l) / norm`` with ``norm = sqrt(sd_b^2 + k
+    sd_l^2)``, and ``norm`` where an sd is signed (its record at ``buf[at]``: the
+    positions of the two sds, then their flags: 1 signed, 0 its log)."""
+    if buf[at + 2] > 0 or buf[at + 3] > 0:  # a signed sd (a moderate number)
+        b = x[int(buf[at])]
+        sl = x[int(buf[at + 1])]
+        if buf[at + 2] == 0:
+            b = math.exp(b)
+        if buf[at + 3] == 0:
+            sl = math.exp(sl)
+        norm = math.sqrt(b * b + k * sl * sl)
+        if not norm > 0.0:  # both sds zero: no direction is hidden (H: the identity
+            return 1.0, 0.0, 1.0  # but for the inner levels' reflection across their sum)
+        return b / norm, sl / norm, norm
     # the larger sd divides: no overflow of the squares
     lb = x[int(buf[at])]
     ll = x[int(buf[at + 1])]
     if lb >= ll:
         t = math.exp(ll - lb)  # sd_l / sd_b
         c = 1.0 / math.sqrt(1.0 + k * t * t)
-        return c, t * c
+        return c, t * c, 0.0
     t = math.exp(lb - ll)  # sd_b / sd_l
     r = 1.0 / math.sqrt(t * t + k)
-    return t * r, r
+    return t * r, r, 0.0
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -906,14 +965,14 @@ def _reflect(src: np.ndarray, dst: np.ndarray, buf: np.ndarray, at: int, k: int,
     """``dst = H src`` at one group's positions (``src`` and ``dst`` may be the same
     array): ``H`` has ``c`` at the outer level's diagonal, ``-r`` across to each inner
     level, and ``delta_ij - (1 + c) / k`` among the inner levels."""
-    el = int(buf[at + 2])
+    el = int(buf[at + 4])
     x0 = src[el]
     sx = 0.0
     for i in range(k):
-        sx += src[int(buf[at + 4 + i])]
+        sx += src[int(buf[at + 6 + i])]
     g = (1.0 + c) / k
     for i in range(k):
-        e = int(buf[at + 4 + i])
+        e = int(buf[at + 6 + i])
         dst[e] = src[e] - r * x0 - g * sx
     dst[el] = c * x0 - r * sx
 

@@ -46,6 +46,7 @@ number of rows.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +61,8 @@ from mixedfit.names import cor_key, sd_key
 from mixedfit.priors import Prior, thresholds_inside
 from mixedfit.standardize import Standardization, standardize
 
-__all__ = ["Layout", "unsupported_reason", "marginal_reason", "make_layout", "parameter_count"]
+__all__ = ["Layout", "unsupported_reason", "marginal_reason", "make_layout", "parameter_count",
+           "signed_blocks"]
 
 #: kernel code of each prior distribution it evaluates, with its parameters in order
 PRIOR_CODES = {
@@ -204,6 +206,10 @@ class BlockSlots:
     #: fixed-effect column of each term, for a centred block whose parameters are the
     #: group-level coefficients ``beta + u`` (hierarchical centring); -1 where none
     fixed_of_term: list[int] = field(default_factory=list)
+    #: the block's one sd is sampled signed (:data:`SIGNED_PRIORS`): the sampler's value
+    #: ``s`` at ``sd``, the sd ``|s|`` and the effects ``s z`` (else its log, or its
+    #: interval transform under a Uniform prior)
+    signed: bool = False
 
 
 def _logit_inside(value: Any, lower: Any, upper: Any, margin: float = 0.05) -> Any:
@@ -340,8 +346,9 @@ class Layout:
     ordered_bounds: tuple[float, float] | None = None
     #: groups of nested effects sampled reflected (see nested_groups in
     #: mixedfit.design.nesting): their records as the buffer holds them,
-    #: ``[n, then n groups of (sd_b, sd_l, effect_l, k, effect_b (k))]`` (positions in
-    #: the parameter vector; :data:`mixedfit.fast.buffer.H_REFLECT`), or None
+    #: ``[n, then n groups of (sd_b, sd_l, signed_b, signed_l, effect_l, k, effect_b
+    #: (k))]`` (positions in the parameter vector, and 1 for a signed sd;
+    #: :data:`mixedfit.fast.buffer.H_REFLECT`), or None
     reflected: np.ndarray | None = None
 
     def fixed_internal(self, x: np.ndarray) -> np.ndarray:
@@ -393,6 +400,38 @@ def _precision_weighted(design: Design, family: Family) -> Design:
     return dataclasses.replace(design, X=design.X * root[:, None],
                                y=np.asarray(design.y, dtype=float) * root, offset=offset,
                                blocks=blocks, weights=None, se=None)
+
+
+#: priors of an sd whose density is smooth and flat at zero: a non-centred one-term
+#: block with one samples its sd signed (:mod:`mixedfit.fast.buffer`, "signed sds"), so
+#: that chains cross small sds as freely as large ones (``python
+#: benchmarks/nb_parameterisations.py reflected,signed``). Not an Exponential (a kink
+#: at zero), nor priors with no density (Gamma, LogNormal...) or an infinite one at
+#: zero, nor a Uniform (its interval transform)
+SIGNED_PRIORS = frozenset({"HalfNormal", "HalfStudentT", "HalfCauchy"})
+
+
+def _negbin_counts(y: np.ndarray, weights: np.ndarray | None) -> np.ndarray | None:
+    """The negative binomial's count table (:data:`mixedfit.fast.buffer.H_NB_COUNTS`):
+    ``S_j``, the rows' weight with a count above ``j`` for ``j`` up to the largest
+    count; None when that is too large for the table (the kernel then takes the general
+    pass over the rows, as :func:`mixedfit.fast.vecrows.negbin_log_rows` would)."""
+    top = float(np.max(y)) if y.size else 0.0
+    if not top < max(B.NB_TABLE_MAX, 2 * y.size):
+        return None
+    counts = np.bincount(y.astype(np.int64), weights=weights, minlength=int(top) + 1)
+    above = np.cumsum(counts[::-1])[::-1]  # weight with a count of at least j
+    return np.append(above[1:], 0.0).astype(float)
+
+
+def signed_blocks(design: Design, priors: dict[str, Prior], centred: Sequence[bool],
+                  marginal: bool = False) -> list[bool]:
+    """Which blocks sample their sd signed (:data:`SIGNED_PRIORS`): the non-centred
+    blocks of one term whose sd's prior is smooth and flat at zero (none when the
+    effects are integrated out)."""
+    return [bool(not marginal and not c and b.n_terms == 1
+                 and priors[sd_key(b.columns[0], b.group)].kind.name in SIGNED_PRIORS)
+            for b, c in zip(design.blocks, centred, strict=True)]
 
 
 #: a block's rows are read run by run (:mod:`mixedfit.fast.buffer`, "runs") when its
@@ -592,8 +631,8 @@ def parameter_count(design: Design, marginal: bool, family: Family) -> int:
 
 def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                 centred: list[bool], *, sufficient: bool | None = None,
-                stored_draws: int = 0, marginal: bool = False, reflect: bool = False
-                ) -> Layout:
+                stored_draws: int = 0, marginal: bool = False, reflect: bool = False,
+                signed: bool = False) -> Layout:
     """Pack ``design``, ``family`` and ``priors`` for the kernel.
 
     The kernel works in the internal coordinates of :mod:`mixedfit.standardize`
@@ -606,7 +645,8 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     ``marginal=True`` integrates the group effects out (see :func:`marginal_reason`);
     ``centred`` is then ignored. ``reflect=True`` samples the groups of nested effects
     of :func:`mixedfit.design.nesting.nested_groups` reflected (those whose sds have no
-    Uniform prior).
+    Uniform prior). ``signed=True`` samples the sd of each non-centred one-term block
+    whose prior is one of :data:`SIGNED_PRIORS` signed.
     """
     reason = unsupported_reason(design, family, priors)
     if reason is not None:
@@ -653,6 +693,10 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
         pos += q + nc + (0 if marginal else m * q)
     dim = pos
     _hierarchical_centring(design, slots)
+    if signed:
+        for s, flag in zip(slots, signed_blocks(design, priors, centred, marginal),
+                           strict=True):
+            s.signed = flag
     for k, (b, s) in enumerate(zip(blocks, slots, strict=True)):
         for i, c in enumerate(b.columns):
             if priors[sd_key(c, b.group)].kind.name == "Uniform":
@@ -685,18 +729,20 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
     header[B.H_BETA_MAP] = put(rows)
     fixed_map = FixedMap.build(rows, shifts, [priors[c] for c in design.fixed_columns])
     header[B.H_FIXED_X] = put(fixed_map.packed()) if fixed_map is not None else -1
-    records: list[float] = []
-    n_groups = 0
+    groups: list[list[float]] = []
     for grp in nesting:
         inner, outer = slots[grp.inner], slots[grp.outer]
         if inner.sd in bounded or outer.sd in bounded:
             continue
         for g, level in enumerate(grp.outer_levels):
             members = grp.members(g)
-            records += [inner.sd, outer.sd, outer.effects + level, members.size,
-                        *(inner.effects + members)]
-            n_groups += 1
-    reflected = np.array([n_groups, *records], dtype=float) if n_groups else None
+            groups.append([inner.sd, outer.sd, float(inner.signed), float(outer.signed),
+                           outer.effects + level, members.size, *(inner.effects + members)])
+    # sorted by their sds and k: the kernel computes (c, r) once per run of groups that
+    # share them
+    groups.sort(key=lambda rec: (rec[0], rec[1], rec[5], rec[4]))
+    reflected = (np.array([len(groups), *(v for rec in groups for v in rec)], dtype=float)
+                 if groups else None)
     header[B.H_REFLECT] = put(reflected) if reflected is not None else -1
     ordered_bounds = _ordered_bounds(family, priors)
     fam_rows = [_prior_row(priors[name], factor) for name, (_, factor) in family_slots.items()]
@@ -709,7 +755,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                                 for name in family.parameters] or [0.0])
     header[B.H_BLOCKS] = B.HEADER
     header[[B.H_X, B.H_Y, B.H_TRIALS, B.H_OFFSET, B.H_SSDATA, B.H_MARG, B.H_WEIGHTS,
-            B.H_XPRED, B.H_FOLDED, B.H_XMAP]] = -1
+            B.H_XPRED, B.H_FOLDED, B.H_XMAP, B.H_NB_COUNTS]] = -1
     # each linear predictor: 0 the mean's, 1 + i that of family parameter i's formula
     pred_of = {"": 0, **{name: 1 + i for i, name in enumerate(family.parameters)}}
     if design.dpars:
@@ -726,6 +772,7 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
                                for i, c in enumerate(b.columns)])
         d[B.B_ETA] = priors[cor_key(b.label)].values["eta"] if b.correlated else 1.0
         d[B.B_SD_POS], d[B.B_COR_POS], d[B.B_EFF_POS] = s.sd, s.cor, s.effects
+        d[B.B_SIGNED] = float(s.signed)
         d[[B.B_Z, B.B_INDEX, B.B_MAP, B.B_RUNS, B.B_FOLD]] = -1
         d[B.B_PRED] = pred_of[b.target]
         if any(k >= 0 for k in s.fixed_of_term):
@@ -778,6 +825,10 @@ def make_layout(design: Design, family: Family, priors: dict[str, Prior],
             header[B.H_OFFSET] = put(rows(offset))
         if rowdata.weights is not None:  # prior weights (precision weights are in the rows)
             header[B.H_WEIGHTS] = put(rows(rowdata.weights))
+        if fam_code == B.NEGATIVEBINOMIAL and family.link == "log":
+            table = _negbin_counts(y, rowdata.weights)
+            if table is not None:
+                header[B.H_NB_COUNTS] = put(np.concatenate([[table.size], table]))
         for k, b in enumerate(rowdata.blocks):
             if _block_uses_z(b):
                 descr[k, B.B_Z] = put(rows(b.Z).T)
@@ -933,12 +984,15 @@ def _start_values(design: Design, family: Family, priors: dict[str, Prior],
             # a fraction of the prior's scale, at most 1 in internal units (the columns
             # have unit rms, so an effect's part of the linear predictor stays moderate)
             sd0 = min(0.3 * _prior_scale(priors[sd_key(col, b.group)]) / factors[i], 1.0)
+            scale[s.sd + i] = 0.5
             if s.sd + i in bounded:  # an interval transform
                 lo, hi, factor = bounded[s.sd + i]
                 center[s.sd + i] = _logit_inside(factor * sd0, lo, hi)
+            elif s.signed:  # the sd itself (positive at the start), jittered by half
+                center[s.sd + i] = sd0
+                scale[s.sd + i] = 0.5 * sd0
             else:
                 center[s.sd + i] = np.log(sd0)
-            scale[s.sd + i] = 0.5
         scale[s.cor:s.cor + s.n_cor] = 0.5
         if marginal:
             continue

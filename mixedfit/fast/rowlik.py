@@ -43,6 +43,7 @@ from mixedfit.fast.buffer import (
     INVERSE,
     LOG,
     LOGIT,
+    NB_TABLE_MAX,
     NEGATIVEBINOMIAL,
     POISSON,
     PROBIT,
@@ -62,11 +63,6 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 #: beta means are kept inside [_CLIP, 1 - _CLIP] (as mixedfit.families.Beta does)
 _CLIP = 1e-12
 
-
-#: Counts below which the negative binomial's ``lgamma(y + alpha) - lgamma(alpha)`` and
-#: its derivative come from a table built once per density evaluation (:func:`nb_table`):
-#: sums of at most this many terms, whose rounding stays near 1e-13
-NB_TABLE_MAX = 256
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -93,7 +93,10 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
         L, G = b.label, b.group
         tdim, ldim = names.term_dim(L), names.level_dim(G)
         tdim2 = names.term_dim_twin(L)
-        sd = np.exp(x[..., s.sd:s.sd + s.q])
+        if s.signed:  # |s|; the effects s z are |s| (sign(s) z)
+            sd = np.abs(x[..., s.sd:s.sd + 1])
+        else:
+            sd = np.exp(x[..., s.sd:s.sd + s.q])
         for i in range(s.q):
             if s.sd + i in layout.bounded:  # a Uniform prior: an interval transform
                 lo, hi, factor = layout.bounded[s.sd + i]
@@ -125,6 +128,8 @@ def constrain(x: np.ndarray, layout: Layout, design: Design, *,
                 else:
                     u = eff - shift[..., None, :]
         else:
+            if s.signed:
+                eff = eff * np.where(x[..., s.sd] < 0, -1.0, 1.0)[..., None, None]
             u = np.einsum("cdgj,cdij->cdgi", eff, chol)
             out[names.std_effects(L)] = (cd + (ldim, tdim), eff)
         if not skip_effects:
@@ -147,20 +152,29 @@ def unreflect(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
     from the sampler's coordinates (``(..., dim)`` draws; ``groups`` as
     :attr:`mixedfit.fast.layout.Layout.reflected`): ``z_l = c x_0 - r S`` and ``z_b,i =
     x_i - r x_0 - (1 + c) / k S`` (``S = sum_i x_i``, ``(c, r) = (sd_b, sd_l) / sqrt(sd_b^2
-    + k sd_l^2)``), as the kernel computes them."""
+    + k sd_l^2)``, with the signs of signed sds), as the kernel computes them."""
     pos = 1
     for _ in range(int(groups[0])):
-        sd_b, sd_l, el, k = (int(v) for v in groups[pos:pos + 4])
-        members = groups[pos + 4:pos + 4 + k].astype(int)
-        lb, ll = x[..., sd_b], x[..., sd_l]
-        t = np.exp(-np.abs(lb - ll))  # the smaller sd over the larger
-        c = np.where(lb >= ll, 1.0 / np.sqrt(1.0 + k * t * t), t / np.sqrt(t * t + k))
-        r = np.where(lb >= ll, t / np.sqrt(1.0 + k * t * t), 1.0 / np.sqrt(t * t + k))
+        sd_b, sd_l, signed_b, signed_l, el, k = (int(v) for v in groups[pos:pos + 6])
+        members = groups[pos + 6:pos + 6 + k].astype(int)
+        if signed_b or signed_l:
+            b = x[..., sd_b] if signed_b else np.exp(x[..., sd_b])
+            sl = x[..., sd_l] if signed_l else np.exp(x[..., sd_l])
+            norm = np.sqrt(b * b + k * sl * sl)
+            zero = ~(norm > 0)
+            norm = np.where(zero, 1.0, norm)
+            c = np.where(zero, 1.0, b / norm)
+            r = np.where(zero, 0.0, sl / norm)
+        else:
+            lb, ll = x[..., sd_b], x[..., sd_l]
+            t = np.exp(-np.abs(lb - ll))  # the smaller sd over the larger
+            c = np.where(lb >= ll, 1.0 / np.sqrt(1.0 + k * t * t), t / np.sqrt(t * t + k))
+            r = np.where(lb >= ll, t / np.sqrt(1.0 + k * t * t), 1.0 / np.sqrt(t * t + k))
         x0 = x[..., el].copy()
         total = x[..., members].sum(axis=-1)
         x[..., members] -= (r * x0 + (1.0 + c) / k * total)[..., None]
         x[..., el] = c * x0 - r * total
-        pos += 4 + k
+        pos += 6 + k
     return x
 
 

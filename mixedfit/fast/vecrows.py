@@ -238,8 +238,8 @@ def _negbin_pass(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray, d: np.
 
 
 @numba.njit(cache=True, error_model="numpy")
-def negbin_log_rows(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray, d: np.ndarray
-                    ) -> tuple[float, float, bool]:
+def negbin_log_rows(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray, d: np.ndarray,
+                    table: np.ndarray) -> tuple[float, float, bool]:
     """Negative binomial log-likelihood with the log link and one ``alpha = a`` for every
     row, ``log p(y | mu, alpha)`` less ``log y!`` summed (times the prior weights ``w``;
     empty: 1), its derivative in each ``eta`` written to ``d`` and its derivative in
@@ -248,7 +248,9 @@ def negbin_log_rows(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray, d: 
     The rows' ``lgamma(y + a) - lgamma(a) = sum_{j < y} log(a + j)`` are summed by ``j``,
     not by row: ``sum_j S_j log(a + j)`` with ``S_j`` the rows' weight with a count above
     ``j`` (and ``sum_j S_j / (a + j)`` for the derivative), so the loop over the rows
-    has no special function and no lookup, and vectorises.
+    has no special function and no lookup, and vectorises. ``table`` holds the ``S_j``
+    (:func:`negbin_count_table`, built once with the model: they depend on the data
+    only), or is empty: they are then counted here.
 
     Returns ``(0, 0, False)`` and writes nothing when the largest count is above both
     twice the number of rows and :data:`~mixedfit.fast.rowlik.NB_TABLE_MAX` (the sum by
@@ -259,26 +261,58 @@ def negbin_log_rows(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray, d: 
     n = eta.size
     lo = 0.0
     hi = 0.0
-    top = 0.0
     for r in range(n):
         lo = min(lo, eta[r])
         hi = max(hi, eta[r])
-        top = max(top, y[r])
+    if table.size == 0:
+        top = 0.0
+        for r in range(n):
+            top = max(top, y[r])
+        if not top < max(NB_TABLE_MAX, 2 * n):
+            return 0.0, 0.0, False
+        table = negbin_count_table(y, w)
     la = math.log(a) if a > 0.0 else -math.inf
-    if not (top < max(NB_TABLE_MAX, 2 * n) and -_NB_ETA_MAX < lo and hi < _NB_ETA_MAX
-            and -_NB_ETA_MAX < la < _NB_ETA_MAX and hi - la < _NB_ETA_MAX):
+    if not (-_NB_ETA_MAX < lo and hi < _NB_ETA_MAX and -_NB_ETA_MAX < la < _NB_ETA_MAX
+            and hi - la < _NB_ETA_MAX):
         return 0.0, 0.0, False
     logp, ga = _negbin_pass(y, eta, a, w, d)
+    lc, gc = _count_sums(table, a)
+    return logp + lc, ga + gc, True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def negbin_count_table(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``S_j``: the rows' weight (``w``; empty: 1) with a count ``y`` above ``j``, for
+    ``j`` from 0 to the largest count (:func:`negbin_log_rows`)."""
+    top = 0.0
+    for r in range(y.size):
+        top = max(top, y[r])
     size = int(top) + 1
     above = np.zeros(size)  # the rows' weight with each count, then with a count above j
     unweighted = w.size == 0
-    for r in range(n):
+    for r in range(y.size):
         above[int(y[r])] += 1.0 if unweighted else w[r]
     acc = 0.0
     for j in range(size - 1, -1, -1):
         acc, above[j] = acc + above[j], acc
-    for j in range(size - 1):
-        if above[j] != 0.0:
-            logp += above[j] * math.log(a + j)
-            ga += above[j] / (a + j)
-    return logp, ga, True
+    return above
+
+
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
+def _count_sums(table: np.ndarray, a: float) -> tuple[float, float]:
+    """``sum_j S_j log(a + j)`` and ``sum_j S_j / (a + j)`` (``a > 0``), the logs as in
+    :func:`log_rows`: a loop that vectorises."""
+    m1 = table.size - 1  # S_top is 0
+    if m1 <= 0:
+        return 0.0, 0.0
+    v = np.empty(m1)
+    for j in range(m1):
+        v[j] = a + j
+    m, e = _split(v, np.empty(m1, np.int64), np.empty(m1, np.int64))
+    logp = 0.0
+    ga = 0.0
+    for j in range(m1):
+        lv = e[j] * _LN2_HI + (_log_reduced(m[j]) + e[j] * _LN2_LO)
+        logp += table[j] * lv
+        ga += table[j] / v[j]
+    return logp, ga

@@ -71,7 +71,13 @@ def linear_predictor_draws(res: ResultView, data: pd.DataFrame | None, *,
     rng = np.random.default_rng(random_seed)
     for b, Z, idx in blocks:
         known = idx >= 0
-        if known.any():  # (new levels alone need no draws of the fitted ones)
+        if known.all():  # (no masked copies of the draws)
+            u = res.draws(names.effects(b.label))
+            if Z.shape[1] == 1:
+                eta += u[:, idx, 0] * Z[:, 0]
+            else:
+                eta += np.einsum("snp,np->sn", u[:, idx, :], Z)
+        elif known.any():  # (new levels alone need no draws of the fitted ones)
             u = res.draws(names.effects(b.label))
             eta[:, known] += np.einsum("snp,np->sn", u[:, idx[known], :], Z[known])
         if (~known).any():

@@ -145,7 +145,9 @@ def build_summary(res: ResultView) -> Report:
         reflected = ("; nested effects sampled reflected, per outer level one coordinate "
                      "along the direction the data do not see" if info.get("reflected")
                      else "")
-        rep.add(f"Group effects: {forms}{reflected}")
+        signed = ("; sds of non-centred blocks sampled signed (chains cross small sds "
+                  "freely)" if info.get("signed_sds") else "")
+        rep.add(f"Group effects: {forms}{reflected}{signed}")
     rep.add("")
     if d.blocks or res.has_residual_sd:
         rep.add(_random_table(res, lo, hi))

@@ -65,19 +65,25 @@ def test_nested_groups_hold_each_outer_level_with_its_inner_levels():
 
 
 @pytest.mark.parametrize("k", [1, 2, 5])
-@pytest.mark.parametrize("log_sds", [(0.3, -1.2), (-2.0, 1.5), (0.0, 0.0)])
-def test_the_reflection_is_orthogonal_and_sends_x0_where_the_data_do_not_look(k, log_sds):
-    # one group: positions 0, 1 the log sds (inner b, outer l), 2 the outer effect, 3..
-    # the inner ones; the map from x to z, read off column by column
-    groups = np.array([1, 0, 1, 2, k, *range(3, 3 + k)], dtype=float)
+@pytest.mark.parametrize("sds", [
+    (0.3, -1.2, 0, 0), (-2.0, 1.5, 0, 0), (0.0, 0.0, 0, 0),  # log sds
+    (0.7, -0.4, 1, 1), (-1.3, 0.2, 1, 1), (0.5, 1.0, 1, 0), (-0.8, -2.0, 0, 1),  # signed
+])
+def test_the_reflection_is_orthogonal_and_sends_x0_where_the_data_do_not_look(k, sds):
+    # one group: positions 0, 1 the sds (inner b, outer l: a log sd, or a signed one
+    # where its flag is 1), 2 the outer effect, 3.. the inner ones; the map from x to z,
+    # read off column by column
+    value_b, value_l, signed_b, signed_l = sds
+    groups = np.array([1, 0, 1, signed_b, signed_l, 2, k, *range(3, 3 + k)], dtype=float)
     base = np.zeros(3 + k)
-    base[:2] = log_sds
+    base[:2] = value_b, value_l
     H = np.column_stack([unreflect((base + np.eye(3 + k)[j])[None], groups)[0, 2:]
                          - unreflect(base[None].copy(), groups)[0, 2:]
                          for j in range(2, 3 + k)])
     np.testing.assert_allclose(H @ H.T, np.eye(k + 1), atol=1e-14)
     np.testing.assert_allclose(H, H.T, atol=1e-15)
-    sd_b, sd_l = np.exp(log_sds)
+    sd_b = value_b if signed_b else np.exp(value_b)
+    sd_l = value_l if signed_l else np.exp(value_l)
     null = np.r_[sd_b, -sd_l * np.ones(k)]
     np.testing.assert_allclose(H[:, 0], null / np.linalg.norm(null), atol=1e-14)
     for i in range(k):  # the data's sums sd_l z_l + sd_b z_b,i do not move with x_0
@@ -91,16 +97,22 @@ def test_the_reflection_is_orthogonal_and_sends_x0_where_the_data_do_not_look(k,
     ("poisson", "k ~ x + (1 | klass) + (1 | school)"),
     ("gaussian", "y ~ x + (1 | klass) + (1 | school)"),
 ])
-def test_the_reflected_density_is_the_plain_one_and_its_gradient_exact(family, formula):
+@pytest.mark.parametrize("signed", [False, True])
+def test_the_reflected_density_is_the_plain_one_and_its_gradient_exact(family, formula,
+                                                                        signed):
     data = mf.load_dataset("grouseticks") if family == "negativebinomial" else _nested_frame()
     spec = make_spec(formula, data, family=family)
     centred = [False] * len(spec.design.blocks)
-    plain = make_layout(spec.design, spec.family, spec.priors, centred)
-    rot = make_layout(spec.design, spec.family, spec.priors, centred, reflect=True)
+    plain = make_layout(spec.design, spec.family, spec.priors, centred, signed=signed)
+    rot = make_layout(spec.design, spec.family, spec.priors, centred, reflect=True,
+                      signed=signed)
     assert rot.reflected is not None and plain.reflected is None
+    assert [s.signed for s in rot.blocks] == [signed, signed]
     rng = np.random.default_rng(5)
     for trial in range(3):
         x = rot.initial_point(trial) + rng.normal(0.0, 0.7, rot.dim)
+        if signed:  # sds of either sign, one of them near zero
+            x[[b.sd for b in rot.blocks]] = [(-1) ** trial * 0.8, 0.05 - 0.4 * trial]
         value, grad = logp_and_grad(rot, x)
         z = unreflect(x[None, None, :].copy(), rot.reflected)[0, 0]
         assert value == pytest.approx(logp_and_grad(plain, z)[0], rel=1e-13, abs=1e-10)
@@ -119,17 +131,27 @@ def test_a_uniform_prior_on_an_sd_leaves_its_groups_plain():
     assert not plan.reflected
 
 
-def test_the_reported_effects_are_the_reflected_ones():
+@pytest.mark.parametrize("signed", [False, True])
+def test_the_reported_effects_are_the_reflected_ones(signed):
     spec = make_spec(GROUSE, mf.load_dataset("grouseticks"), family="negativebinomial")
-    rot = make_layout(spec.design, spec.family, spec.priors, [False, False], reflect=True)
+    rot = make_layout(spec.design, spec.family, spec.priors, [False, False], reflect=True,
+                      signed=signed)
     x = np.stack([rot.initial_point(s) + 0.3 for s in range(6)]).reshape(2, 3, rot.dim)
+    inner, outer = rot.blocks
+    if signed:  # negative signed sds in some draws: the reported z carry their sign
+        x[0, :, outer.sd] *= -1.0
+        x[1, 1, inner.sd] *= -1.0
     out = constrain(x, rot, spec.design)
     z = unreflect(x.copy(), rot.reflected)
-    inner, outer = rot.blocks
-    np.testing.assert_allclose(out["z(BROOD)"][1][..., 0],
-                               z[..., inner.effects:inner.effects + inner.m])
-    np.testing.assert_allclose(out["z(LOCATION)"][1][..., 0],
-                               z[..., outer.effects:outer.effects + outer.m])
+    for block, name in ((inner, "BROOD"), (outer, "LOCATION")):
+        sign = np.sign(x[..., block.sd])[..., None] if signed else 1.0
+        np.testing.assert_allclose(out[f"z({name})"][1][..., 0],
+                                   sign * z[..., block.effects:block.effects + block.m])
+        # the sds: |s| (or exp of the log) in internal units, one factor to the user's
+        sd = np.abs(x[..., block.sd]) if signed else np.exp(x[..., block.sd])
+        ratio = out[f"sd({name})"][1][..., 0] / sd
+        assert ratio.min() > 0
+        np.testing.assert_allclose(ratio, ratio.flat[0], rtol=1e-12)
 
 
 @pytest.fixture(scope="module")

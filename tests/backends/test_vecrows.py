@@ -14,8 +14,15 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from mixedfit.fast.rowlik import NB_TABLE_MAX
-from mixedfit.fast.vecrows import log_rows, logistic_rows, negbin_log_rows, poisson_log_rows
+from mixedfit.fast.buffer import NB_TABLE_MAX
+from mixedfit.fast.layout import _negbin_counts
+from mixedfit.fast.vecrows import (
+    log_rows,
+    logistic_rows,
+    negbin_count_table,
+    negbin_log_rows,
+    poisson_log_rows,
+)
 
 EXTREMES = np.array([0.0, 1e-300, -1e-12, 1e-12, 0.3465, -0.3466, 0.5 * np.log(2),
                      -36.7, 36.7, 40.0, -300.0, 300.0, -707.9, 708.5, -745.0, -1e4, 1e4])
@@ -112,7 +119,8 @@ def _nb_reference(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray
 
 @pytest.mark.parametrize("alpha", [0.05, 1.5, 40.0])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_negbin_log_rows(alpha: float, weighted: bool) -> None:
+@pytest.mark.parametrize("table", [False, True])
+def test_negbin_log_rows(alpha: float, weighted: bool, table: bool) -> None:
     rng = np.random.default_rng(7)
     eta = np.concatenate([[-40.0, -5.0, 0.0, 1e-9, 12.0, 30.0], rng.normal(1.5, 1.5, 4000)])
     mu = np.exp(eta)
@@ -120,7 +128,10 @@ def test_negbin_log_rows(alpha: float, weighted: bool) -> None:
     y = np.minimum(y, 250.0)
     w = rng.uniform(0.2, 3.0, eta.size) if weighted else np.ones(eta.size)
     d = np.empty_like(eta)
-    value, ga, done = negbin_log_rows(y, eta, alpha, w if weighted else np.empty(0), d)
+    wr = w if weighted else np.empty(0)
+    # the count table the layout writes once (H_NB_COUNTS), or counted at each call
+    counts = _negbin_counts(y, w if weighted else None) if table else np.empty(0)
+    value, ga, done = negbin_log_rows(y, eta, alpha, wr, d, counts)
     assert done
     expected, d_ref, ga_ref = _nb_reference(y, eta, alpha, w)
     assert value == pytest.approx(expected, rel=1e-12)
@@ -137,7 +148,7 @@ def test_negbin_log_rows_near_the_poisson() -> None:
     y = rng.poisson(np.exp(eta)).astype(float)
     d = np.empty_like(eta)
     a = 1e6
-    value, _, done = negbin_log_rows(y, eta, a, np.empty(0), d)
+    value, _, done = negbin_log_rows(y, eta, a, np.empty(0), d, np.empty(0))
     _, d_ref, _ = _nb_reference(y, eta, a, np.ones(eta.size))
     # scipy's nbinom.logpmf loses about 1e-9 a row here (gammaln(y + a) - gammaln(a) of
     # numbers near 1.3e7); the same terms, written without that cancellation:
@@ -149,20 +160,34 @@ def test_negbin_log_rows_near_the_poisson() -> None:
     np.testing.assert_allclose(d, d_ref, rtol=1e-9, atol=1e-12)
 
 
+def test_the_count_table_is_the_one_counted_at_each_call() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.poisson(3.0, 500).astype(float)
+    w = rng.uniform(0.5, 2.0, 500)
+    for weights in (None, w):
+        expected = negbin_count_table(y, np.empty(0) if weights is None else weights)
+        np.testing.assert_allclose(_negbin_counts(y, weights), expected, rtol=1e-14)
+    big = np.zeros(10)
+    big[0] = float(NB_TABLE_MAX)  # too large a count for a table: none is written
+    assert _negbin_counts(big, None) is None
+
+
 def test_negbin_log_rows_hands_what_it_cannot_do_to_the_general_pass() -> None:
     eta = np.zeros(10)
     d = np.full(10, 7.0)
     y = np.zeros(10)
     big = y.copy()
     big[0] = float(NB_TABLE_MAX)  # a count above both NB_TABLE_MAX and twice the rows
-    assert negbin_log_rows(big, eta, 1.0, np.empty(0), d) == (0.0, 0.0, False)
+    assert negbin_log_rows(big, eta, 1.0, np.empty(0), d, np.empty(0)) == (0.0, 0.0, False)
     for bad in (800.0, -800.0):  # a mean outside the range of normal floats
         e = eta.copy()
         e[3] = bad
-        assert not negbin_log_rows(y, e, 1.0, np.empty(0), d)[2]
-    assert not negbin_log_rows(y, eta, 1e-310, np.empty(0), d)[2]  # mu / alpha overflows
-    assert not negbin_log_rows(y, eta, 0.0, np.empty(0), d)[2]
+        assert not negbin_log_rows(y, e, 1.0, np.empty(0), d, np.empty(0))[2]
+    # mu / alpha overflows
+    assert not negbin_log_rows(y, eta, 1e-310, np.empty(0), d, np.empty(0))[2]
+    assert not negbin_log_rows(y, eta, 0.0, np.empty(0), d, np.empty(0))[2]
     assert np.all(d == 7.0)  # nothing written
     many = np.zeros(300)
     many[0] = float(NB_TABLE_MAX)  # below twice the rows: summed by count
-    assert negbin_log_rows(many, np.zeros(300), 1.0, np.empty(0), np.empty(300))[2]
+    assert negbin_log_rows(many, np.zeros(300), 1.0, np.empty(0), np.empty(300),
+                           np.empty(0))[2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import mixedfit as mf
 from mixedfit.design import build_design
@@ -89,10 +90,37 @@ def test_families_with_a_dispersion_parameter_estimate_the_group_sd():
 
 
 def test_families_without_one_keep_a_group_sd_of_one():
-    # Bernoulli, binomial and Poisson: r = n_j / working variance, whatever the data
+    # Bernoulli, binomial and Poisson: r = n_j / working variance, whatever the data,
+    # the working variance at the typical level (the median of the level means)
     data = _gamma_groups(30, 5, 0.2)
     for name, column in (("poisson", "k"), ("bernoulli", "b")):
         fam = mf.families.get_family(name)
         d = build_design(f"{column} ~ 1 + (1 | g)", data, family=fam)
         y = d.y.astype(float)
-        assert information_ratios(d, fam)[0] == 5.0 / fam.working_variance(y, d.trials)
+        typical = np.median(pd.Series(y).groupby(d.blocks[0].index).mean())
+        expected = 5.0 / fam.working_variance(np.full_like(y, typical), d.trials)
+        assert information_ratios(d, fam)[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_block_is_centred_by_its_typical_level():
+    # grouseticks' counts: mean 6.4 a chick, median 2. The observation-level INDEX
+    # (a row a level): at the median level mean a row's information about its own
+    # effect (Poisson: its mean) is 2.0, below CENTRE_ABOVE; at the overall mean 6.4,
+    # above it. BROOD: 3 rows a brood (median), the median brood mean 1.73
+    df = mf.load_dataset("grouseticks")
+    formula = "TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX)"
+    d = build_design(formula, df)
+    means = df.groupby("BROOD").TICKS.mean()
+    sizes = df.groupby("BROOD").size()
+    expected = [float(np.median(sizes)) * float(np.median(means)), float(np.median(df.TICKS))]
+    np.testing.assert_allclose(information_ratios(d, mf.families.poisson()), expected,
+                               rtol=1e-12)
+    assert choose_centering(d, mf.families.poisson()) == [True, False]
+    # large counts: every row's data outweigh the prior, the block stays centred
+    d = build_design(formula, df.assign(TICKS=df.TICKS + 40))
+    assert choose_centering(d, mf.families.poisson()) == [True, True]
+    # levels with the same mean: the typical level's weight is the overall mean's
+    g = np.repeat(np.arange(20), 5)
+    y = np.tile([0.0, 1.0, 2.0, 3.0, 9.0], 20)
+    even = build_design("y ~ 1 + (1 | g)", pd.DataFrame({"y": y, "g": g.astype(str)}))
+    assert information_ratios(even, mf.families.poisson()) == pytest.approx([5 * 3.0])
