@@ -260,6 +260,10 @@ HARD_MODELS = {
     "obs": ("grouseticks", "TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX)",
             "poisson"),
     "cbpp": ("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial"),
+    "cbpp_probit": ("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                    mf.families.binomial("probit")),
+    "cbpp_cloglog": ("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                     mf.families.binomial("cloglog")),
     # benchmarks/run.py's salamanders_zi_mined (zi= its option)
     "zi": ("salamanders", "count ~ mined + (1 | site)", "zero_inflated_poisson",
            {"zi": "~ mined"}),
@@ -290,6 +294,7 @@ HARD_VARIANTS = {
     # the second block non-centred (the observation-level Poisson's INDEX), or both
     "noncentred2": ({"centered": [True, False]}, {}),
     "noncentred": ({"centered": [False, False]}, {}),
+    "nc": ({"centered": False}, {}),
     # nested effects not reflected (the compiled kernel samples them reflected by
     # default: mixedfit.design.nesting.nested_groups)
     "unreflected": ({"_reflect": False}, {}),

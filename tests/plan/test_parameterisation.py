@@ -10,6 +10,8 @@ import mixedfit as mf
 from mixedfit.design import build_design
 from mixedfit.parameterisation import (
     CENTRE_ABOVE,
+    CENTRE_CORRELATED_ABOVE,
+    FEW_LEVELS,
     MANY_LEVELS,
     choose_centering,
     information_ratios,
@@ -124,3 +126,26 @@ def test_a_block_is_centred_by_its_typical_level():
     y = np.tile([0.0, 1.0, 2.0, 3.0, 9.0], 20)
     even = build_design("y ~ 1 + (1 | g)", pd.DataFrame({"y": y, "g": g.astype(str)}))
     assert information_ratios(even, mf.families.poisson()) == pytest.approx([5 * 3.0])
+
+
+def test_few_levels_of_other_families_need_more_information_to_be_centred():
+    # cbpp: 15 herds, r = 5.4 (above CENTRE_ABOVE): with fewer than FEW_LEVELS levels a
+    # binomial block is centred only above CENTRE_CORRELATED_ABOVE
+    cbpp = build_design("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                        mf.load_dataset("cbpp"), family=mf.families.binomial())
+    (ratio,) = information_ratios(cbpp, mf.families.binomial())
+    assert CENTRE_ABOVE < ratio < CENTRE_CORRELATED_ABOVE
+    assert cbpp.blocks[0].n_levels < FEW_LEVELS
+    assert choose_centering(cbpp, mf.families.binomial()) == [False]
+    # the same information with FEW_LEVELS levels or more: centred
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(FEW_LEVELS), 6)
+    k = rng.binomial(5, 0.5, g.size)  # r about 6 x 5 x 1/4 = 7.5
+    data = pd.DataFrame({"k": k, "n": 5, "g": g.astype(str)})
+    many = build_design("cbind(k, n - k) ~ 1 + (1 | g)", data, family=mf.families.binomial())
+    assert information_ratios(many, mf.families.binomial())[0] > CENTRE_ABOVE
+    assert choose_centering(many, mf.families.binomial()) == [True]
+    few = build_design("cbind(k, n - k) ~ 1 + (1 | g)", data[data.g.astype(int) < 20],
+                       family=mf.families.binomial())
+    assert CENTRE_ABOVE < information_ratios(few, mf.families.binomial())[0] < 10.0
+    assert choose_centering(few, mf.families.binomial()) == [False]

@@ -41,7 +41,7 @@ def test_the_mass_matrix_of_non_gaussian_models(sleep_spec):
     assert plan.variance_mass_matrix and not plan.low_rank
     cbpp = make_spec("cbind(incidence, size - incidence) ~ period + (1 | herd)",
                      mf.load_dataset("cbpp"), family="binomial")
-    plan = make_plan(cbpp, progressbar=False)
+    plan = make_plan(cbpp, centered=True, progressbar=False)
     assert plan.low_rank and not plan.variance_mass_matrix  # low rank is gradient-based
     assert not make_plan(nb, backend="pymc", progressbar=False).variance_mass_matrix
 
@@ -68,7 +68,7 @@ def test_a_near_gaussian_posterior_gets_a_short_warm_up_and_longer_steps(sleep_s
                       progressbar=False)
     assert (given.tune, given.target_accept) == (1000, 0.95)
     # fewer rows, a non-centred block, or effects integrated out: 1000 as before
-    small = make_plan(_bernoulli_spec(600, 20), progressbar=False)
+    small = make_plan(_bernoulli_spec(900, 30), progressbar=False)
     assert small.centered == [True] and (small.tune, small.target_accept) == (1000, 0.95)
     non_centred = make_plan(_bernoulli_spec(2_000, 20), centered=False, progressbar=False)
     assert (non_centred.tune, non_centred.target_accept) == (1000, 0.95)
