@@ -36,7 +36,8 @@ non-centred blocks sampled signed (:func:`mixedfit.fast.layout.signed_blocks`) t
 non-centred ``INDEX`` reaches min bulk ESS 1170 to 1495 in seeds 1-16, against 423
 to 662 centred, in the same time (``python benchmarks/levers.py hard obs
 default,noncentred2 1,...,8``; docs/performance.md). Of the benchmark cases only this
-one changes its choice (cbpp's ratio 6.2 becomes 5.4: still centred).
+one changes its choice by this rule (cbpp's ratio 6.2 becomes 5.4, above 5; the
+few-levels refinement below makes cbpp non-centred).
 
 A block is centred when ``r`` exceeds :data:`CENTRE_ABOVE` (uncorrelated
 blocks) or :data:`CENTRE_CORRELATED_ABOVE` (correlated blocks, whose centred
