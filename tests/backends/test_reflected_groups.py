@@ -158,13 +158,10 @@ def grouse_fits():
     df = mf.load_dataset("grouseticks")
     reflected = mf.fit(GROUSE, df, family="negativebinomial", random_seed=11, warn=False,
                        progressbar=False)
-    original = plan_module.nested_groups
-    plan_module.nested_groups = lambda design, centering: []
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # no group reflected
+        mp.setattr(plan_module, "nested_groups", lambda design, centering: [])
         plain = mf.fit(GROUSE, df, family="negativebinomial", random_seed=11, warn=False,
                        progressbar=False)
-    finally:
-        plan_module.nested_groups = original
     return reflected, plain
 
 

@@ -133,12 +133,10 @@ def fits():
     options = dict(family="poisson", centered=False, random_seed=4, warn=False,
                    progressbar=False)
     signed = mf.fit(formula, df, **options)
-    original = CompiledBackend.signed_sds
-    CompiledBackend.signed_sds = lambda self, spec, centred, marginal: [False] * len(centred)
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # every sd sampled as its log
+        mp.setattr(CompiledBackend, "signed_sds",
+                   lambda self, spec, centred, marginal: [False] * len(centred))
         plain = mf.fit(formula, df, **options)
-    finally:
-        CompiledBackend.signed_sds = original
     return signed, plain
 
 
