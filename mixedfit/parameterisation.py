@@ -33,9 +33,9 @@ ticks (mean 6.4 a chick, median 2) gave the observation-level Poisson
 ``TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX)`` a ratio of 6.4 for
 ``INDEX`` at the mean (centred), 2.0 at the median (non-centred). With the sds of
 non-centred blocks sampled signed (:func:`mixedfit.fast.layout.signed_blocks`) the
-non-centred ``INDEX`` reaches min bulk ESS 1170 to 1495 in seeds 1-16, against 423
-to 662 centred, in the same time (``python benchmarks/levers.py hard obs
-default,noncentred2 1,...,8``; docs/performance.md). Of the benchmark cases only this
+non-centred ``INDEX`` reaches min bulk ESS 1170 to 1558 in seeds 1-16 (``python
+benchmarks/levers.py hard obs default 1,...,16``), against 423 to 662 centred before
+this rule, in the same time (docs/performance.md, "Signed sds"). Of the benchmark cases only this
 one changes its choice by this rule (cbpp's ratio 6.2 becomes 5.4, above 5; the
 few-levels refinement below makes cbpp non-centred).
 
