@@ -264,6 +264,12 @@ HARD_MODELS = {
                     mf.families.binomial("probit")),
     "cbpp_cloglog": ("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)",
                      mf.families.binomial("cloglog")),
+    # grouseticks' Poisson without the observation-level effect (its blocks centred)
+    "pois": ("grouseticks", "TICKS ~ C(YEAR) + scale(HEIGHT) + (1 | BROOD) + (1 | LOCATION)",
+             "poisson"),
+    # one signed block each: a zero-inflated Poisson and an ordinal model
+    "zip": ("salamanders", "count ~ mined + (1 | site)", "zero_inflated_poisson"),
+    "wine": ("wine", "rating ~ temp + contact + (1 | judge)", "cumulative"),
     # benchmarks/run.py's salamanders_zi_mined (zi= its option)
     "zi": ("salamanders", "count ~ mined + (1 | site)", "zero_inflated_poisson",
            {"zi": "~ mined"}),
