@@ -81,7 +81,7 @@ H_FOLDED = 28
 #: columns are ``X*`` (see "folded columns" below)
 H_XMAP = 29
 #: offset of the negative binomial's count table (see "the negative binomial's counts"
-#: below), or -1: the kernel builds it at each evaluation, or takes the general pass
+#: below), or -1: none (a largest count too large for it; the kernel takes the general pass)
 H_NB_COUNTS = 30
 HEADER = 31
 

@@ -34,7 +34,6 @@ import numba
 import numpy as np
 
 from mixedfit.fast import cache
-from mixedfit.fast.rowlik import NB_TABLE_MAX
 
 cache.refresh()  # before numba compiles anything here or loads it from its cache
 
@@ -248,29 +247,25 @@ def negbin_log_rows(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray, d: 
     The rows' ``lgamma(y + a) - lgamma(a) = sum_{j < y} log(a + j)`` are summed by ``j``,
     not by row: ``sum_j S_j log(a + j)`` with ``S_j`` the rows' weight with a count above
     ``j`` (and ``sum_j S_j / (a + j)`` for the derivative), so the loop over the rows
-    has no special function and no lookup, and vectorises. ``table`` holds the ``S_j``
-    (:func:`negbin_count_table`, built once with the model: they depend on the data
-    only), or is empty: they are then counted here.
+    has no special function and no lookup, and vectorises. ``table`` holds the ``S_j``,
+    built once with the model (:data:`mixedfit.fast.buffer.H_NB_COUNTS`: they depend on
+    the data only).
 
-    Returns ``(0, 0, False)`` and writes nothing when the largest count is above both
-    twice the number of rows and :data:`~mixedfit.fast.rowlik.NB_TABLE_MAX` (the sum by
-    count, one ``log`` per count, would cost more than the general pass over the rows),
-    or when a mean or ``mu / alpha`` would leave the range of normal floats (``|eta|``
-    or ``eta - log alpha`` above 700): the caller then takes the general pass
+    Returns ``(0, 0, False)`` and writes nothing when ``table`` is empty (the largest
+    count is above both twice the number of rows and
+    :data:`~mixedfit.fast.buffer.NB_TABLE_MAX`: the sum by count, one ``log`` per count,
+    would cost more than the general pass over the rows), or when a mean or ``mu /
+    alpha`` would leave the range of normal floats (``|eta|`` or ``eta - log alpha``
+    above 700): the caller then takes the general pass
     (:func:`mixedfit.fast.rowlik.general_rows`)."""
+    if table.size == 0:
+        return 0.0, 0.0, False
     n = eta.size
     lo = 0.0
     hi = 0.0
     for r in range(n):
         lo = min(lo, eta[r])
         hi = max(hi, eta[r])
-    if table.size == 0:
-        top = 0.0
-        for r in range(n):
-            top = max(top, y[r])
-        if not top < max(NB_TABLE_MAX, 2 * n):
-            return 0.0, 0.0, False
-        table = negbin_count_table(y, w)
     la = math.log(a) if a > 0.0 else -math.inf
     if not (-_NB_ETA_MAX < lo and hi < _NB_ETA_MAX and -_NB_ETA_MAX < la < _NB_ETA_MAX
             and hi - la < _NB_ETA_MAX):
@@ -278,24 +273,6 @@ def negbin_log_rows(y: np.ndarray, eta: np.ndarray, a: float, w: np.ndarray, d: 
     logp, ga = _negbin_pass(y, eta, a, w, d)
     lc, gc = _count_sums(table, a)
     return logp + lc, ga + gc, True
-
-
-@numba.njit(cache=True, error_model="numpy")
-def negbin_count_table(y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``S_j``: the rows' weight (``w``; empty: 1) with a count ``y`` above ``j``, for
-    ``j`` from 0 to the largest count (:func:`negbin_log_rows`)."""
-    top = 0.0
-    for r in range(y.size):
-        top = max(top, y[r])
-    size = int(top) + 1
-    above = np.zeros(size)  # the rows' weight with each count, then with a count above j
-    unweighted = w.size == 0
-    for r in range(y.size):
-        above[int(y[r])] += 1.0 if unweighted else w[r]
-    acc = 0.0
-    for j in range(size - 1, -1, -1):
-        acc, above[j] = acc + above[j], acc
-    return above
 
 
 @numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
